@@ -1,0 +1,35 @@
+# orgsync — the two commands a new machine needs:
+#   make demo   installs the AWS emulator, seeds a demo organization, syncs it, prints stats
+#   make test   installs the emulator and runs every check and test (what CI runs)
+
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: demo test emulator build fmt-check clippy unit bench clean
+
+emulator:
+	scripts/moto-env.sh
+
+build:
+	$(CARGO) build --locked
+
+demo: emulator build
+	scripts/demo.sh
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test: emulator fmt-check
+	$(CARGO) test --locked
+	$(MAKE) clippy
+
+bench: emulator
+	$(CARGO) bench --locked
+
+clean:
+	$(CARGO) clean
+	rm -rf .venv

@@ -1,0 +1,269 @@
+//! One error type for every AWS call, classified into what a user acts on: denied, throttled,
+//! timed out, not found, expired credentials, transient. Messages carry AWS's code and text
+//! (never credentials).
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What kind of failure an AWS error is. The snake_case names are recorded in outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// `sts:AssumeRole` into a role was refused (trust policy, External ID, missing role).
+    AssumeRoleDenied,
+    /// The credentials may not call this operation.
+    AccessDenied,
+    /// Throttled beyond the retry budget.
+    Throttled,
+    /// No answer in time.
+    Timeout,
+    /// The entity does not exist.
+    NotFound,
+    /// The session token expired.
+    ExpiredToken,
+    /// The credentials are not valid at all.
+    InvalidCredentials,
+    /// The caller's account is not in an organization.
+    NotInOrganization,
+    /// Network failure or a 5xx answer.
+    Transient,
+    /// The request was rejected as invalid (or a conflict).
+    InvalidRequest,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::AssumeRoleDenied => "assume_role_denied",
+            ErrorClass::AccessDenied => "access_denied",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::ExpiredToken => "expired_token",
+            ErrorClass::InvalidCredentials => "invalid_credentials",
+            ErrorClass::NotInOrganization => "not_in_organization",
+            ErrorClass::Transient => "transient",
+            ErrorClass::InvalidRequest => "invalid_request",
+            ErrorClass::Other => "other",
+        }
+    }
+
+    /// Classifies an AWS error code for `operation` (e.g. `AssumeRole`).
+    pub fn from_code(code: &str, operation: &str) -> ErrorClass {
+        match code {
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "AuthorizationError"
+            | "AuthFailure" => {
+                if operation == "AssumeRole" {
+                    ErrorClass::AssumeRoleDenied
+                } else {
+                    ErrorClass::AccessDenied
+                }
+            }
+            "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "RequestThrottled"
+            | "SlowDown" => ErrorClass::Throttled,
+            "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => ErrorClass::ExpiredToken,
+            "NoSuchEntity"
+            | "NoSuchEntityException"
+            | "ResourceNotFoundException"
+            | "AccountNotFoundException"
+            | "ParentNotFoundException" => ErrorClass::NotFound,
+            "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "IncompleteSignature" => ErrorClass::InvalidCredentials,
+            "AWSOrganizationsNotInUseException" => ErrorClass::NotInOrganization,
+            "ServiceFailure"
+            | "ServiceFailureException"
+            | "InternalFailure"
+            | "InternalServerException"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException" => ErrorClass::Transient,
+            "ValidationException"
+            | "ValidationError"
+            | "InvalidInput"
+            | "InvalidInputException"
+            | "MalformedPolicyDocument"
+            | "ConflictException"
+            | "EntityAlreadyExists"
+            | "LimitExceeded"
+            | "LimitExceededException"
+            | "DeleteConflict" => ErrorClass::InvalidRequest,
+            _ if code.contains("AccessDenied") => ErrorClass::AccessDenied,
+            _ if code.contains("NotFound") || code.contains("NoSuch") => ErrorClass::NotFound,
+            _ => ErrorClass::Other,
+        }
+    }
+}
+
+impl ErrorClass {
+    /// Classifies an error answer that carried no error code.
+    pub fn from_status(status: u16, operation: &str) -> ErrorClass {
+        match status {
+            401 | 403 if operation == "AssumeRole" => ErrorClass::AssumeRoleDenied,
+            401 | 403 => ErrorClass::AccessDenied,
+            404 => ErrorClass::NotFound,
+            429 => ErrorClass::Throttled,
+            500..=599 => ErrorClass::Transient,
+            _ => ErrorClass::Other,
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed AWS call.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
+#[error("{service}:{operation} failed ({class}){}: {message}", code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub class: ErrorClass,
+    /// AWS's error code, when it answered with one.
+    pub code: Option<String>,
+    /// AWS's message or the transport failure.
+    pub message: String,
+}
+
+impl AwsError {
+    /// Classifies an SDK error from `service:operation`.
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, HttpResponse>,
+    ) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let (class, code, message) = match &err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                let code = e.code().map(str::to_string);
+                let status = se.raw().status().as_u16();
+                let class = match code.as_deref() {
+                    Some(c) => ErrorClass::from_code(c, operation),
+                    // An answer without a parsable code (e.g. an XML error from a JSON
+                    // service, as moto's auth mode sends) is classified by its HTTP status.
+                    None => ErrorClass::from_status(status, operation),
+                };
+                let message = e
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+                (class, code, message)
+            }
+            SdkError::TimeoutError(_) => {
+                (ErrorClass::Timeout, None, "no answer in time".to_string())
+            }
+            SdkError::DispatchFailure(d) => {
+                let class = if d.is_timeout() {
+                    ErrorClass::Timeout
+                } else {
+                    ErrorClass::Transient
+                };
+                (class, None, DisplayErrorContext(&err).to_string())
+            }
+            SdkError::ResponseError(_) => (
+                ErrorClass::Transient,
+                None,
+                DisplayErrorContext(&err).to_string(),
+            ),
+            _ => (
+                ErrorClass::Other,
+                None,
+                DisplayErrorContext(&err).to_string(),
+            ),
+        };
+        AwsError {
+            service,
+            operation,
+            class,
+            code,
+            message,
+        }
+    }
+
+    /// An error made up by orgsync about an AWS answer (e.g. a missing field).
+    pub fn local(
+        service: &'static str,
+        operation: &'static str,
+        class: ErrorClass,
+        message: impl Into<String>,
+    ) -> AwsError {
+        AwsError {
+            service,
+            operation,
+            class,
+            code: None,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_codes() {
+        assert_eq!(
+            ErrorClass::from_code("AccessDenied", "AssumeRole"),
+            ErrorClass::AssumeRoleDenied
+        );
+        assert_eq!(
+            ErrorClass::from_code("AccessDenied", "ListUsers"),
+            ErrorClass::AccessDenied
+        );
+        assert_eq!(
+            ErrorClass::from_code("Throttling", "GetAccountAuthorizationDetails"),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            ErrorClass::from_code("TooManyRequestsException", "ListAccounts"),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            ErrorClass::from_code("ExpiredToken", "ListRoles"),
+            ErrorClass::ExpiredToken
+        );
+        assert_eq!(
+            ErrorClass::from_code("NoSuchEntity", "GetRole"),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            ErrorClass::from_code("AWSOrganizationsNotInUseException", "DescribeOrganization"),
+            ErrorClass::NotInOrganization
+        );
+        assert_eq!(ErrorClass::from_code("Weird", "X"), ErrorClass::Other);
+        assert_eq!(ErrorClass::AssumeRoleDenied.as_str(), "assume_role_denied");
+        assert_eq!(
+            ErrorClass::from_status(403, "AssumeRole"),
+            ErrorClass::AssumeRoleDenied
+        );
+        assert_eq!(
+            ErrorClass::from_status(403, "ListAccounts"),
+            ErrorClass::AccessDenied
+        );
+        assert_eq!(
+            ErrorClass::from_status(503, "ListAccounts"),
+            ErrorClass::Transient
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Credentials and clients: the base credential chain, the optional management-role hop, a hop
+//! into each member account (with External ID), credentials cached per account and refreshed
+//! before expiry (or at once on `ExpiredToken`), and one client set per account with its own
+//! SDK retry partition and IAM token bucket. Endpoints configured through `AWS_ENDPOINT_URL*`
+//! reach every client, including those built from hopped credentials.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
+use aws_sdk_iam::config::IdentityCache;
+use aws_sdk_iam::config::retry::{RetryConfig, RetryMode, RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::timeout::TimeoutConfig;
+use tokio::sync::Mutex;
+
+use crate::arn::{AccountId, Arn, Partition};
+
+use super::errors::{AwsError, ErrorClass};
+use super::limits::Limiter;
+use super::metrics::CallMetrics;
+
+/// How orgsync talks to AWS.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Region for STS and signing; `None` = the SDK's (env/profile), else us-east-1.
+    pub region: Option<String>,
+    /// Management role to hop into first.
+    pub role_arn: Option<Arn>,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    /// Requested hop session length (role chaining caps it at one hour).
+    pub hop_duration: Duration,
+    /// Refresh hopped credentials this long before they expire.
+    pub refresh_before: Duration,
+    pub retry_mode: RetryMode,
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    /// IAM requests per second per account.
+    pub iam_rps: f64,
+    /// Identity Center (sso-admin + identitystore) requests per second, org-wide.
+    pub ic_rps: f64,
+    /// Organizations requests per second.
+    pub org_rps: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            region: None,
+            role_arn: None,
+            external_id: None,
+            session_name: "orgsync".into(),
+            hop_duration: Duration::from_secs(3600),
+            refresh_before: Duration::from_secs(300),
+            retry_mode: RetryMode::Adaptive,
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(60),
+            iam_rps: 15.0,
+            ic_rps: 20.0,
+            org_rps: 4.0,
+        }
+    }
+}
+
+/// Who the management credentials are.
+#[derive(Debug, Clone)]
+pub struct CallerIdentity {
+    pub account: AccountId,
+    pub arn: String,
+    pub partition: Partition,
+}
+
+/// A cached `sts:AssumeRole` hop. Credentials are reused until `refresh_before` their expiry;
+/// `invalidate` forces a new hop (after an `ExpiredToken` answer).
+pub struct Hop {
+    sts: aws_sdk_sts::Client,
+    parent: Option<Arc<Hop>>,
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
+    duration: Duration,
+    refresh_before: Duration,
+    cached: Mutex<Option<Credentials>>,
+}
+
+impl fmt::Debug for Hop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hop")
+            .field("role_arn", &self.role_arn)
+            .field("session_name", &self.session_name)
+            .field("external_id", &self.external_id.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Hop {
+    pub fn role_arn(&self) -> &str {
+        &self.role_arn
+    }
+
+    /// Valid credentials for the role, hopping if none are cached or they are about to expire.
+    pub async fn credentials(&self) -> Result<Credentials, AwsError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            let fresh = c
+                .expiry()
+                .map(|exp| exp > SystemTime::now() + self.refresh_before)
+                .unwrap_or(true);
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let creds = match self.assume().await {
+            Err(e) if e.class == ErrorClass::ExpiredToken && self.parent.is_some() => {
+                if let Some(p) = &self.parent {
+                    p.invalidate().await;
+                }
+                self.assume().await?
+            }
+            other => other?,
+        };
+        *cached = Some(creds.clone());
+        Ok(creds)
+    }
+
+    /// Drops the cached credentials so the next use hops again.
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
+    async fn assume(&self) -> Result<Credentials, AwsError> {
+        let mut req = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .duration_seconds(self.duration.as_secs().clamp(900, 43_200) as i32);
+        if let Some(x) = &self.external_id {
+            req = req.external_id(x);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts", "AssumeRole", e))?;
+        let c = out.credentials().ok_or_else(|| {
+            AwsError::local(
+                "sts",
+                "AssumeRole",
+                ErrorClass::Other,
+                "AssumeRole returned no credentials",
+            )
+        })?;
+        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "orgsync-hop",
+        ))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct HopProvider(Arc<Hop>);
+
+impl ProvideCredentials for HopProvider {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            self.0
+                .credentials()
+                .await
+                .map_err(provider::error::CredentialsError::provider_error)
+        })
+    }
+}
+
+/// One account's view: its credentials and clients.
+#[derive(Clone)]
+pub struct Scope {
+    pub account: AccountId,
+    /// The role hopped into, if any (none for the management account).
+    pub role_arn: Option<String>,
+    sdk: SdkConfig,
+    hop: Option<Arc<Hop>>,
+    iam: aws_sdk_iam::Client,
+    iam_limiter: Arc<Limiter>,
+    metrics: Arc<CallMetrics>,
+    settings: Arc<Settings>,
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("account", &self.account)
+            .field("role_arn", &self.role_arn)
+            .finish()
+    }
+}
+
+impl Scope {
+    /// This account's IAM client (own retry partition).
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        &self.iam
+    }
+
+    /// The account's IAM token bucket.
+    pub fn iam_limiter(&self) -> &Limiter {
+        &self.iam_limiter
+    }
+
+    /// The SDK config carrying this account's credentials (for building other clients).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// Hops now (if this scope hops), so a refused role shows up before any other call.
+    pub async fn verify(&self) -> Result<(), AwsError> {
+        match &self.hop {
+            Some(h) => h.credentials().await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// An Organizations client with these credentials.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.sdk)
+            .interceptor(self.metrics.interceptor())
+            .retry_partition(partition(format!("organizations-{}", self.account)))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
+    }
+
+    /// An IAM Identity Center admin client in `region`.
+    pub fn sso_admin(&self, region: &str) -> aws_sdk_ssoadmin::Client {
+        let conf = aws_sdk_ssoadmin::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .interceptor(self.metrics.interceptor())
+            .retry_partition(partition(format!("sso-{region}")))
+            .build();
+        aws_sdk_ssoadmin::Client::from_conf(conf)
+    }
+
+    /// An Identity Store client in `region`.
+    pub fn identity_store(&self, region: &str) -> aws_sdk_identitystore::Client {
+        let conf = aws_sdk_identitystore::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .interceptor(self.metrics.interceptor())
+            .retry_partition(partition(format!("identitystore-{region}")))
+            .build();
+        aws_sdk_identitystore::Client::from_conf(conf)
+    }
+
+    /// An STS client with these credentials.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        sts_client(&self.sdk, &self.metrics, format!("sts-{}", self.account))
+    }
+
+    /// Runs one AWS call: waits for a token from `limiter`, classifies a failure, and after
+    /// an `ExpiredToken` answer refreshes the hop and tries once more.
+    pub async fn call<T, E, Fut>(
+        &self,
+        limiter: &Limiter,
+        service: &'static str,
+        operation: &'static str,
+        f: impl Fn() -> Fut,
+    ) -> Result<T, AwsError>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut refreshed = false;
+        loop {
+            limiter.acquire().await;
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let err = AwsError::from_sdk(service, operation, e);
+                    if err.class == ErrorClass::ExpiredToken
+                        && !refreshed
+                        && let Some(hop) = &self.hop
+                    {
+                        tracing::info!(account = %self.account, operation, "session token expired; hopping again");
+                        hop.invalidate().await;
+                        refreshed = true;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+fn partition(name: String) -> RetryPartition {
+    RetryPartition::custom(name)
+        .token_bucket(TokenBucket::builder().capacity(2_000).build())
+        .build()
+}
+
+fn sts_client(
+    sdk: &SdkConfig,
+    metrics: &Arc<CallMetrics>,
+    partition_name: String,
+) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::config::Builder::from(sdk)
+        .interceptor(metrics.interceptor())
+        .retry_partition(partition(partition_name))
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+/// Failures while establishing the management session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(
+        "no usable AWS credentials: {0}. Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an instance/task/web-identity role is available"
+    )]
+    NoCredentials(String),
+    #[error("cannot assume the management role {role}: {source}")]
+    ManagementHop {
+        role: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("cannot identify the caller (sts:GetCallerIdentity): {0}")]
+    CallerIdentity(#[source] AwsError),
+}
+
+/// The management session: base credentials, optional management hop, and the factory of
+/// per-account scopes.
+pub struct Session {
+    settings: Arc<Settings>,
+    base: SdkConfig,
+    mgmt: Scope,
+    pub caller: CallerIdentity,
+    pub metrics: Arc<CallMetrics>,
+}
+
+impl Session {
+    /// Loads base credentials, hops into the management role if one is set, and identifies the
+    /// caller.
+    pub async fn connect(
+        settings: Settings,
+        metrics: Arc<CallMetrics>,
+    ) -> Result<Session, SessionError> {
+        let settings = Arc::new(settings);
+        let retry = RetryConfig::standard()
+            .with_retry_mode(settings.retry_mode)
+            .with_max_attempts(settings.max_attempts.max(1))
+            .with_initial_backoff(settings.initial_backoff)
+            .with_max_backoff(settings.max_backoff);
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(settings.connect_timeout)
+            .operation_attempt_timeout(settings.attempt_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        if let Some(r) = &settings.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        let mut base = loader.load().await;
+        if base.region().is_none() {
+            base = base.to_builder().region(Region::new("us-east-1")).build();
+        }
+        let Some(base_creds) = base.credentials_provider() else {
+            return Err(SessionError::NoCredentials("no credential provider".into()));
+        };
+        if let Err(e) = base_creds.provide_credentials().await {
+            return Err(SessionError::NoCredentials(
+                aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            ));
+        }
+        let (mgmt_sdk, mgmt_hop) = match &settings.role_arn {
+            Some(role) => {
+                let hop = Arc::new(Hop {
+                    sts: sts_client(&base, &metrics, "sts-base".into()),
+                    parent: None,
+                    role_arn: role.to_string(),
+                    external_id: settings.external_id.clone(),
+                    session_name: settings.session_name.clone(),
+                    duration: settings.hop_duration,
+                    refresh_before: settings.refresh_before,
+                    cached: Mutex::new(None),
+                });
+                hop.credentials()
+                    .await
+                    .map_err(|source| SessionError::ManagementHop {
+                        role: role.to_string(),
+                        source,
+                    })?;
+                (with_hop(&base, &hop), Some(hop))
+            }
+            None => (base.clone(), None),
+        };
+        let sts = sts_client(&mgmt_sdk, &metrics, "sts-management".into());
+        let who = sts.get_caller_identity().send().await.map_err(|e| {
+            SessionError::CallerIdentity(AwsError::from_sdk("sts", "GetCallerIdentity", e))
+        })?;
+        let bad = |what: &str| {
+            SessionError::CallerIdentity(AwsError::local(
+                "sts",
+                "GetCallerIdentity",
+                ErrorClass::Other,
+                format!("the answer has no valid {what}"),
+            ))
+        };
+        let account: AccountId = who
+            .account()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| bad("Account"))?;
+        let arn_text = who.arn().unwrap_or_default().to_string();
+        let arn: Arn = arn_text.parse().map_err(|_| bad("Arn"))?;
+        let partition: Partition = arn.partition.parse().map_err(|_| bad("partition"))?;
+        let caller = CallerIdentity {
+            account: account.clone(),
+            arn: arn_text,
+            partition,
+        };
+        let mgmt = build_scope(&settings, &metrics, account, mgmt_sdk, mgmt_hop, None);
+        Ok(Session {
+            settings,
+            base,
+            mgmt,
+            caller,
+            metrics,
+        })
+    }
+
+    /// The management (caller's) account scope.
+    pub fn management(&self) -> &Scope {
+        &self.mgmt
+    }
+
+    /// Settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The base SDK config (before any hop).
+    pub fn base_config(&self) -> &SdkConfig {
+        &self.base
+    }
+
+    /// A scope for `account`: the management scope for the caller's own account (never a hop
+    /// into itself), otherwise a hop into `role` (a name with optional path) with `external_id`.
+    /// The hop happens lazily; call [`Scope::verify`] to hop now.
+    pub fn member(&self, account: &AccountId, role: &str, external_id: Option<&str>) -> Scope {
+        if *account == self.caller.account {
+            return self.mgmt.clone();
+        }
+        let role_arn = crate::arn::role_arn(&self.caller.partition, account, role);
+        let hop = Arc::new(Hop {
+            sts: sts_client(&self.mgmt.sdk, &self.metrics, format!("sts-hop-{account}")),
+            parent: self.mgmt.hop.clone(),
+            role_arn: role_arn.clone(),
+            external_id: external_id.map(str::to_string),
+            session_name: self.settings.session_name.clone(),
+            duration: self.settings.hop_duration.min(Duration::from_secs(3600)),
+            refresh_before: self.settings.refresh_before,
+            cached: Mutex::new(None),
+        });
+        let sdk = with_hop(&self.mgmt.sdk, &hop);
+        build_scope(
+            &self.settings,
+            &self.metrics,
+            account.clone(),
+            sdk,
+            Some(hop),
+            Some(role_arn),
+        )
+    }
+}
+
+fn with_hop(parent: &SdkConfig, hop: &Arc<Hop>) -> SdkConfig {
+    parent
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(HopProvider(Arc::clone(hop))))
+        // The hop caches and refreshes itself; a second cache would hide `invalidate`.
+        .identity_cache(IdentityCache::no_cache())
+        .build()
+}
+
+fn build_scope(
+    settings: &Arc<Settings>,
+    metrics: &Arc<CallMetrics>,
+    account: AccountId,
+    sdk: SdkConfig,
+    hop: Option<Arc<Hop>>,
+    role_arn: Option<String>,
+) -> Scope {
+    let iam_conf = aws_sdk_iam::config::Builder::from(&sdk)
+        .interceptor(metrics.interceptor())
+        .retry_partition(partition(format!("iam-{account}")))
+        .build();
+    Scope {
+        account,
+        role_arn,
+        iam: aws_sdk_iam::Client::from_conf(iam_conf),
+        iam_limiter: Arc::new(Limiter::new(
+            settings.iam_rps,
+            settings.iam_rps.ceil().max(1.0) as u32,
+        )),
+        sdk,
+        hop,
+        metrics: Arc::clone(metrics),
+        settings: Arc::clone(settings),
+    }
+}

@@ -1,0 +1,329 @@
+//! `orgsync sync`: validate the outputs, connect, plan, run the engine, finish the sinks
+//! atomically, print the summary, and pick the exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{ArgAction, Args};
+use comfy_table::{Table, presets};
+
+use crate::aws::{CallMetrics, Session};
+use crate::store::c1z::{self, C1zWriter};
+use crate::store::jsonl::{JsonlSink, JsonlTarget};
+use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
+use crate::sync::engine::{self, AccountStatus, EngineOptions, RunResult};
+use crate::sync::iam::IamReadOptions;
+use crate::sync::plan;
+
+use super::args::AwsArgs;
+use super::exit;
+use super::progress::Progress;
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration: {e}"))
+}
+
+const SYNC_EXAMPLES: &str = "\
+Examples:
+  orgsync sync                                   # caller's account (or whole org) -> sync.c1z
+  orgsync sync --file /data/sync.c1z --jsonl -   # c1z plus JSON lines on stdout
+  orgsync sync --no-file --jsonl records.jsonl   # JSON lines only
+  orgsync sync --sync-secrets false              # without access-key records
+
+Environment: every flag also reads ORGSYNC_<FLAG> (e.g. ORGSYNC_FILE, ORGSYNC_ROLE_ARN);
+AWS credentials come from the SDK's default chain and AWS_ENDPOINT_URL[_<SERVICE>] is honoured.";
+
+/// Arguments of `orgsync sync`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = SYNC_EXAMPLES)]
+pub struct SyncArgs {
+    /// The c1z file to write (replaced atomically at the end of a successful run).
+    #[arg(long, short = 'f', env = "ORGSYNC_FILE", default_value = "sync.c1z")]
+    pub file: PathBuf,
+
+    /// Do not write a c1z file (use with --jsonl).
+    #[arg(long, env = "ORGSYNC_NO_FILE")]
+    pub no_file: bool,
+
+    /// Also write JSON lines to this file, or to standard output with '-'.
+    #[arg(long, env = "ORGSYNC_JSONL", value_name = "PATH|-")]
+    pub jsonl: Option<String>,
+
+    /// Write access-key metadata (never secrets) as access-key resources.
+    #[arg(long, env = "ORGSYNC_SYNC_SECRETS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub sync_secrets: bool,
+
+    /// Fetch documents of attached AWS-managed policies (2 calls per distinct policy per run).
+    #[arg(long, env = "ORGSYNC_AWS_POLICY_DOCUMENTS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub aws_policy_documents: bool,
+
+    /// How long to wait for IAM credential reports before falling back to per-user calls.
+    #[arg(long, env = "ORGSYNC_CREDENTIAL_REPORT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub credential_report_timeout: Duration,
+
+    /// Accounts read at the same time.
+    #[arg(long, env = "ORGSYNC_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+
+    /// Stop at the first failed account (exit 1, previous output untouched).
+    #[arg(long, env = "ORGSYNC_FAIL_FAST")]
+    pub fail_fast: bool,
+
+    /// Write the run summary as JSON to this file.
+    #[arg(long, env = "ORGSYNC_SUMMARY_JSON", value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Do not draw a progress bar (plain log lines are used when stderr is not a terminal).
+    #[arg(long, env = "ORGSYNC_NO_PROGRESS")]
+    pub no_progress: bool,
+
+    #[command(flatten)]
+    pub plan: plan::PlanArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Runs `orgsync sync`; returns the exit code.
+pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
+    // Everything that can be checked without AWS is checked first (exit 2, no AWS call).
+    if args.no_file && args.jsonl.is_none() {
+        return Err(exit::usage(anyhow::anyhow!(
+            "--no-file needs --jsonl: there would be no output"
+        )));
+    }
+    if !args.no_file {
+        c1z::check_writable(&args.file).map_err(exit::usage)?;
+    }
+    let jsonl_target = args.jsonl.as_deref().map(JsonlTarget::parse);
+    if let Some(JsonlTarget::File(p)) = &jsonl_target {
+        c1z::check_writable(p).map_err(exit::usage)?;
+    }
+    if let Some(p) = &args.summary_json {
+        c1z::check_writable(p).map_err(exit::usage)?;
+    }
+    let plan_opts = args.plan.options().map_err(exit::usage)?;
+
+    let metrics = CallMetrics::new();
+    let session = Session::connect(args.aws.settings(), Arc::clone(&metrics))
+        .await
+        .context("connecting to AWS")?;
+    tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
+
+    let mut sinks: Vec<Box<dyn Sink>> = vec![];
+    if !args.no_file {
+        sinks.push(Box::new(C1zSink(C1zWriter::create(&args.file)?)));
+    }
+    if let Some(t) = &jsonl_target {
+        sinks.push(Box::new(JsonlSink::create(t)?));
+    }
+    let sinkset = SinkSet::spawn(sinks, 4);
+    let progress = Progress::new(!args.no_progress, Arc::clone(&metrics));
+    let opts = EngineOptions {
+        iam: IamReadOptions {
+            sync_secrets: args.sync_secrets,
+            aws_policy_documents: args.aws_policy_documents,
+            report_timeout: args.credential_report_timeout,
+        },
+        concurrency: args.concurrency as usize,
+        fail_fast: args.fail_fast,
+    };
+
+    let work = async {
+        let plan = plan::build(&session, &plan_opts).await?;
+        let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
+        anyhow::Ok(result)
+    };
+    let result = tokio::select! {
+        r = work => r,
+        sig = interrupted() => {
+            progress.finish();
+            sinkset.abort().await;
+            return Err(exit::with_code(
+                if sig == "SIGTERM" { 143 } else { exit::INTERRUPTED },
+                anyhow::anyhow!("interrupted by {sig}; the previous output was left untouched"),
+            ));
+        }
+    };
+    progress.finish();
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            sinkset.abort().await;
+            return Err(e);
+        }
+    };
+    let any_ok = result
+        .accounts
+        .iter()
+        .any(|a| a.status == AccountStatus::Ok);
+    if result.stopped.is_some() || (!result.accounts.is_empty() && !any_ok) {
+        sinkset.abort().await;
+        print_summary(&result, &WriteReport::default(), &metrics, None);
+        let why = result
+            .stopped
+            .clone()
+            .unwrap_or_else(|| "no account could be read".to_string());
+        return Err(exit::with_code(
+            exit::FAILURE,
+            anyhow::anyhow!("{why}; the previous output was left untouched"),
+        ));
+    }
+    let calls = metrics.snapshot();
+    // The stats JSON needs the write counts, which the writer reports only at the end; the
+    // per-type counts are recomputed from the database by the c1z sink itself.
+    let extra = result.stats_json(&calls, &WriteReport::default());
+    let written = sinkset.finish(extra).await.context("writing the output")?;
+    let target = (!args.no_file).then_some(&args.file);
+    print_summary(&result, &written, &metrics, target);
+    let code = if result.partial() {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    };
+    if let Some(p) = &args.summary_json {
+        let summary = serde_json::json!({
+            "exit_code": code,
+            "file": target,
+            "jsonl": args.jsonl,
+            "accounts": result.accounts,
+            "phases": result.stats_json(&calls, &written)["orgsync"]["phases"],
+            "records": written.counts,
+            "aws_calls": calls,
+            "duration_ms": result.duration.as_millis() as u64,
+            "notes": result.notes,
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(code)
+}
+
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "SIGINT";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING);
+    t.set_header(header.iter().map(|h| h.to_string()));
+    t
+}
+
+/// Prints the end-of-run summary to stderr.
+pub fn print_summary(
+    result: &RunResult,
+    written: &WriteReport,
+    metrics: &CallMetrics,
+    file: Option<&PathBuf>,
+) {
+    let count =
+        |f: fn(&AccountStatus) -> bool| result.accounts.iter().filter(|a| f(&a.status)).count();
+    let totals = metrics.totals();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nAccounts: {} ok, {} failed, {} skipped   AWS requests: {} ({} retries, {} throttled)   Duration: {:.1}s\n",
+        count(|s| matches!(s, AccountStatus::Ok)),
+        count(|s| matches!(s, AccountStatus::Failed { .. })),
+        count(|s| matches!(s, AccountStatus::Skipped { .. })),
+        totals.requests,
+        totals.retries(),
+        totals.throttled,
+        result.duration.as_secs_f64()
+    ));
+    if let Some(f) = file {
+        out.push_str(&format!("Wrote {}\n", f.display()));
+    }
+    for n in &result.notes {
+        out.push_str(&format!("Note: {n}\n"));
+    }
+    if !written.counts.is_empty() {
+        let mut types: std::collections::BTreeSet<&String> = std::collections::BTreeSet::new();
+        for m in written.counts.values() {
+            types.extend(m.keys());
+        }
+        let mut t = table(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
+        let get = |kind: &str, ty: &str| {
+            written
+                .counts
+                .get(kind)
+                .and_then(|m| m.get(ty))
+                .copied()
+                .unwrap_or(0)
+        };
+        for ty in types.iter().filter(|t| {
+            written
+                .counts
+                .get("resource_type")
+                .is_some_and(|m| m.contains_key(**t))
+        }) {
+            t.add_row(vec![
+                ty.to_string(),
+                get("resource", ty).to_string(),
+                get("entitlement", ty).to_string(),
+                get("grant", ty).to_string(),
+            ]);
+        }
+        out.push_str(&format!("\nRecords\n{t}\n"));
+    }
+    let calls = metrics.snapshot();
+    if !calls.is_empty() {
+        let mut t = table(&["AWS OPERATION", "CALLS", "REQUESTS", "THROTTLED", "ERRORS"]);
+        for (op, s) in &calls {
+            t.add_row(vec![
+                op.clone(),
+                s.calls.to_string(),
+                s.requests.to_string(),
+                s.throttled.to_string(),
+                s.errors.to_string(),
+            ]);
+        }
+        out.push_str(&format!("\nAWS calls\n{t}\n"));
+    }
+    let failed: Vec<_> = result
+        .accounts
+        .iter()
+        .filter(|a| !matches!(a.status, AccountStatus::Ok))
+        .collect();
+    if !failed.is_empty() {
+        let mut t = table(&["ACCOUNT", "NAME", "STATUS", "DETAIL"]);
+        for a in failed {
+            let (status, detail) = match &a.status {
+                AccountStatus::Failed { class, message, .. } => {
+                    (format!("failed: {class}"), message.clone())
+                }
+                AccountStatus::Skipped { reason } => ("skipped".to_string(), reason.clone()),
+                AccountStatus::Ok => continue,
+            };
+            t.add_row(vec![a.account_id.clone(), a.name.clone(), status, detail]);
+        }
+        out.push_str(&format!("\nAccounts not synced\n{t}\n"));
+    }
+    for p in &result.phases {
+        if let Some(e) = &p.error {
+            out.push_str(&format!("\nPhase {} failed: {e}\n", p.name));
+        }
+    }
+    eprint!("{out}");
+}

@@ -1,0 +1,12 @@
+//! orgsync: answers "who can access what" across an AWS Organization. Collectors read AWS
+//! (IAM, Organizations, Identity Center) and produce records; sinks write them to a
+//! baton-compatible c1z file and/or JSON lines; the provisioner changes access.
+
+pub mod arn;
+pub mod aws;
+pub mod cli;
+pub mod inspect;
+pub mod model;
+pub mod policy;
+pub mod store;
+pub mod sync;

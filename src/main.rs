@@ -1,0 +1,5 @@
+//! The `orgsync` binary: see `orgsync --help`.
+
+fn main() -> std::process::ExitCode {
+    orgsync::cli::main()
+}

@@ -1,0 +1,205 @@
+//! The one writer thread: owns every sink (and so the SQLite connection), receives whole units
+//! (an account's records, or the organization's) over a bounded channel, writes each unit in
+//! one transaction, and de-duplicates records shared between units (AWS-managed policies).
+
+use std::collections::{BTreeMap, HashSet};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use crate::model::{Kind, Record};
+
+use super::{Sink, StoreError};
+
+/// Records that are committed together, or not at all.
+#[derive(Debug, Default)]
+pub struct Unit {
+    /// What the unit is (e.g. `account 111122223333`), for errors and logs.
+    pub label: String,
+    /// Records that belong to this unit only.
+    pub records: Vec<Record>,
+    /// Records that other units may also carry (same id, same content); written once.
+    pub shared: Vec<Record>,
+}
+
+/// What the writer wrote, after de-duplication.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WriteReport {
+    pub units: u64,
+    /// Count per (kind, resource type). For entitlements and grants the type is that of the
+    /// entitlement's resource, like the c1z stats.
+    pub counts: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl WriteReport {
+    pub fn total(&self, kind: Kind) -> u64 {
+        self.counts
+            .get(kind.as_str())
+            .map(|m| m.values().sum())
+            .unwrap_or(0)
+    }
+
+    fn add(&mut self, r: &Record) {
+        let ty = match r {
+            Record::ResourceType(t) => t.id.clone(),
+            Record::Resource(x) => {
+                x.id.as_ref()
+                    .map(|i| i.resource_type.clone())
+                    .unwrap_or_default()
+            }
+            Record::Entitlement(e) => e
+                .resource
+                .as_ref()
+                .and_then(|r| r.id.as_ref())
+                .map(|i| i.resource_type.clone())
+                .unwrap_or_default(),
+            Record::Grant(g) => g
+                .entitlement
+                .as_ref()
+                .and_then(|e| e.resource.as_ref())
+                .and_then(|r| r.id.as_ref())
+                .map(|i| i.resource_type.clone())
+                .unwrap_or_default(),
+        };
+        *self
+            .counts
+            .entry(r.kind().as_str().to_string())
+            .or_default()
+            .entry(ty)
+            .or_default() += 1;
+    }
+}
+
+enum Msg {
+    Unit(Unit),
+    Finish(serde_json::Value),
+}
+
+/// Handle to the writer thread. Dropping it without [`SinkSet::finish`] abandons the run: the
+/// sinks discard their temp files and no target file is touched.
+pub struct SinkSet {
+    tx: Option<mpsc::Sender<Msg>>,
+    join: Option<JoinHandle<Result<WriteReport, StoreError>>>,
+}
+
+impl SinkSet {
+    /// Starts the writer thread over `sinks`, with room for `capacity` queued units.
+    pub fn spawn(sinks: Vec<Box<dyn Sink>>, capacity: usize) -> SinkSet {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let join = std::thread::Builder::new()
+            .name("orgsync-writer".into())
+            .spawn(move || run(sinks, rx))
+            .expect("spawning the writer thread");
+        SinkSet {
+            tx: Some(tx),
+            join: Some(join),
+        }
+    }
+
+    /// Queues a unit (waits while the queue is full). Fails if the writer has stopped.
+    pub async fn send(&self, unit: Unit) -> Result<(), StoreError> {
+        let tx = self.tx.as_ref().ok_or(StoreError::WriterGone)?;
+        if tx.send(Msg::Unit(unit)).await.is_err() {
+            return Err(StoreError::WriterGone);
+        }
+        Ok(())
+    }
+
+    /// A cloneable sender for concurrent collectors.
+    pub fn sender(&self) -> UnitSender {
+        UnitSender {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Writes the end-of-run metadata (`extra` goes into the c1z stats), replaces the targets
+    /// and reports what was written.
+    pub async fn finish(mut self, extra: serde_json::Value) -> Result<WriteReport, StoreError> {
+        if let Some(tx) = self.tx.take() {
+            // If the writer already stopped, its own error is returned by join below.
+            let _ = tx.send(Msg::Finish(extra)).await;
+        }
+        self.join_writer().await
+    }
+
+    /// Abandons the run and waits for the writer to clean up.
+    pub async fn abort(mut self) {
+        self.tx.take();
+        let _ = self.join_writer().await;
+    }
+
+    async fn join_writer(&mut self) -> Result<WriteReport, StoreError> {
+        let Some(join) = self.join.take() else {
+            return Err(StoreError::WriterGone);
+        };
+        match tokio::task::spawn_blocking(move || join.join()).await {
+            Ok(Ok(result)) => result,
+            _ => Err(StoreError::WriterGone),
+        }
+    }
+}
+
+impl Drop for SinkSet {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(join) = self.join.take() {
+            let _ = join.join();
+        }
+    }
+}
+
+/// A cloneable handle that queues units.
+#[derive(Clone)]
+pub struct UnitSender {
+    tx: Option<mpsc::Sender<Msg>>,
+}
+
+impl UnitSender {
+    pub async fn send(&self, unit: Unit) -> Result<(), StoreError> {
+        let tx = self.tx.as_ref().ok_or(StoreError::WriterGone)?;
+        tx.send(Msg::Unit(unit))
+            .await
+            .map_err(|_| StoreError::WriterGone)
+    }
+}
+
+fn run(
+    mut sinks: Vec<Box<dyn Sink>>,
+    mut rx: mpsc::Receiver<Msg>,
+) -> Result<WriteReport, StoreError> {
+    let mut seen_shared: HashSet<(Kind, String)> = HashSet::new();
+    let mut report = WriteReport::default();
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            Msg::Unit(unit) => {
+                let mut batch: Vec<Record> =
+                    Vec::with_capacity(unit.records.len() + unit.shared.len());
+                batch.extend(unit.records);
+                for r in unit.shared {
+                    if seen_shared.insert((r.kind(), r.external_id())) {
+                        batch.push(r);
+                    }
+                }
+                for sink in sinks.iter_mut() {
+                    sink.write(&batch).map_err(|e| StoreError::Unit {
+                        label: unit.label.clone(),
+                        sink: sink.name(),
+                        source: Box::new(e),
+                    })?;
+                }
+                for r in &batch {
+                    report.add(r);
+                }
+                report.units += 1;
+            }
+            Msg::Finish(extra) => {
+                for sink in sinks {
+                    sink.finish(&extra)?;
+                }
+                return Ok(report);
+            }
+        }
+    }
+    // Channel closed without Finish: abandoned run. Dropping the sinks removes temp files.
+    Err(StoreError::Abandoned)
+}

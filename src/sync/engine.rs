@@ -1,0 +1,332 @@
+//! The sync engine: plans the run (which accounts, with which role), reads accounts
+//! concurrently within bounds, isolates each account's failure (recorded, never fatal unless
+//! `fail_fast`), and streams whole units to the writer. Reports progress through an observer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+
+use crate::aws::metrics::OpStats;
+use crate::aws::{AwsError, ErrorClass, Scope, Session};
+use crate::model::{Record, types as rt};
+use crate::store::{SinkSet, StoreError, Unit, WriteReport};
+
+use super::iam::{AwsPolicyDocs, IamReadOptions, read_account};
+use super::iam_records::{AccountInfo, IamRecordOptions, iam_records};
+
+/// How one account ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AccountStatus {
+    Ok,
+    Failed {
+        class: ErrorClass,
+        /// `service:Operation` that failed.
+        operation: String,
+        message: String,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+/// One account's outcome.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountOutcome {
+    pub account_id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub status: AccountStatus,
+    pub records: usize,
+    pub duration_ms: u64,
+}
+
+/// An account the run will visit (or record as skipped).
+#[derive(Debug, Clone)]
+pub struct AccountPlan {
+    pub info: AccountInfo,
+    /// Member role (name with optional path) and External ID for the hop.
+    pub role: String,
+    pub external_id: Option<String>,
+    /// Why the account is not read, if it is not.
+    pub skip: Option<String>,
+    /// Builds the account's own record (org mode) from its outcome.
+    pub account_record: Option<AccountRecordFn>,
+}
+
+/// Builds an account's own record once its outcome is known.
+#[derive(Clone)]
+pub struct AccountRecordFn(pub Arc<dyn Fn(&AccountStatus) -> Record + Send + Sync>);
+
+impl std::fmt::Debug for AccountRecordFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountRecordFn")
+    }
+}
+
+/// What the run covers.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Resource types to write (ids).
+    pub resource_types: Vec<&'static str>,
+    /// Organization-level records (organization, organizational units), written first.
+    pub org_records: Vec<Record>,
+    pub accounts: Vec<AccountPlan>,
+    /// Notes for the summary (e.g. "not in an organization").
+    pub notes: Vec<String>,
+}
+
+/// Options of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub iam: IamReadOptions,
+    pub concurrency: usize,
+    pub fail_fast: bool,
+}
+
+/// Events for progress display.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    Planned {
+        accounts: usize,
+    },
+    AccountStarted {
+        account: &'a str,
+    },
+    AccountFinished {
+        outcome: &'a AccountOutcome,
+    },
+    /// A phase other than accounts (e.g. Identity Center) finished.
+    PhaseFinished {
+        phase: &'a str,
+        records: usize,
+        error: Option<&'a AwsError>,
+    },
+}
+
+/// Receives progress events (implemented by the CLI).
+pub trait Observer: Send + Sync {
+    fn on_event(&self, event: &Event<'_>);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {
+    fn on_event(&self, _event: &Event<'_>) {}
+}
+
+/// A phase that is not per account (Identity Center), run after the accounts.
+#[derive(Debug, Clone)]
+pub struct PhaseOutcome {
+    pub name: String,
+    pub records: usize,
+    pub error: Option<AwsError>,
+}
+
+/// The result of a run, before the sinks are finished.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub accounts: Vec<AccountOutcome>,
+    pub phases: Vec<PhaseOutcome>,
+    pub notes: Vec<String>,
+    pub duration: Duration,
+    /// Set when `fail_fast` stopped the run.
+    pub stopped: Option<String>,
+}
+
+impl RunResult {
+    /// True if any account or phase failed.
+    pub fn partial(&self) -> bool {
+        self.accounts
+            .iter()
+            .any(|a| matches!(a.status, AccountStatus::Failed { .. }))
+            || self.phases.iter().any(|p| p.error.is_some())
+    }
+
+    /// The `orgsync` section of the sync run's stats JSON.
+    pub fn stats_json(
+        &self,
+        calls: &BTreeMap<String, OpStats>,
+        written: &WriteReport,
+    ) -> serde_json::Value {
+        let count = |pred: fn(&AccountStatus) -> bool| {
+            self.accounts.iter().filter(|a| pred(&a.status)).count()
+        };
+        let failed: Vec<&AccountOutcome> = self
+            .accounts
+            .iter()
+            .filter(|a| matches!(a.status, AccountStatus::Failed { .. }))
+            .collect();
+        serde_json::json!({
+            "orgsync": {
+                "accounts": {
+                    "total": self.accounts.len(),
+                    "ok": count(|s| matches!(s, AccountStatus::Ok)),
+                    "failed": count(|s| matches!(s, AccountStatus::Failed { .. })),
+                    "skipped": count(|s| matches!(s, AccountStatus::Skipped { .. })),
+                },
+                "failed_accounts": failed,
+                "phases": self.phases.iter().map(|p| serde_json::json!({
+                    "name": p.name, "records": p.records,
+                    "error": p.error.as_ref().map(|e| serde_json::json!({"class": e.class, "message": e.to_string()})),
+                })).collect::<Vec<_>>(),
+                "aws_calls": calls,
+                "units_written": written.units,
+                "duration_ms": self.duration.as_millis() as u64,
+                "notes": self.notes,
+            }
+        })
+    }
+}
+
+/// Engine failures that stop the whole run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn failed(err: &AwsError) -> AccountStatus {
+    AccountStatus::Failed {
+        class: err.class,
+        operation: format!("{}:{}", err.service, err.operation),
+        message: err.to_string(),
+    }
+}
+
+/// Runs the account part of a plan: resource types, organization records, then every
+/// account, `concurrency` at a time. Each account's records go to the writer as one unit.
+pub async fn run_accounts(
+    session: &Session,
+    plan: Plan,
+    opts: &EngineOptions,
+    sinks: &SinkSet,
+    observer: &dyn Observer,
+) -> Result<RunResult, EngineError> {
+    let start = Instant::now();
+    let types: Vec<Record> = plan
+        .resource_types
+        .iter()
+        .filter_map(|t| rt::resource_type(t))
+        .map(Record::ResourceType)
+        .collect();
+    sinks
+        .send(Unit {
+            label: "resource types".into(),
+            records: types,
+            shared: vec![],
+        })
+        .await?;
+    if !plan.org_records.is_empty() {
+        sinks
+            .send(Unit {
+                label: "organization".into(),
+                records: plan.org_records,
+                shared: vec![],
+            })
+            .await?;
+    }
+    observer.on_event(&Event::Planned {
+        accounts: plan.accounts.len(),
+    });
+    let docs = AwsPolicyDocs::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let record_opts = IamRecordOptions {
+        sync_secrets: opts.iam.sync_secrets,
+    };
+    let sender = sinks.sender();
+    let jobs = plan.accounts.into_iter().map(|acct| {
+        let docs = Arc::clone(&docs);
+        let stop = Arc::clone(&stop);
+        let sender = sender.clone();
+        async move {
+            let t0 = Instant::now();
+            let label = format!("account {}", acct.info.account_id);
+            let (status, mut unit) = if let Some(reason) = &acct.skip {
+                (AccountStatus::Skipped { reason: reason.clone() }, Unit::default())
+            } else if stop.load(Ordering::SeqCst) {
+                (
+                    AccountStatus::Skipped {
+                        reason: "not started: --fail-fast stopped the run".into(),
+                    },
+                    Unit::default(),
+                )
+            } else {
+                observer.on_event(&Event::AccountStarted {
+                    account: &acct.info.account_id,
+                });
+                let scope = session.member(
+                    &acct.info.account_id.parse().unwrap_or_else(|_| session.caller.account.clone()),
+                    &acct.role,
+                    acct.external_id.as_deref(),
+                );
+                match read_one(&scope, &acct.info, &docs, opts, record_opts).await {
+                    Ok(unit) => (AccountStatus::Ok, unit),
+                    Err(e) => {
+                        tracing::warn!(account = %acct.info.account_id, error = %e, "account failed; continuing with the others");
+                        if opts.fail_fast {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        (failed(&e), Unit::default())
+                    }
+                }
+            };
+            if let Some(build) = &acct.account_record {
+                unit.records.insert(0, (build.0)(&status));
+            }
+            let records = unit.records.len() + unit.shared.len();
+            unit.label = label;
+            let sent = if unit.records.is_empty() && unit.shared.is_empty() {
+                Ok(())
+            } else {
+                sender.send(unit).await
+            };
+            let outcome = AccountOutcome {
+                account_id: acct.info.account_id.clone(),
+                name: acct.info.name.clone(),
+                status,
+                records,
+                duration_ms: t0.elapsed().as_millis() as u64,
+            };
+            observer.on_event(&Event::AccountFinished { outcome: &outcome });
+            sent.map(|_| outcome)
+        }
+    });
+    let mut outcomes = vec![];
+    let mut results = stream::iter(jobs).buffer_unordered(opts.concurrency.max(1));
+    while let Some(r) = results.next().await {
+        outcomes.push(r?);
+    }
+    drop(results);
+    outcomes.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    let stopped = stop
+        .load(Ordering::SeqCst)
+        .then(|| "an account failed and --fail-fast is set".to_string());
+    Ok(RunResult {
+        accounts: outcomes,
+        phases: vec![],
+        notes: plan.notes,
+        duration: start.elapsed(),
+        stopped,
+    })
+}
+
+async fn read_one(
+    scope: &Scope,
+    info: &AccountInfo,
+    docs: &AwsPolicyDocs,
+    opts: &EngineOptions,
+    record_opts: IamRecordOptions,
+) -> Result<Unit, AwsError> {
+    scope.verify().await?;
+    let snap = read_account(scope, docs, &opts.iam).await?;
+    let out = iam_records(info, &snap, record_opts);
+    Ok(Unit {
+        label: String::new(),
+        records: out.records,
+        shared: out.shared,
+    })
+}

@@ -1,0 +1,199 @@
+//! Test support shared by the integration tests: a moto server per test on a free loopback
+//! port (from the project's virtualenv, see scripts/moto-env.sh), fixture seeding through
+//! scripts/seed.py (boto3), the real `orgsync` binary with a clean AWS environment, and the
+//! fault-injection proxy.
+
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    let p = repo_root().join(".venv").join("bin").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `scripts/moto-env.sh` (or `make test`, which does) to install the pinned moto server",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A moto server owned by one test; killed on drop (also when the test panics).
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Moto {
+    /// Starts moto on a free port and waits until it answers.
+    pub fn start() -> Moto {
+        let python = venv_bin("python");
+        let wrapper = repo_root().join("scripts").join("moto-server.py");
+        for _attempt in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("orgsync-moto-{port}.log"));
+            let logf = std::fs::File::create(&log).expect("moto log file");
+            // scripts/moto-server.py runs moto_server with a small AWS-managed policy catalogue.
+            let child = Command::new(&python)
+                .arg(&wrapper)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env_remove("MOTO_ACCOUNT_ID")
+                .stdout(Stdio::null())
+                .stderr(logf)
+                .spawn()
+                .expect("starting moto_server");
+            let mut moto = Moto { child, port, log };
+            if moto.wait_ready(Duration::from_secs(30)) {
+                return moto;
+            }
+            // Port taken between probe and bind, or a slow start: try another port.
+            let _ = moto.child.kill();
+            let _ = moto.child.wait();
+        }
+        panic!("moto_server did not start");
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if http_get(self.port, "/moto-api/").is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Seeds `fixtures/<name>` and returns the seeder's manifest.
+    pub fn seed(&self, fixture: &str) -> serde_json::Value {
+        let out = Command::new(venv_bin("python"))
+            .arg(repo_root().join("scripts").join("seed.py"))
+            .arg("--endpoint")
+            .arg(self.endpoint())
+            .arg(repo_root().join("fixtures").join(fixture))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("running scripts/seed.py");
+        assert!(
+            out.status.success(),
+            "seeding {fixture} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("seed.py prints a JSON manifest")
+    }
+
+    /// The server's log (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A bare HTTP GET on loopback; Some(body) on a 2xx answer.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status_ok = buf.starts_with("HTTP/1.0 2") || buf.starts_with("HTTP/1.1 2");
+    status_ok.then(|| {
+        buf.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The real binary with a clean AWS environment pointed at `endpoint`.
+pub fn orgsync(endpoint: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_orgsync"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("ORGSYNC_") || k.starts_with("BATON_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("ORGSYNC_LOG_FORMAT", "json")
+        // Fast retries keep fault-injection tests quick.
+        .env("ORGSYNC_RETRY_INITIAL_BACKOFF", "20ms")
+        .env("ORGSYNC_RETRY_MAX_BACKOFF", "200ms")
+        .env("ORGSYNC_NO_PROGRESS", "true")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs a command, returning its output; panics with stderr if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("running orgsync")
+}
+
+/// stdout + stderr for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit={:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A temp directory for one test's files (removed on drop).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("orgsync-test-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// Files in `dir` (names), sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
