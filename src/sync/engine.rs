@@ -67,8 +67,40 @@ impl std::fmt::Debug for AccountRecordFn {
     }
 }
 
+/// What a phase (work that is not per account, e.g. Identity Center) gets to work with.
+pub struct PhaseInput<'a> {
+    pub session: &'a Session,
+    /// The `account` resources of the run (org mode), by account id, with their final sync
+    /// status. Empty when the caller is not in an organization.
+    pub accounts: &'a BTreeMap<String, crate::model::pb::Resource>,
+}
+
+/// What a phase produced: its records are written as one unit.
+#[derive(Debug, Default)]
+pub struct PhaseOutput {
+    pub records: Vec<Record>,
+    pub notes: Vec<String>,
+    /// Set when the phase failed; its records (if any) are still written.
+    pub error: Option<AwsError>,
+}
+
+/// A phase run after the accounts.
+pub struct Phase {
+    pub name: String,
+    #[allow(clippy::type_complexity)]
+    pub run: Box<
+        dyn for<'a> FnOnce(PhaseInput<'a>) -> futures::future::BoxFuture<'a, PhaseOutput> + Send,
+    >,
+}
+
+impl std::fmt::Debug for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Phase({})", self.name)
+    }
+}
+
 /// What the run covers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Plan {
     /// Resource types to write (ids).
     pub resource_types: Vec<&'static str>,
@@ -77,6 +109,8 @@ pub struct Plan {
     pub accounts: Vec<AccountPlan>,
     /// Notes for the summary (e.g. "not in an organization").
     pub notes: Vec<String>,
+    /// Phases run after the accounts, in order.
+    pub phases: Vec<Phase>,
 }
 
 /// Options of the engine.
@@ -274,8 +308,9 @@ pub async fn run_accounts(
                     }
                 }
             };
-            if let Some(build) = &acct.account_record {
-                unit.records.insert(0, (build.0)(&status));
+            let account_resource = acct.account_record.as_ref().map(|build| (build.0)(&status));
+            if let Some(r) = &account_resource {
+                unit.records.insert(0, r.clone());
             }
             let records = unit.records.len() + unit.shared.len();
             unit.label = label;
@@ -292,23 +327,76 @@ pub async fn run_accounts(
                 duration_ms: t0.elapsed().as_millis() as u64,
             };
             observer.on_event(&Event::AccountFinished { outcome: &outcome });
-            sent.map(|_| outcome)
+            sent.map(|_| (outcome, account_resource))
         }
     });
     let mut outcomes = vec![];
+    let mut account_resources: BTreeMap<String, crate::model::pb::Resource> = BTreeMap::new();
     let mut results = stream::iter(jobs).buffer_unordered(opts.concurrency.max(1));
     while let Some(r) = results.next().await {
-        outcomes.push(r?);
+        let (outcome, resource) = r?;
+        if let Some(Record::Resource(res)) = resource {
+            account_resources.insert(outcome.account_id.clone(), res);
+        }
+        outcomes.push(outcome);
     }
     drop(results);
     outcomes.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     let stopped = stop
         .load(Ordering::SeqCst)
         .then(|| "an account failed and --fail-fast is set".to_string());
+    let mut notes = plan.notes;
+    let mut phases = vec![];
+    if stopped.is_none() {
+        for phase in plan.phases {
+            let input = PhaseInput {
+                session,
+                accounts: &account_resources,
+            };
+            let out = (phase.run)(input).await;
+            let records = out.records.len();
+            if !out.records.is_empty() {
+                sinks
+                    .send(Unit {
+                        label: phase.name.clone(),
+                        records: out.records,
+                        shared: vec![],
+                    })
+                    .await?;
+            }
+            if let Some(e) = &out.error {
+                tracing::warn!(phase = %phase.name, error = %e, "phase failed");
+                if opts.fail_fast {
+                    notes.extend(out.notes);
+                    phases.push(PhaseOutcome {
+                        name: phase.name,
+                        records,
+                        error: out.error,
+                    });
+                    break;
+                }
+            }
+            observer.on_event(&Event::PhaseFinished {
+                phase: &phase.name,
+                records,
+                error: out.error.as_ref(),
+            });
+            notes.extend(out.notes);
+            phases.push(PhaseOutcome {
+                name: phase.name,
+                records,
+                error: out.error,
+            });
+        }
+    }
+    let stopped = stopped.or_else(|| {
+        (opts.fail_fast && phases.iter().any(|p| p.error.is_some()))
+            .then(|| "a phase failed and --fail-fast is set".to_string())
+    });
     Ok(RunResult {
         accounts: outcomes,
-        phases: vec![],
-        notes: plan.notes,
+        phases,
+        notes,
         duration: start.elapsed(),
         stopped,
     })

@@ -54,5 +54,6 @@ pub async fn build(session: &Session, _opts: &PlanOptions) -> anyhow::Result<Pla
             account_record: None,
         }],
         notes: vec![],
+        phases: vec![],
     })
 }
