@@ -355,6 +355,11 @@ pub struct Session {
     mgmt: Scope,
     pub caller: CallerIdentity,
     pub metrics: Arc<CallMetrics>,
+    /// One bucket for every Identity Center and identity-store call of the process (AWS
+    /// enforces ~20 TPS for the whole organization).
+    ic_limiter: Arc<Limiter>,
+    /// Organizations calls (kept slow and serial).
+    org_limiter: Arc<Limiter>,
 }
 
 impl Session {
@@ -440,12 +445,19 @@ impl Session {
             partition,
         };
         let mgmt = build_scope(&settings, &metrics, account, mgmt_sdk, mgmt_hop, None);
+        let ic_limiter = Arc::new(Limiter::new(
+            settings.ic_rps,
+            settings.ic_rps.ceil().max(1.0) as u32,
+        ));
+        let org_limiter = Arc::new(Limiter::new(settings.org_rps, 1));
         Ok(Session {
             settings,
             base,
             mgmt,
             caller,
             metrics,
+            ic_limiter,
+            org_limiter,
         })
     }
 
@@ -457,6 +469,16 @@ impl Session {
     /// Settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The org-wide Identity Center token bucket (shared by sync and provisioning).
+    pub fn ic_limiter(&self) -> &Limiter {
+        &self.ic_limiter
+    }
+
+    /// The Organizations token bucket.
+    pub fn org_limiter(&self) -> &Limiter {
+        &self.org_limiter
     }
 
     /// The base SDK config (before any hop).
