@@ -34,7 +34,8 @@ pub struct AccountInfo {
 }
 
 impl AccountInfo {
-    fn parent(&self) -> Option<pb::ResourceId> {
+    /// The parent of the account's IAM resources: none for the caller's account.
+    pub fn parent(&self) -> Option<pb::ResourceId> {
         (!self.is_caller).then(|| rid(rt::ACCOUNT_IAM, &self.account_id))
     }
 }
@@ -93,7 +94,8 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
     }
 }
 
-fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Resource {
+/// The `iam_user` resource of `u` (credential facts come from `snap`).
+pub fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Resource {
     let mut emails: Vec<pb::user_trait::Email> = vec![];
     let mut push_email = |addr: &str| {
         if !addr.is_empty() && !emails.iter().any(|e| e.address == addr) {
@@ -159,7 +161,8 @@ fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Resour
     r
 }
 
-fn group_resource(acct: &AccountInfo, g: &Group) -> pb::Resource {
+/// The `group` resource of an IAM group.
+pub fn group_resource(acct: &AccountInfo, g: &Group) -> pb::Resource {
     resource(
         rid(rt::GROUP, &g.arn),
         &g.name,
@@ -298,6 +301,51 @@ pub fn policy_grant(
     )
 }
 
+/// The expansion link baton-aws puts on grants held by a group (its `member` entitlement,
+/// shallow) or a role (its `assignment` entitlement); none for users.
+pub fn holder_expansion(principal_type: &str, principal_arn: &str) -> Option<prost_types::Any> {
+    match principal_type {
+        rt::GROUP => Some(grant_expandable(
+            ids::entitlement_id(rt::GROUP, principal_arn, "member"),
+            true,
+        )),
+        rt::ROLE => Some(grant_expandable(
+            ids::entitlement_id(rt::ROLE, principal_arn, "assignment"),
+            false,
+        )),
+        _ => None,
+    }
+}
+
+/// The grant of managed policy `p` to an IAM user, group or role, as the sync writes it.
+pub fn principal_policy_grant(
+    p: &Attached,
+    principal_type: &str,
+    principal_arn: &str,
+) -> pb::Grant {
+    policy_grant(
+        p,
+        rid(principal_type, principal_arn),
+        holder_expansion(principal_type, principal_arn),
+    )
+}
+
+/// The `member` grant of IAM group `group` (its full resource) to user `user_arn`.
+pub fn group_member_grant(group: &pb::Resource, user_arn: &str) -> pb::Grant {
+    let group_arn = group
+        .id
+        .as_ref()
+        .map(|i| i.resource.as_str())
+        .unwrap_or_default();
+    let member_id = ids::entitlement_id(rt::GROUP, group_arn, "member");
+    grant(
+        ids::grant_id(&member_id, rt::IAM_USER, user_arn),
+        entitlement_ref(&member_id, group.clone()),
+        rid(rt::IAM_USER, user_arn),
+        vec![v1_identifier(ids::v1_membership_grant(group_arn, user_arn))],
+    )
+}
+
 struct InlineOut {
     resource: pb::Resource,
     entitlement: pb::Entitlement,
@@ -347,24 +395,32 @@ pub fn inline_policy(
     (res, ent, g)
 }
 
-fn iam_inline(
+/// An inline policy of an IAM user, group or role (`parent_type`), as resource + entitlement +
+/// grant, with the description and expansion link the sync writes.
+pub fn iam_inline_policy(
     parent_type: &str,
-    parent_word: &str,
     parent_arn: &str,
-    p: &Inline,
-    expand: Option<prost_types::Any>,
-) -> InlineOut {
-    let (resource, entitlement, grant) = inline_policy(
+    name: &str,
+    document: Option<&str>,
+) -> (pb::Resource, pb::Entitlement, pb::Grant) {
+    let parent_word = match parent_type {
+        rt::IAM_USER => "user",
+        rt::GROUP => "group",
+        _ => "role",
+    };
+    inline_policy(
         parent_type,
         parent_arn,
-        &p.name,
-        p.document.as_deref(),
-        format!(
-            "Inline policy {} attached to {parent_word} IAM {parent_arn}",
-            p.name
-        ),
-        expand,
-    );
+        name,
+        document,
+        format!("Inline policy {name} attached to {parent_word} IAM {parent_arn}"),
+        holder_expansion(parent_type, parent_arn),
+    )
+}
+
+fn iam_inline(parent_type: &str, parent_arn: &str, p: &Inline) -> InlineOut {
+    let (resource, entitlement, grant) =
+        iam_inline_policy(parent_type, parent_arn, &p.name, p.document.as_deref());
     InlineOut {
         resource,
         entitlement,
@@ -440,10 +496,10 @@ pub fn iam_records(
     for u in &snap.users {
         resources.push(user_resource(acct, u, snap));
         for p in &u.attached {
-            grants.push(policy_grant(p, rid(rt::IAM_USER, &u.arn), None));
+            grants.push(principal_policy_grant(p, rt::IAM_USER, &u.arn));
         }
         for p in &u.inline {
-            inline_out.push(iam_inline(rt::IAM_USER, "user", &u.arn, p, None));
+            inline_out.push(iam_inline(rt::IAM_USER, &u.arn, p));
         }
     }
 
@@ -465,28 +521,13 @@ pub fn iam_records(
             .iter()
             .filter(|u| u.groups.iter().any(|n| n == &g.name))
         {
-            grants.push(grant(
-                ids::grant_id(&member_id, rt::IAM_USER, &u.arn),
-                entitlement_ref(&member_id, res.clone()),
-                rid(rt::IAM_USER, &u.arn),
-                vec![v1_identifier(ids::v1_membership_grant(&g.arn, &u.arn))],
-            ));
+            grants.push(group_member_grant(&res, &u.arn));
         }
         for p in &g.attached {
-            grants.push(policy_grant(
-                p,
-                rid(rt::GROUP, &g.arn),
-                Some(grant_expandable(&member_id, true)),
-            ));
+            grants.push(principal_policy_grant(p, rt::GROUP, &g.arn));
         }
         for p in &g.inline {
-            inline_out.push(iam_inline(
-                rt::GROUP,
-                "group",
-                &g.arn,
-                p,
-                Some(grant_expandable(&member_id, true)),
-            ));
+            inline_out.push(iam_inline(rt::GROUP, &g.arn, p));
         }
         resources.push(res);
     }
@@ -527,20 +568,10 @@ pub fn iam_records(
             }
         }
         for p in &r.attached {
-            grants.push(policy_grant(
-                p,
-                rid(rt::ROLE, &r.arn),
-                Some(grant_expandable(&assign_id, false)),
-            ));
+            grants.push(principal_policy_grant(p, rt::ROLE, &r.arn));
         }
         for p in &r.inline {
-            inline_out.push(iam_inline(
-                rt::ROLE,
-                "role",
-                &r.arn,
-                p,
-                Some(grant_expandable(&assign_id, false)),
-            ));
+            inline_out.push(iam_inline(rt::ROLE, &r.arn, p));
         }
         resources.push(res);
     }
