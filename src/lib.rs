@@ -8,5 +8,6 @@ pub mod cli;
 pub mod inspect;
 pub mod model;
 pub mod policy;
+pub mod provision;
 pub mod store;
 pub mod sync;

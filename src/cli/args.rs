@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, ValueEnum};
 use crate::arn::Arn;
 use crate::aws::Settings;
 
-fn parse_arn(s: &str) -> Result<Arn, String> {
+pub(crate) fn parse_arn(s: &str) -> Result<Arn, String> {
     let arn: Arn = s.parse().map_err(|e: crate::arn::IdError| e.to_string())?;
     if arn.service != "iam" || arn.resource_kind() != "role" {
         return Err(format!(
@@ -18,7 +18,7 @@ fn parse_arn(s: &str) -> Result<Arn, String> {
     Ok(arn)
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("'{s}' is not a duration (e.g. 500ms, 30s, 5m): {e}"))
 }

@@ -5,6 +5,7 @@ pub mod args;
 pub mod exit;
 pub mod logging;
 pub mod progress;
+pub mod provision_cmd;
 pub mod sync_cmd;
 
 use std::process::ExitCode;
@@ -29,6 +30,11 @@ Examples:
   # Look at the result
   orgsync inspect stats --file out.c1z
   orgsync inspect grants --file out.c1z --resource-type group -o json
+
+  # Change access with the IDs a sync wrote (add --dry-run to see the AWS calls first)
+  orgsync grant --entitlement 'group:arn:aws:iam::111122223333:group/devs:member' \\
+      --principal-type iam_user --principal arn:aws:iam::111122223333:user/bob
+  orgsync revoke --grant '<grant id from orgsync inspect grants>'
 
 Exit codes: 0 ok, 1 failed (previous output untouched), 2 bad input (no AWS call made),
 3 partial (some accounts failed; recorded in the output), 130 interrupted.";
@@ -60,6 +66,14 @@ pub enum Command {
     Sync(Box<sync_cmd::SyncArgs>),
     /// Read a c1z file: stats, resource types, resources, entitlements, grants, syncs.
     Inspect(InspectArgs),
+    /// Grant an entitlement to a principal, in any account (idempotent).
+    Grant(Box<provision_cmd::GrantArgs>),
+    /// Revoke a grant, by the grant ID a sync wrote (idempotent).
+    Revoke(Box<provision_cmd::RevokeArgs>),
+    /// Create an IAM user (in any account) or an IAM Identity Center user.
+    CreateUser(Box<provision_cmd::CreateUserArgs>),
+    /// Delete an IAM user (and what blocks its deletion) or an IAM Identity Center user.
+    DeleteResource(Box<provision_cmd::DeleteResourceArgs>),
 }
 
 /// Applies baton-aws environment aliases. Runs first thing in `main`, before any thread exists.
@@ -104,6 +118,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Sync(a) => sync_cmd::run(*a).await,
             Command::Inspect(a) => crate::inspect::run(a).map(|_| exit::OK),
+            Command::Grant(a) => provision_cmd::run_grant(*a).await,
+            Command::Revoke(a) => provision_cmd::run_revoke(*a).await,
+            Command::CreateUser(a) => provision_cmd::run_create_user(*a).await,
+            Command::DeleteResource(a) => provision_cmd::run_delete_resource(*a).await,
         }
     });
     match result {

@@ -1,0 +1,495 @@
+//! `orgsync grant`, `revoke`, `create-user`, `delete-resource`: parse and check the request
+//! (exit 2 before any AWS call), print the call plan with `--dry-run`, otherwise connect with the
+//! write role, run it, and print the status and the resulting record (text or `-o json`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use crate::arn::{AccountId, Arn};
+use crate::aws::{CallMetrics, Session};
+use crate::model::Record;
+use crate::provision::check::SyncFile;
+use crate::provision::plan::{self, Call, PlanContext};
+use crate::provision::request::{self, DeleteTarget, NewUser, Request};
+use crate::provision::{Options, Outcome, Provisioner};
+
+use super::args::{AwsArgs, parse_arn, parse_duration};
+use super::exit;
+
+/// `-o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The roles and regions changes are made with.
+#[derive(Debug, Clone, Args)]
+pub struct WriteRoleArgs {
+    /// Member role (name, optionally with a path) assumed in other accounts to make changes
+    /// [default: --member-role-name], so the sync's role can stay read-only.
+    #[arg(
+        long,
+        env = "ORGSYNC_PROVISIONING_ROLE_NAME",
+        help_heading = "Write role"
+    )]
+    pub provisioning_role_name: Option<String>,
+
+    /// The sync's member role, used for changes when --provisioning-role-name is not set.
+    #[arg(
+        long,
+        env = "ORGSYNC_MEMBER_ROLE_NAME",
+        default_value = "OrganizationAccountAccessRole",
+        help_heading = "Write role"
+    )]
+    pub member_role_name: String,
+
+    /// External ID sent when assuming the member role.
+    #[arg(long, env = "ORGSYNC_MEMBER_EXTERNAL_ID", help_heading = "Write role")]
+    pub member_external_id: Option<String>,
+
+    /// Management role assumed first for changes [default: --role-arn].
+    #[arg(long, env = "ORGSYNC_PROVISIONING_ROLE_ARN", value_parser = parse_arn, help_heading = "Write role")]
+    pub provisioning_role_arn: Option<Arn>,
+
+    /// External ID for --provisioning-role-arn [default: --external-id].
+    #[arg(
+        long,
+        env = "ORGSYNC_PROVISIONING_EXTERNAL_ID",
+        help_heading = "Write role"
+    )]
+    pub provisioning_external_id: Option<String>,
+
+    /// IAM Identity Center region, for requests whose IDs name none (a membership id without
+    /// --file, create-user --type sso_user) [default: --region, else us-east-1].
+    #[arg(long, env = "ORGSYNC_SSO_REGION", help_heading = "Write role")]
+    pub sso_region: Option<String>,
+
+    /// How long to wait for an account assignment to leave IN_PROGRESS.
+    #[arg(long, env = "ORGSYNC_ASSIGNMENT_TIMEOUT", default_value = "5m", value_parser = parse_duration, help_heading = "Write role")]
+    pub assignment_timeout: Duration,
+}
+
+/// Flags every provisioning command takes.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionArgs {
+    /// Print the AWS calls that would be made, in order, and make none.
+    #[arg(long, env = "ORGSYNC_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Output: a line for people (text) or {status, detail, calls, record} (json).
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+
+    /// A c1z written by `orgsync sync`: refuse IDs it does not hold (checked before any AWS
+    /// call). Without it the IDs are parsed directly and no prior sync is needed.
+    #[arg(long, short = 'f', env = "ORGSYNC_FILE", value_name = "SYNC.c1z")]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub write: WriteRoleArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+const GRANT_EXAMPLES: &str = "\
+Examples (IDs as `orgsync sync` writes them; see `orgsync inspect entitlements`):
+  # IAM group membership (made in the group's account)
+  orgsync grant --entitlement 'group:arn:aws:iam::111122223333:group/devs:member' \\
+      --principal-type iam_user --principal arn:aws:iam::111122223333:user/bob
+  # A managed policy on a user, group or role (AWS-managed or customer-managed)
+  orgsync grant --entitlement 'iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached' \\
+      --principal-type role --principal arn:aws:iam::111122223333:role/auditor
+  # IAM Identity Center group membership
+  orgsync grant --entitlement 'sso_group:arn:aws:identitystore:us-east-1::d-1234567890/group/<GroupId>:member' \\
+      --principal-type sso_user --principal 'arn:aws:identitystore:us-east-1::d-1234567890/user/<UserId>'
+  # A permission set on an account, for an Identity Center user or group
+  orgsync grant --entitlement '111122223333|arn:aws:sso:::permissionSet/ssoins-…/ps-…' \\
+      --principal-type sso_group --principal 'arn:aws:identitystore:us-east-1::d-1234567890/group/<GroupId>'
+
+A repeated grant reports already-granted (exit 0). Role `assignment` entitlements and inline
+policies cannot be granted (exit 2). Exit codes: 0 done, 1 AWS refused or failed (AWS's reason is
+printed; nothing else changed), 2 bad input (no AWS call made).";
+
+const REVOKE_EXAMPLES: &str = "\
+Examples (grant IDs as `orgsync sync` writes them; see `orgsync inspect grants`):
+  orgsync revoke --grant 'group:arn:aws:iam::111122223333:group/devs:member:iam_user:arn:aws:iam::111122223333:user/bob'
+  orgsync revoke --grant 'iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached:role:arn:aws:iam::111122223333:role/auditor'
+  orgsync revoke --grant 'inline_policy:arn:aws:iam::111122223333:user/bob::inline::tmp:attached:iam_user:arn:aws:iam::111122223333:user/bob'
+  orgsync revoke --grant 3f6a9c1e-8d2b-4f7a-9e3c-1b2d3e4f5a6b --file sync.c1z   # Identity Center membership
+  orgsync revoke --grant 'grant:sso_group:arn:aws:identitystore:us-east-1::d-1234567890/group/<GroupId>:111122223333|arn:aws:sso:::permissionSet/ssoins-…/ps-…'
+
+Revoking an inline policy deletes it. A repeated revoke reports already-revoked (exit 0).";
+
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  orgsync create-user --type iam_user --user-name bob --path /engineering/ --tag team=platform
+  orgsync create-user --type iam_user --user-name deploy-bot --account 111122223333
+  orgsync create-user --type sso_user --user-name ann@example.com --given-name Ann \\
+      --family-name Example --email ann@example.com";
+
+const DELETE_EXAMPLES: &str = "\
+Examples:
+  orgsync delete-resource --resource-type iam_user --resource arn:aws:iam::111122223333:user/bob
+  orgsync delete-resource --resource-type sso_user \\
+      --resource 'arn:aws:identitystore:us-east-1::d-1234567890/user/<UserId>'
+
+An IAM user's login profile, access keys, signing certificates, SSH keys, service-specific
+credentials, MFA devices, inline and attached policies and group memberships are removed first.
+A user that does not exist reports not-found (exit 0).";
+
+/// `orgsync grant`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = GRANT_EXAMPLES)]
+pub struct GrantArgs {
+    /// Entitlement ID, as a sync writes it.
+    #[arg(long, short = 'e')]
+    pub entitlement: String,
+    /// iam_user, group, role, sso_user or sso_group.
+    #[arg(long)]
+    pub principal_type: String,
+    /// Principal ID, as a sync writes it (an IAM ARN or an identity-store ARN).
+    #[arg(long, short = 'p')]
+    pub principal: String,
+    #[command(flatten)]
+    pub common: ProvisionArgs,
+}
+
+/// `orgsync revoke`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = REVOKE_EXAMPLES)]
+pub struct RevokeArgs {
+    /// Grant ID, as a sync writes it.
+    #[arg(long, short = 'g')]
+    pub grant: String,
+    #[command(flatten)]
+    pub common: ProvisionArgs,
+}
+
+/// `create-user --type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(non_camel_case_types)]
+pub enum UserType {
+    iam_user,
+    sso_user,
+}
+
+/// `orgsync create-user`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = CREATE_EXAMPLES)]
+pub struct CreateUserArgs {
+    /// iam_user or sso_user.
+    #[arg(long = "type", value_enum)]
+    pub user_type: UserType,
+    /// User name.
+    #[arg(long)]
+    pub user_name: String,
+    /// iam_user: IAM path.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// iam_user: a tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// iam_user: account to create it in [default: the caller's].
+    #[arg(long)]
+    pub account: Option<String>,
+    /// sso_user: display name [default: "<given name> <family name>"].
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// sso_user: given name.
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// sso_user: family name.
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// sso_user: email address (repeatable; the first is primary).
+    #[arg(long = "email")]
+    pub emails: Vec<String>,
+    /// sso_user: identity store [default: the first IAM Identity Center instance's].
+    #[arg(long)]
+    pub identity_store_id: Option<String>,
+    #[command(flatten)]
+    pub common: ProvisionArgs,
+}
+
+/// `orgsync delete-resource`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = DELETE_EXAMPLES)]
+pub struct DeleteResourceArgs {
+    /// iam_user or sso_user.
+    #[arg(long)]
+    pub resource_type: String,
+    /// Resource ID, as a sync writes it (the user's ARN).
+    #[arg(long, short = 'r')]
+    pub resource: String,
+    #[command(flatten)]
+    pub common: ProvisionArgs,
+}
+
+enum Job {
+    Change(Request),
+    Create(NewUser),
+    Delete(DeleteTarget),
+}
+
+fn open_file(c: &ProvisionArgs) -> anyhow::Result<Option<SyncFile>> {
+    match &c.file {
+        Some(f) => Ok(Some(SyncFile::open(f).map_err(exit::usage)?)),
+        None => Ok(None),
+    }
+}
+
+/// Runs `orgsync grant`.
+pub async fn run_grant(a: GrantArgs) -> anyhow::Result<u8> {
+    let req =
+        request::grant(&a.entitlement, &a.principal_type, &a.principal).map_err(exit::usage)?;
+    if let Some(f) = open_file(&a.common)? {
+        f.check_grant(&a.entitlement, &a.principal_type, &a.principal)
+            .map_err(exit::usage)?;
+    }
+    execute(&a.common, Job::Change(req)).await
+}
+
+/// Runs `orgsync revoke`.
+pub async fn run_revoke(a: RevokeArgs) -> anyhow::Result<u8> {
+    let mut req = request::revoke(&a.grant).map_err(exit::usage)?;
+    if let Some(f) = open_file(&a.common)? {
+        f.check_revoke(&a.grant, &mut req).map_err(exit::usage)?;
+    }
+    execute(&a.common, Job::Change(req)).await
+}
+
+/// Runs `orgsync create-user`.
+pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
+    let bad = |m: String| exit::usage(anyhow::anyhow!(m));
+    let user = match a.user_type {
+        UserType::iam_user => {
+            for (flag, set) in [
+                ("--display-name", a.display_name.is_some()),
+                ("--given-name", a.given_name.is_some()),
+                ("--family-name", a.family_name.is_some()),
+                ("--email", !a.emails.is_empty()),
+                ("--identity-store-id", a.identity_store_id.is_some()),
+            ] {
+                if set {
+                    return Err(bad(format!("{flag} is for --type sso_user")));
+                }
+            }
+            request::check_iam_user(&a.user_name, &a.path).map_err(exit::usage)?;
+            let mut tags = vec![];
+            for t in &a.tags {
+                let (k, v) = t
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("'{t}' is not a tag (expected KEY=VALUE)")))?;
+                if k.is_empty() {
+                    return Err(bad(format!("'{t}' has an empty tag key")));
+                }
+                tags.push((k.to_string(), v.to_string()));
+            }
+            let account = match &a.account {
+                Some(s) => Some(
+                    s.parse::<AccountId>()
+                        .map_err(|e| bad(format!("--account: {e}")))?,
+                ),
+                None => None,
+            };
+            NewUser::Iam {
+                account,
+                user_name: a.user_name.clone(),
+                path: a.path.clone(),
+                tags,
+            }
+        }
+        UserType::sso_user => {
+            for (flag, set) in [
+                ("--tag", !a.tags.is_empty()),
+                ("--account", a.account.is_some()),
+                ("--path", a.path != "/"),
+            ] {
+                if set {
+                    return Err(bad(format!("{flag} is for --type iam_user")));
+                }
+            }
+            let (Some(given), Some(family)) = (&a.given_name, &a.family_name) else {
+                return Err(bad(
+                    "--type sso_user needs --given-name and --family-name".into()
+                ));
+            };
+            if a.user_name.trim().is_empty() {
+                return Err(bad("--user-name is empty".into()));
+            }
+            NewUser::Sso {
+                identity_store_id: a.identity_store_id.clone(),
+                user_name: a.user_name.clone(),
+                display_name: a
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{given} {family}")),
+                given_name: given.clone(),
+                family_name: family.clone(),
+                emails: a.emails.clone(),
+            }
+        }
+    };
+    execute(&a.common, Job::Create(user)).await
+}
+
+/// Runs `orgsync delete-resource`.
+pub async fn run_delete_resource(a: DeleteResourceArgs) -> anyhow::Result<u8> {
+    let target = request::delete_target(&a.resource_type, &a.resource).map_err(exit::usage)?;
+    if let Some(f) = open_file(&a.common)? {
+        f.check_resource(&a.resource_type, &a.resource)
+            .map_err(exit::usage)?;
+    }
+    execute(&a.common, Job::Delete(target)).await
+}
+
+fn management_role(c: &ProvisionArgs) -> Option<&Arn> {
+    c.write
+        .provisioning_role_arn
+        .as_ref()
+        .or(c.aws.role_arn.as_ref())
+}
+
+fn member_role(c: &ProvisionArgs) -> String {
+    c.write
+        .provisioning_role_name
+        .clone()
+        .unwrap_or_else(|| c.write.member_role_name.clone())
+}
+
+fn plan_context(c: &ProvisionArgs) -> PlanContext {
+    let mgmt = management_role(c);
+    PlanContext {
+        management_role: mgmt.map(|a| a.to_string()),
+        caller: mgmt.and_then(|a| a.account_id()),
+        partition: mgmt
+            .map(|a| a.partition.clone())
+            .unwrap_or_else(|| "aws".into()),
+        member_role: member_role(c),
+        member_external_id: c.write.member_external_id.is_some(),
+        sso_region: c
+            .write
+            .sso_region
+            .clone()
+            .or_else(|| c.aws.region.clone())
+            .unwrap_or_else(|| "<the session's region>".into()),
+    }
+}
+
+async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
+    let cx = plan_context(c);
+    if c.dry_run {
+        let calls = match &job {
+            Job::Change(r) => plan::plan(r, &cx),
+            Job::Create(u) => plan::plan_create(u, &cx),
+            Job::Delete(t) => plan::plan_delete(t, &cx),
+        };
+        print_plan(c.output, &calls)?;
+        return Ok(exit::OK);
+    }
+
+    let mut settings = c.aws.settings();
+    settings.role_arn = management_role(c).cloned();
+    settings.external_id = c
+        .write
+        .provisioning_external_id
+        .clone()
+        .or_else(|| c.aws.external_id.clone());
+    let metrics = CallMetrics::new();
+    let session = Session::connect(settings, Arc::clone(&metrics))
+        .await
+        .context("connecting to AWS")?;
+    let caller = session.caller.account.to_string();
+    tracing::info!(account = %caller, caller = %session.caller.arn, "connected");
+    let sso_region = c
+        .write
+        .sso_region
+        .clone()
+        .or_else(|| {
+            session
+                .base_config()
+                .region()
+                .map(|r| r.as_ref().to_string())
+        })
+        .unwrap_or_else(|| "us-east-1".into());
+    let opts = Options {
+        member_role: member_role(c),
+        member_external_id: c.write.member_external_id.clone(),
+        sso_region,
+        assignment_timeout: c.write.assignment_timeout,
+        ..Options::default()
+    };
+    let prov = Provisioner::new(session, opts);
+    let result = match &job {
+        Job::Change(r) => prov.apply(r).await,
+        Job::Create(u) => prov.create_user(u).await,
+        Job::Delete(t) => prov.delete(t).await,
+    };
+    let totals = metrics.totals();
+    tracing::info!(
+        requests = totals.requests,
+        retries = totals.retries(),
+        "AWS requests made"
+    );
+    match result {
+        Ok(mut outcome) => {
+            let mut calls: Vec<Call> = plan::connect_calls(&cx)
+                .into_iter()
+                .map(|mut call| {
+                    if call.operation == "GetCallerIdentity" {
+                        call.account = caller.clone();
+                    }
+                    call
+                })
+                .collect();
+            calls.append(&mut outcome.calls);
+            outcome.calls = calls;
+            print_outcome(c.output, &outcome)?;
+            Ok(exit::OK)
+        }
+        Err(e) if e.is_usage() => Err(exit::usage(e)),
+        Err(e) => Err(exit::with_code(exit::FAILURE, e)),
+    }
+}
+
+fn print_plan(output: OutputFormat, calls: &[Call]) -> anyhow::Result<()> {
+    match output {
+        OutputFormat::Json => {
+            let v = serde_json::json!({
+                "status": "dry-run",
+                "detail": "no AWS call was made",
+                "calls": calls,
+                "record": null,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        OutputFormat::Text => {
+            println!("dry run: no AWS call made. A real run makes these calls, in order:");
+            for (i, call) in calls.iter().enumerate() {
+                println!("  {:>2}. {call}", i + 1);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_outcome(output: OutputFormat, o: &Outcome) -> anyhow::Result<()> {
+    match output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&o.to_json())?),
+        OutputFormat::Text => {
+            println!("{}: {}", o.status, o.detail);
+            match &o.record {
+                Some(Record::Grant(g)) => println!("grant id: {}", g.id),
+                Some(r @ Record::Resource(_)) => println!("resource: {}", r.external_id()),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,396 @@
+//! IAM changes, each made in the account that owns the entity (hopping there with the
+//! provisioning role unless it is the caller's account), each checked first so a repeat is
+//! reported instead of repeated: group membership (`GetGroup` → `AddUserToGroup` /
+//! `RemoveUserFromGroup`), managed policies on users, groups and roles (`ListAttached*Policies`
+//! → `Attach*Policy` / `Detach*Policy`), and deletion of inline policies (`Get*Policy` →
+//! `Delete*Policy`). Records come from the sync's own builders (`sync::iam_records`).
+//! Not here: user creation and deletion (`users`).
+
+use crate::arn::{AccountId, Arn};
+use crate::aws::{AwsError, ErrorClass, Scope};
+use crate::model::Record;
+use crate::policy::decode_document;
+use crate::sync::iam_model::{Attached, Group};
+use crate::sync::iam_records::{
+    AccountInfo, group_member_grant, group_resource, iam_inline_policy, principal_policy_grant,
+};
+
+use super::outcome::{ProvisionError, Status};
+use super::plan::{
+    attach_op, delete_inline_op, detach_op, get_inline_op, list_attached_op, name_key,
+};
+use super::provisioner::{Done, Exec};
+use super::request::{Direction, IamKind, IamPrincipal};
+
+/// How the sync describes `account` when it maps IAM to records.
+pub(crate) fn account_info(x: &Exec<'_>, account: &AccountId) -> AccountInfo {
+    AccountInfo {
+        account_id: account.to_string(),
+        name: account.to_string(),
+        arn: None,
+        is_caller: account == x.caller(),
+        partition: x.partition(),
+    }
+}
+
+fn is_not_found(e: &AwsError) -> bool {
+    e.class == ErrorClass::NotFound
+}
+
+/// Adds `user` to (or removes it from) IAM group `group`.
+pub(crate) async fn group_member(
+    x: &Exec<'_>,
+    dir: Direction,
+    group: &Arn,
+    account: &AccountId,
+    user: &IamPrincipal,
+) -> Result<Done, ProvisionError> {
+    let scope = x.iam_scope(account).await?;
+    let iam = scope.iam();
+    let name = group.resource_name().to_string();
+    let mut marker: Option<String> = None;
+    let mut info: Option<Group> = None;
+    let mut member = false;
+    loop {
+        let page = match x
+            .iam(&scope, "GetGroup", &[("GroupName", &name)], || {
+                iam.get_group()
+                    .group_name(&name)
+                    .max_items(1000)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if is_not_found(&e) && dir == Direction::Revoke => {
+                return Ok(Done {
+                    status: Status::AlreadyRevoked,
+                    detail: format!(
+                        "IAM group {group} does not exist, so {} is not a member",
+                        user.arn
+                    ),
+                    record: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if info.is_none() {
+            info = page.group().map(|g| Group {
+                name: g.group_name().to_string(),
+                arn: g.arn().to_string(),
+                id: g.group_id().to_string(),
+                path: g.path().to_string(),
+                ..Default::default()
+            });
+        }
+        if page.users().iter().any(|u| u.user_name() == user.name()) {
+            member = true;
+            break;
+        }
+        match (page.is_truncated(), page.marker()) {
+            (true, Some(m)) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    let info = info.ok_or_else(|| {
+        ProvisionError::Unexpected(format!("iam:GetGroup answered without group {group}"))
+    })?;
+    let record = Some(Record::Grant(group_member_grant(
+        &group_resource(&account_info(x, account), &info),
+        &user.arn_text(),
+    )));
+    let params = [("GroupName", name.as_str()), ("UserName", user.name())];
+    let (status, detail) = match (dir, member) {
+        (Direction::Grant, true) => (
+            Status::AlreadyGranted,
+            format!("{} is already a member of {group}", user.arn),
+        ),
+        (Direction::Grant, false) => {
+            x.iam(&scope, "AddUserToGroup", &params, || {
+                iam.add_user_to_group()
+                    .group_name(&name)
+                    .user_name(user.name())
+                    .send()
+            })
+            .await?;
+            (Status::Granted, format!("added {} to {group}", user.arn))
+        }
+        (Direction::Revoke, false) => (
+            Status::AlreadyRevoked,
+            format!("{} is not a member of {group}", user.arn),
+        ),
+        (Direction::Revoke, true) => {
+            x.iam(&scope, "RemoveUserFromGroup", &params, || {
+                iam.remove_user_from_group()
+                    .group_name(&name)
+                    .user_name(user.name())
+                    .send()
+            })
+            .await?;
+            (
+                Status::Revoked,
+                format!("removed {} from {group}", user.arn),
+            )
+        }
+    };
+    Ok(Done {
+        status,
+        detail,
+        record,
+    })
+}
+
+macro_rules! list_attached_pages {
+    ($x:expr, $scope:expr, $op:expr, $params:expr, $call:expr) => {{
+        let mut out: Vec<Attached> = vec![];
+        let mut marker: Option<String> = None;
+        loop {
+            let page = $x
+                .iam($scope, $op, $params, || $call(marker.clone()).send())
+                .await?;
+            out.extend(page.attached_policies().iter().filter_map(|p| {
+                let arn = p.policy_arn()?.to_string();
+                let name = p
+                    .policy_name()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or_default().to_string());
+                Some(Attached { name, arn })
+            }));
+            match (page.is_truncated(), page.marker()) {
+                (true, Some(m)) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        out
+    }};
+}
+
+/// The managed policies attached to `p`, all pages.
+async fn attached_policies(
+    x: &Exec<'_>,
+    scope: &Scope,
+    p: &IamPrincipal,
+) -> Result<Vec<Attached>, AwsError> {
+    let iam = scope.iam();
+    let n = p.name();
+    let op = list_attached_op(p.kind);
+    let params = [(name_key(p.kind), n)];
+    Ok(match p.kind {
+        IamKind::User => list_attached_pages!(x, scope, op, &params, |m| iam
+            .list_attached_user_policies()
+            .user_name(n)
+            .max_items(1000)
+            .set_marker(m)),
+        IamKind::Group => list_attached_pages!(x, scope, op, &params, |m| iam
+            .list_attached_group_policies()
+            .group_name(n)
+            .max_items(1000)
+            .set_marker(m)),
+        IamKind::Role => list_attached_pages!(x, scope, op, &params, |m| iam
+            .list_attached_role_policies()
+            .role_name(n)
+            .max_items(1000)
+            .set_marker(m)),
+    })
+}
+
+/// Attaches (or detaches) managed policy `policy` to `p`, in `p`'s account.
+pub(crate) async fn managed_policy(
+    x: &Exec<'_>,
+    dir: Direction,
+    policy: &Arn,
+    p: &IamPrincipal,
+) -> Result<Done, ProvisionError> {
+    let scope = x.iam_scope(&p.account).await?;
+    let iam = scope.iam();
+    let policy_arn = policy.to_string();
+    let attached = match attached_policies(x, &scope, p).await {
+        Ok(a) => a,
+        Err(e) if is_not_found(&e) && dir == Direction::Revoke => {
+            return Ok(Done {
+                status: Status::AlreadyRevoked,
+                detail: format!("{} does not exist, so it holds no policy", p.arn),
+                record: None,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let found = attached.iter().find(|a| a.arn == policy_arn).cloned();
+    let att = found.clone().unwrap_or_else(|| Attached {
+        name: policy.resource_name().to_string(),
+        arn: policy_arn.clone(),
+    });
+    let record = Some(Record::Grant(principal_policy_grant(
+        &att,
+        p.resource_type(),
+        &p.arn_text(),
+    )));
+    let n = p.name();
+    let params = [(name_key(p.kind), n), ("PolicyArn", policy_arn.as_str())];
+    let (status, detail) = match (dir, found.is_some()) {
+        (Direction::Grant, true) => (
+            Status::AlreadyGranted,
+            format!("{policy} is already attached to {}", p.arn),
+        ),
+        (Direction::Grant, false) => {
+            let op = attach_op(p.kind);
+            match p.kind {
+                IamKind::User => x
+                    .iam(&scope, op, &params, || {
+                        iam.attach_user_policy()
+                            .user_name(n)
+                            .policy_arn(&policy_arn)
+                            .send()
+                    })
+                    .await
+                    .map(drop),
+                IamKind::Group => x
+                    .iam(&scope, op, &params, || {
+                        iam.attach_group_policy()
+                            .group_name(n)
+                            .policy_arn(&policy_arn)
+                            .send()
+                    })
+                    .await
+                    .map(drop),
+                IamKind::Role => x
+                    .iam(&scope, op, &params, || {
+                        iam.attach_role_policy()
+                            .role_name(n)
+                            .policy_arn(&policy_arn)
+                            .send()
+                    })
+                    .await
+                    .map(drop),
+            }?;
+            (Status::Granted, format!("attached {policy} to {}", p.arn))
+        }
+        (Direction::Revoke, false) => (
+            Status::AlreadyRevoked,
+            format!("{policy} is not attached to {}", p.arn),
+        ),
+        (Direction::Revoke, true) => {
+            let op = detach_op(p.kind);
+            match p.kind {
+                IamKind::User => x
+                    .iam(&scope, op, &params, || {
+                        iam.detach_user_policy()
+                            .user_name(n)
+                            .policy_arn(&policy_arn)
+                            .send()
+                    })
+                    .await
+                    .map(drop),
+                IamKind::Group => x
+                    .iam(&scope, op, &params, || {
+                        iam.detach_group_policy()
+                            .group_name(n)
+                            .policy_arn(&policy_arn)
+                            .send()
+                    })
+                    .await
+                    .map(drop),
+                IamKind::Role => x
+                    .iam(&scope, op, &params, || {
+                        iam.detach_role_policy()
+                            .role_name(n)
+                            .policy_arn(&policy_arn)
+                            .send()
+                    })
+                    .await
+                    .map(drop),
+            }?;
+            (Status::Revoked, format!("detached {policy} from {}", p.arn))
+        }
+    };
+    Ok(Done {
+        status,
+        detail,
+        record,
+    })
+}
+
+/// Deletes inline policy `name` of `p` (the only way to revoke an inline policy).
+pub(crate) async fn delete_inline(
+    x: &Exec<'_>,
+    p: &IamPrincipal,
+    name: &str,
+) -> Result<Done, ProvisionError> {
+    let scope = x.iam_scope(&p.account).await?;
+    let iam = scope.iam();
+    let n = p.name();
+    let params = [(name_key(p.kind), n), ("PolicyName", name)];
+    let op = get_inline_op(p.kind);
+    let doc = match p.kind {
+        IamKind::User => x
+            .iam(&scope, op, &params, || {
+                iam.get_user_policy().user_name(n).policy_name(name).send()
+            })
+            .await
+            .map(|o| o.policy_document().to_string()),
+        IamKind::Group => x
+            .iam(&scope, op, &params, || {
+                iam.get_group_policy()
+                    .group_name(n)
+                    .policy_name(name)
+                    .send()
+            })
+            .await
+            .map(|o| o.policy_document().to_string()),
+        IamKind::Role => x
+            .iam(&scope, op, &params, || {
+                iam.get_role_policy().role_name(n).policy_name(name).send()
+            })
+            .await
+            .map(|o| o.policy_document().to_string()),
+    };
+    let doc = match doc {
+        Ok(d) => decode_document(&d),
+        // NoSuchEntity: the policy (or its holder) is gone, so nobody holds it.
+        Err(e) if is_not_found(&e) => {
+            return Ok(Done {
+                status: Status::AlreadyRevoked,
+                detail: format!("{} has no inline policy {name}", p.arn),
+                record: None,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (_, _, grant) = iam_inline_policy(p.resource_type(), &p.arn_text(), name, Some(&doc));
+    let op = delete_inline_op(p.kind);
+    match p.kind {
+        IamKind::User => x
+            .iam(&scope, op, &params, || {
+                iam.delete_user_policy()
+                    .user_name(n)
+                    .policy_name(name)
+                    .send()
+            })
+            .await
+            .map(drop),
+        IamKind::Group => x
+            .iam(&scope, op, &params, || {
+                iam.delete_group_policy()
+                    .group_name(n)
+                    .policy_name(name)
+                    .send()
+            })
+            .await
+            .map(drop),
+        IamKind::Role => x
+            .iam(&scope, op, &params, || {
+                iam.delete_role_policy()
+                    .role_name(n)
+                    .policy_name(name)
+                    .send()
+            })
+            .await
+            .map(drop),
+    }?;
+    Ok(Done {
+        status: Status::Revoked,
+        detail: format!("deleted inline policy {name} of {}", p.arn),
+        record: Some(Record::Grant(grant)),
+    })
+}

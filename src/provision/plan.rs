@@ -1,0 +1,590 @@
+//! The AWS calls a provisioning request makes, as data: [`Call`] is one call (service,
+//! operation, the account whose credentials sign it, its parameters, and for planned calls the
+//! condition under which it happens). `--dry-run` prints [`plan`]'s list without calling AWS;
+//! a real run records the calls it made in the same shape, and the tests compare the two.
+//! Never a secret in a parameter.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::arn::AccountId;
+
+use super::request::{Change, DeleteTarget, Direction, IamKind, NewUser, Request};
+
+/// One AWS call.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Call {
+    /// `iam`, `sts`, `sso` (sso-admin), `identitystore`, `organizations`.
+    pub service: &'static str,
+    pub operation: &'static str,
+    /// The account whose credentials sign the call (`management` in a plan when the caller's
+    /// account is not known without asking AWS).
+    pub account: String,
+    pub params: BTreeMap<&'static str, String>,
+    /// For planned calls: when the call happens (absent = always).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+impl Call {
+    pub fn new(
+        service: &'static str,
+        operation: &'static str,
+        account: impl Into<String>,
+        params: &[(&'static str, &str)],
+    ) -> Call {
+        Call {
+            service,
+            operation,
+            account: account.into(),
+            params: params.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            when: None,
+        }
+    }
+
+    fn when(mut self, w: impl Into<String>) -> Call {
+        self.when = Some(w.into());
+        self
+    }
+
+    /// `service:Operation`.
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.service, self.operation)
+    }
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} [{}]", self.service, self.operation, self.account)?;
+        for (k, v) in &self.params {
+            write!(f, " {k}={v}")?;
+        }
+        if let Some(w) = &self.when {
+            write!(f, "   ({w})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What is known about the session without calling AWS.
+#[derive(Debug, Clone)]
+pub struct PlanContext {
+    /// The management role to hop into first (`--provisioning-role-arn`, else `--role-arn`).
+    pub management_role: Option<String>,
+    /// The caller's account, when known without AWS (the management role's account).
+    pub caller: Option<AccountId>,
+    pub partition: String,
+    /// Member role (name with optional path) used for changes in other accounts.
+    pub member_role: String,
+    pub member_external_id: bool,
+    /// Identity Center region when no principal ARN names one.
+    pub sso_region: String,
+}
+
+impl PlanContext {
+    fn mgmt(&self) -> String {
+        self.caller
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "management".into())
+    }
+}
+
+/// The calls made while connecting: the management hop (if any) and sts:GetCallerIdentity.
+pub fn connect_calls(cx: &PlanContext) -> Vec<Call> {
+    let mut out = vec![];
+    if let Some(role) = &cx.management_role {
+        out.push(Call::new(
+            "sts",
+            "AssumeRole",
+            "base credentials",
+            &[("RoleArn", role)],
+        ));
+    }
+    out.push(Call::new("sts", "GetCallerIdentity", cx.mgmt(), &[]));
+    out
+}
+
+fn hop(cx: &PlanContext, account: &AccountId, out: &mut Vec<Call>) {
+    if cx.caller.as_ref() == Some(account) {
+        return;
+    }
+    let role = crate::arn::role_arn(
+        &cx.partition
+            .parse()
+            .unwrap_or_else(|_| crate::arn::Partition::aws()),
+        account,
+        &cx.member_role,
+    );
+    let mut params = vec![("RoleArn", role.as_str())];
+    if cx.member_external_id {
+        params.push(("ExternalId", "<--member-external-id>"));
+    }
+    let mut c = Call::new("sts", "AssumeRole", cx.mgmt(), &params);
+    if cx.caller.is_none() {
+        c = c.when(format!("unless {account} is the caller's own account"));
+    }
+    out.push(c);
+}
+
+/// The calls a grant or revoke makes, in order, with their conditions.
+pub fn plan(req: &Request, cx: &PlanContext) -> Vec<Call> {
+    let mut out = connect_calls(cx);
+    let grant = req.direction == Direction::Grant;
+    match &req.change {
+        Change::GroupMember {
+            group,
+            account,
+            user,
+        } => {
+            hop(cx, account, &mut out);
+            let a = account.to_string();
+            let g = group.resource_name();
+            out.push(
+                Call::new("iam", "GetGroup", &a, &[("GroupName", g)])
+                    .when("pages of 1000 members until the user is found"),
+            );
+            let params = [("GroupName", g), ("UserName", user.name())];
+            out.push(if grant {
+                Call::new("iam", "AddUserToGroup", &a, &params)
+                    .when("unless the user is already a member")
+            } else {
+                Call::new("iam", "RemoveUserFromGroup", &a, &params)
+                    .when("only if the user is a member")
+            });
+        }
+        Change::ManagedPolicy { policy, principal } => {
+            hop(cx, &principal.account, &mut out);
+            let a = principal.account.to_string();
+            let key = name_key(principal.kind);
+            let policy = policy.to_string();
+            out.push(Call::new(
+                "iam",
+                list_attached_op(principal.kind),
+                &a,
+                &[(key, principal.name())],
+            ));
+            let params = [(key, principal.name()), ("PolicyArn", policy.as_str())];
+            out.push(if grant {
+                Call::new("iam", attach_op(principal.kind), &a, &params)
+                    .when("unless the policy is already attached")
+            } else {
+                Call::new("iam", detach_op(principal.kind), &a, &params)
+                    .when("only if the policy is attached")
+            });
+        }
+        Change::InlinePolicy { parent, name } => {
+            hop(cx, &parent.account, &mut out);
+            let a = parent.account.to_string();
+            let params = [(name_key(parent.kind), parent.name()), ("PolicyName", name)];
+            out.push(Call::new("iam", get_inline_op(parent.kind), &a, &params));
+            out.push(
+                Call::new("iam", delete_inline_op(parent.kind), &a, &params)
+                    .when("only if the inline policy exists"),
+            );
+        }
+        Change::SsoGroupMember { group, user } => {
+            let m = cx.mgmt();
+            let store = group.store.identity_store_id.as_str();
+            out.push(Call::new(
+                "identitystore",
+                "DescribeGroup",
+                &m,
+                &[("IdentityStoreId", store), ("GroupId", group.id())],
+            ));
+            let params = [
+                ("IdentityStoreId", store),
+                ("GroupId", group.id()),
+                ("MemberId.UserId", user.id()),
+            ];
+            out.push(Call::new(
+                "identitystore",
+                "GetGroupMembershipId",
+                &m,
+                &params,
+            ));
+            out.push(if grant {
+                Call::new("identitystore", "CreateGroupMembership", &m, &params)
+                    .when("unless the user is already a member")
+            } else {
+                Call::new(
+                    "identitystore",
+                    "DeleteGroupMembership",
+                    &m,
+                    &[
+                        ("IdentityStoreId", store),
+                        ("MembershipId", "<found above>"),
+                    ],
+                )
+                .when("only if the user is a member")
+            });
+        }
+        Change::SsoMembership {
+            membership_id,
+            group,
+        } => {
+            let m = cx.mgmt();
+            let store = match group {
+                Some(g) => g.store.identity_store_id.clone(),
+                None => {
+                    out.push(Call::new(
+                        "sso",
+                        "ListInstances",
+                        &m,
+                        &[("region", &cx.sso_region)],
+                    ));
+                    "<from ListInstances>".to_string()
+                }
+            };
+            let params = [
+                ("IdentityStoreId", store.as_str()),
+                ("MembershipId", membership_id.as_str()),
+            ];
+            out.push(Call::new(
+                "identitystore",
+                "DescribeGroupMembership",
+                &m,
+                &params,
+            ));
+            out.push(
+                Call::new(
+                    "identitystore",
+                    "DescribeGroup",
+                    &m,
+                    &[
+                        ("IdentityStoreId", &store),
+                        ("GroupId", "<from the membership>"),
+                    ],
+                )
+                .when("only if the membership exists"),
+            );
+            out.push(
+                Call::new("identitystore", "DeleteGroupMembership", &m, &params)
+                    .when("only if the membership exists"),
+            );
+        }
+        Change::AccountAssignment {
+            account,
+            permission_set,
+            principal,
+            ..
+        } => {
+            let m = cx.mgmt();
+            let instance = super::assignment::instance_arn(permission_set);
+            let acct = account.to_string();
+            out.push(
+                Call::new(
+                    "organizations",
+                    "DescribeAccount",
+                    &m,
+                    &[("AccountId", &acct)],
+                )
+                .when("refuses the change unless the account is ACTIVE"),
+            );
+            out.push(Call::new(
+                "sso",
+                "DescribePermissionSet",
+                &m,
+                &[
+                    ("InstanceArn", &instance),
+                    ("PermissionSetArn", &permission_set.arn),
+                ],
+            ));
+            out.push(Call::new(
+                "sso",
+                "ListAccountAssignmentsForPrincipal",
+                &m,
+                &[
+                    ("InstanceArn", &instance),
+                    ("PrincipalType", principal.kind.api_word()),
+                    ("PrincipalId", principal.id()),
+                    ("Filter.AccountId", &acct),
+                ],
+            ));
+            let params = [
+                ("InstanceArn", instance.as_str()),
+                ("TargetId", acct.as_str()),
+                ("TargetType", "AWS_ACCOUNT"),
+                ("PermissionSetArn", permission_set.arn.as_str()),
+                ("PrincipalType", principal.kind.api_word()),
+                ("PrincipalId", principal.id()),
+            ];
+            let (op, status_op, cond) = if grant {
+                (
+                    "CreateAccountAssignment",
+                    "DescribeAccountAssignmentCreationStatus",
+                    "unless already assigned",
+                )
+            } else {
+                (
+                    "DeleteAccountAssignment",
+                    "DescribeAccountAssignmentDeletionStatus",
+                    "only if assigned",
+                )
+            };
+            out.push(Call::new("sso", op, &m, &params).when(cond));
+            out.push(
+                Call::new(
+                    "sso",
+                    status_op,
+                    &m,
+                    &[("InstanceArn", &instance), ("RequestId", "<from above>")],
+                )
+                .when("repeated with backoff while IN_PROGRESS, until SUCCEEDED, FAILED or the timeout"),
+            );
+        }
+    }
+    out
+}
+
+/// The calls a `create-user` makes.
+pub fn plan_create(user: &NewUser, cx: &PlanContext) -> Vec<Call> {
+    let mut out = connect_calls(cx);
+    match user {
+        NewUser::Iam {
+            account,
+            user_name,
+            path,
+            tags,
+        } => {
+            let a = match account {
+                Some(a) => {
+                    hop(cx, a, &mut out);
+                    a.to_string()
+                }
+                None => cx.mgmt(),
+            };
+            let tag_text = tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut params = vec![("UserName", user_name.as_str()), ("Path", path.as_str())];
+            if !tags.is_empty() {
+                params.push(("Tags", tag_text.as_str()));
+            }
+            out.push(Call::new("iam", "CreateUser", a, &params));
+        }
+        NewUser::Sso {
+            identity_store_id,
+            user_name,
+            display_name,
+            ..
+        } => {
+            let m = cx.mgmt();
+            let store = match identity_store_id {
+                Some(s) => s.clone(),
+                None => {
+                    out.push(Call::new(
+                        "sso",
+                        "ListInstances",
+                        &m,
+                        &[("region", &cx.sso_region)],
+                    ));
+                    "<from ListInstances>".into()
+                }
+            };
+            out.push(Call::new(
+                "identitystore",
+                "CreateUser",
+                &m,
+                &[
+                    ("IdentityStoreId", &store),
+                    ("UserName", user_name),
+                    ("DisplayName", display_name),
+                ],
+            ));
+        }
+    }
+    out
+}
+
+/// The calls a `delete-resource` makes.
+pub fn plan_delete(target: &DeleteTarget, cx: &PlanContext) -> Vec<Call> {
+    let mut out = connect_calls(cx);
+    match target {
+        DeleteTarget::IamUser(u) => {
+            hop(cx, &u.account, &mut out);
+            let a = u.account.to_string();
+            let n = [("UserName", u.name())];
+            out.push(Call::new("iam", "GetUser", &a, &n));
+            out.push(
+                Call::new("iam", "DeleteLoginProfile", &a, &n)
+                    .when("a missing login profile (NoSuchEntity) is fine"),
+            );
+            for (list, removals) in super::users::IAM_USER_BLOCKERS {
+                out.push(Call::new("iam", list, &a, &n));
+                for r in removals {
+                    out.push(
+                        Call::new("iam", r, &a, &n).when(if *r == "DeleteVirtualMFADevice" {
+                            "once per virtual MFA device listed"
+                        } else {
+                            "once per item listed"
+                        }),
+                    );
+                }
+            }
+            out.push(Call::new("iam", "DeleteUser", &a, &n));
+        }
+        DeleteTarget::SsoUser(u) => {
+            let m = cx.mgmt();
+            let p = [
+                ("IdentityStoreId", u.store.identity_store_id.as_str()),
+                ("UserId", u.id()),
+            ];
+            out.push(Call::new("identitystore", "DescribeUser", &m, &p));
+            out.push(Call::new(
+                "identitystore",
+                "ListGroupMembershipsForMember",
+                &m,
+                &p,
+            ));
+            out.push(
+                Call::new("identitystore", "DeleteGroupMembership", &m, &p)
+                    .when("once per membership listed"),
+            );
+            out.push(Call::new("identitystore", "DeleteUser", &m, &p));
+        }
+    }
+    out
+}
+
+/// `UserName` / `GroupName` / `RoleName`.
+pub fn name_key(kind: IamKind) -> &'static str {
+    match kind {
+        IamKind::User => "UserName",
+        IamKind::Group => "GroupName",
+        IamKind::Role => "RoleName",
+    }
+}
+
+pub fn list_attached_op(kind: IamKind) -> &'static str {
+    match kind {
+        IamKind::User => "ListAttachedUserPolicies",
+        IamKind::Group => "ListAttachedGroupPolicies",
+        IamKind::Role => "ListAttachedRolePolicies",
+    }
+}
+
+pub fn attach_op(kind: IamKind) -> &'static str {
+    match kind {
+        IamKind::User => "AttachUserPolicy",
+        IamKind::Group => "AttachGroupPolicy",
+        IamKind::Role => "AttachRolePolicy",
+    }
+}
+
+pub fn detach_op(kind: IamKind) -> &'static str {
+    match kind {
+        IamKind::User => "DetachUserPolicy",
+        IamKind::Group => "DetachGroupPolicy",
+        IamKind::Role => "DetachRolePolicy",
+    }
+}
+
+pub fn get_inline_op(kind: IamKind) -> &'static str {
+    match kind {
+        IamKind::User => "GetUserPolicy",
+        IamKind::Group => "GetGroupPolicy",
+        IamKind::Role => "GetRolePolicy",
+    }
+}
+
+pub fn delete_inline_op(kind: IamKind) -> &'static str {
+    match kind {
+        IamKind::User => "DeleteUserPolicy",
+        IamKind::Group => "DeleteGroupPolicy",
+        IamKind::Role => "DeleteRolePolicy",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::request;
+    use super::*;
+
+    fn cx(caller: Option<&str>) -> PlanContext {
+        PlanContext {
+            management_role: caller.map(|a| format!("arn:aws:iam::{a}:role/Writer")),
+            caller: caller.map(|a| a.parse().unwrap()),
+            partition: "aws".into(),
+            member_role: "OrgWriter".into(),
+            member_external_id: true,
+            sso_region: "eu-west-1".into(),
+        }
+    }
+
+    fn ops(calls: &[Call]) -> Vec<String> {
+        calls.iter().map(Call::name).collect()
+    }
+
+    #[test]
+    fn group_member_hops_into_the_groups_account_unless_it_is_the_callers() {
+        let req = request::grant(
+            "group:arn:aws:iam::111122223333:group/devs:member",
+            "iam_user",
+            "arn:aws:iam::111122223333:user/bob",
+        )
+        .unwrap();
+        let other = plan(&req, &cx(Some("999999999999")));
+        assert_eq!(
+            ops(&other),
+            [
+                "sts:AssumeRole",
+                "sts:GetCallerIdentity",
+                "sts:AssumeRole",
+                "iam:GetGroup",
+                "iam:AddUserToGroup"
+            ]
+        );
+        assert_eq!(
+            other[2].params["RoleArn"],
+            "arn:aws:iam::111122223333:role/OrgWriter"
+        );
+        assert_eq!(other[2].params["ExternalId"], "<--member-external-id>");
+        assert_eq!(other[4].account, "111122223333");
+        let own = plan(&req, &cx(Some("111122223333")));
+        assert_eq!(
+            ops(&own),
+            [
+                "sts:AssumeRole",
+                "sts:GetCallerIdentity",
+                "iam:GetGroup",
+                "iam:AddUserToGroup"
+            ]
+        );
+        // Unknown caller: the hop is listed with its condition.
+        let unknown = plan(&req, &cx(None));
+        assert_eq!(unknown[0].name(), "sts:GetCallerIdentity");
+        assert!(unknown[1].when.as_deref().unwrap().contains("unless"));
+    }
+
+    #[test]
+    fn assignments_poll_and_revokes_delete() {
+        let req = request::revoke(
+            "grant:sso_group:arn:aws:identitystore:us-east-1::d-1/group/g:111122223333|arn:aws:sso:::instance/ssoins-1/ps-2",
+        )
+        .unwrap();
+        let calls = plan(&req, &cx(None));
+        assert_eq!(
+            ops(&calls)[1..],
+            [
+                "organizations:DescribeAccount",
+                "sso:DescribePermissionSet",
+                "sso:ListAccountAssignmentsForPrincipal",
+                "sso:DeleteAccountAssignment",
+                "sso:DescribeAccountAssignmentDeletionStatus"
+            ]
+        );
+        assert_eq!(calls[4].params["PrincipalType"], "GROUP");
+        assert_eq!(
+            calls[4].params["InstanceArn"],
+            "arn:aws:sso:::instance/ssoins-1"
+        );
+        let text = calls[4].to_string();
+        assert!(
+            text.starts_with("sso:DeleteAccountAssignment [management]"),
+            "{text}"
+        );
+    }
+}

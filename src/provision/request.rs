@@ -1,0 +1,769 @@
+//! What a provisioning command asks for: the entitlement, grant or resource IDs a sync writes
+//! (shared/spec/resource-model.md §3/§4), parsed into a typed [`Request`] before any AWS call.
+//! Everything that can be refused without AWS is refused here — malformed IDs, entitlement
+//! kinds orgsync cannot provision, principals that cannot hold the entitlement — and the error
+//! names the bad value. Not here: the AWS calls (`plan` lists them, `iam`/`identity_center`/
+//! `assignment`/`users` make them).
+
+use crate::arn::{AccountId, Arn, IdError};
+use crate::model::ids::{
+    EntitlementRef, GrantRef, IdentityStoreRef, ParseIdError, PermissionSetRef,
+};
+use crate::model::types as rt;
+
+/// Why a request was refused before any AWS call (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Id(#[from] ParseIdError),
+    #[error("'{value}' is not a valid principal of type {principal_type}: {why}")]
+    Principal {
+        principal_type: String,
+        value: String,
+        why: String,
+    },
+    #[error("'{id}' cannot be provisioned: {why}")]
+    Unsupported { id: String, why: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Add or remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Grant,
+    Revoke,
+}
+
+/// The kind of an IAM principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamKind {
+    User,
+    Group,
+    Role,
+}
+
+impl IamKind {
+    /// The resource type of the principal in the record model.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            IamKind::User => rt::IAM_USER,
+            IamKind::Group => rt::GROUP,
+            IamKind::Role => rt::ROLE,
+        }
+    }
+
+    /// The resource kind in the ARN (`user/…`, `group/…`, `role/…`).
+    pub fn arn_kind(self) -> &'static str {
+        match self {
+            IamKind::User => "user",
+            IamKind::Group => "group",
+            IamKind::Role => "role",
+        }
+    }
+
+    /// The word AWS uses in operation names (`AttachUserPolicy`, `ListGroupPolicies`, …).
+    pub fn api_word(self) -> &'static str {
+        match self {
+            IamKind::User => "User",
+            IamKind::Group => "Group",
+            IamKind::Role => "Role",
+        }
+    }
+
+    fn from_resource_type(t: &str) -> Option<IamKind> {
+        match t {
+            rt::IAM_USER => Some(IamKind::User),
+            rt::GROUP => Some(IamKind::Group),
+            rt::ROLE => Some(IamKind::Role),
+            _ => None,
+        }
+    }
+
+    fn from_arn_kind(k: &str) -> Option<IamKind> {
+        match k {
+            "user" => Some(IamKind::User),
+            "group" => Some(IamKind::Group),
+            "role" => Some(IamKind::Role),
+            _ => None,
+        }
+    }
+}
+
+/// An IAM user, group or role, by ARN (its account is known to be 12 digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamPrincipal {
+    pub kind: IamKind,
+    pub arn: Arn,
+    pub account: AccountId,
+}
+
+impl IamPrincipal {
+    /// Parses `id` as the ARN of an IAM principal of resource type `principal_type`.
+    pub fn parse(principal_type: &str, id: &str) -> Result<IamPrincipal, RequestError> {
+        let bad = |why: String| RequestError::Principal {
+            principal_type: principal_type.to_string(),
+            value: id.to_string(),
+            why,
+        };
+        let kind = IamKind::from_resource_type(principal_type)
+            .ok_or_else(|| bad("expected an IAM principal type: iam_user, group or role".into()))?;
+        let arn = Arn::parse_iam(id, kind.arn_kind(), "IAM principal").map_err(|e| {
+            bad(format!(
+                "{e}; expected arn:<partition>:iam::<account>:{}/<name>",
+                kind.arn_kind()
+            ))
+        })?;
+        let account = arn
+            .account_id()
+            .ok_or_else(|| bad("the ARN has no 12-digit account".into()))?;
+        Ok(IamPrincipal { kind, arn, account })
+    }
+
+    /// The principal's name (last path segment of the ARN).
+    pub fn name(&self) -> &str {
+        self.arn.resource_name()
+    }
+
+    pub fn resource_type(&self) -> &'static str {
+        self.kind.resource_type()
+    }
+
+    /// The ARN as text.
+    pub fn arn_text(&self) -> String {
+        self.arn.to_string()
+    }
+}
+
+/// An Identity Center principal kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoKind {
+    User,
+    Group,
+}
+
+/// An Identity Center user or group, by its synthetic identity-store ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoPrincipal {
+    pub kind: SsoKind,
+    pub store: IdentityStoreRef,
+    pub arn: String,
+}
+
+impl SsoPrincipal {
+    /// Parses `id` as the identity-store ARN of a principal of resource type `principal_type`.
+    pub fn parse(principal_type: &str, id: &str) -> Result<SsoPrincipal, RequestError> {
+        let bad = |why: String| RequestError::Principal {
+            principal_type: principal_type.to_string(),
+            value: id.to_string(),
+            why,
+        };
+        let kind = match principal_type {
+            rt::SSO_USER => SsoKind::User,
+            rt::SSO_GROUP => SsoKind::Group,
+            _ => return Err(bad("expected sso_user or sso_group".into())),
+        };
+        let store = IdentityStoreRef::parse(id).map_err(|e| {
+            bad(format!(
+                "{e}; expected arn:aws:identitystore:<region>::<identity store id>/{}/<id>",
+                kind.word()
+            ))
+        })?;
+        if store.kind != kind.word() {
+            return Err(bad(format!(
+                "the ARN names a {}, not a {}",
+                store.kind,
+                kind.word()
+            )));
+        }
+        Ok(SsoPrincipal {
+            kind,
+            store,
+            arn: id.to_string(),
+        })
+    }
+
+    pub fn resource_type(&self) -> &'static str {
+        match self.kind {
+            SsoKind::User => rt::SSO_USER,
+            SsoKind::Group => rt::SSO_GROUP,
+        }
+    }
+
+    /// The principal id inside its identity store (UserId / GroupId).
+    pub fn id(&self) -> &str {
+        &self.store.id
+    }
+}
+
+impl SsoKind {
+    fn word(self) -> &'static str {
+        match self {
+            SsoKind::User => "user",
+            SsoKind::Group => "group",
+        }
+    }
+
+    /// `USER` / `GROUP` as sso-admin spells principal types.
+    pub fn api_word(self) -> &'static str {
+        match self {
+            SsoKind::User => "USER",
+            SsoKind::Group => "GROUP",
+        }
+    }
+}
+
+/// One change to access, fully typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// IAM group membership (`group:<groupArn>:member`), made in the group's account.
+    GroupMember {
+        group: Arn,
+        account: AccountId,
+        user: IamPrincipal,
+    },
+    /// A managed policy (`iam_policy:<policyArn>:attached`) on a user, group or role, made in
+    /// the principal's account.
+    ManagedPolicy {
+        policy: Arn,
+        principal: IamPrincipal,
+    },
+    /// An inline policy (`inline_policy:<parentArn>::inline::<name>:attached`); revoke only.
+    InlinePolicy { parent: IamPrincipal, name: String },
+    /// Identity Center group membership by group and user.
+    SsoGroupMember {
+        group: SsoPrincipal,
+        user: SsoPrincipal,
+    },
+    /// Identity Center group membership by its MembershipId (the grant id a sync writes).
+    /// `group` is known when a c1z named it; otherwise the identity store is looked up.
+    SsoMembership {
+        membership_id: String,
+        group: Option<SsoPrincipal>,
+    },
+    /// Account access through a permission set (`<account>|<psArn>`, or the binding's
+    /// `permission_set_assignment:<psArn>-<account>:assigned` when `binding`).
+    AccountAssignment {
+        account: AccountId,
+        permission_set: PermissionSetRef,
+        principal: SsoPrincipal,
+        binding: bool,
+    },
+}
+
+/// A grant or revoke request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub direction: Direction,
+    pub change: Change,
+}
+
+/// Principal types the `--principal-type` flag accepts.
+pub const PRINCIPAL_TYPES: [&str; 5] = [
+    rt::IAM_USER,
+    rt::GROUP,
+    rt::ROLE,
+    rt::SSO_USER,
+    rt::SSO_GROUP,
+];
+
+fn unsupported(id: &str, why: impl Into<String>) -> RequestError {
+    RequestError::Unsupported {
+        id: id.to_string(),
+        why: why.into(),
+    }
+}
+
+fn need_type(
+    entitlement: &str,
+    principal_type: &str,
+    allowed: &[&str],
+) -> Result<(), RequestError> {
+    if allowed.contains(&principal_type) {
+        Ok(())
+    } else {
+        Err(RequestError::Invalid(format!(
+            "'{entitlement}' can be granted to {} only, not to a {principal_type}",
+            allowed.join(" or ")
+        )))
+    }
+}
+
+/// `orgsync grant --entitlement ID --principal-type TYPE --principal ID`.
+pub fn grant(
+    entitlement: &str,
+    principal_type: &str,
+    principal: &str,
+) -> Result<Request, RequestError> {
+    let ent = EntitlementRef::parse(entitlement)?;
+    check_principal_type(principal_type)?;
+    Ok(Request {
+        direction: Direction::Grant,
+        change: change(
+            entitlement,
+            ent,
+            principal_type,
+            principal,
+            Direction::Grant,
+        )?,
+    })
+}
+
+/// `orgsync revoke --grant ID`.
+pub fn revoke(grant_id: &str) -> Result<Request, RequestError> {
+    let change = match GrantRef::parse(grant_id)? {
+        GrantRef::SsoMembership { membership_id } => Change::SsoMembership {
+            membership_id,
+            group: None,
+        },
+        GrantRef::Direct {
+            entitlement,
+            principal_type,
+            principal,
+        } => {
+            let ent = EntitlementRef::parse(&entitlement)?;
+            change(
+                &entitlement,
+                ent,
+                &principal_type,
+                &principal,
+                Direction::Revoke,
+            )
+            .map_err(|e| match e {
+                // Name the grant the user gave, not only its entitlement part.
+                RequestError::Unsupported { why, .. } => unsupported(grant_id, why),
+                other => other,
+            })?
+        }
+    };
+    Ok(Request {
+        direction: Direction::Revoke,
+        change,
+    })
+}
+
+fn check_principal_type(t: &str) -> Result<(), RequestError> {
+    if PRINCIPAL_TYPES.contains(&t) {
+        Ok(())
+    } else if t == rt::PERMISSION_SET || t == rt::PERMISSION_SET_ASSIGNMENT {
+        Err(RequestError::Invalid(format!(
+            "principal type '{t}' is not supported: change a permission set's policies in IAM Identity Center"
+        )))
+    } else {
+        Err(RequestError::Invalid(format!(
+            "'{t}' is not a principal type orgsync can grant to (expected one of: {})",
+            PRINCIPAL_TYPES.join(", ")
+        )))
+    }
+}
+
+fn change(
+    id: &str,
+    ent: EntitlementRef,
+    principal_type: &str,
+    principal: &str,
+    direction: Direction,
+) -> Result<Change, RequestError> {
+    match ent {
+        EntitlementRef::RoleAssignment { .. } => Err(unsupported(
+            id,
+            "who may assume a role is decided by the role's trust policy, and orgsync does not rewrite trust policies",
+        )),
+        EntitlementRef::GroupMember { group } => {
+            need_type(id, principal_type, &[rt::IAM_USER])?;
+            let user = IamPrincipal::parse(principal_type, principal)?;
+            let account = group.account_id().ok_or_else(|| {
+                RequestError::Invalid(format!("'{id}': the group ARN has no 12-digit account"))
+            })?;
+            if user.account != account {
+                return Err(RequestError::Invalid(format!(
+                    "'{principal}' is in account {}, but IAM group {group} holds users of account {account} only",
+                    user.account
+                )));
+            }
+            Ok(Change::GroupMember {
+                group,
+                account,
+                user,
+            })
+        }
+        EntitlementRef::PolicyAttached { policy } => {
+            if principal_type == rt::PERMISSION_SET
+                || principal_type == rt::PERMISSION_SET_ASSIGNMENT
+            {
+                return Err(unsupported(
+                    id,
+                    format!(
+                        "policies on a {principal_type} are managed in IAM Identity Center, not by orgsync"
+                    ),
+                ));
+            }
+            need_type(id, principal_type, &[rt::IAM_USER, rt::GROUP, rt::ROLE])?;
+            let principal = IamPrincipal::parse(principal_type, principal)?;
+            if let Some(owner) = policy.account_id()
+                && owner != principal.account
+            {
+                return Err(RequestError::Invalid(format!(
+                    "customer-managed policy {policy} lives in account {owner} and can be attached only to principals of that account, not to {} (account {})",
+                    principal.arn, principal.account
+                )));
+            }
+            if policy.account_id().is_none() && policy.account != "aws" {
+                return Err(RequestError::Invalid(format!(
+                    "'{policy}' is neither an AWS-managed policy (arn:aws:iam::aws:policy/…) nor a customer-managed one (12-digit account)"
+                )));
+            }
+            Ok(Change::ManagedPolicy { policy, principal })
+        }
+        EntitlementRef::InlineAttached { parent, name } => {
+            if direction == Direction::Grant {
+                return Err(unsupported(
+                    id,
+                    "an inline policy can only be revoked (which deletes it); orgsync does not write policy documents",
+                ));
+            }
+            let parent_arn: Arn = parent
+                .parse()
+                .map_err(|e: IdError| RequestError::Invalid(e.to_string()))?;
+            if parent_arn.service != "iam" {
+                return Err(unsupported(
+                    id,
+                    "a permission set's inline policy is managed in IAM Identity Center, not by orgsync",
+                ));
+            }
+            let kind = IamKind::from_arn_kind(parent_arn.resource_kind()).ok_or_else(|| {
+                RequestError::Invalid(format!(
+                    "'{id}': the parent of an inline policy is an IAM user, group or role"
+                ))
+            })?;
+            let holder = IamPrincipal::parse(kind.resource_type(), &parent)?;
+            if principal_type != kind.resource_type() || principal != parent {
+                return Err(RequestError::Invalid(format!(
+                    "inline policy {name} belongs to {parent}; only that {} holds it, not {principal_type} {principal}",
+                    kind.resource_type()
+                )));
+            }
+            Ok(Change::InlinePolicy {
+                parent: holder,
+                name,
+            })
+        }
+        EntitlementRef::SsoGroupMember { group, arn } => {
+            need_type(id, principal_type, &[rt::SSO_USER])?;
+            let user = SsoPrincipal::parse(principal_type, principal)?;
+            if user.store.identity_store_id != group.identity_store_id
+                || user.store.region != group.region
+            {
+                return Err(RequestError::Invalid(format!(
+                    "'{principal}' is in identity store {} ({}), but group {arn} is in {} ({})",
+                    user.store.identity_store_id,
+                    user.store.region,
+                    group.identity_store_id,
+                    group.region
+                )));
+            }
+            Ok(Change::SsoGroupMember {
+                group: SsoPrincipal {
+                    kind: SsoKind::Group,
+                    store: group,
+                    arn,
+                },
+                user,
+            })
+        }
+        EntitlementRef::AccountPermissionSet {
+            account,
+            permission_set,
+        } => account_assignment(
+            id,
+            account,
+            permission_set,
+            principal_type,
+            principal,
+            false,
+        ),
+        EntitlementRef::BindingAssigned {
+            account,
+            permission_set,
+        } => account_assignment(id, account, permission_set, principal_type, principal, true),
+    }
+}
+
+fn account_assignment(
+    id: &str,
+    account: AccountId,
+    permission_set: PermissionSetRef,
+    principal_type: &str,
+    principal: &str,
+    binding: bool,
+) -> Result<Change, RequestError> {
+    need_type(id, principal_type, &[rt::SSO_USER, rt::SSO_GROUP])?;
+    Ok(Change::AccountAssignment {
+        account,
+        permission_set,
+        principal: SsoPrincipal::parse(principal_type, principal)?,
+        binding,
+    })
+}
+
+/// The IAM or Identity Center user a `create-user` makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewUser {
+    Iam {
+        /// Account to create it in; the caller's when `None`.
+        account: Option<AccountId>,
+        user_name: String,
+        path: String,
+        tags: Vec<(String, String)>,
+    },
+    Sso {
+        /// Identity store; found with sso-admin:ListInstances when `None`.
+        identity_store_id: Option<String>,
+        user_name: String,
+        display_name: String,
+        given_name: String,
+        family_name: String,
+        emails: Vec<String>,
+    },
+}
+
+/// What a `delete-resource` removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteTarget {
+    IamUser(IamPrincipal),
+    SsoUser(SsoPrincipal),
+}
+
+/// `orgsync delete-resource --resource-type TYPE --resource ID`.
+pub fn delete_target(resource_type: &str, id: &str) -> Result<DeleteTarget, RequestError> {
+    match resource_type {
+        rt::IAM_USER => Ok(DeleteTarget::IamUser(IamPrincipal::parse(
+            resource_type,
+            id,
+        )?)),
+        rt::SSO_USER => Ok(DeleteTarget::SsoUser(SsoPrincipal::parse(
+            resource_type,
+            id,
+        )?)),
+        other => Err(RequestError::Invalid(format!(
+            "resource type '{other}' cannot be deleted by orgsync (expected iam_user or sso_user)"
+        ))),
+    }
+}
+
+/// Checks an IAM user name and path as IAM would, so a bad one exits 2 without an AWS call.
+pub fn check_iam_user(user_name: &str, path: &str) -> Result<(), RequestError> {
+    let name_ok = !user_name.is_empty()
+        && user_name.len() <= 64
+        && user_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if !name_ok {
+        return Err(RequestError::Invalid(format!(
+            "'{user_name}' is not a valid IAM user name (1-64 characters: letters, digits and +=,.@_-)"
+        )));
+    }
+    let path_ok = path.starts_with('/')
+        && path.ends_with('/')
+        && path.len() <= 512
+        && path.chars().all(|c| ('!'..='~').contains(&c));
+    if !path_ok {
+        return Err(RequestError::Invalid(format!(
+            "'{path}' is not a valid IAM path (it starts and ends with '/', e.g. /engineering/)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "111122223333";
+    const USER: &str = "arn:aws:identitystore:us-east-1::d-1234567890/user/u-1";
+    const GROUP: &str = "arn:aws:identitystore:us-east-1::d-1234567890/group/g-1";
+    const PS: &str = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-0123456789abcdef";
+
+    fn iam(kind: &str, name: &str) -> String {
+        format!("arn:aws:iam::{A}:{kind}/{name}")
+    }
+
+    #[test]
+    fn grants_of_every_provisionable_kind() {
+        let g = grant(
+            &format!("group:{}:member", iam("group", "eng/devs")),
+            "iam_user",
+            &iam("user", "bob"),
+        )
+        .unwrap();
+        assert!(
+            matches!(g.change, Change::GroupMember { ref group, ref account, ref user }
+            if group.resource_name() == "devs" && account.as_str() == A && user.name() == "bob")
+        );
+        for (t, k) in [("iam_user", "user"), ("group", "group"), ("role", "role")] {
+            for policy in [
+                "arn:aws:iam::aws:policy/ReadOnlyAccess".to_string(),
+                iam("policy", "app/data"),
+            ] {
+                let r = grant(&format!("iam_policy:{policy}:attached"), t, &iam(k, "x")).unwrap();
+                assert!(matches!(r.change, Change::ManagedPolicy { .. }), "{t}");
+            }
+        }
+        let s = grant(&format!("sso_group:{GROUP}:member"), "sso_user", USER).unwrap();
+        assert!(
+            matches!(s.change, Change::SsoGroupMember { ref group, ref user } if group.id() == "g-1" && user.id() == "u-1")
+        );
+        for (t, p) in [("sso_user", USER), ("sso_group", GROUP)] {
+            let a = grant(&format!("{A}|{PS}"), t, p).unwrap();
+            assert!(
+                matches!(a.change, Change::AccountAssignment { binding: false, ref principal, .. } if principal.arn == p)
+            );
+            let b = grant(
+                &format!("permission_set_assignment:{PS}-{A}:assigned"),
+                t,
+                p,
+            )
+            .unwrap();
+            assert!(matches!(
+                b.change,
+                Change::AccountAssignment { binding: true, .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn revokes_parse_the_grant_ids_a_sync_writes() {
+        let r = revoke(&format!(
+            "group:{}:member:iam_user:{}",
+            iam("group", "devs"),
+            iam("user", "bob")
+        ))
+        .unwrap();
+        assert_eq!(r.direction, Direction::Revoke);
+        assert!(matches!(r.change, Change::GroupMember { .. }));
+        let i = revoke(&format!(
+            "inline_policy:{}::inline::p1:attached:role:{}",
+            iam("role", "app"),
+            iam("role", "app")
+        ))
+        .unwrap();
+        assert!(
+            matches!(i.change, Change::InlinePolicy { ref parent, ref name } if parent.kind == IamKind::Role && name == "p1")
+        );
+        let m = revoke("3f6a9c1e-8d2b-4f7a-9e3c-1b2d3e4f5a6b").unwrap();
+        assert!(matches!(
+            m.change,
+            Change::SsoMembership { group: None, .. }
+        ));
+        let a = revoke(&format!("grant:sso_group:{GROUP}:{A}|{PS}")).unwrap();
+        assert!(
+            matches!(a.change, Change::AccountAssignment { ref principal, .. } if principal.kind == SsoKind::Group)
+        );
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_provisioned_naming_the_value() {
+        let role_ent = format!("role:{}:assignment", iam("role", "admin"));
+        let e = grant(&role_ent, "iam_user", &iam("user", "bob")).unwrap_err();
+        assert!(matches!(e, RequestError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains(&role_ent), "{e}");
+        let grant_id = format!("{role_ent}:iam_user:{}", iam("user", "bob"));
+        let e = revoke(&grant_id).unwrap_err();
+        assert!(e.to_string().contains(&grant_id), "{e}");
+        let inline = format!("inline_policy:{}::inline::p:attached", iam("user", "bob"));
+        let e = grant(&inline, "iam_user", &iam("user", "bob")).unwrap_err();
+        assert!(matches!(e, RequestError::Unsupported { .. }), "{e}");
+        let ps_inline = format!("inline_policy:{PS}::inline::inline:attached:permission_set:{PS}");
+        assert!(matches!(
+            revoke(&ps_inline).unwrap_err(),
+            RequestError::Unsupported { .. }
+        ));
+        let e = grant(
+            "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached",
+            "permission_set",
+            PS,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("permission_set"), "{e}");
+    }
+
+    #[test]
+    fn refuses_principals_that_cannot_hold_the_entitlement() {
+        let cases: Vec<(String, &str, String, &str)> = vec![
+            // (entitlement, principal type, principal, expected fragment)
+            (
+                format!("group:{}:member", iam("group", "devs")),
+                "role",
+                iam("role", "r"),
+                "iam_user only",
+            ),
+            (
+                format!("group:{}:member", iam("group", "devs")),
+                "iam_user",
+                "arn:aws:iam::999999999999:user/bob".into(),
+                "account 999999999999",
+            ),
+            (
+                format!("group:{}:member", iam("group", "devs")),
+                "iam_user",
+                iam("role", "bob"),
+                "not a valid principal",
+            ),
+            (
+                format!("iam_policy:{}:attached", iam("policy", "p")),
+                "iam_user",
+                "arn:aws:iam::999999999999:user/bob".into(),
+                "customer-managed",
+            ),
+            (
+                format!("sso_group:{GROUP}:member"),
+                "sso_user",
+                "arn:aws:identitystore:us-east-1::d-9999999999/user/u-1".into(),
+                "identity store",
+            ),
+            (
+                format!("{A}|{PS}"),
+                "sso_user",
+                GROUP.into(),
+                "names a group",
+            ),
+            (
+                format!("{A}|{PS}"),
+                "iam_user",
+                iam("user", "bob"),
+                "sso_user or sso_group",
+            ),
+            (format!("{A}|{PS}"), "nobody", USER.into(), "'nobody'"),
+        ];
+        for (ent, t, p, want) in cases {
+            let e = grant(&ent, t, &p).unwrap_err().to_string();
+            assert!(e.contains(want), "{ent} / {t} {p}: {e}");
+        }
+    }
+
+    #[test]
+    fn malformed_ids_name_the_value() {
+        let e = grant("group:nope:member", "iam_user", &iam("user", "bob")).unwrap_err();
+        assert!(e.to_string().contains("'group:nope:member'"), "{e}");
+        let e = revoke("not-a-grant").unwrap_err();
+        assert!(e.to_string().contains("'not-a-grant'"), "{e}");
+    }
+
+    #[test]
+    fn delete_targets_and_user_names() {
+        assert!(matches!(
+            delete_target("iam_user", &iam("user", "a/b")).unwrap(),
+            DeleteTarget::IamUser(ref p) if p.name() == "b"
+        ));
+        assert!(matches!(
+            delete_target("sso_user", USER).unwrap(),
+            DeleteTarget::SsoUser(_)
+        ));
+        assert!(delete_target("group", &iam("group", "g")).is_err());
+        assert!(delete_target("sso_user", GROUP).is_err());
+        assert!(check_iam_user("bob.smith@example.com", "/eng/").is_ok());
+        assert!(check_iam_user("bob smith", "/").is_err());
+        assert!(check_iam_user("bob", "eng").is_err());
+    }
+}
