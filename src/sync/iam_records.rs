@@ -680,7 +680,7 @@ mod tests {
             emails,
             vec![("alice@example.com", true), ("alice@corp.example", false)]
         );
-        assert_eq!(t.mfa_status.unwrap().mfa_enabled, true);
+        assert!(t.mfa_status.unwrap().mfa_enabled);
         assert_eq!(
             u.parent_resource_id.as_ref().unwrap(),
             &rid("account_iam", "111122223333")
