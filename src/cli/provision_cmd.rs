@@ -173,10 +173,11 @@ pub struct RevokeArgs {
 
 /// `create-user --type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[allow(non_camel_case_types)]
 pub enum UserType {
-    iam_user,
-    sso_user,
+    #[value(name = "iam_user")]
+    IamUser,
+    #[value(name = "sso_user")]
+    SsoUser,
 }
 
 /// `orgsync create-user`.
@@ -268,7 +269,7 @@ pub async fn run_revoke(a: RevokeArgs) -> anyhow::Result<u8> {
 pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
     let bad = |m: String| exit::usage(anyhow::anyhow!(m));
     let user = match a.user_type {
-        UserType::iam_user => {
+        UserType::IamUser => {
             for (flag, set) in [
                 ("--display-name", a.display_name.is_some()),
                 ("--given-name", a.given_name.is_some()),
@@ -305,7 +306,7 @@ pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
                 tags,
             }
         }
-        UserType::sso_user => {
+        UserType::SsoUser => {
             for (flag, set) in [
                 ("--tag", !a.tags.is_empty()),
                 ("--account", a.account.is_some()),

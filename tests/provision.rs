@@ -1,0 +1,993 @@
+//! `orgsync grant / revoke / create-user / delete-resource` against moto
+//! (fixtures/provision.json, fixtures/provision-deny.json).
+//!
+//! Every provisionable entitlement kind passes the conformance sequence: sync → grant → sync
+//! again and find the grant by its ID (the same record the grant printed) → grant again
+//! (`already-granted`) → revoke with the grant ID taken from the c1z → revoke again
+//! (`already-revoked`) → sync again and it is gone. Each test function starts one moto, seeds
+//! it once and runs the sequence for several cases with shared syncs. The exact AWS calls of
+//! each grant and revoke are asserted (they are the measured cost per kind), and one test
+//! checks the reported calls against what actually reached the wire (fault proxy).
+
+mod support;
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use orgsync::model::Record;
+use orgsync::store::c1z::{C1zReader, Filter};
+use serde_json::Value;
+use support::proxy::FaultProxy;
+use support::{Moto, orgsync, run, text};
+
+struct World {
+    moto: Moto,
+    manifest: Value,
+    dir: tempfile::TempDir,
+    syncs: Cell<u32>,
+    /// Send provisioning commands through this endpoint instead of moto's (a proxy).
+    endpoint: Option<String>,
+}
+
+impl World {
+    fn new(fixture: &str) -> World {
+        let moto = Moto::start();
+        let manifest = moto.seed(fixture);
+        World {
+            moto,
+            manifest,
+            dir: support::tempdir(),
+            syncs: Cell::new(0),
+            endpoint: None,
+        }
+    }
+
+    fn account(&self, name: &str) -> String {
+        if name == "management" {
+            return self.manifest["management_account"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+        self.manifest["accounts"][name]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn arn(&self, account: &str, kind: &str, path_name: &str) -> String {
+        format!("arn:aws:iam::{}:{kind}/{path_name}", self.account(account))
+    }
+
+    fn ic(&self, what: &str, name: &str) -> String {
+        self.manifest["identity_center"][what][name]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn store(&self) -> String {
+        self.manifest["identity_center"]["identity_store_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn sso_user(&self, name: &str) -> String {
+        format!(
+            "arn:aws:identitystore:us-east-1::{}/user/{}",
+            self.store(),
+            self.ic("users", name)
+        )
+    }
+
+    fn sso_group(&self, name: &str) -> String {
+        format!(
+            "arn:aws:identitystore:us-east-1::{}/group/{}",
+            self.store(),
+            self.ic("groups", name)
+        )
+    }
+
+    /// A fresh sync into a new file; returns the file and a reader.
+    fn sync(&self) -> (PathBuf, C1zReader) {
+        let n = self.syncs.get() + 1;
+        self.syncs.set(n);
+        let file = self.dir.path().join(format!("sync-{n}.c1z"));
+        let out = run(orgsync(&self.moto.endpoint())
+            // Read Identity Center too once the sync supports it (ignored otherwise).
+            .env("ORGSYNC_IDENTITY_CENTER", "on")
+            .arg("sync")
+            .arg("--file")
+            .arg(&file));
+        assert!(
+            matches!(out.status.code(), Some(0)),
+            "sync failed: {}",
+            text(&out)
+        );
+        let reader = C1zReader::open(&file).unwrap();
+        (file, reader)
+    }
+
+    fn cmd(&self) -> Command {
+        let endpoint = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| self.moto.endpoint());
+        orgsync(&endpoint)
+    }
+
+    /// Runs a provisioning command with `-o json`; returns the output and, on exit 0, the JSON.
+    fn prov(&self, args: &[&str]) -> (Output, Value) {
+        let out = run(self.cmd().args(args).args(["-o", "json"]));
+        let v = if out.status.code() == Some(0) {
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out)))
+        } else {
+            Value::Null
+        };
+        (out, v)
+    }
+
+    fn ok(&self, args: &[&str], status: &str) -> Value {
+        let (out, v) = self.prov(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        assert_eq!(v["status"], status, "{args:?}: {}", text(&out));
+        v
+    }
+}
+
+/// The `service:Operation` names of an outcome's calls, without the connect call.
+fn ops(v: &Value) -> Vec<String> {
+    v["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["service"].as_str().unwrap(),
+                c["operation"].as_str().unwrap()
+            )
+        })
+        .filter(|o| o != "sts:GetCallerIdentity")
+        .collect()
+}
+
+fn grant_json(g: orgsync::model::pb::Grant) -> Value {
+    Record::Grant(g).to_json()
+}
+
+/// One entitlement kind's case: the entitlement, the principal, and the calls each step must
+/// make (after sts:GetCallerIdentity).
+struct Case {
+    name: &'static str,
+    entitlement: String,
+    principal_type: &'static str,
+    principal: String,
+    grant_calls: Vec<&'static str>,
+    regrant_calls: Vec<&'static str>,
+    revoke_calls: Vec<&'static str>,
+    rerevoke_calls: Vec<&'static str>,
+    /// The printed record equals the c1z's record byte for byte (else: id, entitlement and
+    /// principal are compared).
+    exact_record: bool,
+}
+
+fn with_hop(hop: bool, calls: &[&'static str]) -> Vec<&'static str> {
+    let mut v = vec![];
+    if hop {
+        v.push("sts:AssumeRole");
+    }
+    v.extend_from_slice(calls);
+    v
+}
+
+fn key_fields(record: &Value) -> Value {
+    let r = &record["record"];
+    serde_json::json!({
+        "id": record["id"],
+        "entitlement": r["entitlement"]["id"],
+        "principal": r["principal"]["id"],
+    })
+}
+
+/// The conformance sequence for every case, with shared syncs.
+fn conformance(w: &World, cases: &[Case]) {
+    // 1. sync: the entitlement is known (or is an AWS-managed policy nobody holds yet) and the
+    //    principal holds no such grant.
+    let (f0, r0) = w.sync();
+    let f0 = f0.to_str().unwrap().to_string();
+    for c in cases {
+        let held = r0
+            .grants(&Filter {
+                entitlement: Some(c.entitlement.clone()),
+                principal: Some(format!("{}:{}", c.principal_type, c.principal)),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(
+            held.is_empty(),
+            "{}: already granted before the test",
+            c.name
+        );
+        assert!(
+            r0.resource(c.principal_type, &c.principal)
+                .unwrap()
+                .is_some(),
+            "{}: principal missing from the first sync",
+            c.name
+        );
+    }
+    // 2. grant (checked against the first sync's file).
+    let mut granted = vec![];
+    for c in cases {
+        let v = w.ok(
+            &[
+                "grant",
+                "--entitlement",
+                &c.entitlement,
+                "--principal-type",
+                c.principal_type,
+                "--principal",
+                &c.principal,
+                "--file",
+                &f0,
+            ],
+            "granted",
+        );
+        assert_eq!(ops(&v), c.grant_calls, "{}: calls of the grant", c.name);
+        eprintln!(
+            "{}: grant made {} AWS calls: {:?}",
+            c.name,
+            ops(&v).len() + 1,
+            ops(&v)
+        );
+        granted.push(v["record"].clone());
+    }
+    // 3. sync again: the grant is there under the printed id, as printed.
+    let (f1, r1) = w.sync();
+    let f1 = f1.to_str().unwrap().to_string();
+    let mut ids = vec![];
+    for (c, record) in cases.iter().zip(&granted) {
+        let id = record["id"].as_str().unwrap().to_string();
+        let g = r1
+            .grant(&id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{}: grant {id} not in the second sync", c.name));
+        let synced = grant_json(g);
+        if c.exact_record {
+            assert_eq!(
+                &synced, record,
+                "{}: printed record != synced record",
+                c.name
+            );
+        } else {
+            assert_eq!(key_fields(&synced), key_fields(record), "{}", c.name);
+        }
+        assert_eq!(
+            synced["record"]["entitlement"]["id"], c.entitlement,
+            "{}",
+            c.name
+        );
+        ids.push(id);
+    }
+    // 4. grant again: already-granted, same record.
+    for (c, record) in cases.iter().zip(&granted) {
+        let v = w.ok(
+            &[
+                "grant",
+                "--entitlement",
+                &c.entitlement,
+                "--principal-type",
+                c.principal_type,
+                "--principal",
+                &c.principal,
+            ],
+            "already-granted",
+        );
+        assert_eq!(ops(&v), c.regrant_calls, "{}: calls of the repeat", c.name);
+        assert_eq!(&v["record"], record, "{}", c.name);
+    }
+    // 5. revoke with the id from the c1z, 6. revoke again.
+    for (c, id) in cases.iter().zip(&ids) {
+        let v = w.ok(&["revoke", "--grant", id, "--file", &f1], "revoked");
+        assert_eq!(ops(&v), c.revoke_calls, "{}: calls of the revoke", c.name);
+        eprintln!(
+            "{}: revoke made {} AWS calls: {:?}",
+            c.name,
+            ops(&v).len() + 1,
+            ops(&v)
+        );
+        assert_eq!(v["record"]["id"], id.as_str(), "{}", c.name);
+        let again = w.ok(&["revoke", "--grant", id], "already-revoked");
+        assert_eq!(
+            ops(&again),
+            c.rerevoke_calls,
+            "{}: calls of the repeat",
+            c.name
+        );
+    }
+    // 7. sync again: gone.
+    let (_, r2) = w.sync();
+    for (c, id) in cases.iter().zip(&ids) {
+        assert!(
+            r2.grant(id).unwrap().is_none(),
+            "{}: {id} still there",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn conformance_iam_group_member() {
+    let w = World::new("provision.json");
+    let devs = w.arn("management", "group", "eng/devs");
+    let deployers = w.arn("workload", "group", "deployers");
+    let read = ["iam:GetGroup"];
+    conformance(
+        &w,
+        &[
+            Case {
+                name: "group member, caller's account",
+                entitlement: format!("group:{devs}:member"),
+                principal_type: "iam_user",
+                principal: w.arn("management", "user", "people/bob"),
+                grant_calls: vec!["iam:GetGroup", "iam:AddUserToGroup"],
+                regrant_calls: read.to_vec(),
+                revoke_calls: vec!["iam:GetGroup", "iam:RemoveUserFromGroup"],
+                rerevoke_calls: read.to_vec(),
+                exact_record: true,
+            },
+            Case {
+                name: "group member, member account (hop)",
+                entitlement: format!("group:{deployers}:member"),
+                principal_type: "iam_user",
+                principal: w.arn("workload", "user", "carl"),
+                grant_calls: with_hop(true, &["iam:GetGroup", "iam:AddUserToGroup"]),
+                regrant_calls: with_hop(true, &read),
+                revoke_calls: with_hop(true, &["iam:GetGroup", "iam:RemoveUserFromGroup"]),
+                rerevoke_calls: with_hop(true, &read),
+                exact_record: true,
+            },
+        ],
+    );
+}
+
+#[test]
+fn conformance_iam_managed_policy() {
+    let mut w = World::new("provision.json");
+    // Route provisioning through the fault proxy (no faults) to compare the calls orgsync
+    // reports with the requests that reached AWS.
+    let proxy = FaultProxy::start(&w.moto.endpoint());
+    w.endpoint = Some(proxy.url());
+    let readonly = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let audit = "arn:aws:iam::aws:policy/SecurityAudit";
+    let app_read = w.arn("management", "policy", "app/app-read");
+    let deploy = w.arn("workload", "policy", "deploy");
+    let case = |name, policy: &str, ptype, principal: String, word: &'static str, hop| {
+        let (list, attach, detach): (&'static str, &'static str, &'static str) = match word {
+            "User" => (
+                "iam:ListAttachedUserPolicies",
+                "iam:AttachUserPolicy",
+                "iam:DetachUserPolicy",
+            ),
+            "Group" => (
+                "iam:ListAttachedGroupPolicies",
+                "iam:AttachGroupPolicy",
+                "iam:DetachGroupPolicy",
+            ),
+            _ => (
+                "iam:ListAttachedRolePolicies",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+            ),
+        };
+        Case {
+            name,
+            entitlement: format!("iam_policy:{policy}:attached"),
+            principal_type: ptype,
+            principal,
+            grant_calls: with_hop(hop, &[list, attach]),
+            regrant_calls: with_hop(hop, &[list]),
+            revoke_calls: with_hop(hop, &[list, detach]),
+            rerevoke_calls: with_hop(hop, &[list]),
+            exact_record: true,
+        }
+    };
+    let cases = [
+        case(
+            "AWS-managed policy on a user",
+            readonly,
+            "iam_user",
+            w.arn("management", "user", "alice"),
+            "User",
+            false,
+        ),
+        case(
+            "customer-managed policy on a group",
+            &app_read,
+            "group",
+            w.arn("management", "group", "ops"),
+            "Group",
+            false,
+        ),
+        case(
+            "AWS-managed policy nobody held yet, on a role",
+            audit,
+            "role",
+            w.arn("management", "role", "auditor"),
+            "Role",
+            false,
+        ),
+        case(
+            "customer-managed policy on a user of a member account (hop)",
+            &deploy,
+            "iam_user",
+            w.arn("workload", "user", "carl"),
+            "User",
+            true,
+        ),
+    ];
+    proxy.clear_seen();
+    conformance(&w, &cases);
+    // Every call orgsync reported reached the wire, and nothing else did (syncs go to moto
+    // directly): per grant / revoke / repeat, the GetCallerIdentity of connecting plus the
+    // calls asserted above.
+    let seen: Vec<String> = proxy
+        .seen()
+        .iter()
+        .map(|s| format!("{}:{}", s.service, s.operation))
+        .collect();
+    let mut expected: Vec<String> = vec![];
+    let mut push = |calls: &[&'static str]| {
+        expected.push("sts:GetCallerIdentity".into());
+        expected.extend(calls.iter().map(|s| s.to_string()));
+    };
+    for c in &cases {
+        push(&c.grant_calls);
+    }
+    for c in &cases {
+        push(&c.regrant_calls);
+    }
+    for c in &cases {
+        push(&c.revoke_calls);
+        push(&c.rerevoke_calls);
+    }
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn conformance_inline_policy_revoke() {
+    // Inline policies are revoke-only: sync → grant refused (exit 2) → revoke with the id from
+    // the c1z (deletes the policy; the printed record is the synced one) → revoke again →
+    // sync again and it is gone.
+    let w = World::new("provision.json");
+    let (f0, r0) = w.sync();
+    let f0 = f0.to_str().unwrap();
+    for (holder_type, holder, name, get, delete) in [
+        (
+            "iam_user",
+            w.arn("management", "user", "carol"),
+            "tmp-s3",
+            "iam:GetUserPolicy",
+            "iam:DeleteUserPolicy",
+        ),
+        (
+            "role",
+            w.arn("management", "role", "auditor"),
+            "role-extra",
+            "iam:GetRolePolicy",
+            "iam:DeleteRolePolicy",
+        ),
+    ] {
+        let ent = format!("inline_policy:{holder}::inline::{name}:attached");
+        let grants = r0
+            .grants(&Filter {
+                entitlement: Some(ent.clone()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(grants.len(), 1, "{ent}");
+        let synced = grants.into_iter().next().unwrap();
+        let id = synced.id.clone();
+
+        let (refused, _) = w.prov(&[
+            "grant",
+            "--entitlement",
+            &ent,
+            "--principal-type",
+            holder_type,
+            "--principal",
+            &holder,
+        ]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("only be revoked"),
+            "{}",
+            text(&refused)
+        );
+
+        let v = w.ok(&["revoke", "--grant", &id, "--file", f0], "revoked");
+        assert_eq!(ops(&v), [get, delete]);
+        assert_eq!(
+            v["record"],
+            grant_json(synced),
+            "printed record != synced record"
+        );
+        let again = w.ok(&["revoke", "--grant", &id], "already-revoked");
+        assert_eq!(ops(&again), [get]);
+    }
+    let (_, r1) = w.sync();
+    let left: Vec<String> = r1
+        .grants(&Filter {
+            resource_type: Some("inline_policy".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert!(
+        !left
+            .iter()
+            .any(|g| g.contains("tmp-s3") || g.contains("role-extra")),
+        "{left:?}"
+    );
+    assert!(
+        left.iter().any(|g| g.contains("::inline::leftover")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn dry_run_lists_the_calls_a_real_run_makes_and_makes_none() {
+    // A proxy in front of nothing: any AWS call would show up here (and fail).
+    let proxy = FaultProxy::start("http://127.0.0.1:9");
+    let group = "arn:aws:iam::111122223333:group/devs";
+    let user = "arn:aws:iam::111122223333:user/bob";
+    let out = run(orgsync(&proxy.url()).args([
+        "grant",
+        "--entitlement",
+        &format!("group:{group}:member"),
+        "--principal-type",
+        "iam_user",
+        "--principal",
+        user,
+        "--dry-run",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "dry-run");
+    // The same calls the conformance test sees a real grant in a member account make.
+    assert_eq!(
+        ops(&v),
+        ["sts:AssumeRole", "iam:GetGroup", "iam:AddUserToGroup"]
+    );
+    assert!(
+        v["calls"][1]["when"]
+            .as_str()
+            .unwrap()
+            .contains("caller's own account")
+    );
+    assert_eq!(
+        v["calls"][1]["params"]["RoleArn"],
+        "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"
+    );
+    // With a management role the caller is known: no hop into its own account, and the
+    // provisioning role name is the one used for the hop elsewhere.
+    let out = run(orgsync(&proxy.url()).args([
+        "revoke",
+        "--grant",
+        &format!("group:{group}:member:iam_user:{user}"),
+        "--provisioning-role-arn",
+        "arn:aws:iam::999999999999:role/OrgWriter",
+        "--provisioning-role-name",
+        "ops/OrgSyncWriter",
+        "--dry-run",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("RoleArn=arn:aws:iam::999999999999:role/OrgWriter"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("RoleArn=arn:aws:iam::111122223333:role/ops/OrgSyncWriter"),
+        "{plan}"
+    );
+    assert!(plan.contains("iam:RemoveUserFromGroup"), "{plan}");
+    assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
+}
+
+#[test]
+fn malformed_and_unsupported_ids_exit_2_without_any_aws_call() {
+    let proxy = FaultProxy::start("http://127.0.0.1:9");
+    let a = "111122223333";
+    let user = format!("arn:aws:iam::{a}:user/bob");
+    let role_ent = format!("role:arn:aws:iam::{a}:role/admin:assignment");
+    let inline_ent = format!("inline_policy:{user}::inline::p:attached");
+    let ps = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-0123456789abcdef";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                "group:not-an-arn:member".into(),
+                "--principal-type".into(),
+                "iam_user".into(),
+                "--principal".into(),
+                user.clone(),
+            ],
+            "'group:not-an-arn:member'",
+        ),
+        (
+            vec!["revoke".into(), "--grant".into(), "nonsense".into()],
+            "'nonsense'",
+        ),
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                format!("{a}|{ps}"),
+                "--principal-type".into(),
+                "sso_user".into(),
+                "--principal".into(),
+                "arn:aws:identitystore:us-east-1::d-1/user".into(),
+            ],
+            "identity-store",
+        ),
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                role_ent.clone(),
+                "--principal-type".into(),
+                "iam_user".into(),
+                "--principal".into(),
+                user.clone(),
+            ],
+            "trust polic",
+        ),
+        (
+            vec![
+                "revoke".into(),
+                "--grant".into(),
+                format!("{role_ent}:iam_user:{user}"),
+            ],
+            "cannot be provisioned",
+        ),
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                inline_ent,
+                "--principal-type".into(),
+                "iam_user".into(),
+                "--principal".into(),
+                user.clone(),
+            ],
+            "only be revoked",
+        ),
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached".into(),
+                "--principal-type".into(),
+                "permission_set".into(),
+                "--principal".into(),
+                ps.into(),
+            ],
+            "Identity Center",
+        ),
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                format!("group:arn:aws:iam::{a}:group/devs:member"),
+                "--principal-type".into(),
+                "iam_user".into(),
+                "--principal".into(),
+                "arn:aws:iam::222233334444:user/eve".into(),
+            ],
+            "account 222233334444",
+        ),
+        (
+            vec![
+                "delete-resource".into(),
+                "--resource-type".into(),
+                "group".into(),
+                "--resource".into(),
+                format!("arn:aws:iam::{a}:group/devs"),
+            ],
+            "cannot be deleted",
+        ),
+        (
+            vec![
+                "create-user".into(),
+                "--type".into(),
+                "iam_user".into(),
+                "--user-name".into(),
+                "bad name".into(),
+            ],
+            "not a valid IAM user name",
+        ),
+        (
+            vec![
+                "create-user".into(),
+                "--type".into(),
+                "sso_user".into(),
+                "--user-name".into(),
+                "x@example.com".into(),
+            ],
+            "--given-name",
+        ),
+        (
+            vec![
+                "grant".into(),
+                "--entitlement".into(),
+                format!("group:arn:aws:iam::{a}:group/devs:member"),
+                "--principal-type".into(),
+                "iam_user".into(),
+                "--principal".into(),
+                user.clone(),
+                "--file".into(),
+                "/nonexistent/sync.c1z".into(),
+            ],
+            "cannot read",
+        ),
+    ];
+    for (args, fragment) in cases {
+        let out = run(orgsync(&proxy.url()).args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(fragment),
+            "{args:?}: expected '{fragment}' in: {err}"
+        );
+    }
+    assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
+}
+
+/// Identity Center changes end to end without a sync: membership and account assignments
+/// for a user and a group, each granted, repeated, revoked by the grant id printed, repeated;
+/// the seeded assignment is seen as held; a suspended account is refused.
+#[test]
+fn identity_center_grants_and_revokes_round_trip() {
+    let w = World::new("provision.json");
+    let ann = w.sso_user("ann@example.com");
+    let ben = w.sso_user("ben@example.com");
+    let platform = w.sso_group("Platform");
+
+    // Group membership.
+    let ent = format!("sso_group:{platform}:member");
+    let grant = [
+        "grant",
+        "--entitlement",
+        &ent,
+        "--principal-type",
+        "sso_user",
+        "--principal",
+        &ann,
+    ];
+    let g = w.ok(&grant, "granted");
+    assert_eq!(
+        ops(&g),
+        [
+            "identitystore:DescribeGroup",
+            "identitystore:GetGroupMembershipId",
+            "identitystore:CreateGroupMembership"
+        ]
+    );
+    let mid = g["record"]["id"].as_str().unwrap().to_string();
+    assert_eq!(mid.len(), 36, "a membership id: {mid}");
+    assert_eq!(g["record"]["record"]["entitlement"]["id"], ent.as_str());
+    assert_eq!(
+        g["record"]["record"]["principal"]["id"]["resource"],
+        ann.as_str()
+    );
+    assert_eq!(
+        g["record"]["record"]["entitlement"]["resource"]["displayName"],
+        "Platform"
+    );
+    let again = w.ok(&grant, "already-granted");
+    assert_eq!(
+        ops(&again),
+        [
+            "identitystore:DescribeGroup",
+            "identitystore:GetGroupMembershipId"
+        ]
+    );
+    assert_eq!(again["record"]["id"], mid.as_str());
+    // Revoke by the membership id (the grant id a sync writes); without --file the identity
+    // store is found with sso:ListInstances.
+    let r = w.ok(&["revoke", "--grant", &mid], "revoked");
+    assert_eq!(
+        ops(&r),
+        [
+            "sso:ListInstances",
+            "identitystore:DescribeGroupMembership",
+            "identitystore:DescribeGroup",
+            "identitystore:DeleteGroupMembership"
+        ]
+    );
+    assert_eq!(r["record"], g["record"]);
+    let rr = w.ok(&["revoke", "--grant", &mid], "already-revoked");
+    assert_eq!(
+        ops(&rr),
+        ["sso:ListInstances", "identitystore:DescribeGroupMembership"]
+    );
+    // The seeded membership, revoked by the grant's entitlement:principal form.
+    let seeded = w.ok(
+        &["revoke", "--grant", &format!("{ent}:sso_user:{ben}")],
+        "revoked",
+    );
+    assert_eq!(
+        seeded["record"]["id"],
+        w.manifest["identity_center"]["memberships"]["Platform/ben@example.com"]
+    );
+    w.ok(&grant, "granted"); // still grantable afterwards
+
+    // Account access through a permission set, for a user and for a group.
+    let workload = w.account("workload");
+    let readonly = w.ic("permission_sets", "ReadOnly");
+    let ent = format!("{workload}|{readonly}");
+    for (ptype, principal) in [("sso_user", &ann), ("sso_group", &platform)] {
+        let grant = [
+            "grant",
+            "--entitlement",
+            &ent,
+            "--principal-type",
+            ptype,
+            "--principal",
+            principal,
+        ];
+        let check = [
+            "organizations:DescribeAccount",
+            "sso:DescribePermissionSet",
+            "sso:ListAccountAssignmentsForPrincipal",
+        ];
+        let g = w.ok(&grant, "granted");
+        // moto answers SUCCEEDED at once, so no status poll is needed (AWS answers
+        // IN_PROGRESS and orgsync polls; see the unit tests of assignment::poll_until_done).
+        let mut want = check.to_vec();
+        want.push("sso:CreateAccountAssignment");
+        assert_eq!(ops(&g), want, "{ptype}");
+        let id = format!("grant:{ptype}:{principal}:{ent}");
+        assert_eq!(g["record"]["id"], id.as_str());
+        let e = &g["record"]["record"]["entitlement"];
+        assert_eq!(e["displayName"], "ReadOnly Permission Set");
+        assert_eq!(e["description"], "Read-only access");
+        assert_eq!(e["resource"]["id"]["resource"], workload.as_str());
+        assert_eq!(ops(&w.ok(&grant, "already-granted")), check, "{ptype}");
+        let r = w.ok(&["revoke", "--grant", &id], "revoked");
+        let mut want = check.to_vec();
+        want.push("sso:DeleteAccountAssignment");
+        assert_eq!(ops(&r), want, "{ptype}");
+        assert_eq!(
+            ops(&w.ok(&["revoke", "--grant", &id], "already-revoked")),
+            check
+        );
+    }
+    // The binding form of the same access names the same assignment.
+    let admin = w.ic("permission_sets", "Admin");
+    let binding = format!("permission_set_assignment:{admin}-{workload}:assigned");
+    let held = w.ok(
+        &[
+            "grant",
+            "--entitlement",
+            &binding,
+            "--principal-type",
+            "sso_user",
+            "--principal",
+            &ben,
+        ],
+        "already-granted",
+    );
+    assert_eq!(
+        held["record"]["id"],
+        format!("grant:sso_user:{ben}:{binding}").as_str()
+    );
+
+    // A suspended account is refused before anything changes.
+    let closed = w.account("closed");
+    let (out, _) = w.prov(&[
+        "grant",
+        "--entitlement",
+        &format!("{closed}|{readonly}"),
+        "--principal-type",
+        "sso_user",
+        "--principal",
+        &ann,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SUSPENDED") && err.contains("not ACTIVE"),
+        "{err}"
+    );
+}
+
+/// The conformance sequence for the Identity Center kinds.
+///
+/// NEEDS THE IDENTITY CENTER SYNC (issue 4, branch feat-ic), which has not landed on main yet:
+/// the first sync must hold the `sso_user` / `sso_group` principals, the `sso_group` `member`
+/// entitlement and the `<account>|<psArn>` account entitlement. Written against the IDs
+/// resource-model.md specifies (membership grant id = MembershipId; account grant id
+/// `grant:<type>:<principalArn>:<account>|<psArn>`). Remove the `ignore` when the sync lands.
+#[test]
+#[ignore = "needs the Identity Center sync (issue 4), not on main yet"]
+fn conformance_identity_center() {
+    let w = World::new("provision.json");
+    let ann = w.sso_user("ann@example.com");
+    let platform = w.sso_group("Platform");
+    let ent = format!(
+        "{}|{}",
+        w.account("workload"),
+        w.ic("permission_sets", "ReadOnly")
+    );
+    let assignment_check = [
+        "organizations:DescribeAccount",
+        "sso:DescribePermissionSet",
+        "sso:ListAccountAssignmentsForPrincipal",
+    ];
+    let with = |extra: &'static str| {
+        let mut v = assignment_check.to_vec();
+        v.push(extra);
+        v
+    };
+    conformance(
+        &w,
+        &[
+            Case {
+                name: "Identity Center group member",
+                entitlement: format!("sso_group:{platform}:member"),
+                principal_type: "sso_user",
+                principal: ann.clone(),
+                grant_calls: vec![
+                    "identitystore:DescribeGroup",
+                    "identitystore:GetGroupMembershipId",
+                    "identitystore:CreateGroupMembership",
+                ],
+                regrant_calls: vec![
+                    "identitystore:DescribeGroup",
+                    "identitystore:GetGroupMembershipId",
+                ],
+                // With --file the group (hence the identity store) comes from the c1z.
+                revoke_calls: vec![
+                    "identitystore:DescribeGroupMembership",
+                    "identitystore:DescribeGroup",
+                    "identitystore:DeleteGroupMembership",
+                ],
+                rerevoke_calls: vec!["sso:ListInstances", "identitystore:DescribeGroupMembership"],
+                exact_record: false,
+            },
+            Case {
+                name: "permission set on an account, user",
+                entitlement: ent.clone(),
+                principal_type: "sso_user",
+                principal: ann.clone(),
+                grant_calls: with("sso:CreateAccountAssignment"),
+                regrant_calls: assignment_check.to_vec(),
+                revoke_calls: with("sso:DeleteAccountAssignment"),
+                rerevoke_calls: assignment_check.to_vec(),
+                exact_record: false,
+            },
+            Case {
+                name: "permission set on an account, group",
+                entitlement: ent.clone(),
+                principal_type: "sso_group",
+                principal: platform.clone(),
+                grant_calls: with("sso:CreateAccountAssignment"),
+                regrant_calls: assignment_check.to_vec(),
+                revoke_calls: with("sso:DeleteAccountAssignment"),
+                rerevoke_calls: assignment_check.to_vec(),
+                exact_record: false,
+            },
+        ],
+    );
+}
