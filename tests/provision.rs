@@ -991,3 +991,414 @@ fn conformance_identity_center() {
         ],
     );
 }
+
+/// Runs a boto3 snippet against moto (for state the fixture format cannot express).
+fn boto3(w: &World, script: &str) {
+    let out = Command::new(support::repo_root().join(".venv/bin/python"))
+        .arg("-c")
+        .arg(format!(
+            "import boto3\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{script}",
+            w.moto.endpoint()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn iam_user_create_and_delete_round_trip() {
+    let w = World::new("provision.json");
+    // Blockers the fixture format has no field for: an SSH key and an enabled virtual MFA
+    // device (moto cannot make signing certificates from test data or service-specific
+    // credentials at all).
+    let mgmt = w.account("management");
+    boto3(
+        &w,
+        &format!(
+            "iam = boto3.client('iam', **kw)\n\
+             iam.upload_ssh_public_key(UserName='leaver', SSHPublicKeyBody='ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDdummy leaver@example')\n\
+             iam.create_virtual_mfa_device(VirtualMFADeviceName='leaver-mfa')\n\
+             iam.enable_mfa_device(UserName='leaver', SerialNumber='arn:aws:iam::{mgmt}:mfa/leaver-mfa', AuthenticationCode1='123456', AuthenticationCode2='654321')"
+        ),
+    );
+    let (f0, r0) = w.sync();
+    let f0 = f0.to_str().unwrap().to_string();
+
+    // Create in the caller's account and, through the member role, in a member account.
+    let newbie = w.ok(
+        &[
+            "create-user",
+            "--type",
+            "iam_user",
+            "--user-name",
+            "newbie",
+            "--path",
+            "/eng/",
+            "--tag",
+            "team=platform",
+        ],
+        "created",
+    );
+    assert_eq!(ops(&newbie), ["iam:CreateUser"]);
+    let newbie_arn = w.arn("management", "user", "eng/newbie");
+    assert_eq!(
+        newbie["record"]["id"],
+        format!("iam_user:{newbie_arn}").as_str()
+    );
+    let workload = w.account("workload");
+    let remote = w.ok(
+        &[
+            "create-user",
+            "--type",
+            "iam_user",
+            "--user-name",
+            "remote",
+            "--account",
+            &workload,
+        ],
+        "created",
+    );
+    assert_eq!(ops(&remote), ["sts:AssumeRole", "iam:CreateUser"]);
+    let remote_arn = w.arn("workload", "user", "remote");
+    let (dup, _) = w.prov(&[
+        "create-user",
+        "--type",
+        "iam_user",
+        "--user-name",
+        "newbie",
+        "--path",
+        "/eng/",
+    ]);
+    assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
+    assert!(
+        String::from_utf8_lossy(&dup.stderr).contains("EntityAlreadyExists"),
+        "{}",
+        text(&dup)
+    );
+
+    // The next sync holds them exactly as printed.
+    let (f1, r1) = w.sync();
+    let f1 = f1.to_str().unwrap().to_string();
+    for (arn, printed) in [(&newbie_arn, &newbie), (&remote_arn, &remote)] {
+        let r = r1.resource("iam_user", arn).unwrap().expect("synced");
+        assert_eq!(Record::Resource(r).to_json(), printed["record"], "{arn}");
+    }
+
+    // Delete a user with everything that blocks DeleteUser.
+    let leaver = w.arn("management", "user", "leaver");
+    let before = r0
+        .grants(&Filter {
+            principal: Some(format!("iam_user:{leaver}")),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        before.len(),
+        5,
+        "2 groups, 2 managed policies, 1 inline policy"
+    );
+    let d = w.ok(
+        &[
+            "delete-resource",
+            "--resource-type",
+            "iam_user",
+            "--resource",
+            &leaver,
+            "--file",
+            &f0,
+        ],
+        "deleted",
+    );
+    assert_eq!(
+        ops(&d),
+        [
+            "iam:GetUser",
+            "iam:DeleteLoginProfile",
+            "iam:ListAccessKeys",
+            "iam:DeleteAccessKey",
+            "iam:DeleteAccessKey",
+            "iam:ListSigningCertificates",
+            "iam:ListSSHPublicKeys",
+            "iam:DeleteSSHPublicKey",
+            "iam:ListServiceSpecificCredentials",
+            "iam:ListMFADevices",
+            "iam:DeactivateMFADevice",
+            "iam:DeleteVirtualMFADevice",
+            "iam:ListUserPolicies",
+            "iam:DeleteUserPolicy",
+            "iam:ListAttachedUserPolicies",
+            "iam:DetachUserPolicy",
+            "iam:DetachUserPolicy",
+            "iam:ListGroupsForUser",
+            "iam:RemoveUserFromGroup",
+            "iam:RemoveUserFromGroup",
+            "iam:DeleteUser"
+        ]
+    );
+    let keys: Vec<&str> = w.manifest["access_keys"]["management/leaver"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let detail = d["detail"].as_str().unwrap();
+    for k in keys {
+        assert!(detail.contains(k), "{detail}");
+    }
+    assert_eq!(d["record"]["id"], format!("iam_user:{leaver}").as_str());
+    let gone = w.ok(
+        &[
+            "delete-resource",
+            "--resource-type",
+            "iam_user",
+            "--resource",
+            &leaver,
+        ],
+        "not-found",
+    );
+    assert_eq!(ops(&gone), ["iam:GetUser"]);
+    // With --file, a user the sync does not know is refused before any AWS call.
+    let (unknown, _) = w.prov(&[
+        "delete-resource",
+        "--resource-type",
+        "iam_user",
+        "--resource",
+        &w.arn("management", "user", "nobody"),
+        "--file",
+        &f1,
+    ]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+
+    // Delete the created users (one in the member account).
+    for arn in [&newbie_arn, &remote_arn] {
+        w.ok(
+            &[
+                "delete-resource",
+                "--resource-type",
+                "iam_user",
+                "--resource",
+                arn,
+            ],
+            "deleted",
+        );
+    }
+    let (_, r2) = w.sync();
+    for arn in [&leaver, &newbie_arn, &remote_arn] {
+        assert!(r2.resource("iam_user", arn).unwrap().is_none(), "{arn}");
+        let left = r2
+            .grants(&Filter {
+                principal: Some(format!("iam_user:{arn}")),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(left.is_empty(), "{arn}: {left:?}");
+    }
+    // The groups leaver was in are still there, without leaver.
+    assert!(
+        r2.resource("group", &w.arn("management", "group", "eng/devs"))
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn sso_user_create_and_delete_round_trip() {
+    let w = World::new("provision.json");
+    let c = w.ok(
+        &[
+            "create-user",
+            "--type",
+            "sso_user",
+            "--user-name",
+            "cid@example.com",
+            "--given-name",
+            "Cid",
+            "--family-name",
+            "Example",
+            "--email",
+            "cid@example.com",
+        ],
+        "created",
+    );
+    assert_eq!(ops(&c), ["sso:ListInstances", "identitystore:CreateUser"]);
+    let id = c["record"]["id"].as_str().unwrap();
+    let arn = id.strip_prefix("sso_user:").unwrap().to_string();
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:identitystore:us-east-1::{}/user/",
+            w.store()
+        )),
+        "{arn}"
+    );
+    let r = &c["record"]["record"];
+    assert_eq!(r["displayName"], "cid@example.com");
+    assert_eq!(r["profile"]["aws_user_name"], "Cid Example");
+    // Give the new user a membership, which the deletion removes first.
+    let m = w.ok(
+        &[
+            "grant",
+            "--entitlement",
+            &format!("sso_group:{}:member", w.sso_group("Platform")),
+            "--principal-type",
+            "sso_user",
+            "--principal",
+            &arn,
+        ],
+        "granted",
+    );
+    let mid = m["record"]["id"].as_str().unwrap().to_string();
+    let (dup, _) = w.prov(&[
+        "create-user",
+        "--type",
+        "sso_user",
+        "--user-name",
+        "cid@example.com",
+        "--given-name",
+        "Cid",
+        "--family-name",
+        "Example",
+    ]);
+    assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
+
+    let d = w.ok(
+        &[
+            "delete-resource",
+            "--resource-type",
+            "sso_user",
+            "--resource",
+            &arn,
+        ],
+        "deleted",
+    );
+    assert_eq!(
+        ops(&d),
+        [
+            "identitystore:DescribeUser",
+            "identitystore:ListGroupMembershipsForMember",
+            "identitystore:DeleteGroupMembership",
+            "identitystore:DeleteUser"
+        ]
+    );
+    assert_eq!(d["record"]["id"], id);
+    assert_eq!(
+        d["record"]["record"]["profile"]["aws_user_name"],
+        "Cid Example"
+    );
+    let gone = w.ok(
+        &[
+            "delete-resource",
+            "--resource-type",
+            "sso_user",
+            "--resource",
+            &arn,
+        ],
+        "not-found",
+    );
+    assert_eq!(ops(&gone), ["identitystore:DescribeUser"]);
+    // The membership went with it.
+    w.ok(&["revoke", "--grant", &mid], "already-revoked");
+}
+
+/// moto's auth mode (fixtures/provision-deny.json): a write the provisioning role may not make
+/// exits 1 with AWS's reason and changes nothing; a hop the caller may not make is refused
+/// before any change; the default role (allowed) then makes the same grant.
+#[test]
+fn a_provisioning_call_denied_by_aws_exits_1_and_changes_nothing() {
+    let moto = Moto::start();
+    let dir = support::tempdir();
+    let keys = dir.path().join("keys.json");
+    let seeded = Command::new(support::repo_root().join(".venv/bin/python"))
+        .arg(support::repo_root().join("scripts/seed.py"))
+        .args(["--endpoint", &moto.endpoint()])
+        .arg(support::repo_root().join("fixtures/provision-deny.json"))
+        .arg("--secrets-out")
+        .arg(&keys)
+        .arg("--enable-auth")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{}", text(&seeded));
+    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let k: Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
+    let key = &k["management/orgsync-admin"][0];
+    let (access, secret) = (
+        key["access_key_id"].as_str().unwrap(),
+        key["secret_access_key"].as_str().unwrap(),
+    );
+    let cmd = || {
+        let mut c = orgsync(&moto.endpoint());
+        c.env("AWS_ACCESS_KEY_ID", access)
+            .env("AWS_SECRET_ACCESS_KEY", secret);
+        c
+    };
+    let good = manifest["accounts"]["good"].as_str().unwrap();
+    let group = format!("arn:aws:iam::{good}:group/team");
+    let user = format!("arn:aws:iam::{good}:user/target");
+    let ent = format!("group:{group}:member");
+    let grant_id = format!("{ent}:iam_user:{user}");
+    let grants_of = |name: &str| -> Vec<String> {
+        let file = dir.path().join(name);
+        let o = run(cmd().arg("sync").arg("--file").arg(&file));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let mut ids: Vec<String> = C1zReader::open(&file)
+            .unwrap()
+            .grants(&Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let before = grants_of("before.c1z");
+    assert!(!before.contains(&grant_id));
+    let grant = |role: &str| {
+        run(cmd().args([
+            "grant",
+            "--entitlement",
+            &ent,
+            "--principal-type",
+            "iam_user",
+            "--principal",
+            &user,
+            "--provisioning-role-name",
+            role,
+        ]))
+    };
+
+    // The write itself is denied: iam-reader may read the group but not change it.
+    let denied = grant("iam-reader");
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        err.contains("iam:AddUserToGroup") && err.contains("access_denied"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not authorized"),
+        "AWS's reason is shown: {err}"
+    );
+    assert!(denied.stdout.is_empty(), "{}", text(&denied));
+
+    // The hop into the write role is denied.
+    let hop = grant("no-entry");
+    assert_eq!(hop.status.code(), Some(1), "{}", text(&hop));
+    let err = String::from_utf8_lossy(&hop.stderr);
+    assert!(
+        err.contains(&format!("cannot assume arn:aws:iam::{good}:role/no-entry")),
+        "{err}"
+    );
+    assert!(err.contains("AccessDenied"), "{err}");
+    for o in [&denied, &hop] {
+        assert!(!String::from_utf8_lossy(&o.stderr).contains(secret));
+    }
+
+    // Nothing changed.
+    assert_eq!(grants_of("after.c1z"), before);
+
+    // The default member role may write: the same grant goes through.
+    let ok = grant("OrganizationAccountAccessRole");
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(grants_of("granted.c1z").contains(&grant_id));
+}

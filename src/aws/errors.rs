@@ -155,17 +155,25 @@ impl AwsError {
         let (class, code, message) = match &err {
             SdkError::ServiceError(se) => {
                 let e = se.err();
-                let code = e.code().map(str::to_string);
+                // When the SDK could not read the error shape (e.g. moto's auth-mode answers,
+                // `<ErrorResponse><Errors><Error>…` for every service), take the code and
+                // message from the body itself rather than dumping the whole response.
+                let (body_code, body_message) = if e.code().is_none() || e.message().is_none() {
+                    code_and_message(se.raw().body().bytes().unwrap_or_default())
+                } else {
+                    (None, None)
+                };
+                let code = e.code().map(str::to_string).or(body_code);
                 let status = se.raw().status().as_u16();
                 let class = match code.as_deref() {
                     Some(c) => ErrorClass::from_code(c, operation),
-                    // An answer without a parsable code (e.g. an XML error from a JSON
-                    // service, as moto's auth mode sends) is classified by its HTTP status.
+                    // An answer without a parsable code is classified by its HTTP status.
                     None => ErrorClass::from_status(status, operation),
                 };
                 let message = e
                     .message()
                     .map(str::to_string)
+                    .or(body_message)
                     .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
                 (class, code, message)
             }
@@ -217,6 +225,30 @@ impl AwsError {
     }
 }
 
+/// The error code and message of an error body the SDK could not parse: the first
+/// `<Code>`/`<Message>` elements of an XML body, or `__type`/`message` of a JSON one.
+fn code_and_message(body: &[u8]) -> (Option<String>, Option<String>) {
+    let text = String::from_utf8_lossy(body);
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        let v = text[start..end].trim();
+        (!v.is_empty()).then(|| v.to_string())
+    };
+    if text.trim_start().starts_with('<') {
+        return (element("Code"), element("Message"));
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => {
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            let code = field("__type").map(|t| t.rsplit('#').next().unwrap_or(&t).to_string());
+            (code, field("message").or_else(|| field("Message")))
+        }
+        Err(_) => (None, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +297,29 @@ mod tests {
             ErrorClass::from_status(503, "ListAccounts"),
             ErrorClass::Transient
         );
+    }
+
+    #[test]
+    fn reads_code_and_message_from_bodies_the_sdk_could_not_parse() {
+        let moto_auth = b"<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/u is not authorized to perform: iam:AddUserToGroup</Message><Type>Sender</Type></Error></Errors></ErrorResponse>";
+        assert_eq!(
+            code_and_message(moto_auth),
+            (
+                Some("AccessDenied".into()),
+                Some(
+                    "User: arn:aws:iam::1:user/u is not authorized to perform: iam:AddUserToGroup"
+                        .into()
+                )
+            )
+        );
+        assert_eq!(
+            code_and_message(br#"{"__type": "com.amazon#ConflictException", "message": "dup"}"#),
+            (Some("ConflictException".into()), Some("dup".into()))
+        );
+        assert_eq!(
+            code_and_message(b"<!doctype html><title>500</title>"),
+            (None, None)
+        );
+        assert_eq!(code_and_message(b""), (None, None));
     }
 }

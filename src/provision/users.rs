@@ -71,7 +71,15 @@ fn tags_of(u: &aws_sdk_iam::types::User) -> Vec<(String, String)> {
         .collect()
 }
 
-fn iam_user_record(x: &Exec<'_>, account: &AccountId, u: &aws_sdk_iam::types::User) -> Record {
+/// The `iam_user` resource of `u`. For a user just created, the credential facts are known
+/// (no MFA, no password or key use), as the sync reads them from the credential report; for
+/// one about to be deleted they are left out (orgsync does not read the report to delete).
+fn iam_user_record(
+    x: &Exec<'_>,
+    account: &AccountId,
+    u: &aws_sdk_iam::types::User,
+    fresh: bool,
+) -> Record {
     let user = User {
         name: u.user_name().to_string(),
         arn: u.arn().to_string(),
@@ -80,16 +88,16 @@ fn iam_user_record(x: &Exec<'_>, account: &AccountId, u: &aws_sdk_iam::types::Us
         tags: tags_of(u),
         ..Default::default()
     };
-    // A user that was just created (or is about to go) has no credential-report history beyond
-    // "no MFA"; the sync reads the same from the report for such a user.
     let mut snap = IamSnapshot::default();
-    snap.credentials.insert(
-        user.name.clone(),
-        Credentials {
-            mfa_active: Some(false),
-            ..Default::default()
-        },
-    );
+    if fresh {
+        snap.credentials.insert(
+            user.name.clone(),
+            Credentials {
+                mfa_active: Some(false),
+                ..Default::default()
+            },
+        );
+    }
     Record::Resource(user_resource(&account_info(x, account), &user, &snap))
 }
 
@@ -141,7 +149,7 @@ pub(crate) async fn create_iam_user(x: &Exec<'_>, spec: &NewUser) -> Result<Done
     Ok(Done {
         status: Status::Created,
         detail: format!("created IAM user {}", u.arn()),
-        record: Some(iam_user_record(x, &account, u)),
+        record: Some(iam_user_record(x, &account, u, true)),
     })
 }
 
@@ -169,7 +177,9 @@ pub(crate) async fn delete_iam_user(
         }
         Err(e) => return Err(e.into()),
     };
-    let record = got.user().map(|usr| iam_user_record(x, &u.account, usr));
+    let record = got
+        .user()
+        .map(|usr| iam_user_record(x, &u.account, usr, false));
     let mut done: Vec<String> = vec![];
     let result = async {
         remove_iam_user_blockers(x, &scope, n, &mut done).await?;
