@@ -1402,3 +1402,88 @@ fn a_provisioning_call_denied_by_aws_exits_1_and_changes_nothing() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(grants_of("granted.c1z").contains(&grant_id));
 }
+
+/// Splits one shell command line (plain words and single-quoted words, as the README uses).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for ch in line.chars() {
+        match ch {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+/// Every example of the README's "Provision access" section is a valid command: run with
+/// --dry-run, each parses and plans (exit 0) without an AWS call.
+#[test]
+fn readme_provisioning_examples_are_valid_commands() {
+    let readme = std::fs::read_to_string(support::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Provision access")
+        .nth(1)
+        .expect("a Provision access section");
+    let block = section
+        .split("```sh")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("an example block");
+    let joined = block.replace("\\\n", " ");
+    let commands: Vec<Vec<String>> = joined
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("orgsync "))
+        .map(shell_words)
+        .collect();
+    let kinds = [
+        "group:",
+        "iam_policy:",
+        "inline_policy:",
+        "sso_group:",
+        "|arn:aws:sso:::",
+    ];
+    for k in kinds {
+        assert!(
+            commands.iter().any(|c| c.iter().any(|w| w.contains(k))),
+            "no README example for {k}"
+        );
+    }
+    let proxy = FaultProxy::start("http://127.0.0.1:9");
+    for words in &commands {
+        // `--file` names a c1z the reader would have; it is checked without AWS elsewhere.
+        let mut args: Vec<&str> = vec![];
+        let mut skip = false;
+        for w in &words[1..] {
+            if skip {
+                skip = false;
+            } else if w == "--file" {
+                skip = true;
+            } else {
+                args.push(w);
+            }
+        }
+        let out = run(orgsync(&proxy.url()).args(&args).arg("--dry-run"));
+        assert_eq!(out.status.code(), Some(0), "{words:?}: {}", text(&out));
+    }
+    assert!(commands.len() >= 12, "{}", commands.len());
+    assert!(proxy.seen().is_empty());
+}
