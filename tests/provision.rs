@@ -1487,3 +1487,68 @@ fn readme_provisioning_examples_are_valid_commands() {
     assert!(commands.len() >= 12, "{}", commands.len());
     assert!(proxy.seen().is_empty());
 }
+
+/// The write role: the management hop uses --provisioning-role-arn (not --role-arn), member
+/// hops use --provisioning-role-name (not --member-role-name) with --member-external-id.
+#[test]
+fn write_role_flags_choose_every_hop() {
+    let mut w = World::new("provision.json");
+    let proxy = FaultProxy::start(&w.moto.endpoint());
+    w.endpoint = Some(proxy.url());
+    let mgmt = w.account("management");
+    let workload = w.account("workload");
+    let reader = format!("arn:aws:iam::{mgmt}:role/OrgSyncReader");
+    let writer = format!("arn:aws:iam::{mgmt}:role/OrgSyncWriter");
+    let v = w.ok(
+        &[
+            "grant",
+            "--entitlement",
+            &format!("group:{}:member", w.arn("workload", "group", "deployers")),
+            "--principal-type",
+            "iam_user",
+            "--principal",
+            &w.arn("workload", "user", "carl"),
+            "--role-arn",
+            &reader,
+            "--member-role-name",
+            "audit/OrgSyncReader",
+            "--provisioning-role-arn",
+            &writer,
+            "--provisioning-role-name",
+            "OrganizationAccountAccessRole",
+            "--member-external-id",
+            "member-secret",
+        ],
+        "granted",
+    );
+    let hops: Vec<(String, Option<String>)> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "AssumeRole")
+        .map(|s| {
+            (
+                s.params["RoleArn"].clone(),
+                s.params.get("ExternalId").cloned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            (writer.clone(), None),
+            (
+                format!("arn:aws:iam::{workload}:role/OrganizationAccountAccessRole"),
+                Some("member-secret".into())
+            )
+        ]
+    );
+    // The reported calls say the same, without the External ID's value.
+    let calls = v["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["params"]["RoleArn"], writer.as_str());
+    let member_hop = calls
+        .iter()
+        .find(|c| c["operation"] == "AssumeRole" && c["account"] == mgmt.as_str())
+        .unwrap();
+    assert_eq!(member_hop["params"]["ExternalId"], "<set>");
+    assert!(!v.to_string().contains("member-secret"));
+}
