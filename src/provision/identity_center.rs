@@ -60,6 +60,7 @@ pub(crate) async fn describe_group(
         Ok(g) => Ok(Some(SsoGroupFacts {
             group_id: g.group_id().to_string(),
             display_name: g.display_name().unwrap_or_default().to_string(),
+            description: g.description().map(str::to_string),
             external_ids: g
                 .external_ids()
                 .iter()
@@ -103,6 +104,11 @@ pub(crate) async fn describe_user(
                 .iter()
                 .filter_map(|e| e.value().map(str::to_string))
                 .collect(),
+            primary_email: u
+                .emails()
+                .iter()
+                .filter(|e| e.value().is_some())
+                .position(|e| e.primary()),
             status: u.user_status().map(|s| s.as_str().to_string()),
             external_ids: u
                 .external_ids()

@@ -21,6 +21,8 @@ pub struct SsoUserFacts {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub emails: Vec<String>,
+    /// Which of `emails` the store marks primary.
+    pub primary_email: Option<usize>,
     /// `Enabled` / `Disabled` when the answer carried a status.
     pub status: Option<String>,
     /// (id, issuer)
@@ -35,32 +37,59 @@ fn external_ids_json(ext: &[(String, String)]) -> Value {
     )
 }
 
-/// The `sso_user` resource.
-pub fn sso_user_resource(arn: &str, u: &SsoUserFacts) -> pb::Resource {
-    let mut emails: Vec<pb::user_trait::Email> = vec![];
-    let mut push = |addr: &str| {
-        if !addr.is_empty() && !emails.iter().any(|e| e.address == addr) {
-            let primary = emails.is_empty();
-            emails.push(pb::user_trait::Email {
-                address: addr.to_string(),
-                is_primary: primary,
-            });
+/// Emails in the order a sync writes them (the user name when it is an address, then the
+/// store's list), without duplicates, with exactly one primary: the store's primary (the first
+/// of `emails` here), else the first.
+fn user_emails(u: &SsoUserFacts) -> Vec<pb::user_trait::Email> {
+    let mut list: Vec<(String, bool)> = vec![];
+    let mut push = |addr: &str, primary: bool| {
+        let addr = addr.trim();
+        if addr.is_empty() {
+            return;
+        }
+        match list.iter_mut().find(|(a, _)| a.eq_ignore_ascii_case(addr)) {
+            Some(existing) => existing.1 |= primary,
+            None => list.push((addr.to_string(), primary)),
         }
     };
     if u.user_name.contains('@') {
-        push(&u.user_name);
+        push(&u.user_name, false);
     }
-    for e in &u.emails {
-        push(e);
+    for (i, e) in u.emails.iter().enumerate() {
+        push(e, i == u.primary_email.unwrap_or(usize::MAX));
     }
+    let primary = list.iter().position(|(_, p)| *p).unwrap_or(0);
+    list.into_iter()
+        .enumerate()
+        .map(|(i, (address, _))| pb::user_trait::Email {
+            address,
+            is_primary: i == primary,
+        })
+        .collect()
+}
+
+/// The `sso_user` resource.
+pub fn sso_user_resource(arn: &str, u: &SsoUserFacts) -> pb::Resource {
+    let has_name = [&u.given_name, &u.family_name]
+        .iter()
+        .any(|n| n.as_deref().is_some_and(|n| !n.is_empty()));
     let trait_ = pb::UserTrait {
-        emails,
+        emails: user_emails(u),
         status: Some(pb::user_trait::Status {
-            status: pb::user_trait::status::Status::Enabled as i32,
+            status: if u.status.as_deref() == Some("Disabled") {
+                pb::user_trait::status::Status::Disabled as i32
+            } else {
+                pb::user_trait::status::Status::Enabled as i32
+            },
             details: String::new(),
         }),
         account_type: pb::user_trait::AccountType::Human as i32,
         login: u.user_name.clone(),
+        structured_name: has_name.then(|| pb::user_trait::StructuredName {
+            given_name: u.given_name.clone().unwrap_or_default(),
+            family_name: u.family_name.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let mut profile = Map::new();
@@ -83,7 +112,7 @@ pub fn sso_user_resource(arn: &str, u: &SsoUserFacts) -> pb::Resource {
     let status = match u.status.as_deref() {
         Some("Enabled") => pb::status::ResourceStatus::Enabled as i32,
         Some("Disabled") => pb::status::ResourceStatus::Disabled as i32,
-        _ => 0,
+        _ => pb::status::ResourceStatus::Unspecified as i32,
     };
     r.status = Some(pb::Status {
         status,
@@ -97,6 +126,7 @@ pub fn sso_user_resource(arn: &str, u: &SsoUserFacts) -> pb::Resource {
 pub struct SsoGroupFacts {
     pub group_id: String,
     pub display_name: String,
+    pub description: Option<String>,
     pub external_ids: Vec<(String, String)>,
 }
 
@@ -109,13 +139,15 @@ pub fn sso_group_resource(arn: &str, g: &SsoGroupFacts) -> pb::Resource {
     if !g.external_ids.is_empty() {
         profile.insert("external_ids".into(), external_ids_json(&g.external_ids));
     }
-    resource(
+    let mut r = resource(
         rid(rt::SSO_GROUP, arn),
         &g.display_name,
         None,
         vec![v1_identifier(arn), pack(&pb::GroupTrait::default())],
         Some(to_struct(&Value::Object(profile))),
-    )
+    );
+    r.description = g.description.clone().unwrap_or_default();
+    r
 }
 
 /// An identity-store membership grant: its id is the MembershipId.
@@ -296,6 +328,7 @@ mod tests {
             &SsoGroupFacts {
                 group_id: "g-1".into(),
                 display_name: "Ops".into(),
+                description: None,
                 external_ids: vec![],
             },
         );
@@ -313,13 +346,17 @@ mod tests {
             &SsoUserFacts {
                 user_id: "u-1".into(),
                 user_name: "ann@example.com".into(),
-                emails: vec!["ann@example.com".into(), "ann@home.example".into()],
+                emails: vec!["ann@home.example".into(), "ANN@example.com".into()],
+                primary_email: Some(0),
                 ..Default::default()
             },
         );
         let t: pb::UserTrait = crate::model::any::find(&r.annotations).unwrap();
+        // The user name first, the store's primary marked, no case-insensitive duplicate.
         assert_eq!(t.emails.len(), 2);
-        assert!(t.emails[0].is_primary && !t.emails[1].is_primary);
+        assert_eq!(t.emails[0].address, "ann@example.com");
+        assert!(!t.emails[0].is_primary && t.emails[1].is_primary);
+        assert_eq!(t.login, "ann@example.com");
         assert_eq!(r.status.unwrap().status, 0);
     }
 }

@@ -558,6 +558,7 @@ pub(crate) async fn create_sso_user(x: &Exec<'_>, spec: &NewUser) -> Result<Done
         given_name: Some(given_name.clone()),
         family_name: Some(family_name.clone()),
         emails: emails.clone(),
+        primary_email: (!emails.is_empty()).then_some(0),
         status: None,
         external_ids: vec![],
     };
