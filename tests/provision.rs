@@ -1557,3 +1557,29 @@ fn write_role_flags_choose_every_hop() {
     assert_eq!(member_hop["params"]["ExternalId"], "<set>");
     assert!(!v.to_string().contains("member-secret"));
 }
+
+/// ORGSYNC_FILE (set in the container image for the sync's output) does not turn on the c1z
+/// check of provisioning commands; ORGSYNC_CHECK_FILE does.
+#[test]
+fn only_orgsync_check_file_enables_the_file_check() {
+    let proxy = FaultProxy::start("http://127.0.0.1:9");
+    let args = [
+        "grant",
+        "--entitlement",
+        "group:arn:aws:iam::111122223333:group/devs:member",
+        "--principal-type",
+        "iam_user",
+        "--principal",
+        "arn:aws:iam::111122223333:user/bob",
+        "--dry-run",
+    ];
+    let out = run(orgsync(&proxy.url())
+        .env("ORGSYNC_FILE", "/nonexistent/sync.c1z")
+        .args(args));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(orgsync(&proxy.url())
+        .env("ORGSYNC_CHECK_FILE", "/nonexistent/sync.c1z")
+        .args(args));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(proxy.seen().is_empty());
+}

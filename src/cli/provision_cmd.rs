@@ -86,8 +86,9 @@ pub struct ProvisionArgs {
     pub output: OutputFormat,
 
     /// A c1z written by `orgsync sync`: refuse IDs it does not hold (checked before any AWS
-    /// call). Without it the IDs are parsed directly and no prior sync is needed.
-    #[arg(long, short = 'f', env = "ORGSYNC_FILE", value_name = "SYNC.c1z")]
+    /// call). Without it the IDs are parsed directly and no prior sync is needed. (Its
+    /// variable is not ORGSYNC_FILE, which names the sync's output and is often set.)
+    #[arg(long, short = 'f', env = "ORGSYNC_CHECK_FILE", value_name = "SYNC.c1z")]
     pub file: Option<PathBuf>,
 
     #[command(flatten)]
