@@ -53,8 +53,10 @@ pub struct Outcome {
     /// The AWS calls made for the request, in order.
     pub calls: Vec<Call>,
     /// The grant (grant / revoke) or resource (create / delete) as a sync writes it: after a
-    /// grant, the grant that now exists; after a revoke, the grant that was removed; `None`
-    /// when there is nothing to show (e.g. a membership that never existed).
+    /// grant (or `already-granted`), the grant that exists; after a revoke, the grant that was
+    /// removed; after `already-revoked`, the grant the ID names when the calls made were enough
+    /// to build it. `None` when there is nothing to show (e.g. a membership that never
+    /// existed, whose id only Identity Center could have made up).
     pub record: Option<Record>,
 }
 
