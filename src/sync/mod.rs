@@ -5,4 +5,8 @@ pub mod engine;
 pub mod iam;
 pub mod iam_model;
 pub mod iam_records;
+pub mod ic_model;
+pub mod ic_records;
+pub mod ic_strategy;
+pub mod identity_center;
 pub mod plan;
