@@ -720,8 +720,8 @@ fn modes_off_auto_on_and_a_caller_that_may_not_list_instances() {
     );
     assert_eq!(
         proxy.count("sso", "ListInstances"),
-        1,
-        "a refusal stops the search"
+        7,
+        "a refusal may be one region's: the session's region (us-east-1) and six more are asked"
     );
 
     // on, refused: the phase fails, the rest is written, exit 3 (partial).

@@ -304,7 +304,8 @@ async fn list_instances(
 }
 
 /// Looks for instances region by region. Stops at the first region with an organization
-/// instance, or (when there is no organization) with any instance; a refusal stops at once.
+/// instance, or (when there is no organization) with any instance. Refusals are remembered
+/// and the search goes on (a region-deny policy refuses only some regions).
 pub async fn discover(
     scope: &Scope,
     lim: &Limiter,
@@ -328,9 +329,10 @@ pub async fn discover(
                     fallback = Some((region.clone(), found));
                 }
             }
+            // A refusal may be one region's (a region-deny SCP): keep looking elsewhere.
             Err(e) if matches!(e.class, ErrorClass::AccessDenied) => {
-                d.denied = Some(e);
-                break;
+                tracing::debug!(region = %region, error = %e, "ListInstances refused in this region");
+                d.denied.get_or_insert(e);
             }
             Err(e) => {
                 tracing::debug!(region = %region, error = %e, "ListInstances failed in this region");
@@ -455,7 +457,7 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
     let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
     let found = discover(scope, lim, &regions, management.as_deref()).await;
     let caller = session.caller.account.to_string();
-    let picked = if let Some(e) = &found.denied {
+    let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
         Err((
             format!("the caller may not list Identity Center instances ({e})"),
             Some(e.clone()),
