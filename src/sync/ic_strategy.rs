@@ -186,25 +186,26 @@ mod tests {
 
     #[test]
     fn ic_strategy_estimates_count_calls_per_strategy() {
-        // fixtures/org.json: 24 users, 5 groups, 4 permission sets, 7 accounts, 13 pairs.
-        let k = known(24, 5, 4, 7);
+        // fixtures/org.json on AWS: 24 users, 5 groups, 4 permission sets, 6 active accounts,
+        // 13 assigned (so provisioned) pairs.
+        let k = known(24, 5, 4, 6);
         assert_eq!(k.total(Strategy::Principal, 13), 29);
         assert_eq!(k.total(Strategy::PermissionSet, 13), 17);
-        assert_eq!(k.total(Strategy::Account, 13), 20);
-        assert_eq!(k.max_pairs(), 28);
+        assert_eq!(k.total(Strategy::Account, 13), 19);
+        assert_eq!(k.max_pairs(), 24);
         assert_eq!(
             k.describe(Some(13)),
-            "principal 29 (24 users + 5 groups), permission-set 4 + 13 pairs = 17, account 7 + 13 pairs = 20"
+            "principal 29 (24 users + 5 groups), permission-set 4 + 13 pairs = 17, account 6 + 13 pairs = 19"
         );
         assert!(
             k.describe(None)
-                .contains("permission-set 4 + pairs (0..=28)")
+                .contains("permission-set 4 + pairs (0..=24)")
         );
     }
 
     #[test]
     fn ic_strategy_auto_discovers_pairs_when_principals_are_many() {
-        let k = known(24, 5, 4, 7);
+        let k = known(24, 5, 4, 6);
         assert_eq!(first_step(&k), FirstStep::Discover(Strategy::PermissionSet));
         assert!(keep_pairs(&k, 13));
         // Every set provisioned everywhere and few principals: asking principals is cheaper.
