@@ -812,3 +812,45 @@ fn synthetic_arns_carry_the_instance_region() {
     );
     assert_eq!(calls(&out, "sso:ListInstances"), 1);
 }
+
+#[test]
+fn small_pages_give_the_same_records() {
+    // moto honours MaxResults/NextToken on every Identity Center list call, so pages of two
+    // items make each of them page.
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let fx = fixture("org.json");
+    let dir = support::tempdir();
+    let want = expected_ic(&fx, &manifest, &ACTIVE);
+    for s in ["principal", "account"] {
+        let out = dir.path().join(format!("paged-{s}.c1z"));
+        let o = run(orgsync(&moto.endpoint())
+            .env("ORGSYNC_IC_PAGE_SIZE", "2")
+            .args(["sync", "--ic-assignment-strategy", s, "--file"])
+            .arg(&out)
+            .arg("--summary-json")
+            .arg(out.with_extension("summary.json")));
+        assert_eq!(o.status.code(), Some(0), "{s}: {}", text(&o));
+        expect::assert_same(&ic_records(&out), &want);
+        assert!(
+            calls(&out, "identitystore:ListUsers") >= 12,
+            "24 users, 2 a page"
+        );
+        assert!(
+            calls(&out, "identitystore:ListGroups") >= 3,
+            "5 groups, 2 a page"
+        );
+        assert!(
+            calls(&out, "identitystore:ListGroupMemberships") > 5,
+            "Developers has 12 members"
+        );
+        assert!(calls(&out, "sso:ListPermissionSets") >= 2);
+        // (moto ignores paging of ListPermissionSetsProvisionedToAccount: one page each.)
+        if s == "principal" {
+            assert!(
+                calls(&out, "sso:ListAccountAssignmentsForPrincipal") > 29,
+                "a group with 4 assignments pages"
+            );
+        }
+    }
+}

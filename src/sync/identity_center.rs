@@ -49,7 +49,7 @@ pub const PROBE_REGIONS: [&str; 7] = [
 
 /// Identity Center calls in flight at once (the token bucket sets the rate).
 const IC_CONCURRENCY: usize = 8;
-/// Largest page every Identity Center list call accepts.
+/// Largest page every Identity Center list call accepts (the default page size).
 const PAGE: i32 = 100;
 
 /// `--identity-center`.
@@ -142,6 +142,10 @@ pub struct IcArgs {
         help_heading = "Identity Center"
     )]
     pub ic_assignment_strategy: StrategyArg,
+
+    /// Items per page of paged Identity Center calls (1-100).
+    #[arg(long, env = "ORGSYNC_IC_PAGE_SIZE", default_value_t = PAGE, value_parser = clap::value_parser!(i32).range(1..=100), hide = true)]
+    pub ic_page_size: i32,
 }
 
 /// Validated Identity Center options.
@@ -151,6 +155,8 @@ pub struct IcOptions {
     pub sso_region: Option<String>,
     pub instance_arn: Option<String>,
     pub strategy: StrategyArg,
+    /// Items per page asked of paged calls.
+    pub page_size: i32,
 }
 
 impl IcArgs {
@@ -160,6 +166,7 @@ impl IcArgs {
             sso_region: self.sso_region.clone(),
             instance_arn: self.ic_instance_arn.clone(),
             strategy: self.ic_assignment_strategy,
+            page_size: self.ic_page_size,
         }
     }
 }
@@ -171,6 +178,7 @@ impl Default for IcOptions {
             sso_region: None,
             instance_arn: None,
             strategy: StrategyArg::Auto,
+            page_size: PAGE,
         }
     }
 }
@@ -268,6 +276,7 @@ async fn list_instances(
     lim: &Limiter,
     region: &str,
     management: Option<&str>,
+    page: i32,
 ) -> Result<Vec<Instance>, AwsError> {
     let sso = scope.sso_admin(region);
     let mut out = vec![];
@@ -277,7 +286,7 @@ async fn list_instances(
         let resp = scope
             .call(lim, "sso", "ListInstances", || {
                 sso.list_instances()
-                    .max_results(PAGE)
+                    .max_results(page)
                     .set_next_token(t.clone())
                     .send()
             })
@@ -311,12 +320,13 @@ pub async fn discover(
     lim: &Limiter,
     regions: &[String],
     management: Option<&str>,
+    page: i32,
 ) -> Discovery {
     let mut d = Discovery::default();
     let mut fallback: Option<(String, Vec<Instance>)> = None;
     for region in regions {
         d.tried.push(region.clone());
-        match list_instances(scope, lim, region, management).await {
+        match list_instances(scope, lim, region, management, page).await {
             Ok(found) if found.is_empty() => {}
             Ok(found) => {
                 let org = found.iter().any(|i| i.kind == InstanceKind::Organization);
@@ -455,7 +465,7 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
         .clone()
         .or_else(|| session.base_config().region().map(|r| r.to_string()));
     let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
-    let found = discover(scope, lim, &regions, management.as_deref()).await;
+    let found = discover(scope, lim, &regions, management.as_deref(), opts.page_size).await;
     let caller = session.caller.account.to_string();
     let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
         Err((
@@ -536,6 +546,7 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
         strategy: opts.strategy,
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
+        page_size: opts.page_size,
     };
     plan.phases.push(Phase {
         name: "identity center".into(),
@@ -563,6 +574,7 @@ struct PhaseContext {
     /// delegated administrator).
     skip_account: Option<String>,
     partition: String,
+    page_size: i32,
 }
 
 /// False for an account resource whose profile says it is not ACTIVE (suspended or closed
@@ -577,7 +589,12 @@ pub fn account_is_active(r: &pb::Resource) -> bool {
 
 async fn run_phase(input: PhaseInput<'_>, ctx: PhaseContext) -> PhaseOutput {
     let session = input.session;
-    let reader = Reader::new(session.management(), session.ic_limiter(), &ctx.instance);
+    let reader = Reader::new(
+        session.management(),
+        session.ic_limiter(),
+        &ctx.instance,
+        ctx.page_size,
+    );
     let accounts: BTreeMap<String, pb::Resource> = input
         .accounts
         .iter()
@@ -714,6 +731,7 @@ struct Reader<'a> {
     sso: aws_sdk_ssoadmin::Client,
     ids: aws_sdk_identitystore::Client,
     instance: &'a Instance,
+    page: i32,
     calls: AtomicU64,
     unimplemented: Mutex<BTreeSet<&'static str>>,
 }
@@ -721,13 +739,14 @@ struct Reader<'a> {
 type Pairs = BTreeSet<(String, String)>;
 
 impl<'a> Reader<'a> {
-    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance) -> Reader<'a> {
+    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance, page: i32) -> Reader<'a> {
         Reader {
             scope,
             lim,
             sso: scope.sso_admin(&instance.region),
             ids: scope.identity_store(&instance.region),
             instance,
+            page: page.clamp(1, PAGE),
             calls: AtomicU64::new(0),
             unimplemented: Mutex::new(BTreeSet::new()),
         }
@@ -825,7 +844,7 @@ impl<'a> Reader<'a> {
                     self.ids
                         .list_users()
                         .identity_store_id(store)
-                        .max_results(PAGE)
+                        .max_results(self.page)
                         .set_next_token(t)
                         .send()
                 },
@@ -843,7 +862,7 @@ impl<'a> Reader<'a> {
                     self.ids
                         .list_groups()
                         .identity_store_id(store)
-                        .max_results(PAGE)
+                        .max_results(self.page)
                         .set_next_token(t)
                         .send()
                 },
@@ -865,7 +884,7 @@ impl<'a> Reader<'a> {
                                 .list_group_memberships()
                                 .identity_store_id(store)
                                 .group_id(&g.id)
-                                .max_results(PAGE)
+                                .max_results(self.page)
                                 .set_next_token(t)
                                 .send()
                         },
@@ -909,7 +928,7 @@ impl<'a> Reader<'a> {
                     self.sso
                         .list_permission_sets()
                         .instance_arn(inst)
-                        .max_results(PAGE)
+                        .max_results(self.page)
                         .set_next_token(t)
                         .send()
                 },
@@ -958,7 +977,7 @@ impl<'a> Reader<'a> {
                         .list_managed_policies_in_permission_set()
                         .instance_arn(inst)
                         .permission_set_arn(arn)
-                        .max_results(PAGE)
+                        .max_results(self.page)
                         .set_next_token(t)
                         .customize()
                         .config_override(optional_call_config())
@@ -988,7 +1007,7 @@ impl<'a> Reader<'a> {
                         .list_customer_managed_policy_references_in_permission_set()
                         .instance_arn(inst)
                         .permission_set_arn(arn)
-                        .max_results(PAGE)
+                        .max_results(self.page)
                         .set_next_token(t)
                         .customize()
                         .config_override(optional_call_config())
@@ -1159,7 +1178,7 @@ impl<'a> Reader<'a> {
                                 .instance_arn(inst)
                                 .principal_id(id)
                                 .principal_type(ptype.clone())
-                                .max_results(PAGE)
+                                .max_results(self.page)
                                 .set_next_token(t)
                                 .send()
                         },
@@ -1214,7 +1233,7 @@ impl<'a> Reader<'a> {
                                         .list_accounts_for_provisioned_permission_set()
                                         .instance_arn(inst)
                                         .permission_set_arn(&ps.arn)
-                                        .max_results(PAGE)
+                                        .max_results(self.page)
                                         .set_next_token(t)
                                         .send()
                                 },
@@ -1246,7 +1265,7 @@ impl<'a> Reader<'a> {
                                         .list_permission_sets_provisioned_to_account()
                                         .instance_arn(inst)
                                         .account_id(acct)
-                                        .max_results(PAGE)
+                                        .max_results(self.page)
                                         .set_next_token(t)
                                         .send()
                                 },
@@ -1291,7 +1310,7 @@ impl<'a> Reader<'a> {
                                 .instance_arn(inst)
                                 .account_id(acct)
                                 .permission_set_arn(ps)
-                                .max_results(PAGE)
+                                .max_results(self.page)
                                 .set_next_token(t)
                                 .send()
                         },
