@@ -15,6 +15,7 @@ use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
 use crate::sync::engine::{self, AccountStatus, EngineOptions, RunResult};
 use crate::sync::iam::IamReadOptions;
+use crate::sync::identity_center;
 use crate::sync::plan;
 
 use super::args::AwsArgs;
@@ -84,6 +85,9 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub ic: identity_center::IcArgs,
 }
 
 /// Runs `orgsync sync`; returns the exit code.
@@ -132,7 +136,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     };
 
     let work = async {
-        let plan = plan::build(&session, &plan_opts).await?;
+        let mut plan = plan::build(&session, &plan_opts).await?;
+        identity_center::attach(&session, &args.ic.options(), &mut plan).await;
         let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
         anyhow::Ok(result)
     };
