@@ -96,8 +96,7 @@ impl World {
         self.syncs.set(n);
         let file = self.dir.path().join(format!("sync-{n}.c1z"));
         let out = run(orgsync(&self.moto.endpoint())
-            // Read Identity Center too once the sync supports it (ignored otherwise), listing
-            // assignments per principal: moto does not provision a permission set on
+            // Read Identity Center too, listing assignments per principal: moto does not provision a permission set on
             // CreateAccountAssignment (AWS does), so a strategy starting from
             // ListPermissionSetsProvisionedToAccount would not see a new assignment there.
             .env("ORGSYNC_IDENTITY_CENTER", "on")
@@ -917,15 +916,10 @@ fn identity_center_grants_and_revokes_round_trip() {
     );
 }
 
-/// The conformance sequence for the Identity Center kinds.
-///
-/// NEEDS THE IDENTITY CENTER SYNC (issue 4, branch feat-ic), which has not landed on main yet:
-/// the first sync must hold the `sso_user` / `sso_group` principals, the `sso_group` `member`
-/// entitlement and the `<account>|<psArn>` account entitlement. Written against the IDs
-/// resource-model.md specifies (membership grant id = MembershipId; account grant id
-/// `grant:<type>:<principalArn>:<account>|<psArn>`). Remove the `ignore` when the sync lands.
+/// The conformance sequence for the Identity Center kinds: group membership (the grant id is
+/// the MembershipId; its record is compared byte for byte) and a permission set on an account
+/// for a user and for a group.
 #[test]
-#[ignore = "needs the Identity Center sync (issue 4), not on main yet"]
 fn conformance_identity_center() {
     let w = World::new("provision.json");
     let ann = w.sso_user("ann@example.com");
@@ -1238,6 +1232,10 @@ fn sso_user_create_and_delete_round_trip() {
     let r = &c["record"]["record"];
     assert_eq!(r["displayName"], "cid@example.com");
     assert_eq!(r["profile"]["aws_user_name"], "Cid Example");
+    // The next sync holds the user exactly as printed.
+    let (_, synced) = w.sync();
+    let s = synced.resource("sso_user", &arn).unwrap().expect("synced");
+    assert_eq!(Record::Resource(s).to_json(), c["record"]);
     // Give the new user a membership, which the deletion removes first.
     let m = w.ok(
         &[

@@ -24,7 +24,7 @@ use super::identity_center::word;
 use super::outcome::{ProvisionError, Status};
 use super::provisioner::{Done, Exec};
 use super::records::{
-    AccountFacts, PermissionSetFacts, account_grant, account_resource, binding_grant,
+    AccountFacts, account_grant, account_resource, binding_grant, permission_set,
 };
 use super::request::{Direction, SsoKind, SsoPrincipal};
 
@@ -210,14 +210,11 @@ pub(crate) async fn account_assignment(
     {
         Ok(o) => {
             let p = o.permission_set();
-            PermissionSetFacts {
-                arn: ps.arn.clone(),
-                name: p.and_then(|p| p.name()).unwrap_or_default().to_string(),
-                description: p
-                    .and_then(|p| p.description())
-                    .unwrap_or_default()
-                    .to_string(),
-            }
+            permission_set(
+                &ps.arn,
+                p.and_then(|p| p.name()).unwrap_or_default(),
+                p.and_then(|p| p.description()),
+            )
         }
         Err(e) if e.class == ErrorClass::NotFound && dir == Direction::Revoke => {
             return Ok(Done {
@@ -236,6 +233,7 @@ pub(crate) async fn account_assignment(
     } else {
         account_grant(
             &account_resource(&facts),
+            &acct,
             &ps_facts,
             principal.resource_type(),
             &principal.arn,

@@ -14,7 +14,10 @@ use crate::model::ids;
 
 use super::outcome::{ProvisionError, Status};
 use super::provisioner::{Done, Exec};
-use super::records::{SsoGroupFacts, SsoUserFacts, membership_grant, sso_group_resource};
+use crate::model::ids::IdentityStoreRef;
+use crate::sync::ic_model::{Email, ExternalId, IcGroup, IcUser, PersonName, UserStatus};
+
+use super::records::{instance_of, membership_grant, sso_group_resource};
 use super::request::{Direction, SsoKind, SsoPrincipal};
 
 /// The identity store of the first Identity Center instance in `region`.
@@ -35,13 +38,26 @@ pub(crate) async fn identity_store(x: &Exec<'_>, region: &str) -> Result<String,
         })
 }
 
-/// The facts of identity-store group `group_id` (None when it does not exist).
+fn nonempty(s: Option<&str>) -> Option<String> {
+    s.filter(|x| !x.is_empty()).map(str::to_string)
+}
+
+fn external_ids(ext: &[aws_sdk_identitystore::types::ExternalId]) -> Vec<ExternalId> {
+    ext.iter()
+        .map(|e| ExternalId {
+            issuer: e.issuer().to_string(),
+            id: e.id().to_string(),
+        })
+        .collect()
+}
+
+/// Identity-store group `group_id` as the sync reads groups (None when it does not exist).
 pub(crate) async fn describe_group(
     x: &Exec<'_>,
     region: &str,
     store: &str,
     group_id: &str,
-) -> Result<Option<SsoGroupFacts>, ProvisionError> {
+) -> Result<Option<IcGroup>, ProvisionError> {
     let ids = x.mgmt().identity_store(region);
     match x
         .ic(
@@ -57,26 +73,26 @@ pub(crate) async fn describe_group(
         )
         .await
     {
-        Ok(g) => Ok(Some(SsoGroupFacts {
-            group_id: g.group_id().to_string(),
-            display_name: g.display_name().unwrap_or_default().to_string(),
-            description: g.description().map(str::to_string),
-            external_ids: g
-                .external_ids()
-                .iter()
-                .map(|e| (e.id().to_string(), e.issuer().to_string()))
-                .collect(),
+        Ok(g) => Ok(Some(IcGroup {
+            id: g.group_id().to_string(),
+            display_name: g
+                .display_name()
+                .filter(|d| !d.is_empty())
+                .unwrap_or(g.group_id())
+                .to_string(),
+            description: nonempty(g.description()),
+            external_ids: external_ids(g.external_ids()),
         })),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The facts of identity-store user `user_id` (None when it does not exist).
+/// Identity-store user `user` as the sync reads users (None when it does not exist).
 pub(crate) async fn describe_user(
     x: &Exec<'_>,
     user: &SsoPrincipal,
-) -> Result<Option<SsoUserFacts>, ProvisionError> {
+) -> Result<Option<IcUser>, ProvisionError> {
     let ids = x.mgmt().identity_store(&user.store.region);
     let store = user.store.identity_store_id.as_str();
     match x
@@ -93,28 +109,36 @@ pub(crate) async fn describe_user(
         )
         .await
     {
-        Ok(u) => Ok(Some(SsoUserFacts {
-            user_id: u.user_id().to_string(),
+        Ok(u) => Ok(Some(IcUser {
+            id: u.user_id().to_string(),
             user_name: u.user_name().unwrap_or_default().to_string(),
-            display_name: u.display_name().map(str::to_string),
-            given_name: u.name().and_then(|n| n.given_name()).map(str::to_string),
-            family_name: u.name().and_then(|n| n.family_name()).map(str::to_string),
+            display_name: nonempty(u.display_name()),
+            status: match u.user_status() {
+                Some(aws_sdk_identitystore::types::UserStatus::Enabled) => UserStatus::Enabled,
+                Some(aws_sdk_identitystore::types::UserStatus::Disabled) => UserStatus::Disabled,
+                _ => UserStatus::Unknown,
+            },
+            name: u
+                .name()
+                .map(|n| PersonName {
+                    given: nonempty(n.given_name()),
+                    family: nonempty(n.family_name()),
+                    middle: nonempty(n.middle_name()),
+                    prefix: nonempty(n.honorific_prefix()),
+                    suffix: nonempty(n.honorific_suffix()),
+                })
+                .unwrap_or_default(),
             emails: u
                 .emails()
                 .iter()
-                .filter_map(|e| e.value().map(str::to_string))
+                .filter_map(|e| {
+                    Some(Email {
+                        value: nonempty(e.value())?,
+                        primary: e.primary(),
+                    })
+                })
                 .collect(),
-            primary_email: u
-                .emails()
-                .iter()
-                .filter(|e| e.value().is_some())
-                .position(|e| e.primary()),
-            status: u.user_status().map(|s| s.as_str().to_string()),
-            external_ids: u
-                .external_ids()
-                .iter()
-                .map(|e| (e.id().to_string(), e.issuer().to_string()))
-                .collect(),
+            external_ids: external_ids(u.external_ids()),
         })),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e.into()),
@@ -146,7 +170,7 @@ pub(crate) async fn group_member(
             group.arn
         )));
     };
-    let group_res = sso_group_resource(&group.arn, &facts);
+    let group_res = sso_group_resource(&instance_of(&group.store), &facts);
     let ids = x.mgmt().identity_store(region);
     let params = [
         ("IdentityStoreId", store),
@@ -283,17 +307,25 @@ pub(crate) async fn revoke_membership(
     let group_arn = ids::sso_group_arn(&region, &store, &group_id);
     let facts = describe_group(x, &region, &store, &group_id)
         .await?
-        .unwrap_or_else(|| SsoGroupFacts {
-            group_id: group_id.clone(),
-            ..Default::default()
+        .unwrap_or_else(|| IcGroup {
+            id: group_id.clone(),
+            display_name: group_id.clone(),
+            description: None,
+            external_ids: vec![],
         });
+    let inst = instance_of(&IdentityStoreRef {
+        region: region.clone(),
+        identity_store_id: store.clone(),
+        kind: "group".into(),
+        id: group_id.clone(),
+    });
     delete_membership(x, &region, &store, membership_id).await?;
     Ok(Done {
         status: Status::Revoked,
         detail: format!("removed {user_arn} from {group_arn} (membership {membership_id})"),
         record: Some(Record::Grant(membership_grant(
             membership_id,
-            &sso_group_resource(&group_arn, &facts),
+            &sso_group_resource(&inst, &facts),
             &user_arn,
         ))),
     })

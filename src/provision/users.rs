@@ -19,8 +19,10 @@ use super::iam::account_info;
 use super::identity_center::{self, delete_membership, describe_user};
 use super::outcome::{ProvisionError, Status};
 use super::provisioner::{Done, Exec, is_unimplemented_html_500};
-use super::records::{SsoUserFacts, sso_user_resource};
+use super::records::{instance_of, sso_user_resource};
 use super::request::{IamPrincipal, NewUser, RequestError, SsoPrincipal};
+use crate::model::ids::IdentityStoreRef;
+use crate::sync::ic_model::{Email as IcEmail, IcUser, PersonName, UserStatus};
 
 /// What blocks `iam:DeleteUser`, as (list operation, removal operations), after the login
 /// profile (which has no list call: `DeleteLoginProfile` answers NoSuchEntity when there is none).
@@ -551,21 +553,37 @@ pub(crate) async fn create_sso_user(x: &Exec<'_>, spec: &NewUser) -> Result<Done
         .await?;
     let user_id = out.user_id().to_string();
     let arn = ids::sso_user_arn(&region, &store, &user_id);
-    let facts = SsoUserFacts {
-        user_id,
+    // What the store now holds (it sets no status on create; the sync reads the same).
+    let user = IcUser {
+        id: user_id.clone(),
         user_name: user_name.clone(),
-        display_name: Some(display_name.clone()),
-        given_name: Some(given_name.clone()),
-        family_name: Some(family_name.clone()),
-        emails: emails.clone(),
-        primary_email: (!emails.is_empty()).then_some(0),
-        status: None,
+        display_name: Some(display_name.clone()).filter(|d| !d.is_empty()),
+        status: UserStatus::Unknown,
+        name: PersonName {
+            given: Some(given_name.clone()),
+            family: Some(family_name.clone()),
+            ..Default::default()
+        },
+        emails: emails
+            .iter()
+            .enumerate()
+            .map(|(i, e)| IcEmail {
+                value: e.clone(),
+                primary: i == 0,
+            })
+            .collect(),
         external_ids: vec![],
     };
+    let inst = instance_of(&IdentityStoreRef {
+        region,
+        identity_store_id: store,
+        kind: "user".into(),
+        id: user_id,
+    });
     Ok(Done {
         status: Status::Created,
         detail: format!("created Identity Center user {arn}"),
-        record: Some(Record::Resource(sso_user_resource(&arn, &facts))),
+        record: Some(Record::Resource(sso_user_resource(&inst, &user))),
     })
 }
 
@@ -581,7 +599,10 @@ pub(crate) async fn delete_sso_user(
             record: None,
         });
     };
-    let record = Some(Record::Resource(sso_user_resource(&u.arn, &facts)));
+    let record = Some(Record::Resource(sso_user_resource(
+        &instance_of(&u.store),
+        &facts,
+    )));
     let region = u.store.region.as_str();
     let store = u.store.identity_store_id.as_str();
     let ids_client = x.mgmt().identity_store(region);
