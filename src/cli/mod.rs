@@ -2,14 +2,17 @@
 //! codes. Commands call into the library; nothing here talks to AWS directly.
 
 pub mod args;
+pub mod config;
 pub mod exit;
 pub mod logging;
+pub mod policy_cmd;
 pub mod progress;
+pub mod run_cmd;
 pub mod sync_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::inspect::InspectArgs;
 
@@ -50,6 +53,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "ORGSYNC_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// YAML file of flag values (keys are long flag names, e.g. `role-arn: …`); flags and
+    /// ORGSYNC_* variables take precedence over it.
+    #[arg(long, global = true, env = config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,8 +66,14 @@ pub struct Cli {
 pub enum Command {
     /// Read AWS and write resources, entitlements and grants to a c1z file and/or JSON lines.
     Sync(Box<sync_cmd::SyncArgs>),
+    /// Sync on a schedule (interval or cron), keep timestamped outputs, serve /healthz and /metrics.
+    Run(Box<run_cmd::RunArgs>),
     /// Read a c1z file: stats, resource types, resources, entitlements, grants, syncs.
     Inspect(InspectArgs),
+    /// Print the least-privilege IAM policy (JSON) for the enabled features.
+    Policy(policy_cmd::PolicyArgs),
+    /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
+    Capabilities,
 }
 
 /// Applies baton-aws environment aliases. Runs first thing in `main`, before any thread exists.
@@ -75,9 +89,31 @@ fn apply_env_aliases() {
     }
 }
 
+/// Applies `--config FILE` (or `ORGSYNC_CONFIG`): its keys become `ORGSYNC_*` variables that
+/// are not already set. Runs in `main` before any thread exists, after the baton aliases (so
+/// the environment, aliases included, wins over the file).
+fn apply_config_file() -> Result<(), config::ConfigError> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let Some(path) = config::config_path(&argv) else {
+        return Ok(());
+    };
+    let flags = config::flags(&Cli::command());
+    for (env, value) in config::load(&path, &flags)? {
+        if std::env::var_os(&env).is_none() {
+            // SAFETY: as in `apply_env_aliases`: no other thread exists yet.
+            unsafe { std::env::set_var(&env, value) };
+        }
+    }
+    Ok(())
+}
+
 /// The binary's entry point.
 pub fn main() -> ExitCode {
     apply_env_aliases();
+    if let Err(e) = apply_config_file() {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -103,7 +139,10 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Sync(a) => sync_cmd::run(*a).await,
+            Command::Run(a) => run_cmd::run(*a).await,
             Command::Inspect(a) => crate::inspect::run(a).map(|_| exit::OK),
+            Command::Policy(a) => policy_cmd::policy_cmd(&a),
+            Command::Capabilities => policy_cmd::capabilities_cmd(),
         }
     });
     match result {
@@ -112,5 +151,44 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::code_of(&e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// DESIGN.md §2: every flag also reads `ORGSYNC_<FLAG>` (so containers and the config file
+    /// can set it).
+    #[test]
+    fn every_flag_reads_its_orgsync_variable() {
+        fn walk(cmd: &clap::Command, path: &str, bad: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                let want = format!("ORGSYNC_{}", long.to_ascii_uppercase().replace('-', "_"));
+                let got = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                if got.as_deref() != Some(want.as_str()) {
+                    bad.push(format!("{path} --{long}: env {got:?}, want {want}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), bad);
+            }
+        }
+        let mut bad = vec![];
+        walk(&Cli::command(), "orgsync", &mut bad);
+        assert!(
+            bad.is_empty(),
+            "flags without their variable:\n{}",
+            bad.join("\n")
+        );
     }
 }
