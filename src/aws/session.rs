@@ -449,7 +449,7 @@ impl Session {
             settings.ic_rps,
             settings.ic_rps.ceil().max(1.0) as u32,
         ));
-        let org_limiter = Arc::new(Limiter::new(settings.org_rps, 1));
+        let org_limiter = Arc::new(Limiter::new(settings.org_rps, settings.org_rps.ceil().max(1.0) as u32));
         Ok(Session {
             settings,
             base,

@@ -12,3 +12,6 @@ pub mod record;
 pub mod types;
 
 pub use record::{Kind, Record};
+
+#[cfg(test)]
+mod wire_tests;

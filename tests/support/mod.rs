@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod expect;
 pub mod proxy;
 
 use std::io::Read;
@@ -158,6 +159,8 @@ pub fn orgsync(endpoint: &str) -> Command {
         .env("ORGSYNC_RETRY_INITIAL_BACKOFF", "20ms")
         .env("ORGSYNC_RETRY_MAX_BACKOFF", "200ms")
         .env("ORGSYNC_NO_PROGRESS", "true")
+        // The production default (4/s) paces Organizations calls; tests need not wait.
+        .env("ORGSYNC_ORG_RATE_LIMIT", "100")
         .stdin(Stdio::null());
     c
 }

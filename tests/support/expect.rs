@@ -1,0 +1,311 @@
+//! Test oracle: the IAM records a sync must produce, derived from a fixture file and the
+//! seeder's manifest (independently of orgsync's own mapping code).
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// Expected ids: resources as `type:id`, entitlement ids, grant ids, and resource parents.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Expected {
+    pub resources: BTreeSet<String>,
+    pub entitlements: BTreeSet<String>,
+    pub grants: BTreeSet<String>,
+    pub parents: BTreeMap<String, Option<String>>,
+}
+
+impl Expected {
+    fn res(&mut self, ty: &str, id: &str, parent: Option<String>) {
+        let key = format!("{ty}:{id}");
+        self.resources.insert(key.clone());
+        self.parents.insert(key, parent);
+    }
+
+    /// Only the records of these accounts (by id), plus AWS-managed policies they attach.
+    pub fn merge(&mut self, other: Expected) {
+        self.resources.extend(other.resources);
+        self.entitlements.extend(other.entitlements);
+        self.grants.extend(other.grants);
+        self.parents.extend(other.parents);
+    }
+}
+
+/// Replaces `${account:NAME}` and `${org:id}` in every string.
+pub fn substitute(v: &Value, manifest: &Value) -> Value {
+    match v {
+        Value::String(s) => {
+            let mut out = s.clone();
+            if let Some(id) = manifest["organization"]["id"].as_str() {
+                out = out.replace("${org:id}", id);
+            }
+            out = out.replace(
+                "${account:management}",
+                manifest["management_account"].as_str().unwrap_or_default(),
+            );
+            if let Some(accts) = manifest["accounts"].as_object() {
+                for (name, id) in accts {
+                    out = out.replace(
+                        &format!("${{account:{name}}}"),
+                        id.as_str().unwrap_or_default(),
+                    );
+                }
+            }
+            Value::String(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, manifest)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, manifest)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn path_of(v: &Value) -> String {
+    v["path"].as_str().unwrap_or("/").to_string()
+}
+
+fn iam_arn(acct: &str, kind: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{acct}:{kind}{path}{name}")
+}
+
+/// The accounts of a fixture: (name, id, is_management, account object).
+pub fn accounts(fixture: &Value, manifest: &Value) -> Vec<(String, String, bool, Value)> {
+    let mut out = vec![(
+        "management".to_string(),
+        manifest["management_account"].as_str().unwrap().to_string(),
+        true,
+        fixture["management"].clone(),
+    )];
+    for a in fixture["accounts"].as_array().into_iter().flatten() {
+        let name = a["name"].as_str().unwrap().to_string();
+        let id = manifest["accounts"][&name].as_str().unwrap().to_string();
+        out.push((name, id, false, a.clone()));
+    }
+    out
+}
+
+/// The IAM records one account must produce.
+pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -> Expected {
+    let fixture = substitute(fixture, manifest);
+    let (name, acct, is_mgmt, spec) = accounts(&fixture, manifest)
+        .into_iter()
+        .find(|a| a.0 == account_name)
+        .unwrap_or_else(|| panic!("no account {account_name} in the fixture"));
+    let mgmt = manifest["management_account"].as_str().unwrap().to_string();
+    let mut iam = spec["iam"].clone();
+    if iam.is_null() {
+        iam = serde_json::json!({});
+    }
+    // Members carry the role CreateAccount made, with the policy the seeder gave it.
+    if !is_mgmt {
+        let role_name = spec["role_name"]
+            .as_str()
+            .unwrap_or("OrganizationAccountAccessRole");
+        let mut role = serde_json::json!({
+            "name": role_name,
+            "trust": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{mgmt}:root")}, "Action": "sts:AssumeRole"}]},
+        });
+        match fixture["organization"]["member_role_policy"]
+            .as_str()
+            .unwrap_or("managed")
+        {
+            "managed" => {
+                role["managed_policies"] =
+                    serde_json::json!(["arn:aws:iam::aws:policy/AdministratorAccess"])
+            }
+            "inline" => role["inline_policies"] = serde_json::json!({"AdministratorAccess": {}}),
+            _ => {}
+        }
+        let roles = iam["roles"].as_array().cloned().unwrap_or_default();
+        let mut all = vec![role];
+        all.extend(roles);
+        iam["roles"] = Value::Array(all);
+    }
+    let parent = (!is_mgmt).then(|| format!("account_iam:{acct}"));
+    let mut e = Expected::default();
+    e.res("account_iam", &acct, None);
+
+    let mut local: BTreeMap<String, String> = BTreeMap::new();
+    for p in iam["policies"].as_array().into_iter().flatten() {
+        let n = p["name"].as_str().unwrap();
+        let arn = iam_arn(&acct, "policy", &path_of(p), n);
+        local.insert(n.to_string(), arn.clone());
+        e.res("iam_policy", &arn, parent.clone());
+        e.entitlements.insert(format!("iam_policy:{arn}:attached"));
+    }
+    let resolve = |r: &str| -> String {
+        match r.strip_prefix("local:") {
+            Some(n) => local
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| panic!("unknown local policy {n}")),
+            None => r.to_string(),
+        }
+    };
+    let attach = |e: &mut Expected, refs: &Value, ptype: &str, parn: &str| {
+        for r in strs(refs) {
+            let arn = resolve(&r);
+            if arn.contains(":iam::aws:policy/") {
+                e.res("iam_policy", &arn, None);
+                e.entitlements.insert(format!("iam_policy:{arn}:attached"));
+            }
+            e.grants
+                .insert(format!("iam_policy:{arn}:attached:{ptype}:{parn}"));
+        }
+    };
+    let inline = |e: &mut Expected, docs: &Value, ptype: &str, parn: &str| {
+        for (pname, _) in docs.as_object().into_iter().flatten() {
+            let id = format!("{parn}::inline::{pname}");
+            e.res("inline_policy", &id, Some(format!("{ptype}:{parn}")));
+            e.entitlements
+                .insert(format!("inline_policy:{id}:attached"));
+            e.grants
+                .insert(format!("inline_policy:{id}:attached:{ptype}:{parn}"));
+        }
+    };
+    let mut group_arns: BTreeMap<String, String> = BTreeMap::new();
+    for g in iam["groups"].as_array().into_iter().flatten() {
+        let n = g["name"].as_str().unwrap();
+        let arn = iam_arn(&acct, "group", &path_of(g), n);
+        group_arns.insert(n.to_string(), arn.clone());
+        e.res("group", &arn, parent.clone());
+        e.entitlements.insert(format!("group:{arn}:member"));
+        attach(&mut e, &g["managed_policies"], "group", &arn);
+        inline(&mut e, &g["inline_policies"], "group", &arn);
+    }
+    for u in iam["users"].as_array().into_iter().flatten() {
+        let n = u["name"].as_str().unwrap();
+        let arn = iam_arn(&acct, "user", &path_of(u), n);
+        e.res("iam_user", &arn, parent.clone());
+        for g in strs(&u["groups"]) {
+            let garn = &group_arns[&g];
+            e.grants
+                .insert(format!("group:{garn}:member:iam_user:{arn}"));
+        }
+        attach(&mut e, &u["managed_policies"], "iam_user", &arn);
+        inline(&mut e, &u["inline_policies"], "iam_user", &arn);
+        for k in manifest["access_keys"][format!("{name}/{n}")]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            e.res("access-key", k.as_str().unwrap(), None);
+        }
+    }
+    for r in iam["roles"].as_array().into_iter().flatten() {
+        let n = r["name"].as_str().unwrap();
+        let arn = iam_arn(&acct, "role", &path_of(r), n);
+        e.res("role", &arn, parent.clone());
+        let ent = format!("role:{arn}:assignment");
+        e.entitlements.insert(ent.clone());
+        attach(&mut e, &r["managed_policies"], "role", &arn);
+        inline(&mut e, &r["inline_policies"], "role", &arn);
+        let statements = match &r["trust"]["Statement"] {
+            Value::Array(a) => a.clone(),
+            o @ Value::Object(_) => vec![o.clone()],
+            _ => vec![],
+        };
+        for st in statements {
+            if st["Effect"] != "Allow" || !strs(&st["Action"]).iter().any(|a| a == "sts:AssumeRole")
+            {
+                continue;
+            }
+            for p in strs(&st["Principal"]["AWS"]) {
+                let (ptype, pid) = if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+                    ("account_iam", p.clone())
+                } else if p.ends_with(":root") {
+                    ("account_iam", p.split(':').nth(4).unwrap().to_string())
+                } else if p.contains(":user/") {
+                    ("iam_user", p.clone())
+                } else if p.contains(":role/") {
+                    ("role", p.clone())
+                } else {
+                    continue;
+                };
+                e.grants.insert(format!("{ent}:{ptype}:{pid}"));
+            }
+        }
+    }
+    e
+}
+
+/// What a sync wrote, in the same shape.
+pub fn actual(reader: &orgsync::store::c1z::C1zReader) -> Expected {
+    let all = orgsync::store::c1z::Filter::default();
+    let mut e = Expected::default();
+    for r in reader.resources(&all).unwrap() {
+        let id = r.id.clone().unwrap();
+        let key = format!("{}:{}", id.resource_type, id.resource);
+        e.resources.insert(key.clone());
+        e.parents.insert(
+            key,
+            r.parent_resource_id
+                .map(|p| format!("{}:{}", p.resource_type, p.resource)),
+        );
+    }
+    e.entitlements = reader
+        .entitlements(&all)
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    e.grants = reader
+        .grants(&all)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    e
+}
+
+/// Keeps only IAM-type records (drops organization, OU, account and Identity Center ones).
+pub fn iam_only(mut e: Expected) -> Expected {
+    const IAM: [&str; 7] = [
+        "account_iam:",
+        "iam_user:",
+        "group:",
+        "role:",
+        "iam_policy:",
+        "inline_policy:",
+        "access-key:",
+    ];
+    let keep = |k: &String| IAM.iter().any(|p| k.starts_with(p));
+    e.resources.retain(keep);
+    e.parents.retain(|k, _| keep(k));
+    e.entitlements.retain(keep);
+    e.grants.retain(keep);
+    e
+}
+
+/// Asserts equality with readable differences.
+pub fn assert_same(actual: &Expected, expected: &Expected) {
+    let diff = |what: &str, a: &BTreeSet<String>, b: &BTreeSet<String>| {
+        let extra: Vec<_> = a.difference(b).collect();
+        let missing: Vec<_> = b.difference(a).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{what}: unexpected {extra:#?}\nmissing {missing:#?}"
+        );
+    };
+    diff("resources", &actual.resources, &expected.resources);
+    diff("entitlements", &actual.entitlements, &expected.entitlements);
+    diff("grants", &actual.grants, &expected.grants);
+    for (k, p) in &expected.parents {
+        assert_eq!(actual.parents.get(k), Some(p), "parent of {k}");
+    }
+}
