@@ -4,6 +4,7 @@
 
 pub mod arn;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod inspect;
 pub mod model;

@@ -51,15 +51,14 @@ pub const IAM_READ: &[&str] = &[
 /// Who the credentials are (every run, `orgsync check`).
 pub const STS_READ: &[&str] = &["sts:GetCallerIdentity"];
 
-/// Organization discovery (management or delegated-administrator account only).
+/// Organization discovery (management or delegated-administrator account only): the OU tree
+/// breadth-first with the accounts of each node, so no `ListAccounts`, `ListParents` or
+/// `DescribeAccount` is needed.
 pub const ORG_READ: &[&str] = &[
     "organizations:DescribeOrganization",
     "organizations:ListRoots",
     "organizations:ListOrganizationalUnitsForParent",
-    "organizations:ListAccounts",
     "organizations:ListAccountsForParent",
-    "organizations:ListParents",
-    "organizations:DescribeAccount",
 ];
 
 /// IAM Identity Center and its identity store (once per organization, from the management
@@ -302,7 +301,7 @@ mod tests {
             "{text}"
         );
         let a = actions(&doc);
-        assert!(a.contains(&"organizations:ListAccounts".to_string()));
+        assert!(a.contains(&"organizations:ListAccountsForParent".to_string()));
         assert!(
             !a.iter().any(|x| x.starts_with("sso:")),
             "no IC unless asked"
@@ -378,6 +377,14 @@ mod tests {
                 p.display()
             );
         }
+        // And nothing is granted that the readers do not call (least privilege).
+        let called: Vec<String> = found.iter().map(|(_, c)| service_names(c)).collect();
+        for a in IAM_READ.iter().chain(ORG_READ) {
+            assert!(
+                called.iter().any(|c| c == a),
+                "{a} is granted but never called"
+            );
+        }
     }
 
     /// `"service", "Operation"` pairs that follow `.call(` in `text`.
@@ -385,7 +392,7 @@ mod tests {
         let mut out = vec![];
         for (i, _) in text.match_indices(".call(") {
             // The literal arguments come before the closure that makes the call.
-            let window: String = text[i..].chars().take(160).collect();
+            let window: String = text[i..].chars().take(400).collect();
             let window = window.split("||").next().unwrap_or_default();
             let quoted: Vec<&str> = window.split('"').skip(1).step_by(2).take(2).collect();
             if quoted.len() == 2

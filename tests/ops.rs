@@ -502,7 +502,7 @@ fn config_file_drives_a_real_sync() {
 #[test]
 fn read_policy_covers_every_call_a_sync_makes() {
     let moto = Moto::start();
-    moto.seed("single-account.json");
+    moto.seed("org.json");
     let dir = support::tempdir();
     let summary = dir.path().join("summary.json");
     let out = run(orgsync(&moto.endpoint())
@@ -519,7 +519,16 @@ fn read_policy_covers_every_call_a_sync_makes() {
         .keys()
         .cloned()
         .collect();
-    assert!(calls.len() >= 5, "{calls:?}");
+    for c in [
+        "organizations:ListRoots",
+        "sts:AssumeRole",
+        "iam:GetAccountAuthorizationDetails",
+    ] {
+        assert!(
+            calls.iter().any(|x| x == c),
+            "an org sync calls {c}: {calls:?}"
+        );
+    }
     let allowed = policy_actions(&run(
         orgsync("http://127.0.0.1:9").args(["policy", "--read"])
     ));
@@ -664,4 +673,192 @@ fn the_example_config_file_is_valid() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--no-file needs --jsonl"), "{err}");
+}
+
+fn findings(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// The finding of `check` about a target that contains `target`.
+fn finding<'a>(doc: &'a serde_json::Value, check: &str, target: &str) -> &'a serde_json::Value {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == check && f["target"].as_str().unwrap().contains(target))
+        .unwrap_or_else(|| panic!("no {check} finding for {target} in {doc:#}"))
+}
+
+#[test]
+fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id() {
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let acct = |n: &str| manifest["accounts"][n].as_str().unwrap().to_string();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let mgmt_role = "arn:aws:iam::123456789012:role/OrgSyncManagement";
+    let check = |extra: &[&str]| {
+        run(orgsync(&proxy.url())
+            .args(["check", "-o", "json", "--role-arn", mgmt_role])
+            .args([
+                "--external-id",
+                "mgmt-ext",
+                "--member-external-id",
+                "member-ext",
+            ])
+            .args(extra))
+    };
+
+    // A healthy setup first: moto enforces no External ID, so every hop "works" without it.
+    let out = check(&[]);
+    let doc = findings(&out);
+    assert_eq!(doc["failures"], 0, "{doc:#}");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        finding(&doc, "organization", "123456789012")["status"],
+        "ok"
+    );
+    assert_eq!(
+        finding(&doc, "identity_center", "us-east-1")["status"],
+        "ok"
+    );
+    assert_eq!(finding(&doc, "member_hop", "legacy")["status"], "skipped");
+
+    // Now: prod's role refuses the hop; every role but sandbox's (and the management role)
+    // requires its External ID, as their trust policies would in AWS.
+    let prod = acct("prod");
+    let sandbox = acct("sandbox");
+    proxy.add(
+        Rule::new(Fault::AccessDenied)
+            .service("sts")
+            .operation("AssumeRole")
+            .account(&prod),
+    );
+    for account in [
+        acct("dev"),
+        acct("staging"),
+        acct("security"),
+        "123456789012".into(),
+    ] {
+        proxy.add(
+            Rule::new(Fault::AccessDenied)
+                .service("sts")
+                .operation("AssumeRole")
+                .account(&account)
+                .missing_param("ExternalId"),
+        );
+    }
+    proxy.clear_seen();
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = findings(&out);
+    assert_eq!(doc["failures"], 1, "{doc:#}");
+    assert_eq!(doc["warnings"], 1, "{doc:#}");
+    let broken = finding(&doc, "member_hop", &prod);
+    assert_eq!(broken["status"], "fail");
+    assert!(
+        broken["detail"]
+            .as_str()
+            .unwrap()
+            .contains("assume_role_denied"),
+        "{broken}"
+    );
+    let fix = broken["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!(
+            "arn:aws:iam::{prod}:role/OrganizationAccountAccessRole"
+        )) && fix.contains("trust policy")
+            && fix.contains("sts:ExternalId")
+            && fix.contains(mgmt_role),
+        "{fix}"
+    );
+    let open = finding(&doc, "external_id", &sandbox);
+    assert_eq!(open["status"], "warn");
+    assert!(
+        open["detail"]
+            .as_str()
+            .unwrap()
+            .contains("WITHOUT the External ID"),
+        "{open}"
+    );
+    assert!(open["fix"].as_str().unwrap().contains("sts:ExternalId"));
+    for name in ["dev", "staging", "security"] {
+        assert_eq!(
+            finding(&doc, "external_id", &acct(name))["status"],
+            "ok",
+            "{name}"
+        );
+        assert_eq!(
+            finding(&doc, "iam_read", &acct(name))["status"],
+            "ok",
+            "{name}"
+        );
+    }
+    assert_eq!(finding(&doc, "external_id", mgmt_role)["status"], "ok");
+    assert_eq!(finding(&doc, "management_hop", mgmt_role)["status"], "ok");
+    // The hops really went out with and without the External ID.
+    let hops: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| {
+            s.operation == "AssumeRole"
+                && s.params
+                    .get("RoleArn")
+                    .is_some_and(|r| r.contains(&sandbox))
+        })
+        .map(|s| s.params.get("ExternalId").cloned())
+        .collect();
+    assert!(hops.contains(&Some("member-ext".into())), "{hops:?}");
+    assert!(hops.contains(&None), "{hops:?}");
+
+    // The table says the same, with the fixes, and --strict fails on the warning alone.
+    let out = run(orgsync(&proxy.url())
+        .args([
+            "check",
+            "--role-arn",
+            mgmt_role,
+            "--external-id",
+            "mgmt-ext",
+        ])
+        .args([
+            "--member-external-id",
+            "member-ext",
+            "--exclude-accounts",
+            &prod,
+        ]));
+    assert_eq!(out.status.code(), Some(0), "only a warning: {}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("How to fix:"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&sandbox) && l.contains("warn")),
+        "{table}"
+    );
+    let out = check(&["--exclude-accounts", &prod, "--strict"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn check_names_the_fix_for_missing_or_unusable_credentials() {
+    let out = run(orgsync("http://127.0.0.1:9")
+        .env("ORGSYNC_MAX_ATTEMPTS", "1")
+        .args(["check", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = findings(&out);
+    let f = finding(&doc, "credentials", "base credentials");
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["fix"].as_str().unwrap().contains("AWS_ENDPOINT_URL"),
+        "{f}"
+    );
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1, "stops there");
+
+    let out = run(orgsync("http://127.0.0.1:9")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["check", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = findings(&out);
+    let f = finding(&doc, "credentials", "base credentials");
+    assert!(f["fix"].as_str().unwrap().contains("AWS_PROFILE"), "{f}");
 }

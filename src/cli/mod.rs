@@ -2,6 +2,7 @@
 //! codes. Commands call into the library; nothing here talks to AWS directly.
 
 pub mod args;
+pub mod check_cmd;
 pub mod config;
 pub mod exit;
 pub mod logging;
@@ -66,6 +67,8 @@ pub struct Cli {
 pub enum Command {
     /// Read AWS and write resources, entitlements and grants to a c1z file and/or JSON lines.
     Sync(Box<sync_cmd::SyncArgs>),
+    /// Validate a setup before the first sync: credentials, hops, External IDs, permissions.
+    Check(Box<check_cmd::CheckArgs>),
     /// Sync on a schedule (interval or cron), keep timestamped outputs, serve /healthz and /metrics.
     Run(Box<run_cmd::RunArgs>),
     /// Read a c1z file: stats, resource types, resources, entitlements, grants, syncs.
@@ -140,6 +143,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Sync(a) => sync_cmd::run(*a).await,
             Command::Run(a) => run_cmd::run(*a).await,
+            Command::Check(a) => check_cmd::run(*a).await,
             Command::Inspect(a) => crate::inspect::run(a).map(|_| exit::OK),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
