@@ -862,3 +862,129 @@ fn check_names_the_fix_for_missing_or_unusable_credentials() {
     let f = finding(&doc, "credentials", "base credentials");
     assert!(f["fix"].as_str().unwrap().contains("AWS_PROFILE"), "{f}");
 }
+
+/// Every YAML document of the files in `dir`, by kind.
+fn k8s_docs(dir: &Path) -> BTreeMap<String, serde_yaml_ng::Value> {
+    let mut out = BTreeMap::new();
+    for name in support::files_in(dir) {
+        if !name.ends_with(".yaml") || name == "kustomization.yaml" {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc).unwrap();
+            let kind = v["kind"].as_str().unwrap().to_string();
+            out.insert(kind, v);
+        }
+    }
+    out
+}
+
+/// The Kubernetes manifests fit together and with the image, and orgsync accepts their
+/// configuration (every key and value parsed; the only complaint is the --no-file added here).
+#[test]
+fn kubernetes_manifests_and_dockerfile_fit_together() {
+    let dir = support::repo_root().join("deploy").join("kubernetes");
+    let docs = k8s_docs(&dir);
+    let sa = &docs["ServiceAccount"];
+    assert!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:iam::"),
+        "IRSA annotation"
+    );
+    let cron = &docs["CronJob"];
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], sa["metadata"]["name"]);
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"][0], "sync");
+    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    assert_eq!(pod["securityContext"]["runAsUser"], 10001);
+    let volumes = pod["volumes"].as_sequence().unwrap();
+    let claim = volumes
+        .iter()
+        .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+        .unwrap();
+    assert_eq!(
+        claim,
+        docs["PersistentVolumeClaim"]["metadata"]["name"]
+            .as_str()
+            .unwrap()
+    );
+    let cm_name = volumes
+        .iter()
+        .find_map(|v| v["configMap"]["name"].as_str())
+        .unwrap();
+    assert_eq!(
+        cm_name,
+        docs["ConfigMap"]["metadata"]["name"].as_str().unwrap()
+    );
+    let mounts = c["volumeMounts"].as_sequence().unwrap();
+    assert!(mounts.iter().any(|m| m["mountPath"] == "/data"));
+    assert!(
+        mounts.iter().any(|m| m["mountPath"] == "/tmp"),
+        "read-only root: /tmp is a volume"
+    );
+
+    let tmp = support::tempdir();
+    let cfg = tmp.path().join("orgsync.yaml");
+    std::fs::write(
+        &cfg,
+        docs["ConfigMap"]["data"]["orgsync.yaml"].as_str().unwrap(),
+    )
+    .unwrap();
+    let check_args = |args: Vec<String>| {
+        let out = run(orgsync("http://127.0.0.1:9")
+            .arg("--config")
+            .arg(&cfg)
+            .args(&args)
+            .arg("--no-file"));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--no-file needs --jsonl"), "{args:?}: {err}");
+    };
+    let args_of = |c: &serde_yaml_ng::Value| -> Vec<String> {
+        c["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    check_args(args_of(c));
+    let run_pod = &docs["Deployment"]["spec"]["template"]["spec"];
+    let rc = &run_pod["containers"][0];
+    assert_eq!(rc["args"][0], "run");
+    assert_eq!(rc["livenessProbe"]["httpGet"]["path"], "/healthz");
+    check_args(args_of(rc));
+
+    // The Dockerfile copies what exists, runs as the user the manifests expect, and its
+    // build inputs are not excluded by .dockerignore.
+    let root = support::repo_root();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("USER 10001:10001"));
+    let ignored = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    for line in dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for src in &words[1..words.len() - 1] {
+            assert!(root.join(src).exists(), "Dockerfile copies missing {src}");
+            let top = src.split('/').next().unwrap();
+            assert!(
+                !ignored.lines().any(|l| l.trim_end_matches('/') == top),
+                ".dockerignore drops {src}"
+            );
+        }
+    }
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    if manifest.contains("[[bench]]") {
+        assert!(
+            dockerfile.contains("COPY benches"),
+            "cargo reads bench targets"
+        );
+    }
+}
