@@ -728,3 +728,92 @@ fn killing_the_process_mid_sync_leaves_the_previous_output() {
     assert_eq!(std::fs::read(&out).unwrap(), b"previous");
     assert_eq!(support::files_in(dir.path()), vec!["keep.c1z"]);
 }
+
+#[test]
+fn small_pages_and_early_credential_refresh_give_the_same_records() {
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let dir = support::tempdir();
+    let clean = dir.path().join("clean.c1z");
+    let o = sync(&moto.endpoint(), &clean, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Pages of 1-2 items make every paged call page; a refresh window of 3599 s on one-hour
+    // sessions makes credentials "about to expire" a second after each hop, so slow accounts
+    // hop again mid-read.
+    let proxy = FaultProxy::start(&moto.endpoint());
+    proxy.add(
+        Rule::new(Fault::Latency(Duration::from_millis(700)))
+            .service("iam")
+            .operation("ListRoles"),
+    );
+    let paged = dir.path().join("paged.c1z");
+    let o = run(orgsync(&proxy.url())
+        .env("ORGSYNC_IAM_PAGE_SIZE", "2")
+        .env("ORGSYNC_ORG_PAGE_SIZE", "1")
+        .env("ORGSYNC_CREDENTIAL_REFRESH", "3599s")
+        .arg("sync")
+        .arg("--file")
+        .arg(&paged)
+        .arg("--summary-json")
+        .arg(paged.with_extension("summary.json")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_same_records(&paged, &clean);
+    let s = summary(&paged);
+    let calls = |op: &str| s["aws_calls"][op]["calls"].as_u64().unwrap_or(0);
+    assert!(
+        calls("iam:ListRoles") > 6,
+        "ListRoles paged (6 accounts): {}",
+        calls("iam:ListRoles")
+    );
+    assert!(
+        calls("organizations:ListAccountsForParent") >= 7,
+        "accounts paged one by one"
+    );
+    assert!(
+        calls("organizations:ListOrganizationalUnitsForParent") > 4,
+        "OUs paged one by one (4 nodes)"
+    );
+    let dev = manifest["accounts"]["dev"].as_str().unwrap();
+    let hops = proxy
+        .seen()
+        .iter()
+        .filter(|x| x.operation == "AssumeRole" && x.account.as_deref() == Some(dev))
+        .count();
+    assert!(
+        hops >= 2,
+        "credentials refreshed before expiry: {hops} hops into dev"
+    );
+}
+
+#[test]
+fn per_service_endpoint_variables_reach_every_client() {
+    let moto = Moto::start();
+    moto.seed("org.json");
+    let dir = support::tempdir();
+    let out = dir.path().join("x.c1z");
+    // The generic endpoint is dead; only the per-service variables lead to the emulator. Clients
+    // built from hopped credentials must keep them.
+    let o = run(orgsync("http://127.0.0.1:9")
+        .env("AWS_ENDPOINT_URL_IAM", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_SSO_ADMIN", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_IDENTITYSTORE", moto.endpoint())
+        .env("ORGSYNC_MAX_ATTEMPTS", "1")
+        .arg("sync")
+        .arg("--file")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reader = C1zReader::open(&out).unwrap();
+    assert_eq!(
+        reader
+            .resources(&Filter {
+                resource_type: Some("account_iam".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+        6
+    );
+}

@@ -50,6 +50,10 @@ pub struct Settings {
     pub ic_rps: f64,
     /// Organizations requests per second.
     pub org_rps: f64,
+    /// Items per page asked of paged IAM calls (AWS allows up to 1000).
+    pub iam_page_size: i32,
+    /// Items per page asked of paged Organizations calls (AWS allows up to 20).
+    pub org_page_size: i32,
 }
 
 impl Default for Settings {
@@ -70,6 +74,8 @@ impl Default for Settings {
             iam_rps: 15.0,
             ic_rps: 20.0,
             org_rps: 4.0,
+            iam_page_size: 1000,
+            org_page_size: 20,
         }
     }
 }

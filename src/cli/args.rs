@@ -106,6 +106,14 @@ pub struct AwsArgs {
     #[arg(long, env = "ORGSYNC_ORG_RATE_LIMIT", default_value = "4", value_parser = parse_rate, help_heading = "AWS")]
     pub org_rate_limit: f64,
 
+    /// Items per page of paged IAM calls (1-1000).
+    #[arg(long, env = "ORGSYNC_IAM_PAGE_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(i32).range(1..=1000), hide = true)]
+    pub iam_page_size: i32,
+
+    /// Items per page of paged Organizations calls (1-20).
+    #[arg(long, env = "ORGSYNC_ORG_PAGE_SIZE", default_value_t = 20, value_parser = clap::value_parser!(i32).range(1..=20), hide = true)]
+    pub org_page_size: i32,
+
     /// Refresh hopped credentials this long before they expire.
     #[arg(long, env = "ORGSYNC_CREDENTIAL_REFRESH", default_value = "5m", value_parser = parse_duration, help_heading = "AWS", action = ArgAction::Set)]
     pub credential_refresh: Duration,
@@ -130,6 +138,8 @@ impl AwsArgs {
             ic_rps: self.ic_rate_limit,
             org_rps: self.org_rate_limit,
             refresh_before: self.credential_refresh,
+            iam_page_size: self.iam_page_size,
+            org_page_size: self.org_page_size,
             ..Settings::default()
         }
     }

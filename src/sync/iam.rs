@@ -150,6 +150,7 @@ pub async fn read_account(
 ) -> Result<IamSnapshot, AwsError> {
     let iam = scope.iam();
     let lim = scope.iam_limiter();
+    let page_size = scope.settings().iam_page_size;
     let mut snap = IamSnapshot::default();
 
     // 1. Authorization details, all pages.
@@ -162,7 +163,7 @@ pub async fn read_account(
                     .filter(EntityType::Group)
                     .filter(EntityType::Role)
                     .filter(EntityType::LocalManagedPolicy)
-                    .max_items(1000)
+                    .max_items(page_size)
                     .set_marker(marker.clone())
                     .send()
             })
@@ -253,7 +254,7 @@ pub async fn read_account(
             let page = scope
                 .call(lim, "iam", "ListRoles", || {
                     iam.list_roles()
-                        .max_items(1000)
+                        .max_items(page_size)
                         .set_marker(marker.clone())
                         .send()
                 })
@@ -313,7 +314,7 @@ pub async fn read_account(
                 let page = scope
                     .call(lim, "iam", "ListUsers", || {
                         iam.list_users()
-                            .max_items(1000)
+                            .max_items(page_size)
                             .set_marker(marker.clone())
                             .send()
                     })

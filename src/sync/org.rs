@@ -108,6 +108,7 @@ pub async fn discover(
     descend: Option<&BTreeSet<String>>,
 ) -> Result<Result<OrgSnapshot, NoOrganization>, AwsError> {
     let orgs = scope.organizations();
+    let page_size = scope.settings().org_page_size;
     let described = scope
         .call(limiter, "organizations", "DescribeOrganization", || {
             orgs.describe_organization().send()
@@ -152,7 +153,10 @@ pub async fn discover(
     loop {
         let page = match scope
             .call(limiter, "organizations", "ListRoots", || {
-                orgs.list_roots().set_next_token(token.clone()).send()
+                orgs.list_roots()
+                    .max_results(page_size)
+                    .set_next_token(token.clone())
+                    .send()
             })
             .await
         {
@@ -196,6 +200,7 @@ pub async fn discover(
                     || {
                         orgs.list_organizational_units_for_parent()
                             .parent_id(&node)
+                            .max_results(page_size)
                             .set_next_token(token.clone())
                             .send()
                     },
@@ -235,6 +240,7 @@ pub async fn discover(
                 .call(limiter, "organizations", "ListAccountsForParent", || {
                     orgs.list_accounts_for_parent()
                         .parent_id(&node)
+                        .max_results(page_size)
                         .set_next_token(token.clone())
                         .send()
                 })
