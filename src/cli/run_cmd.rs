@@ -258,7 +258,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             break;
         }
         if signals.count() > 0 {
-            tracing::info!("stopping after the drained run");
+            tracing::info!("stopping after the run that was in progress");
             break;
         }
     }
