@@ -21,6 +21,10 @@ echo "seeded fixtures/demo.json (ids in demo/manifest.json)"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL="$MOTO_ENDPOINT" AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
+# moto's ListAccountsForProvisionedPermissionSet answers only the caller's account, so the
+# per-permission-set assignment strategy that `auto` picks for this small organization would
+# miss member-account assignments on the emulator (not on AWS). Ask per principal instead.
+export ORGSYNC_IC_ASSIGNMENT_STRATEGY=${ORGSYNC_IC_ASSIGNMENT_STRATEGY:-principal}
 
 set +e
 "$bin" sync --file demo/sync.c1z --jsonl demo/sync.jsonl --log-format text "$@"
@@ -34,3 +38,9 @@ echo
 "$bin" inspect stats --file demo/sync.c1z
 echo
 echo "Try: $bin inspect grants --file demo/sync.c1z | head"
+# An Identity Center permission set on an account, to ask who has it.
+ps=$("$bin" inspect grants --file demo/sync.c1z --resource-type account -o json \
+  | .venv/bin/python -c 'import json, sys; g = json.load(sys.stdin); print(g[0]["entitlement"]["id"] if g else "")')
+if [ -n "$ps" ]; then
+  echo "     $bin inspect grants --file demo/sync.c1z --entitlement '$ps'"
+fi

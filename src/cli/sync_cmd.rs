@@ -16,6 +16,7 @@ use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
 use crate::sync::engine::{self, AccountStatus, EngineOptions, RunResult};
 use crate::sync::iam::IamReadOptions;
+use crate::sync::identity_center;
 use crate::sync::plan;
 
 use super::args::AwsArgs;
@@ -85,6 +86,9 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub ic: identity_center::IcArgs,
 }
 
 /// What `prepare` validated: everything a run needs that could be checked without AWS.
@@ -192,7 +196,8 @@ pub async fn execute(
     };
 
     let work = async {
-        let plan = plan::build(&session, plan_opts).await?;
+        let mut plan = plan::build(&session, plan_opts).await?;
+        identity_center::attach(&session, &args.ic.options(), &mut plan).await;
         let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
         anyhow::Ok(result)
     };

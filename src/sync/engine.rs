@@ -79,6 +79,8 @@ pub struct PhaseInput<'a> {
 #[derive(Debug, Default)]
 pub struct PhaseOutput {
     pub records: Vec<Record>,
+    /// Records other units may carry too (AWS-managed policies); written once.
+    pub shared: Vec<Record>,
     pub notes: Vec<String>,
     /// Set when the phase failed; its records (if any) are still written.
     pub error: Option<AwsError>,
@@ -354,13 +356,13 @@ pub async fn run_accounts(
                 accounts: &account_resources,
             };
             let out = (phase.run)(input).await;
-            let records = out.records.len();
-            if !out.records.is_empty() {
+            let records = out.records.len() + out.shared.len();
+            if records > 0 {
                 sinks
                     .send(Unit {
                         label: phase.name.clone(),
                         records: out.records,
-                        shared: vec![],
+                        shared: out.shared,
                     })
                     .await?;
             }

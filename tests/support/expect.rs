@@ -284,11 +284,41 @@ pub fn iam_only(mut e: Expected) -> Expected {
         "inline_policy:",
         "access-key:",
     ];
-    let keep = |k: &String| IAM.iter().any(|p| k.starts_with(p));
+    // Identity Center also writes IAM-typed records: permission-set inline policies
+    // (`<psArn>::inline::inline`, ARNs of service `sso`), policy grants to permission sets and
+    // their account bindings, and the AWS-managed policies those use.
+    let from_ic = |k: &String| {
+        k.contains(":sso:::")
+            || k.contains(":permission_set:")
+            || k.contains(":permission_set_assignment:")
+    };
+    let keep = |k: &String| IAM.iter().any(|p| k.starts_with(p)) && !from_ic(k);
     e.resources.retain(keep);
     e.parents.retain(|k, _| keep(k));
     e.entitlements.retain(keep);
     e.grants.retain(keep);
+    // An AWS-managed policy is IAM's only if an IAM principal has it.
+    let used = |arn: &str| {
+        let prefix = format!("iam_policy:{arn}:attached:");
+        e.grants.iter().any(|g| g.starts_with(&prefix))
+    };
+    let aws_managed = |k: &str| -> Option<String> {
+        let arn = k.strip_prefix("iam_policy:")?;
+        let arn = arn.strip_suffix(":attached").unwrap_or(arn);
+        arn.contains(":iam::aws:policy/").then(|| arn.to_string())
+    };
+    let unused: Vec<String> = e
+        .resources
+        .iter()
+        .chain(e.entitlements.iter())
+        .filter(|k| aws_managed(k).is_some_and(|arn| !used(&arn)))
+        .cloned()
+        .collect();
+    for k in unused {
+        e.resources.remove(&k);
+        e.entitlements.remove(&k);
+        e.parents.remove(&k);
+    }
     e
 }
 

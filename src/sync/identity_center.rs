@@ -1,0 +1,1569 @@
+//! IAM Identity Center, read once per organization: find the instance (`--sso-region`, or a
+//! bounded list of regions), then read the identity store (users, groups, memberships), the
+//! permission sets (with their managed, customer-managed, inline policies and boundary) and
+//! the account assignments by the cheapest strategy (`sync::ic_strategy`). Every call goes
+//! through the session's org-wide Identity Center token bucket. The mapping to records is
+//! `sync::ic_records`; this module only reads and plans.
+//!
+//! Not here: provisioning (assignment create/delete), application assignments.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_identitystore::types as ids_types;
+use aws_sdk_ssoadmin::types as sso_types;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use clap::Args;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::aws::limits::Limiter;
+use crate::aws::{AwsError, ErrorClass, Scope, Session};
+use crate::model::pb;
+use crate::model::types as rt;
+
+use super::engine::{Phase, PhaseInput, PhaseOutput, Plan};
+use super::iam::utc;
+use super::iam_model::Attached;
+use super::ic_model::*;
+use super::ic_records::ic_records;
+use super::ic_strategy::{FirstStep, Known, Strategy, StrategyArg, first_step, keep_pairs};
+
+/// Regions searched for the instance when `--sso-region` is not set, after the session's own
+/// region: the regions organizations most often enable Identity Center in. At most this many
+/// plus one `ListInstances` calls; the search stops at the first region with an instance.
+pub const PROBE_REGIONS: [&str; 7] = [
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-southeast-1",
+];
+
+/// Identity Center calls in flight at once (the token bucket sets the rate).
+const IC_CONCURRENCY: usize = 8;
+/// Largest page every Identity Center list call accepts (the default page size).
+const PAGE: i32 = 100;
+
+/// `--identity-center`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcMode {
+    /// On when an instance is found; off (with a note) when there is none or the caller may
+    /// not list instances.
+    Auto,
+    /// Must be synced: a missing or unreadable instance fails the phase (exit 3).
+    On,
+    Off,
+}
+
+fn parse_mode(s: &str) -> Result<IcMode, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(IcMode::Auto),
+        "on" | "true" => Ok(IcMode::On),
+        "off" | "false" => Ok(IcMode::Off),
+        _ => Err(format!(
+            "'{s}' is not an Identity Center mode (auto, on, off; true/false also accepted)"
+        )),
+    }
+}
+
+fn parse_region(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("'{s}' is not an AWS region (e.g. us-east-1)"))
+    }
+}
+
+fn parse_instance_arn(s: &str) -> Result<String, String> {
+    let ok = s.starts_with("arn:")
+        && s.split(':').nth(2) == Some("sso")
+        && s.rsplit('/')
+            .next()
+            .is_some_and(|i| i.starts_with("ssoins-"));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)"
+        ))
+    }
+}
+
+/// Identity Center flags of `orgsync sync`.
+#[derive(Debug, Clone, Args)]
+pub struct IcArgs {
+    /// Sync IAM Identity Center: auto (when an instance is found), on, off. true/false are
+    /// accepted too (baton-aws's BATON_GLOBAL_AWS_SSO_ENABLED).
+    #[arg(
+        long = "identity-center",
+        env = "ORGSYNC_IDENTITY_CENTER",
+        default_value = "auto",
+        value_parser = parse_mode,
+        value_name = "auto|on|off",
+        help_heading = "Identity Center"
+    )]
+    pub identity_center: IcMode,
+
+    /// Region of the Identity Center instance (default: the session's region, then
+    /// us-east-1, us-west-2, eu-west-1, eu-central-1, ap-southeast-2, ap-northeast-1,
+    /// ap-southeast-1, stopping at the first with an instance).
+    #[arg(long, env = "ORGSYNC_SSO_REGION", value_parser = parse_region, help_heading = "Identity Center")]
+    pub sso_region: Option<String>,
+
+    /// The instance to sync when the caller sees several (default: the organization instance).
+    #[arg(long, env = "ORGSYNC_IC_INSTANCE_ARN", value_parser = parse_instance_arn, help_heading = "Identity Center")]
+    pub ic_instance_arn: Option<String>,
+
+    /// How to enumerate account assignments: auto picks the cheapest by estimated call count.
+    #[arg(
+        long,
+        env = "ORGSYNC_IC_ASSIGNMENT_STRATEGY",
+        value_enum,
+        default_value = "auto",
+        help_heading = "Identity Center"
+    )]
+    pub ic_assignment_strategy: StrategyArg,
+
+    /// Items per page of paged Identity Center calls (1-100).
+    #[arg(long, env = "ORGSYNC_IC_PAGE_SIZE", default_value_t = PAGE, value_parser = clap::value_parser!(i32).range(1..=100), hide = true)]
+    pub ic_page_size: i32,
+}
+
+/// Validated Identity Center options.
+#[derive(Debug, Clone)]
+pub struct IcOptions {
+    pub mode: IcMode,
+    pub sso_region: Option<String>,
+    pub instance_arn: Option<String>,
+    pub strategy: StrategyArg,
+    /// Items per page asked of paged calls.
+    pub page_size: i32,
+}
+
+impl IcArgs {
+    pub fn options(&self) -> IcOptions {
+        IcOptions {
+            mode: self.identity_center,
+            sso_region: self.sso_region.clone(),
+            instance_arn: self.ic_instance_arn.clone(),
+            strategy: self.ic_assignment_strategy,
+            page_size: self.ic_page_size,
+        }
+    }
+}
+
+impl Default for IcOptions {
+    fn default() -> Self {
+        IcOptions {
+            mode: IcMode::Auto,
+            sso_region: None,
+            instance_arn: None,
+            strategy: StrategyArg::Auto,
+            page_size: PAGE,
+        }
+    }
+}
+
+/// The resource types an Identity Center sync declares.
+pub const IC_TYPES: [&str; 4] = [
+    rt::SSO_USER,
+    rt::SSO_GROUP,
+    rt::PERMISSION_SET,
+    rt::PERMISSION_SET_ASSIGNMENT,
+];
+
+// ---------------------------------------------------------------------------------------------
+// "Not implemented" answers (an emulator's HTML 500) for optional per-permission-set reads.
+
+/// True for an HTML page answered with 500: what an endpoint that does not implement an
+/// operation sends (moto). AWS's JSON APIs answer errors in JSON.
+pub fn is_not_implemented(status: u16, body: Option<&[u8]>) -> bool {
+    status == 500
+        && body.is_some_and(|b| {
+            let head = String::from_utf8_lossy(&b[..b.len().min(64)])
+                .trim_start()
+                .to_ascii_lowercase();
+            head.starts_with("<!doctype html") || head.starts_with("<html")
+        })
+}
+
+fn response_not_implemented(r: &HttpResponse) -> bool {
+    is_not_implemented(r.status().as_u16(), r.body().bytes())
+}
+
+/// Forbids retrying a "not implemented" answer: retrying cannot make it implemented.
+#[derive(Debug)]
+struct NotImplementedIsFinal;
+
+impl ClassifyRetry for NotImplementedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if response_not_implemented(r) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "orgsync-not-implemented-is-final"
+    }
+}
+
+fn optional_call_config() -> aws_sdk_ssoadmin::config::Builder {
+    aws_sdk_ssoadmin::config::Builder::default().retry_classifier(NotImplementedIsFinal)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instance discovery.
+
+/// Where instances were looked for and what was found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Regions asked, in order.
+    pub tried: Vec<String>,
+    /// The region whose instances are in `instances`.
+    pub region: Option<String>,
+    pub instances: Vec<Instance>,
+    /// `ListInstances` was refused.
+    pub denied: Option<AwsError>,
+    /// Other failures, per region.
+    pub errors: Vec<AwsError>,
+}
+
+/// Regions to search: `--sso-region` alone, else the session's region then [`PROBE_REGIONS`].
+pub fn candidate_regions(sso_region: Option<&str>, session_region: Option<&str>) -> Vec<String> {
+    if let Some(r) = sso_region {
+        return vec![r.to_string()];
+    }
+    let mut out: Vec<String> = vec![];
+    for r in session_region.into_iter().chain(PROBE_REGIONS) {
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_string());
+        }
+    }
+    out
+}
+
+/// Organization instance when owned by the management account; account instance otherwise
+/// (also when there is no organization).
+pub fn classify(owner: Option<&str>, management: Option<&str>) -> InstanceKind {
+    match (owner, management) {
+        (Some(o), Some(m)) if o == m => InstanceKind::Organization,
+        _ => InstanceKind::Account,
+    }
+}
+
+async fn list_instances(
+    scope: &Scope,
+    lim: &Limiter,
+    region: &str,
+    management: Option<&str>,
+    page: i32,
+) -> Result<Vec<Instance>, AwsError> {
+    let sso = scope.sso_admin(region);
+    let mut out = vec![];
+    let mut token: Option<String> = None;
+    loop {
+        let t = token.clone();
+        let resp = scope
+            .call(lim, "sso", "ListInstances", || {
+                sso.list_instances()
+                    .max_results(page)
+                    .set_next_token(t.clone())
+                    .send()
+            })
+            .await?;
+        for i in resp.instances() {
+            let (Some(arn), Some(store)) = (i.instance_arn(), i.identity_store_id()) else {
+                continue;
+            };
+            out.push(Instance {
+                arn: arn.to_string(),
+                identity_store_id: store.to_string(),
+                region: region.to_string(),
+                owner_account: i.owner_account_id().map(str::to_string),
+                name: i.name().map(str::to_string),
+                status: i.status().map(|s| s.as_str().to_string()),
+                kind: classify(i.owner_account_id(), management),
+            });
+        }
+        match resp.next_token() {
+            Some(n) if !n.is_empty() && Some(n) != t.as_deref() => token = Some(n.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Looks for instances region by region. Stops at the first region with an organization
+/// instance, or (when there is no organization) with any instance. Refusals are remembered
+/// and the search goes on (a region-deny policy refuses only some regions).
+pub async fn discover(
+    scope: &Scope,
+    lim: &Limiter,
+    regions: &[String],
+    management: Option<&str>,
+    page: i32,
+) -> Discovery {
+    let mut d = Discovery::default();
+    let mut fallback: Option<(String, Vec<Instance>)> = None;
+    for region in regions {
+        d.tried.push(region.clone());
+        match list_instances(scope, lim, region, management, page).await {
+            Ok(found) if found.is_empty() => {}
+            Ok(found) => {
+                let org = found.iter().any(|i| i.kind == InstanceKind::Organization);
+                if org || management.is_none() {
+                    d.region = Some(region.clone());
+                    d.instances = found;
+                    return d;
+                }
+                if fallback.is_none() {
+                    fallback = Some((region.clone(), found));
+                }
+            }
+            // A refusal may be one region's (a region-deny SCP): keep looking elsewhere.
+            Err(e) if matches!(e.class, ErrorClass::AccessDenied) => {
+                tracing::debug!(region = %region, error = %e, "ListInstances refused in this region");
+                d.denied.get_or_insert(e);
+            }
+            Err(e) => {
+                tracing::debug!(region = %region, error = %e, "ListInstances failed in this region");
+                d.errors.push(e);
+            }
+        }
+    }
+    if let Some((region, found)) = fallback {
+        d.region = Some(region);
+        d.instances = found;
+    }
+    d
+}
+
+/// Picks the instance to sync: `--ic-instance-arn`, else the organization instance, else the
+/// caller's own account instance. Returns it and notes about the others.
+pub fn select_instance(
+    instances: &[Instance],
+    wanted: Option<&str>,
+    caller: &str,
+) -> Result<(Instance, Vec<String>), String> {
+    let chosen = match wanted {
+        Some(arn) => instances.iter().find(|i| i.arn == arn).ok_or_else(|| {
+            format!(
+                "instance {arn} is not among those found ({})",
+                instances
+                    .iter()
+                    .map(|i| i.arn.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?,
+        None => instances
+            .iter()
+            .find(|i| i.kind == InstanceKind::Organization)
+            .or_else(|| {
+                instances
+                    .iter()
+                    .find(|i| i.owner_account.as_deref() == Some(caller))
+            })
+            .or_else(|| instances.first())
+            .ok_or_else(|| "no instance found".to_string())?,
+    };
+    let mut notes = vec![];
+    for other in instances.iter().filter(|i| i.arn != chosen.arn) {
+        notes.push(format!(
+            "Identity Center: {} instance {} (owner {}) not synced{}",
+            kind_word(other.kind),
+            other.arn,
+            other.owner_account.as_deref().unwrap_or("unknown"),
+            if other.kind == InstanceKind::Account {
+                ": account instances cannot grant AWS account access"
+            } else {
+                "; choose it with --ic-instance-arn"
+            }
+        ));
+    }
+    Ok((chosen.clone(), notes))
+}
+
+fn kind_word(k: InstanceKind) -> &'static str {
+    match k {
+        InstanceKind::Organization => "organization",
+        InstanceKind::Account => "account",
+    }
+}
+
+/// The management account: from the plan's account ARNs
+/// (`arn:<p>:organizations::<management>:account/o-…/<id>`), else `DescribeOrganization`.
+async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
+    let from_plan = plan.accounts.iter().find_map(|a| {
+        let arn = a.info.arn.as_deref()?;
+        let mut parts = arn.split(':');
+        let (_, _, svc, _, acct) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        (svc == "organizations" && acct.len() == 12).then(|| acct.to_string())
+    });
+    if from_plan.is_some() {
+        return from_plan;
+    }
+    let scope = session.management();
+    let org = scope.organizations();
+    match scope
+        .call(
+            session.org_limiter(),
+            "organizations",
+            "DescribeOrganization",
+            || org.describe_organization().send(),
+        )
+        .await
+    {
+        Ok(o) => o
+            .organization()
+            .and_then(|o| o.master_account_id())
+            .map(str::to_string),
+        Err(e) => {
+            tracing::debug!(error = %e, "no organization: Identity Center instances are account instances");
+            None
+        }
+    }
+}
+
+/// Decides whether Identity Center is synced and, if so, adds its resource types and phase to
+/// `plan` (one `ListInstances` per searched region; see [`PROBE_REGIONS`]).
+pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
+    if opts.mode == IcMode::Off {
+        return;
+    }
+    let scope = session.management();
+    let lim = session.ic_limiter();
+    let management = management_account(session, plan).await;
+    let session_region = session
+        .settings()
+        .region
+        .clone()
+        .or_else(|| session.base_config().region().map(|r| r.to_string()));
+    let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
+    let found = discover(scope, lim, &regions, management.as_deref(), opts.page_size).await;
+    let caller = session.caller.account.to_string();
+    let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
+        Err((
+            format!("the caller may not list Identity Center instances ({e})"),
+            Some(e.clone()),
+        ))
+    } else if found.instances.is_empty() {
+        let why = match found.errors.last() {
+            Some(e) => format!(
+                "no Identity Center instance found in {} (last error: {e}); set --sso-region",
+                found.tried.join(", ")
+            ),
+            None => format!(
+                "no Identity Center instance found in {}; set --sso-region if it is elsewhere",
+                found.tried.join(", ")
+            ),
+        };
+        Err((why, found.errors.last().cloned()))
+    } else {
+        select_instance(&found.instances, opts.instance_arn.as_deref(), &caller)
+            .map_err(|why| (why, None))
+    };
+    let (instance, notes) = match picked {
+        Ok(p) => p,
+        Err((why, err)) => {
+            if opts.mode == IcMode::Auto {
+                plan.notes.push(format!("Identity Center: off ({why})"));
+                return;
+            }
+            let err = err.unwrap_or_else(|| {
+                AwsError::local("sso", "ListInstances", ErrorClass::NotFound, why.clone())
+            });
+            add_types(plan);
+            plan.phases.push(Phase {
+                name: "identity center".into(),
+                run: Box::new(move |_input| {
+                    Box::pin(async move {
+                        PhaseOutput {
+                            notes: vec![format!("Identity Center: not synced ({why})")],
+                            error: Some(err),
+                            ..Default::default()
+                        }
+                    })
+                }),
+            });
+            return;
+        }
+    };
+    let delegated = instance.kind == InstanceKind::Organization
+        && instance.owner_account.as_deref() != Some(caller.as_str());
+    let mut head = format!(
+        "Identity Center: {} instance {} in {} (identity store {}, owner {}){}",
+        kind_word(instance.kind),
+        instance.arn,
+        instance.region,
+        instance.identity_store_id,
+        instance.owner_account.as_deref().unwrap_or("unknown"),
+        if opts.sso_region.is_some() {
+            " from --sso-region".to_string()
+        } else {
+            format!("; regions searched: {}", found.tried.join(", "))
+        }
+    );
+    if delegated {
+        head.push_str(&format!(
+            "; running as delegated administrator {caller}: the management account's assignments are not visible to it and are left out"
+        ));
+    }
+    if instance.kind == InstanceKind::Account {
+        head.push_str("; account instances have no permission sets or account assignments");
+    }
+    tracing::info!(instance = %instance.arn, region = %instance.region, kind = kind_word(instance.kind), "Identity Center instance");
+    plan.notes.push(head);
+    plan.notes.extend(notes);
+    add_types(plan);
+    let ctx = PhaseContext {
+        instance,
+        strategy: opts.strategy,
+        skip_account: delegated.then_some(management).flatten(),
+        partition: session.caller.partition.to_string(),
+        page_size: opts.page_size,
+    };
+    plan.phases.push(Phase {
+        name: "identity center".into(),
+        run: Box::new(move |input| Box::pin(run_phase(input, ctx))),
+    });
+}
+
+fn add_types(plan: &mut Plan) {
+    for t in IC_TYPES {
+        if !plan.resource_types.contains(&t) {
+            plan.resource_types.push(t);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phase.
+
+/// What the phase needs from planning.
+#[derive(Debug, Clone)]
+struct PhaseContext {
+    instance: Instance,
+    strategy: StrategyArg,
+    /// An account Identity Center will not show the caller (the management account, for a
+    /// delegated administrator).
+    skip_account: Option<String>,
+    partition: String,
+    page_size: i32,
+}
+
+/// False for an account resource whose profile says it is not ACTIVE (suspended or closed
+/// accounts cannot be assigned to).
+pub fn account_is_active(r: &pb::Resource) -> bool {
+    let Some(p) = &r.profile else { return true };
+    ["aws_account_status", "aws_account_state"]
+        .iter()
+        .filter_map(|k| crate::model::profile::get_str(p, k))
+        .all(|s| s.eq_ignore_ascii_case("ACTIVE"))
+}
+
+async fn run_phase(input: PhaseInput<'_>, ctx: PhaseContext) -> PhaseOutput {
+    let session = input.session;
+    let reader = Reader::new(
+        session.management(),
+        session.ic_limiter(),
+        &ctx.instance,
+        ctx.page_size,
+    );
+    let accounts: BTreeMap<String, pb::Resource> = input
+        .accounts
+        .iter()
+        .filter(|(id, r)| Some(id.as_str()) != ctx.skip_account.as_deref() && account_is_active(r))
+        .map(|(id, r)| (id.clone(), r.clone()))
+        .collect();
+    let mut out = PhaseOutput::default();
+    let mut snap = IcSnapshot {
+        instance: ctx.instance.clone(),
+        users: vec![],
+        groups: vec![],
+        memberships: vec![],
+        permission_sets: vec![],
+        assignments: None,
+    };
+    let org = ctx.instance.kind == InstanceKind::Organization;
+    match reader.identity_store().await {
+        Ok((u, g, m)) => {
+            snap.users = u;
+            snap.groups = g;
+            snap.memberships = m;
+        }
+        Err(e) => {
+            out.notes
+                .push(format!("Identity Center: identity store not read ({e})"));
+            out.error = Some(e);
+            return out;
+        }
+    }
+    if org {
+        match reader.permission_sets().await {
+            Ok(p) => snap.permission_sets = p,
+            Err(e) => {
+                out.notes
+                    .push(format!("Identity Center: permission sets not read ({e})"));
+                out.error = Some(e);
+            }
+        }
+    }
+    if org && out.error.is_none() {
+        if accounts.is_empty() {
+            out.notes.push(
+                "Identity Center: no account in this run, so no account assignments were read"
+                    .into(),
+            );
+        } else {
+            let ids: BTreeSet<String> = accounts.keys().cloned().collect();
+            match reader
+                .assignments(
+                    ctx.strategy,
+                    &snap.users,
+                    &snap.groups,
+                    &snap.permission_sets,
+                    &ids,
+                )
+                .await
+            {
+                Ok((set, report)) => {
+                    tracing::info!(strategy = %report.strategy, calls = report.calls, estimate = %report.estimate, "Identity Center assignments read");
+                    out.notes.push(report.note());
+                    snap.assignments = Some(set);
+                }
+                Err(e) => {
+                    out.notes
+                        .push(format!("Identity Center: assignments not read ({e})"));
+                    out.error = Some(e);
+                }
+            }
+        }
+    }
+    let unimplemented = reader.unimplemented();
+    if !unimplemented.is_empty() {
+        out.notes.push(format!(
+            "Identity Center: the endpoint does not implement {}; those permission-set details are left out",
+            unimplemented.join(", ")
+        ));
+    }
+    let recs = ic_records(&snap, &accounts, &ctx.partition);
+    if recs.unknown_permission_set > 0 {
+        out.notes.push(format!(
+            "Identity Center: {} assignments name a permission set that ListPermissionSets did not return; left out",
+            recs.unknown_permission_set
+        ));
+    }
+    out.notes.push(format!(
+        "Identity Center: {} users, {} groups, {} memberships, {} permission sets, {} account assignments",
+        snap.users.len(),
+        snap.groups.len(),
+        snap.memberships.len(),
+        snap.permission_sets.len(),
+        snap.assignments.as_ref().map(|a| a.len()).unwrap_or(0)
+    ));
+    out.records = recs.records;
+    out.shared = recs.shared;
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads.
+
+/// How the assignments were enumerated, for notes and logs.
+#[derive(Debug, Clone)]
+pub struct AssignmentReport {
+    pub strategy: Strategy,
+    /// Chosen by auto (else forced by the flag).
+    pub auto: bool,
+    /// Auto discovered pairs with a pair strategy, then found asking principals cheaper.
+    pub switched_from: Option<Strategy>,
+    pub estimate: String,
+    /// Calls actually made (pages included).
+    pub calls: u64,
+}
+
+impl AssignmentReport {
+    fn note(&self) -> String {
+        let how = match (self.auto, self.switched_from) {
+            (true, Some(from)) => format!(
+                "auto chose {} after {from} discovery showed more pairs than principals",
+                self.strategy
+            ),
+            (true, None) => format!("auto chose {}", self.strategy),
+            (false, _) => format!("{} (--ic-assignment-strategy)", self.strategy),
+        };
+        format!(
+            "Identity Center assignments: {how}; estimated calls: {}; made {} calls",
+            self.estimate, self.calls
+        )
+    }
+}
+
+struct Reader<'a> {
+    scope: &'a Scope,
+    lim: &'a Limiter,
+    sso: aws_sdk_ssoadmin::Client,
+    ids: aws_sdk_identitystore::Client,
+    instance: &'a Instance,
+    page: i32,
+    calls: AtomicU64,
+    unimplemented: Mutex<BTreeSet<&'static str>>,
+}
+
+type Pairs = BTreeSet<(String, String)>;
+
+impl<'a> Reader<'a> {
+    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance, page: i32) -> Reader<'a> {
+        Reader {
+            scope,
+            lim,
+            sso: scope.sso_admin(&instance.region),
+            ids: scope.identity_store(&instance.region),
+            instance,
+            page: page.clamp(1, PAGE),
+            calls: AtomicU64::new(0),
+            unimplemented: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    fn unimplemented(&self) -> Vec<&'static str> {
+        match self.unimplemented.lock() {
+            Ok(s) => s.iter().copied().collect(),
+            Err(p) => p.into_inner().iter().copied().collect(),
+        }
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Every page of a list call. With `optional`, an operation the endpoint does not
+    /// implement gives `None` (and is remembered for a note) instead of an error.
+    async fn pages<R, E, Fut, T>(
+        &self,
+        service: &'static str,
+        op: &'static str,
+        optional: bool,
+        call: impl Fn(Option<String>) -> Fut,
+        mut take: impl FnMut(R, &mut Vec<T>) -> Option<String>,
+    ) -> Result<Option<Vec<T>>, AwsError>
+    where
+        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut out = vec![];
+        let mut token: Option<String> = None;
+        let mut seen: HashSet<String> = HashSet::new();
+        loop {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let t = token.clone();
+            let resp = self
+                .scope
+                .call(self.lim, service, op, || {
+                    let fut = call(t.clone());
+                    async move {
+                        match fut.await {
+                            Ok(v) => Ok(Some(v)),
+                            Err(SdkError::ServiceError(se))
+                                if optional && response_not_implemented(se.raw()) =>
+                            {
+                                Ok(None)
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                })
+                .await?;
+            let Some(resp) = resp else {
+                if let Ok(mut s) = self.unimplemented.lock() {
+                    s.insert(op);
+                }
+                return Ok(None);
+            };
+            match take(resp, &mut out) {
+                Some(next) if !next.is_empty() && seen.insert(next.clone()) => token = Some(next),
+                _ => return Ok(Some(out)),
+            }
+        }
+    }
+
+    /// Like [`Reader::pages`] for a call that is always implemented.
+    async fn all<R, E, Fut, T>(
+        &self,
+        service: &'static str,
+        op: &'static str,
+        call: impl Fn(Option<String>) -> Fut,
+        take: impl FnMut(R, &mut Vec<T>) -> Option<String>,
+    ) -> Result<Vec<T>, AwsError>
+    where
+        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        Ok(self
+            .pages(service, op, false, call, take)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Users, groups and the user memberships of every group (one paged call per group).
+    async fn identity_store(
+        &self,
+    ) -> Result<(Vec<IcUser>, Vec<IcGroup>, Vec<Membership>), AwsError> {
+        let store = self.instance.identity_store_id.as_str();
+        let users = self
+            .all(
+                "identitystore",
+                "ListUsers",
+                |t| {
+                    self.ids
+                        .list_users()
+                        .identity_store_id(store)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.users().iter().map(user_of));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await?;
+        let groups = self
+            .all(
+                "identitystore",
+                "ListGroups",
+                |t| {
+                    self.ids
+                        .list_groups()
+                        .identity_store_id(store)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.groups().iter().map(group_of));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await?;
+        let per_group: Vec<Vec<Membership>> = stream::iter(
+            groups
+                .iter()
+                .map(|g| async move {
+                    self.all(
+                        "identitystore",
+                        "ListGroupMemberships",
+                        |t| {
+                            self.ids
+                                .list_group_memberships()
+                                .identity_store_id(store)
+                                .group_id(&g.id)
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(r.group_memberships().iter().filter_map(|m| {
+                                let user = match m.member_id() {
+                                    Some(ids_types::MemberId::UserId(u)) => u.clone(),
+                                    _ => return None,
+                                };
+                                Some(Membership {
+                                    id: m.membership_id().to_string(),
+                                    group_id: m.group_id().unwrap_or(&g.id).to_string(),
+                                    user_id: user,
+                                })
+                            }));
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffered(IC_CONCURRENCY)
+        .try_collect()
+        .await?;
+        let mut memberships: Vec<Membership> = per_group.into_iter().flatten().collect();
+        memberships.sort();
+        memberships.dedup_by(|a, b| a.id == b.id);
+        Ok((users, groups, memberships))
+    }
+
+    /// Every permission set with its details (five calls each; the optional ones tolerate an
+    /// endpoint that does not implement them).
+    async fn permission_sets(&self) -> Result<Vec<PermissionSet>, AwsError> {
+        let inst = self.instance.arn.as_str();
+        let arns: Vec<String> = self
+            .all(
+                "sso",
+                "ListPermissionSets",
+                |t| {
+                    self.sso
+                        .list_permission_sets()
+                        .instance_arn(inst)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.permission_sets().iter().cloned());
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await?;
+        let mut unique = BTreeSet::new();
+        let arns: Vec<String> = arns
+            .into_iter()
+            .filter(|a| unique.insert(a.clone()))
+            .collect();
+        stream::iter(
+            arns.iter()
+                .map(|arn| self.permission_set(arn))
+                .collect::<Vec<_>>(),
+        )
+        .buffered(IC_CONCURRENCY)
+        .try_collect()
+        .await
+    }
+
+    async fn permission_set(&self, arn: &str) -> Result<PermissionSet, AwsError> {
+        let inst = self.instance.arn.as_str();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let described = self
+            .scope
+            .call(self.lim, "sso", "DescribePermissionSet", || {
+                self.sso
+                    .describe_permission_set()
+                    .instance_arn(inst)
+                    .permission_set_arn(arn)
+                    .send()
+            })
+            .await?;
+        let d = described.permission_set();
+        let managed = self
+            .pages(
+                "sso",
+                "ListManagedPoliciesInPermissionSet",
+                true,
+                |t| {
+                    self.sso
+                        .list_managed_policies_in_permission_set()
+                        .instance_arn(inst)
+                        .permission_set_arn(arn)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .customize()
+                        .config_override(optional_call_config())
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.attached_managed_policies().iter().filter_map(|p| {
+                        let arn = p.arn()?.to_string();
+                        let name = p
+                            .name()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(&arn).to_string());
+                        Some(Attached { name, arn })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await?
+            .unwrap_or_default();
+        let customer_managed = self
+            .pages(
+                "sso",
+                "ListCustomerManagedPolicyReferencesInPermissionSet",
+                true,
+                |t| {
+                    self.sso
+                        .list_customer_managed_policy_references_in_permission_set()
+                        .instance_arn(inst)
+                        .permission_set_arn(arn)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .customize()
+                        .config_override(optional_call_config())
+                        .send()
+                },
+                |r, out| {
+                    out.extend(
+                        r.customer_managed_policy_references()
+                            .iter()
+                            .map(|c| CustomerPolicyRef::new(c.name(), c.path())),
+                    );
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await?
+            .unwrap_or_default();
+        let inline = self
+            .pages(
+                "sso",
+                "GetInlinePolicyForPermissionSet",
+                true,
+                |_| {
+                    self.sso
+                        .get_inline_policy_for_permission_set()
+                        .instance_arn(inst)
+                        .permission_set_arn(arn)
+                        .customize()
+                        .config_override(optional_call_config())
+                        .send()
+                },
+                |r, out| {
+                    out.extend(
+                        r.inline_policy()
+                            .filter(|p| !p.trim().is_empty())
+                            .map(str::to_string),
+                    );
+                    None
+                },
+            )
+            .await?
+            .and_then(|v| v.into_iter().next());
+        let boundary = self.pages(
+            "sso",
+            "GetPermissionsBoundaryForPermissionSet",
+            true,
+            |_| {
+                self.sso
+                    .get_permissions_boundary_for_permission_set()
+                    .instance_arn(inst)
+                    .permission_set_arn(arn)
+                    .customize()
+                    .config_override(optional_call_config())
+                    .send()
+            },
+            |r, out| {
+                out.extend(r.permissions_boundary().and_then(boundary_of));
+                None
+            },
+        );
+        // A permission set without a boundary is answered with ResourceNotFoundException.
+        let boundary = match boundary.await {
+            Ok(b) => b.and_then(|v| v.into_iter().next()),
+            Err(e) if e.class == ErrorClass::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok(PermissionSet {
+            arn: arn.to_string(),
+            name: d
+                .and_then(|d| d.name())
+                .map(str::to_string)
+                .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn).to_string()),
+            description: d
+                .and_then(|d| d.description())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            session_duration: d.and_then(|d| d.session_duration()).map(str::to_string),
+            relay_state: d
+                .and_then(|d| d.relay_state())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            created: d.and_then(|d| d.created_date()).and_then(utc),
+            managed,
+            customer_managed,
+            inline,
+            boundary,
+        })
+    }
+
+    /// Account assignments in `accounts`, by `arg` (auto: see `sync::ic_strategy`).
+    async fn assignments(
+        &self,
+        arg: StrategyArg,
+        users: &[IcUser],
+        groups: &[IcGroup],
+        sets: &[PermissionSet],
+        accounts: &BTreeSet<String>,
+    ) -> Result<(BTreeSet<Assignment>, AssignmentReport), AwsError> {
+        let known = Known {
+            users: users.len() as u64,
+            groups: groups.len() as u64,
+            permission_sets: sets.len() as u64,
+            accounts: accounts.len() as u64,
+        };
+        let start = self.calls();
+        let mut report = AssignmentReport {
+            strategy: Strategy::Principal,
+            auto: arg.fixed().is_none(),
+            switched_from: None,
+            estimate: known.describe(None),
+            calls: 0,
+        };
+        if known.nothing_to_ask() {
+            report.estimate = "none: no permission set or no account".into();
+            return Ok((BTreeSet::new(), report));
+        }
+        let set_arns: BTreeSet<&str> = sets.iter().map(|s| s.arn.as_str()).collect();
+        let plan = match arg.fixed() {
+            Some(s) => s,
+            None => match first_step(&known) {
+                FirstStep::Principal => Strategy::Principal,
+                FirstStep::Discover(s) => s,
+            },
+        };
+        report.strategy = plan;
+        let result = if plan == Strategy::Principal {
+            self.by_principal(users, groups, accounts).await?
+        } else {
+            let pairs = self.discover_pairs(plan, sets, &set_arns, accounts).await?;
+            report.estimate = known.describe(Some(pairs.len() as u64));
+            if report.auto && !keep_pairs(&known, pairs.len() as u64) {
+                report.switched_from = Some(plan);
+                report.strategy = Strategy::Principal;
+                self.by_principal(users, groups, accounts).await?
+            } else {
+                self.by_pairs(&pairs).await?
+            }
+        };
+        report.calls = self.calls() - start;
+        Ok((result, report))
+    }
+
+    async fn by_principal(
+        &self,
+        users: &[IcUser],
+        groups: &[IcGroup],
+        accounts: &BTreeSet<String>,
+    ) -> Result<BTreeSet<Assignment>, AwsError> {
+        let inst = self.instance.arn.as_str();
+        let principals: Vec<(PrincipalKind, &str)> = users
+            .iter()
+            .map(|u| (PrincipalKind::User, u.id.as_str()))
+            .chain(groups.iter().map(|g| (PrincipalKind::Group, g.id.as_str())))
+            .collect();
+        let found: Vec<Vec<Assignment>> = stream::iter(
+            principals
+                .into_iter()
+                .map(|(kind, id)| async move {
+                    let ptype = match kind {
+                        PrincipalKind::User => sso_types::PrincipalType::User,
+                        PrincipalKind::Group => sso_types::PrincipalType::Group,
+                    };
+                    self.all(
+                        "sso",
+                        "ListAccountAssignmentsForPrincipal",
+                        |t| {
+                            self.sso
+                                .list_account_assignments_for_principal()
+                                .instance_arn(inst)
+                                .principal_id(id)
+                                .principal_type(ptype.clone())
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(r.account_assignments().iter().filter_map(|a| {
+                                Some(Assignment {
+                                    account: a.account_id()?.to_string(),
+                                    permission_set: a.permission_set_arn()?.to_string(),
+                                    kind: a
+                                        .principal_type()
+                                        .map(principal_kind)
+                                        .unwrap_or(Some(kind))?,
+                                    principal_id: a.principal_id().unwrap_or(id).to_string(),
+                                })
+                            }));
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(IC_CONCURRENCY)
+        .try_collect()
+        .await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter(|a| accounts.contains(&a.account))
+            .collect())
+    }
+
+    /// The provisioned (account, permission set) pairs within `accounts`.
+    async fn discover_pairs(
+        &self,
+        how: Strategy,
+        sets: &[PermissionSet],
+        set_arns: &BTreeSet<&str>,
+        accounts: &BTreeSet<String>,
+    ) -> Result<Pairs, AwsError> {
+        let inst = self.instance.arn.as_str();
+        let found: Vec<Vec<(String, String)>> = match how {
+            Strategy::PermissionSet => {
+                stream::iter(
+                    sets.iter()
+                        .map(|ps| async move {
+                            self.all(
+                                "sso",
+                                "ListAccountsForProvisionedPermissionSet",
+                                |t| {
+                                    self.sso
+                                        .list_accounts_for_provisioned_permission_set()
+                                        .instance_arn(inst)
+                                        .permission_set_arn(&ps.arn)
+                                        .max_results(self.page)
+                                        .set_next_token(t)
+                                        .send()
+                                },
+                                |r, out| {
+                                    out.extend(
+                                        r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())),
+                                    );
+                                    r.next_token().map(str::to_string)
+                                },
+                            )
+                            .await
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .buffer_unordered(IC_CONCURRENCY)
+                .try_collect()
+                .await?
+            }
+            Strategy::Account | Strategy::Principal => {
+                stream::iter(
+                    accounts
+                        .iter()
+                        .map(|acct| async move {
+                            self.all(
+                                "sso",
+                                "ListPermissionSetsProvisionedToAccount",
+                                |t| {
+                                    self.sso
+                                        .list_permission_sets_provisioned_to_account()
+                                        .instance_arn(inst)
+                                        .account_id(acct)
+                                        .max_results(self.page)
+                                        .set_next_token(t)
+                                        .send()
+                                },
+                                |r, out| {
+                                    out.extend(
+                                        r.permission_sets()
+                                            .iter()
+                                            .map(|ps| (acct.clone(), ps.clone())),
+                                    );
+                                    r.next_token().map(str::to_string)
+                                },
+                            )
+                            .await
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .buffer_unordered(IC_CONCURRENCY)
+                .try_collect()
+                .await?
+            }
+        };
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
+            .collect())
+    }
+
+    /// `ListAccountAssignments` for every pair.
+    async fn by_pairs(&self, pairs: &Pairs) -> Result<BTreeSet<Assignment>, AwsError> {
+        let inst = self.instance.arn.as_str();
+        let found: Vec<Vec<Assignment>> = stream::iter(
+            pairs
+                .iter()
+                .map(|(acct, ps)| async move {
+                    self.all(
+                        "sso",
+                        "ListAccountAssignments",
+                        |t| {
+                            self.sso
+                                .list_account_assignments()
+                                .instance_arn(inst)
+                                .account_id(acct)
+                                .permission_set_arn(ps)
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(r.account_assignments().iter().filter_map(|a| {
+                                Some(Assignment {
+                                    account: a.account_id().unwrap_or(acct).to_string(),
+                                    permission_set: a
+                                        .permission_set_arn()
+                                        .unwrap_or(ps)
+                                        .to_string(),
+                                    kind: principal_kind(a.principal_type()?)?,
+                                    principal_id: a.principal_id()?.to_string(),
+                                })
+                            }));
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(IC_CONCURRENCY)
+        .try_collect()
+        .await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter(|a| pairs.contains(&(a.account.clone(), a.permission_set.clone())))
+            .collect())
+    }
+}
+
+fn principal_kind(t: &sso_types::PrincipalType) -> Option<PrincipalKind> {
+    match t {
+        sso_types::PrincipalType::User => Some(PrincipalKind::User),
+        sso_types::PrincipalType::Group => Some(PrincipalKind::Group),
+        _ => None,
+    }
+}
+
+fn nonempty(s: Option<&str>) -> Option<String> {
+    s.filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
+    ext.iter()
+        .map(|e| ExternalId {
+            issuer: e.issuer().to_string(),
+            id: e.id().to_string(),
+        })
+        .collect()
+}
+
+fn user_of(u: &ids_types::User) -> IcUser {
+    let name = u.name().map(|n| PersonName {
+        given: nonempty(n.given_name()),
+        family: nonempty(n.family_name()),
+        middle: nonempty(n.middle_name()),
+        prefix: nonempty(n.honorific_prefix()),
+        suffix: nonempty(n.honorific_suffix()),
+    });
+    IcUser {
+        id: u.user_id().to_string(),
+        user_name: u.user_name().unwrap_or_default().to_string(),
+        display_name: nonempty(u.display_name()),
+        status: match u.user_status() {
+            Some(ids_types::UserStatus::Enabled) => UserStatus::Enabled,
+            Some(ids_types::UserStatus::Disabled) => UserStatus::Disabled,
+            _ => UserStatus::Unknown,
+        },
+        name: name.unwrap_or_default(),
+        emails: u
+            .emails()
+            .iter()
+            .filter_map(|e| {
+                Some(Email {
+                    value: nonempty(e.value())?,
+                    primary: e.primary(),
+                })
+            })
+            .collect(),
+        external_ids: external_ids(u.external_ids()),
+    }
+}
+
+fn group_of(g: &ids_types::Group) -> IcGroup {
+    IcGroup {
+        id: g.group_id().to_string(),
+        display_name: g
+            .display_name()
+            .filter(|d| !d.is_empty())
+            .unwrap_or(g.group_id())
+            .to_string(),
+        description: nonempty(g.description()),
+        external_ids: external_ids(g.external_ids()),
+    }
+}
+
+fn boundary_of(b: &sso_types::PermissionsBoundary) -> Option<Boundary> {
+    if let Some(arn) = nonempty(b.managed_policy_arn()) {
+        return Some(Boundary::Managed(arn));
+    }
+    b.customer_managed_policy_reference()
+        .map(|c| Boundary::CustomerManaged(CustomerPolicyRef::new(c.name(), c.path())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(arn: &str, owner: &str, kind: InstanceKind) -> Instance {
+        Instance {
+            arn: arn.into(),
+            identity_store_id: "d-1".into(),
+            region: "us-east-1".into(),
+            owner_account: Some(owner.into()),
+            name: None,
+            status: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn ic_modes_accept_baton_booleans() {
+        for (s, m) in [
+            ("auto", IcMode::Auto),
+            ("on", IcMode::On),
+            ("TRUE", IcMode::On),
+            ("false", IcMode::Off),
+            ("off", IcMode::Off),
+        ] {
+            assert_eq!(parse_mode(s), Ok(m), "{s}");
+        }
+        assert!(
+            parse_mode("yes please")
+                .unwrap_err()
+                .contains("auto, on, off")
+        );
+        assert!(parse_region("eu-west-1").is_ok());
+        assert!(parse_region("us-gov-west-1").is_ok());
+        assert!(parse_region("EU-west-1").is_err());
+        assert!(parse_region("europe").is_err());
+        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234").is_ok());
+        assert!(parse_instance_arn("arn:aws:iam::1:role/x").is_err());
+    }
+
+    #[test]
+    fn ic_regions_are_bounded_and_start_with_the_session_region() {
+        assert_eq!(
+            candidate_regions(Some("eu-west-1"), Some("us-east-1")),
+            vec!["eu-west-1"]
+        );
+        let r = candidate_regions(None, Some("eu-west-1"));
+        assert_eq!(r[0], "eu-west-1");
+        assert_eq!(r[1], "us-east-1");
+        assert_eq!(r.len(), PROBE_REGIONS.len(), "no duplicate of eu-west-1");
+        assert_eq!(
+            candidate_regions(None, Some("sa-east-1")).len(),
+            PROBE_REGIONS.len() + 1
+        );
+    }
+
+    #[test]
+    fn ic_instances_are_classified_by_owner() {
+        assert_eq!(
+            classify(Some("111111111111"), Some("111111111111")),
+            InstanceKind::Organization
+        );
+        assert_eq!(
+            classify(Some("222222222222"), Some("111111111111")),
+            InstanceKind::Account
+        );
+        assert_eq!(classify(Some("222222222222"), None), InstanceKind::Account);
+    }
+
+    #[test]
+    fn ic_selection_prefers_the_organization_instance() {
+        let org = inst(
+            "arn:aws:sso:::instance/ssoins-org",
+            "111111111111",
+            InstanceKind::Organization,
+        );
+        let own = inst(
+            "arn:aws:sso:::instance/ssoins-own",
+            "222222222222",
+            InstanceKind::Account,
+        );
+        let all = vec![own.clone(), org.clone()];
+        // A delegated administrator (222…) sees both: the organization's wins, its own is noted.
+        let (chosen, notes) = select_instance(&all, None, "222222222222").unwrap();
+        assert_eq!(chosen, org);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("ssoins-own") && notes[0].contains("cannot grant"),
+            "{notes:?}"
+        );
+        // Explicit choice.
+        let (chosen, _) = select_instance(&all, Some(&own.arn), "222222222222").unwrap();
+        assert_eq!(chosen, own);
+        assert!(
+            select_instance(&all, Some("arn:aws:sso:::instance/ssoins-nope"), "x")
+                .unwrap_err()
+                .contains("ssoins-org")
+        );
+        // No organization instance: the caller's own account instance.
+        let other = inst(
+            "arn:aws:sso:::instance/ssoins-b",
+            "333333333333",
+            InstanceKind::Account,
+        );
+        let (chosen, _) = select_instance(&[other, own.clone()], None, "222222222222").unwrap();
+        assert_eq!(chosen, own);
+        assert!(select_instance(&[], None, "x").is_err());
+    }
+
+    #[test]
+    fn ic_not_implemented_is_an_html_500_only() {
+        let html = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>";
+        assert!(is_not_implemented(500, Some(html)));
+        assert!(is_not_implemented(
+            500,
+            Some(b"  <HTML><body>x</body></HTML>")
+        ));
+        assert!(!is_not_implemented(503, Some(html)));
+        assert!(!is_not_implemented(
+            500,
+            Some(br#"{"__type":"InternalServerException","message":"x"}"#)
+        ));
+        assert!(!is_not_implemented(500, None));
+    }
+
+    #[test]
+    fn ic_accounts_that_are_not_active_cannot_be_assigned() {
+        use crate::model::build::{resource, rid};
+        use crate::model::profile::to_struct;
+        let mk = |profile: serde_json::Value| {
+            resource(
+                rid("account", "1"),
+                "a",
+                None,
+                vec![],
+                Some(to_struct(&profile)),
+            )
+        };
+        assert!(account_is_active(&mk(
+            serde_json::json!({"aws_account_id": "1"})
+        )));
+        assert!(account_is_active(&mk(
+            serde_json::json!({"aws_account_status": "ACTIVE"})
+        )));
+        assert!(!account_is_active(&mk(
+            serde_json::json!({"aws_account_status": "SUSPENDED"})
+        )));
+    }
+}

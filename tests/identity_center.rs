@@ -1,0 +1,856 @@
+//! IAM Identity Center against moto (fixtures/org.json: 24 users, 5 groups, 26 memberships,
+//! 4 permission sets, 15 assignments in 6 accounts): exact sso_user / sso_group /
+//! permission_set / membership / assignment records derived from the fixture independently of
+//! orgsync's mapping; every assignment strategy gives the same records wherever moto answers
+//! correctly; throttled Identity Center calls give the same records; the modes; `inspect`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use orgsync::model::{any, pb, profile};
+use orgsync::store::c1z::{C1zReader, Filter};
+use serde_json::{Value, json};
+use support::expect::{self, Expected};
+use support::proxy::{Fault, FaultProxy, Rule};
+use support::{Moto, orgsync, run, text};
+
+const ACTIVE: [&str; 6] = [
+    "management",
+    "dev",
+    "staging",
+    "prod",
+    "security",
+    "sandbox",
+];
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(support::repo_root().join("fixtures").join(name)).unwrap(),
+    )
+    .unwrap()
+}
+
+fn account_id(manifest: &Value, name: &str) -> String {
+    if name == "management" {
+        manifest["management_account"].as_str().unwrap().to_string()
+    } else {
+        manifest["accounts"][name].as_str().unwrap().to_string()
+    }
+}
+
+fn sync(endpoint: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    run(orgsync(endpoint)
+        .arg("sync")
+        .arg("--file")
+        .arg(out)
+        .arg("--summary-json")
+        .arg(out.with_extension("summary.json"))
+        .args(extra))
+}
+
+fn summary(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.with_extension("summary.json")).unwrap()).unwrap()
+}
+
+fn calls(out: &Path, op: &str) -> u64 {
+    summary(out)["aws_calls"][op]["calls"].as_u64().unwrap_or(0)
+}
+
+fn notes(out: &Path) -> Vec<String> {
+    summary(out)["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The Identity Center records a sync of `accounts` (fixture names, all ACTIVE) must write,
+/// from the fixture and the seeder's manifest.
+fn expected_ic(fx: &Value, manifest: &Value, accounts: &[&str]) -> Expected {
+    let ic = &manifest["identity_center"];
+    let store = ic["identity_store_id"].as_str().unwrap();
+    let region = manifest["region"].as_str().unwrap();
+    let user = |n: &str| {
+        format!(
+            "arn:aws:identitystore:{region}::{store}/user/{}",
+            ic["users"][n].as_str().unwrap()
+        )
+    };
+    let group = |n: &str| {
+        format!(
+            "arn:aws:identitystore:{region}::{store}/group/{}",
+            ic["groups"][n].as_str().unwrap()
+        )
+    };
+    let ps_arn = |n: &str| ic["permission_sets"][n].as_str().unwrap().to_string();
+    let mut e = Expected::default();
+    let res = |e: &mut Expected, key: String, parent: Option<String>| {
+        e.resources.insert(key.clone());
+        e.parents.insert(key, parent);
+    };
+    let fic = &fx["identity_center"];
+    for u in fic["users"].as_array().unwrap() {
+        res(
+            &mut e,
+            format!("sso_user:{}", user(u["user_name"].as_str().unwrap())),
+            None,
+        );
+    }
+    for g in fic["groups"].as_array().unwrap() {
+        let name = g["display_name"].as_str().unwrap();
+        let garn = group(name);
+        res(&mut e, format!("sso_group:{garn}"), None);
+        e.entitlements.insert(format!("sso_group:{garn}:member"));
+        for m in g["members"].as_array().unwrap() {
+            let key = format!("{name}/{}", m.as_str().unwrap());
+            e.grants
+                .insert(ic["memberships"][&key].as_str().unwrap().to_string());
+        }
+    }
+    let sets = fic["permission_sets"].as_array().unwrap();
+    let set = |n: &str| sets.iter().find(|p| p["name"] == n).unwrap();
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    for p in sets {
+        let arn = ps_arn(p["name"].as_str().unwrap());
+        res(&mut e, format!("permission_set:{arn}"), None);
+        for m in strs(&p["managed_policies"]) {
+            e.grants
+                .insert(format!("iam_policy:{m}:attached:permission_set:{arn}"));
+            res(&mut e, format!("iam_policy:{m}"), None);
+            e.entitlements.insert(format!("iam_policy:{m}:attached"));
+        }
+        if !p["inline_policy"].is_null() {
+            let id = format!("{arn}::inline::inline");
+            res(
+                &mut e,
+                format!("inline_policy:{id}"),
+                Some(format!("permission_set:{arn}")),
+            );
+            e.entitlements
+                .insert(format!("inline_policy:{id}:attached"));
+            e.grants
+                .insert(format!("inline_policy:{id}:attached:permission_set:{arn}"));
+        }
+    }
+    for a in accounts {
+        let acct = account_id(manifest, a);
+        for p in sets {
+            e.entitlements
+                .insert(format!("{acct}|{}", ps_arn(p["name"].as_str().unwrap())));
+        }
+    }
+    for a in fic["assignments"].as_array().unwrap() {
+        let name = a["account"].as_str().unwrap();
+        if !accounts.contains(&name) {
+            continue;
+        }
+        let acct = account_id(manifest, name);
+        let pname = a["permission_set"].as_str().unwrap();
+        let arn = ps_arn(pname);
+        let (ptype, parn) = match a["user"].as_str() {
+            Some(u) => ("sso_user", user(u)),
+            None => ("sso_group", group(a["group"].as_str().unwrap())),
+        };
+        e.grants
+            .insert(format!("grant:{ptype}:{parn}:{acct}|{arn}"));
+        let b = format!("{arn}-{acct}");
+        res(
+            &mut e,
+            format!("permission_set_assignment:{b}"),
+            Some(format!("account:{acct}")),
+        );
+        let assigned = format!("permission_set_assignment:{b}:assigned");
+        e.entitlements.insert(assigned.clone());
+        e.grants.insert(format!("grant:{ptype}:{parn}:{assigned}"));
+        let p = set(pname);
+        for m in strs(&p["managed_policies"]) {
+            e.grants.insert(format!(
+                "iam_policy:{m}:attached:permission_set_assignment:{b}"
+            ));
+        }
+        for c in p["customer_managed_policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let path = c["path"].as_str().unwrap_or("/");
+            e.grants.insert(format!(
+                "iam_policy:arn:aws:iam::{acct}:policy{path}{}:attached:permission_set_assignment:{b}",
+                c["name"].as_str().unwrap()
+            ));
+        }
+    }
+    e
+}
+
+/// The Identity Center part of what a sync wrote: everything but IAM's own records and the
+/// organization structure, plus the AWS-managed policies permission sets use.
+fn ic_only(all: Expected) -> Expected {
+    let iam = expect::iam_only(all.clone());
+    let org = |k: &String| {
+        k.starts_with("organization:")
+            || k.starts_with("organizational_unit:")
+            || k.starts_with("account:")
+    };
+    let ps_policies: BTreeSet<String> = all
+        .grants
+        .iter()
+        .filter(|g| g.contains(":attached:permission_set:"))
+        .filter_map(|g| g.strip_prefix("iam_policy:"))
+        .filter_map(|g| g.split_once(":attached:"))
+        .map(|(arn, _)| arn.to_string())
+        .collect();
+    let used_by_ps = |k: &String| {
+        let arn = k.strip_prefix("iam_policy:").unwrap_or_default();
+        let arn = arn.strip_suffix(":attached").unwrap_or(arn);
+        ps_policies.contains(arn)
+    };
+    let keep =
+        |k: &String, iam_set: &BTreeSet<String>| (!iam_set.contains(k) && !org(k)) || used_by_ps(k);
+    let mut e = Expected::default();
+    e.resources = all
+        .resources
+        .iter()
+        .filter(|k| keep(k, &iam.resources))
+        .cloned()
+        .collect();
+    e.entitlements = all
+        .entitlements
+        .iter()
+        .filter(|k| keep(k, &iam.entitlements))
+        .cloned()
+        .collect();
+    e.grants = all
+        .grants
+        .iter()
+        .filter(|k| keep(k, &iam.grants))
+        .cloned()
+        .collect();
+    e.parents = all
+        .parents
+        .into_iter()
+        .filter(|(k, _)| e.resources.contains(k))
+        .collect();
+    e
+}
+
+fn ic_records(out: &Path) -> Expected {
+    ic_only(expect::actual(&C1zReader::open(out).unwrap()))
+}
+
+fn profile_of(r: &pb::Resource) -> Value {
+    profile::from_struct(r.profile.as_ref().unwrap())
+}
+
+#[test]
+fn identity_center_records_are_exact() {
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let fx = fixture("org.json");
+    let dir = support::tempdir();
+    let out = dir.path().join("ic.c1z");
+    // The per-principal strategy: moto answers ListAccountAssignmentsForPrincipal correctly
+    // (auto would pick per-permission-set discovery here, which moto answers wrongly; see
+    // every_strategy_gives_the_same_records_where_moto_answers_correctly).
+    let o = sync(
+        &moto.endpoint(),
+        &out,
+        &["--ic-assignment-strategy", "principal"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let want = expected_ic(&fx, &manifest, &ACTIVE);
+    let got = ic_records(&out);
+    expect::assert_same(&got, &want);
+    assert_eq!(
+        got.grants
+            .iter()
+            .filter(|g| g.starts_with("grant:sso_"))
+            .count(),
+        30,
+        "15 assignments, each an account grant and a binding grant"
+    );
+    assert_eq!(
+        want.entitlements.iter().filter(|e| e.contains('|')).count(),
+        24
+    );
+
+    let reader = C1zReader::open(&out).unwrap();
+    let ic = &manifest["identity_center"];
+    let store = ic["identity_store_id"].as_str().unwrap();
+    let uarn = |n: &str| {
+        format!(
+            "arn:aws:identitystore:us-east-1::{store}/user/{}",
+            ic["users"][n].as_str().unwrap()
+        )
+    };
+    let garn = |n: &str| {
+        format!(
+            "arn:aws:identitystore:us-east-1::{store}/group/{}",
+            ic["groups"][n].as_str().unwrap()
+        )
+    };
+    let ps = |n: &str| ic["permission_sets"][n].as_str().unwrap().to_string();
+
+    // Resource types declared for Identity Center.
+    let types: BTreeSet<String> = reader
+        .resource_types()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    for t in [
+        "sso_user",
+        "sso_group",
+        "permission_set",
+        "permission_set_assignment",
+    ] {
+        assert!(types.contains(t), "{t}: {types:?}");
+    }
+
+    // A user: name, login, emails (store's primary first, no duplicate), V1 id, profile.
+    let alice = reader
+        .resource("sso_user", &uarn("alice.anders@example.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.display_name, "alice.anders@example.com");
+    let t: pb::UserTrait = any::find(&alice.annotations).unwrap();
+    let emails: Vec<(String, bool)> = t
+        .emails
+        .iter()
+        .map(|e| (e.address.clone(), e.is_primary))
+        .collect();
+    assert_eq!(
+        emails,
+        vec![
+            ("alice.anders@example.com".to_string(), true),
+            ("alice@personal.example.org".to_string(), false)
+        ]
+    );
+    assert_eq!(t.login, "alice.anders@example.com");
+    let name = t.structured_name.unwrap();
+    assert_eq!(
+        (name.given_name.as_str(), name.family_name.as_str()),
+        ("Alice", "Anders")
+    );
+    assert_eq!(
+        any::find::<pb::V1Identifier>(&alice.annotations)
+            .unwrap()
+            .id,
+        uarn("alice.anders@example.com")
+    );
+    assert_eq!(
+        profile_of(&alice),
+        json!({"aws_user_type": "sso", "aws_user_name": "Alice Anders",
+               "aws_user_id": ic["users"]["alice.anders@example.com"]})
+    );
+    // moto has no UserStatus: unspecified, but the Status message is present.
+    assert_eq!(alice.status.as_ref().unwrap().status, 0);
+    // A user named without '@' gets the store's email.
+    let dan = reader.resource("sso_user", &uarn("dand")).unwrap().unwrap();
+    let t: pb::UserTrait = any::find(&dan.annotations).unwrap();
+    assert_eq!(t.emails.len(), 1);
+    assert_eq!(t.emails[0].address, "dan.diaz@example.com");
+    assert!(t.emails[0].is_primary);
+
+    // A group and its membership grants (grant id = MembershipId).
+    let devs = reader
+        .resource("sso_group", &garn("Developers"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(devs.display_name, "Developers");
+    assert_eq!(devs.description, "All developers");
+    let members = reader
+        .grants(&Filter {
+            entitlement: Some(format!("sso_group:{}:member", garn("Developers"))),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(members.len(), 12);
+    let m = members
+        .iter()
+        .find(|g| g.id == ic["memberships"]["Developers/carol.chen@example.com"])
+        .unwrap();
+    assert_eq!(
+        m.principal.as_ref().unwrap().id.as_ref().unwrap().resource,
+        uarn("carol.chen@example.com")
+    );
+    assert_eq!(
+        any::find::<pb::V1Identifier>(&m.annotations).unwrap().id,
+        format!(
+            "grant:membership:{}:{}",
+            garn("Developers"),
+            uarn("carol.chen@example.com")
+        )
+    );
+
+    // Permission sets: description and profile; the inline policy's document.
+    let ro = reader
+        .resource("permission_set", &ps("ReadOnly"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ro.description, "Read everything, land in the console home");
+    assert_eq!(
+        profile_of(&ro),
+        json!({
+            "aws_permission_set_arn": ps("ReadOnly"),
+            "aws_session_duration": "PT8H",
+            "aws_relay_state": "https://console.aws.amazon.com/console/home?region=us-east-1",
+            "aws_managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/SecurityAudit"],
+            "aws_customer_managed_policies": [],
+            "aws_inline_policy": false,
+        })
+    );
+    let deployer = profile_of(
+        &reader
+            .resource("permission_set", &ps("AppDeployer"))
+            .unwrap()
+            .unwrap(),
+    );
+    assert_eq!(
+        deployer["aws_customer_managed_policies"],
+        json!(["/deploy-boundary", "/app/dev-data"])
+    );
+    let inline = reader
+        .resource(
+            "inline_policy",
+            &format!("{}::inline::inline", ps("DataScientist")),
+        )
+        .unwrap()
+        .unwrap();
+    let doc: Value =
+        serde_json::from_str(profile_of(&inline)["policy_document"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        doc,
+        fx["identity_center"]["permission_sets"][2]["inline_policy"]
+    );
+
+    // An account grant to a group: full entitlement, expandable through the group's members.
+    let dev = account_id(&manifest, "dev");
+    let ent = format!("{dev}|{}", ps("AppDeployer"));
+    let g = reader
+        .grants(&Filter {
+            entitlement: Some(ent.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(g.len(), 1);
+    assert_eq!(
+        g[0].id,
+        format!("grant:sso_group:{}:{ent}", garn("Developers"))
+    );
+    let ge: pb::GrantExpandable = any::find(&g[0].annotations).unwrap();
+    assert_eq!(
+        ge.entitlement_ids,
+        vec![format!("sso_group:{}:member", garn("Developers"))]
+    );
+    let embedded = g[0].entitlement.as_ref().unwrap();
+    assert_eq!(embedded.display_name, "AppDeployer Permission Set");
+    assert_eq!(
+        embedded.resource.as_ref().unwrap().display_name,
+        "dev",
+        "the full account resource"
+    );
+
+    // `orgsync inspect grants --entitlement '<account>|<psArn>'` lists who has that access.
+    let o = run(Command::new(env!("CARGO_BIN_EXE_orgsync"))
+        .args(["inspect", "grants", "--file"])
+        .arg(&out)
+        .args(["--entitlement", &ent]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains(&format!("sso_group:{}", garn("Developers")))
+            && table.contains("Developers")
+            && table.contains("holders of"),
+        "{table}"
+    );
+    let data_scientist_dev = format!("{dev}|{}", ps("DataScientist"));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_orgsync"))
+        .args(["inspect", "grants", "-o", "json", "--file"])
+        .arg(&out)
+        .args(["--entitlement", &data_scientist_dev]));
+    let listed: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let who: BTreeSet<String> = listed
+        .iter()
+        .map(|g| {
+            g["principal"]["id"]["resource"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        who,
+        BTreeSet::from([
+            uarn("frank.fischer@example.com"),
+            uarn("grace.garcia@example.com")
+        ])
+    );
+
+    // The call plan: one ListInstances, the identity store in bulk, 5 calls per permission set,
+    // one call per principal; every Identity Center call counted.
+    let out_calls = |op: &str| calls(&out, op);
+    assert_eq!(out_calls("sso:ListInstances"), 1);
+    assert_eq!(out_calls("identitystore:ListUsers"), 1);
+    assert_eq!(out_calls("identitystore:ListGroups"), 1);
+    assert_eq!(out_calls("identitystore:ListGroupMemberships"), 5);
+    assert_eq!(out_calls("sso:ListPermissionSets"), 1);
+    assert_eq!(out_calls("sso:DescribePermissionSet"), 4);
+    assert_eq!(out_calls("sso:ListAccountAssignmentsForPrincipal"), 29);
+    assert_eq!(out_calls("sso:ListAccountAssignments"), 0);
+    // moto does not implement permission-set boundaries (HTML 500): read once, not retried,
+    // left out with a note, and the run still succeeds.
+    let s = summary(&out);
+    assert_eq!(
+        s["aws_calls"]["sso:GetPermissionsBoundaryForPermissionSet"]["requests"],
+        4
+    );
+    let n = notes(&out);
+    assert!(
+        n.iter()
+            .any(|x| x.contains("does not implement GetPermissionsBoundaryForPermissionSet")),
+        "{n:?}"
+    );
+    assert!(
+        n.iter()
+            .any(|x| x.contains("organization instance") && x.contains("us-east-1")),
+        "{n:?}"
+    );
+    assert_eq!(s["exit_code"], 0);
+}
+
+#[test]
+fn every_strategy_gives_the_same_records_where_moto_answers_correctly() {
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let fx = fixture("org.json");
+    let dir = support::tempdir();
+    let want = expected_ic(&fx, &manifest, &ACTIVE);
+
+    // Whole organization. moto answers ListAccountAssignmentsForPrincipal correctly, and
+    // ListPermissionSetsProvisionedToAccount with every provisioned set whatever the account:
+    // a superset of the real pairs, which ListAccountAssignments (correct on moto) narrows
+    // down, so the account strategy's records are right (its call count is not).
+    let principal = dir.path().join("principal.c1z");
+    let o = sync(
+        &moto.endpoint(),
+        &principal,
+        &["--ic-assignment-strategy", "principal"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let account = dir.path().join("account.c1z");
+    let o = sync(
+        &moto.endpoint(),
+        &account,
+        &["--ic-assignment-strategy", "account"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    expect::assert_same(&ic_records(&principal), &want);
+    expect::assert_same(&ic_records(&account), &want);
+    assert_eq!(
+        calls(&principal, "sso:ListAccountAssignmentsForPrincipal"),
+        29
+    );
+    assert_eq!(
+        calls(&account, "sso:ListPermissionSetsProvisionedToAccount"),
+        6
+    );
+    assert_eq!(
+        calls(&account, "sso:ListAccountAssignments"),
+        24,
+        "moto: every set looks provisioned to every account (AWS: the 13 real pairs)"
+    );
+
+    // auto on the whole organization: 4 permission sets < 6 accounts < 29 principals, so it
+    // discovers pairs per permission set. moto's ListAccountsForProvisionedPermissionSet
+    // returns only the caller's account, so the records are not compared here; only the
+    // choice and its calls are.
+    let auto = dir.path().join("auto.c1z");
+    let o = sync(&moto.endpoint(), &auto, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        calls(&auto, "sso:ListAccountsForProvisionedPermissionSet"),
+        4
+    );
+    assert_eq!(calls(&auto, "sso:ListAccountAssignmentsForPrincipal"), 0);
+    let n = notes(&auto);
+    assert!(
+        n.iter().any(|x| x.contains("auto chose permission-set")
+            && x.contains("principal 29 (24 users + 5 groups)")),
+        "{n:?}"
+    );
+
+    // Only the management account: there moto's per-permission-set answer (the caller's
+    // account) is right too, so all four give the same records.
+    let mgmt = account_id(&manifest, "management");
+    let want_mgmt = expected_ic(&fx, &manifest, &["management"]);
+    let mut outs = vec![];
+    for s in ["principal", "permission-set", "account", "auto"] {
+        let out = dir.path().join(format!("mgmt-{s}.c1z"));
+        let o = sync(
+            &moto.endpoint(),
+            &out,
+            &["--accounts", &mgmt, "--ic-assignment-strategy", s],
+        );
+        assert_eq!(o.status.code(), Some(0), "{s}: {}", text(&o));
+        expect::assert_same(&ic_records(&out), &want_mgmt);
+        outs.push(out);
+    }
+    assert_eq!(
+        want_mgmt
+            .grants
+            .iter()
+            .filter(|g| g.starts_with("grant:") && g.contains('|'))
+            .count(),
+        3
+    );
+    // auto: 1 account < 4 permission sets < 29 principals, so it discovers per account
+    // (1 call), finds 4 pairs (moto: every provisioned set) and lists them (4 calls).
+    let auto = &outs[3];
+    assert_eq!(calls(auto, "sso:ListPermissionSetsProvisionedToAccount"), 1);
+    assert_eq!(calls(auto, "sso:ListAccountAssignments"), 4);
+    assert_eq!(calls(auto, "sso:ListAccountAssignmentsForPrincipal"), 0);
+    assert!(
+        notes(auto).iter().any(|x| x.contains("auto chose account")),
+        "{:?}",
+        notes(auto)
+    );
+    assert_eq!(
+        calls(&outs[1], "sso:ListAccountsForProvisionedPermissionSet"),
+        4
+    );
+}
+
+#[test]
+fn throttled_identity_center_calls_give_the_same_records() {
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let fx = fixture("org.json");
+    let dir = support::tempdir();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    // 30 % of sso-admin and identity-store calls throttled (ThrottlingException, JSON).
+    proxy.add(Rule::new(Fault::Throttle).service("sso").rate(0.3));
+    proxy.add(
+        Rule::new(Fault::Throttle)
+            .service("identitystore")
+            .rate(0.3),
+    );
+    let out = dir.path().join("throttled.c1z");
+    let o = sync(
+        &proxy.url(),
+        &out,
+        &["--ic-assignment-strategy", "principal"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    expect::assert_same(&ic_records(&out), &expected_ic(&fx, &manifest, &ACTIVE));
+    let injected: u64 = proxy.injected().iter().sum();
+    assert!(injected > 15, "{injected}");
+    let s = summary(&out);
+    let throttled: u64 = s["aws_calls"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(op, _)| op.starts_with("sso:") || op.starts_with("identitystore:"))
+        .map(|(_, v)| v["throttled"].as_u64().unwrap())
+        .sum();
+    assert_eq!(throttled, injected, "every throttle was seen and retried");
+}
+
+#[test]
+fn modes_off_auto_on_and_a_caller_that_may_not_list_instances() {
+    let moto = Moto::start();
+    moto.seed("org.json");
+    let dir = support::tempdir();
+    let ic_types = |out: &Path| -> Vec<String> {
+        C1zReader::open(out)
+            .unwrap()
+            .resource_types()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .filter(|t| t.starts_with("sso_") || t.starts_with("permission_set"))
+            .collect()
+    };
+
+    // off, also through baton-aws's variable with a boolean.
+    let off = dir.path().join("off.c1z");
+    let o = run(orgsync(&moto.endpoint())
+        .env("BATON_GLOBAL_AWS_SSO_ENABLED", "false")
+        .args(["sync", "--file"])
+        .arg(&off)
+        .arg("--summary-json")
+        .arg(off.with_extension("summary.json")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(ic_types(&off).is_empty());
+    assert_eq!(calls(&off, "sso:ListInstances"), 0);
+    let o = sync(
+        &moto.endpoint(),
+        &dir.path().join("x.c1z"),
+        &["--identity-center", "maybe"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // auto, ListInstances refused: Identity Center is left out with a note, exit 0.
+    let proxy = FaultProxy::start(&moto.endpoint());
+    proxy.add(
+        Rule::new(Fault::AccessDenied)
+            .service("sso")
+            .operation("ListInstances"),
+    );
+    let denied = dir.path().join("denied.c1z");
+    let o = sync(&proxy.url(), &denied, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(ic_types(&denied).is_empty());
+    assert!(
+        notes(&denied)
+            .iter()
+            .any(|n| n.starts_with("Identity Center: off (the caller may not list")),
+        "{:?}",
+        notes(&denied)
+    );
+    assert_eq!(
+        proxy.count("sso", "ListInstances"),
+        7,
+        "a refusal may be one region's: the session's region (us-east-1) and six more are asked"
+    );
+
+    // on, refused: the phase fails, the rest is written, exit 3 (partial).
+    let on = dir.path().join("on.c1z");
+    let o = run(orgsync(&proxy.url())
+        .env("ORGSYNC_IDENTITY_CENTER", "true")
+        .args(["sync", "--file"])
+        .arg(&on)
+        .arg("--summary-json")
+        .arg(on.with_extension("summary.json")));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let phases = &summary(&on)["phases"];
+    assert_eq!(phases[0]["name"], "identity center");
+    assert_eq!(phases[0]["error"]["class"], "access_denied");
+    let reader = C1zReader::open(&on).unwrap();
+    assert!(
+        !reader
+            .resources(&Filter {
+                resource_type: Some("iam_user".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn synthetic_arns_carry_the_instance_region() {
+    let moto = Moto::start();
+    // Seed Identity Center in eu-west-1 (moto keeps one instance per region).
+    let seeded = Command::new(support::repo_root().join(".venv/bin/python"))
+        .arg(support::repo_root().join("scripts/seed.py"))
+        .args(["--endpoint", &moto.endpoint(), "--region", "eu-west-1"])
+        .arg(support::repo_root().join("fixtures/demo.json"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let ic = &manifest["identity_center"];
+    let dir = support::tempdir();
+    let out = dir.path().join("eu.c1z");
+    let o = sync(
+        &moto.endpoint(),
+        &out,
+        &[
+            "--sso-region",
+            "eu-west-1",
+            "--ic-assignment-strategy",
+            "principal",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let store = ic["identity_store_id"].as_str().unwrap();
+    let users: BTreeSet<String> = C1zReader::open(&out)
+        .unwrap()
+        .resources(&Filter {
+            resource_type: Some("sso_user".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id.unwrap().resource)
+        .collect();
+    let want: BTreeSet<String> = ic["users"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|id| {
+            format!(
+                "arn:aws:identitystore:eu-west-1::{store}/user/{}",
+                id.as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(users, want);
+    assert!(
+        notes(&out)
+            .iter()
+            .any(|n| n.contains("in eu-west-1") && n.contains("from --sso-region")),
+        "{:?}",
+        notes(&out)
+    );
+    assert_eq!(calls(&out, "sso:ListInstances"), 1);
+}
+
+#[test]
+fn small_pages_give_the_same_records() {
+    // moto honours MaxResults/NextToken on every Identity Center list call, so pages of two
+    // items make each of them page.
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let fx = fixture("org.json");
+    let dir = support::tempdir();
+    let want = expected_ic(&fx, &manifest, &ACTIVE);
+    for s in ["principal", "account"] {
+        let out = dir.path().join(format!("paged-{s}.c1z"));
+        let o = run(orgsync(&moto.endpoint())
+            .env("ORGSYNC_IC_PAGE_SIZE", "2")
+            .args(["sync", "--ic-assignment-strategy", s, "--file"])
+            .arg(&out)
+            .arg("--summary-json")
+            .arg(out.with_extension("summary.json")));
+        assert_eq!(o.status.code(), Some(0), "{s}: {}", text(&o));
+        expect::assert_same(&ic_records(&out), &want);
+        assert!(
+            calls(&out, "identitystore:ListUsers") >= 12,
+            "24 users, 2 a page"
+        );
+        assert!(
+            calls(&out, "identitystore:ListGroups") >= 3,
+            "5 groups, 2 a page"
+        );
+        assert!(
+            calls(&out, "identitystore:ListGroupMemberships") > 5,
+            "Developers has 12 members"
+        );
+        assert!(calls(&out, "sso:ListPermissionSets") >= 2);
+        // (moto ignores paging of ListPermissionSetsProvisionedToAccount: one page each.)
+        if s == "principal" {
+            assert!(
+                calls(&out, "sso:ListAccountAssignmentsForPrincipal") > 29,
+                "a group with 4 assignments pages"
+            );
+        }
+    }
+}
