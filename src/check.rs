@@ -17,7 +17,8 @@ use serde::Serialize;
 use crate::arn::AccountId;
 use crate::aws::session::{Session, Settings, load_base_config, sts_client_on};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
-use crate::sync::engine::AccountPlan;
+use crate::sync::engine::{AccountPlan, Plan};
+use crate::sync::identity_center::{self as sic, IcMode, IcOptions};
 use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
 
 /// The verdict of one check.
@@ -86,9 +87,8 @@ impl Finding {
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
     pub plan: PlanOptions,
-    pub identity_center: bool,
-    /// Region of the Identity Center instance (default: the session's region).
-    pub sso_region: Option<String>,
+    /// Identity Center as `sync` would use it (`--identity-center off` skips the check).
+    pub ic: IcOptions,
     /// Accounts checked at the same time.
     pub concurrency: usize,
 }
@@ -266,66 +266,117 @@ async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> 
     out
 }
 
-async fn identity_center(session: &Session, region: &str) -> Vec<Finding> {
+/// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
+/// instance choice), then one identity-store read and one permission-set read on it.
+async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
     let scope = session.management();
-    let sso = scope.sso_admin(region);
-    let target = format!("region {region}");
-    let listed = scope
-        .call(session.ic_limiter(), "sso", "ListInstances", || {
-            sso.list_instances().max_results(10).send()
-        })
-        .await;
-    let out = match listed {
-        Ok(o) => o,
-        Err(e) => {
-            let fix = match e.class {
-                ErrorClass::AccessDenied => "grant sso:ListInstances and the other Identity Center reads (`orgsync policy --read --identity-center`), or pass --identity-center false".to_string(),
-                _ => "see the AWS error; --sso-region names the instance's region".to_string(),
-            };
-            return vec![
-                Finding::new("identity_center", target, Status::Fail, e.to_string()).fix(fix),
-            ];
+    let lim = session.ic_limiter();
+    let management = sic::management_account(session, plan).await;
+    let session_region = session
+        .settings()
+        .region
+        .clone()
+        .or_else(|| session.base_config().region().map(|r| r.to_string()));
+    let regions = sic::candidate_regions(ic.sso_region.as_deref(), session_region.as_deref());
+    let found = sic::discover(scope, lim, &regions, management.as_deref(), 10).await;
+    let target = format!("regions {}", found.tried.join(","));
+    let required = ic.mode == IcMode::On;
+    let missing = |detail: String, fix: &str, denied: bool| {
+        let status = if required || denied {
+            if required { Status::Fail } else { Status::Warn }
+        } else {
+            Status::Skipped
+        };
+        let f = Finding::new("identity_center", &target, status, detail);
+        if status == Status::Skipped {
+            f
+        } else {
+            f.fix(fix)
         }
     };
-    let Some(inst) = out.instances().first() else {
-        return vec![
-            Finding::new(
-                "identity_center",
-                target,
-                Status::Warn,
-                "no Identity Center instance in this region",
-            )
-            .fix("pass --sso-region with the instance's region, or --identity-center false"),
-        ];
-    };
-    let arn = inst.instance_arn().unwrap_or_default().to_string();
-    let store = inst.identity_store_id().unwrap_or_default().to_string();
-    let mut findings = vec![Finding::new(
+    if found.instances.is_empty() {
+        return vec![match (&found.denied, found.errors.last()) {
+            (Some(e), _) => missing(
+                format!("sso:ListInstances refused: {e}"),
+                "grant the Identity Center reads (`orgsync policy --read --identity-center`), or pass --identity-center off",
+                true,
+            ),
+            (None, Some(e)) => missing(
+                format!("no instance found (last error: {e})"),
+                "set --sso-region to the instance's region",
+                true,
+            ),
+            (None, None) => missing(
+                "no Identity Center instance found; a sync leaves Identity Center out".into(),
+                "set --sso-region to the instance's region, or --identity-center off",
+                false,
+            ),
+        }];
+    }
+    let caller = session.caller.account.to_string();
+    let (instance, notes) =
+        match sic::select_instance(&found.instances, ic.instance_arn.as_deref(), &caller) {
+            Ok(p) => p,
+            Err(why) => {
+                return vec![
+                    Finding::new("identity_center", &target, Status::Fail, why)
+                        .fix("pass --ic-instance-arn with one of the instances found"),
+                ];
+            }
+        };
+    let target = format!("region {}", instance.region);
+    let mut out = vec![Finding::new(
         "identity_center",
         &target,
         Status::Ok,
-        format!("instance {arn}, identity store {store}"),
+        format!(
+            "instance {} (identity store {}, owner {})",
+            instance.arn,
+            instance.identity_store_id,
+            instance.owner_account.as_deref().unwrap_or("unknown")
+        ),
     )];
-    let ids = scope.identity_store(region);
+    for n in notes {
+        out.push(Finding::new("identity_center", &target, Status::Warn, n));
+    }
+    let fix = "grant the Identity Center reads (`orgsync policy --read --identity-center`)";
+    let ids = scope.identity_store(&instance.region);
     let users = scope
-        .call(session.ic_limiter(), "identitystore", "ListUsers", || {
+        .call(lim, "identitystore", "ListUsers", || {
             ids.list_users()
-                .identity_store_id(&store)
+                .identity_store_id(&instance.identity_store_id)
                 .max_results(1)
                 .send()
         })
         .await;
-    findings.push(match users {
+    out.push(match users {
         Ok(_) => Finding::new(
             "identity_center",
             &target,
             Status::Ok,
             "identitystore:ListUsers allowed",
         ),
-        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string())
-            .fix("grant the identity-store reads (`orgsync policy --read --identity-center`)"),
+        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string()).fix(fix),
     });
-    findings
+    let sso = scope.sso_admin(&instance.region);
+    let sets = scope
+        .call(lim, "sso", "ListPermissionSets", || {
+            sso.list_permission_sets()
+                .instance_arn(&instance.arn)
+                .max_results(1)
+                .send()
+        })
+        .await;
+    out.push(match sets {
+        Ok(_) => Finding::new(
+            "identity_center",
+            &target,
+            Status::Ok,
+            "sso:ListPermissionSets allowed",
+        ),
+        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string()).fix(fix),
+    });
+    out
 }
 
 /// Runs every check; never fails as a whole (each problem is a finding).
@@ -540,6 +591,11 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     // 5. Every member hop.
     let session_ref = &session;
     let principal_ref = principal.as_str();
+    // Identity Center needs the planned accounts' ARNs (to tell the management account).
+    let ic_plan = Plan {
+        accounts: plan.accounts.clone(),
+        ..Default::default()
+    };
     let mut members: Vec<Vec<Finding>> = stream::iter(plan.accounts)
         .map(|a| check_member(session_ref, a, principal_ref))
         .buffered(opts.concurrency.max(1))
@@ -548,13 +604,8 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     out.extend(members.drain(..).flatten());
 
     // 6. Identity Center.
-    if opts.identity_center {
-        let region = opts
-            .sso_region
-            .clone()
-            .or_else(|| session.base_config().region().map(|r| r.to_string()))
-            .unwrap_or_else(|| "us-east-1".into());
-        out.extend(identity_center(&session, &region).await);
+    if opts.ic.mode != IcMode::Off {
+        out.extend(identity_center(&session, &opts.ic, &ic_plan).await);
     }
     out
 }

@@ -529,9 +529,16 @@ fn read_policy_covers_every_call_a_sync_makes() {
             "an org sync calls {c}: {calls:?}"
         );
     }
-    let allowed = policy_actions(&run(
-        orgsync("http://127.0.0.1:9").args(["policy", "--read"])
-    ));
+    // The sync ran with Identity Center on auto and found the instance.
+    assert!(
+        calls.iter().any(|c| c == "identitystore:ListUsers"),
+        "{calls:?}"
+    );
+    let allowed = policy_actions(&run(orgsync("http://127.0.0.1:9").args([
+        "policy",
+        "--read",
+        "--identity-center",
+    ])));
     for c in &calls {
         assert!(
             allowed.contains(c),
@@ -836,6 +843,16 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
     );
     let out = check(&["--exclude-accounts", &prod, "--strict"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = check(&["--exclude-accounts", &prod, "--identity-center", "off"]);
+    let doc = findings(&out);
+    assert!(
+        !doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "identity_center"),
+        "{doc:#}"
+    );
 }
 
 #[test]

@@ -2,11 +2,12 @@
 //! fixes underneath) or as JSON; exit 1 when something is broken (or, with `--strict`, merely
 //! suspicious).
 
-use clap::{ArgAction, Args};
+use clap::Args;
 use comfy_table::{Table, presets};
 
 use crate::check::{CheckOptions, Status, run_checks};
 use crate::inspect::Output;
+use crate::sync::identity_center::IcArgs;
 use crate::sync::plan::PlanArgs;
 
 use super::args::AwsArgs;
@@ -20,7 +21,8 @@ Examples:
 
 Checks, in order: base credentials (sts:GetCallerIdentity), the management hop (--role-arn),
 the organization listing, every member hop plus one IAM read per account, Identity Center
-(sso:ListInstances, identitystore:ListUsers). A hop that uses an External ID is tried again
+as the sync finds it (sso:ListInstances, identitystore:ListUsers, sso:ListPermissionSets;
+--identity-center off skips it, on makes a missing instance a failure). A hop that uses an External ID is tried again
 without it; a warning means the role accepts the hop without it (confused deputy).
 Exit codes: 0 nothing broken, 1 something broken (or a warning with --strict), 2 bad input.";
 
@@ -38,14 +40,6 @@ pub struct CheckArgs {
     )]
     pub output: Output,
 
-    /// Check Identity Center access too.
-    #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
-    pub identity_center: bool,
-
-    /// Region of the Identity Center instance (default: the AWS region).
-    #[arg(long, env = "ORGSYNC_SSO_REGION")]
-    pub sso_region: Option<String>,
-
     /// Accounts checked at the same time.
     #[arg(long, env = "ORGSYNC_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
@@ -59,6 +53,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub ic: IcArgs,
 }
 
 /// Runs `orgsync check`; returns the exit code.
@@ -66,8 +63,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let plan = args.plan.options().map_err(exit::usage)?;
     let opts = CheckOptions {
         plan,
-        identity_center: args.identity_center,
-        sso_region: args.sso_region.clone(),
+        ic: args.ic.options(),
         concurrency: args.concurrency as usize,
     };
     let findings = run_checks(args.aws.settings(), &opts).await;

@@ -7,6 +7,17 @@ use clap::{ArgGroup, Args};
 use crate::arn::Partition;
 use crate::permissions::{PolicyRequest, RoleKind, policy};
 
+/// Identity Center mode → whether its permissions are needed.
+fn parse_ic(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" | "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!(
+            "'{s}' is not an Identity Center mode (auto, on, off; true/false also accepted)"
+        )),
+    }
+}
+
 fn parse_partition(s: &str) -> Result<Partition, String> {
     s.parse().map_err(|e: crate::arn::IdError| e.to_string())
 }
@@ -35,8 +46,9 @@ pub struct PolicyArgs {
     #[arg(long, env = "ORGSYNC_WRITE")]
     pub write: bool,
 
-    /// Include IAM Identity Center and its identity store.
-    #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+    /// Include IAM Identity Center and its identity store. Takes sync's values too (auto and
+    /// on include it, off leaves it out), so ORGSYNC_IDENTITY_CENTER works for both.
+    #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_name = "auto|on|off", num_args = 0..=1, default_missing_value = "on", default_value = "off", value_parser = parse_ic, action = clap::ArgAction::Set)]
     pub identity_center: bool,
 
     /// The policy of the member-account role instead of the management one.

@@ -55,7 +55,7 @@ fn synced_when(id: &str) -> &'static str {
             "the caller's account is in an organization (management or delegated administrator)"
         }
         rt::SSO_USER | rt::SSO_GROUP | rt::PERMISSION_SET | rt::PERMISSION_SET_ASSIGNMENT => {
-            "Identity Center is enabled for the sync"
+            "Identity Center is found (--identity-center auto, the default) or required (on)"
         }
         rt::ACCESS_KEY => "--sync-secrets is true (the default); metadata only, never secrets",
         _ => "always (every synced account's IAM)",
