@@ -1,13 +1,14 @@
 //! `--config orgsync.yaml`: a YAML file of flag values, applied as `ORGSYNC_*` environment
-//! variables before the arguments are parsed. A key is a flag's long name (`role-arn` or
-//! `role_arn`); its value fills the flag's environment variable unless that variable is
-//! already set. Since clap takes a flag over its environment variable, the precedence is
-//! flag > environment > file without any merging code. Unknown keys are an error (exit 2).
+//! variables before the arguments are parsed. Key `role-arn` (or `role_arn`) sets
+//! `ORGSYNC_ROLE_ARN` unless that variable is already set; for every flag but a few the key
+//! is simply the flag's long name. Since clap takes a flag over its environment variable, the
+//! precedence is flag > environment > file without any merging code. A key that no flag of
+//! any command reads is an error (exit 2).
 //!
 //! Not here: parsing the values themselves. They reach clap as environment values and are
 //! validated exactly like `ORGSYNC_*` variables.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -70,33 +71,30 @@ pub fn config_path(args: &[OsString]) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// A flag that can be set from the file.
-#[derive(Debug, Clone)]
+/// An `ORGSYNC_*` variable that some flag reads.
+#[derive(Debug, Clone, Default)]
 pub struct FlagEnv {
-    /// Its environment variables (one per command that has the flag; usually one).
-    pub envs: BTreeSet<String>,
     /// Whether a YAML list is accepted (joined with this delimiter).
     pub delimiter: Option<char>,
 }
 
-/// Every long flag of `cmd` and its subcommands that has an environment variable, by name.
+/// Every `ORGSYNC_*` variable read by a flag of `cmd` or its subcommands.
 pub fn flags(cmd: &clap::Command) -> BTreeMap<String, FlagEnv> {
     let mut out: BTreeMap<String, FlagEnv> = BTreeMap::new();
     collect(cmd, &mut out);
-    out.remove("config");
+    out.remove(CONFIG_ENV);
     out
 }
 
 fn collect(cmd: &clap::Command, out: &mut BTreeMap<String, FlagEnv>) {
     for arg in cmd.get_arguments() {
-        let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+        let Some(env) = arg.get_env().map(|e| e.to_string_lossy().into_owned()) else {
             continue;
         };
-        let entry = out.entry(long.to_string()).or_insert_with(|| FlagEnv {
-            envs: BTreeSet::new(),
-            delimiter: None,
-        });
-        entry.envs.insert(env.to_string_lossy().into_owned());
+        if !env.starts_with("ORGSYNC_") {
+            continue;
+        }
+        let entry = out.entry(env).or_default();
         if let Some(d) = arg.get_value_delimiter() {
             entry.delimiter = Some(d);
         }
@@ -104,6 +102,21 @@ fn collect(cmd: &clap::Command, out: &mut BTreeMap<String, FlagEnv>) {
     for sub in cmd.get_subcommands() {
         collect(sub, out);
     }
+}
+
+/// `role-arn` / `role_arn` / `ROLE_ARN` → `ORGSYNC_ROLE_ARN`.
+pub fn env_of(key: &str) -> String {
+    format!(
+        "ORGSYNC_{}",
+        key.trim().to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// `ORGSYNC_ROLE_ARN` → `role-arn`.
+fn key_of(env: &str) -> String {
+    env.trim_start_matches("ORGSYNC_")
+        .to_ascii_lowercase()
+        .replace('_', "-")
 }
 
 /// Reads `path` and returns the (environment variable, value) pairs it sets, checked against
@@ -146,11 +159,11 @@ pub fn parse(
                 path: path.to_path_buf(),
             });
         };
-        let name = key.trim().to_ascii_lowercase().replace('_', "-");
-        let Some(flag) = flags.get(&name) else {
+        let env = env_of(&key);
+        let Some(flag) = flags.get(&env) else {
             return Err(ConfigError::UnknownKey {
                 path: path.to_path_buf(),
-                hint: hint(&name, flags),
+                hint: hint(&key_of(&env), flags),
                 key,
             });
         };
@@ -173,9 +186,7 @@ pub fn parse(
             }
             other => scalar(other).ok_or_else(|| bad("must be a plain value or a list"))?,
         };
-        for env in &flag.envs {
-            out.push((env.clone(), value.clone()));
-        }
+        out.push((env, value));
     }
     Ok(out)
 }
@@ -193,7 +204,8 @@ fn scalar(v: serde_yaml_ng::Value) -> Option<String> {
 fn hint(name: &str, flags: &BTreeMap<String, FlagEnv>) -> String {
     let best = flags
         .keys()
-        .map(|k| (distance(name, k), k))
+        .map(|e| key_of(e))
+        .map(|k| (distance(name, &k), k))
         .min_by_key(|(d, _)| *d);
     match best {
         Some((d, k)) if d <= 3 => format!(" (did you mean '{k}'?)"),
@@ -222,14 +234,11 @@ mod tests {
 
     fn flags() -> BTreeMap<String, FlagEnv> {
         let mut m = BTreeMap::new();
-        let f = |env: &str, d: Option<char>| FlagEnv {
-            envs: [env.to_string()].into_iter().collect(),
-            delimiter: d,
-        };
-        m.insert("role-arn".to_string(), f("ORGSYNC_ROLE_ARN", None));
-        m.insert("accounts".to_string(), f("ORGSYNC_ACCOUNTS", Some(',')));
-        m.insert("concurrency".to_string(), f("ORGSYNC_CONCURRENCY", None));
-        m.insert("fail-fast".to_string(), f("ORGSYNC_FAIL_FAST", None));
+        let f = |d: Option<char>| FlagEnv { delimiter: d };
+        m.insert("ORGSYNC_ROLE_ARN".to_string(), f(None));
+        m.insert("ORGSYNC_ACCOUNTS".to_string(), f(Some(',')));
+        m.insert("ORGSYNC_CONCURRENCY".to_string(), f(None));
+        m.insert("ORGSYNC_FAIL_FAST".to_string(), f(None));
         m
     }
 
