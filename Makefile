@@ -6,10 +6,19 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test emulator build fmt-check clippy unit bench clean
+.PHONY: demo test emulator lint-env cfn-lint build fmt-check clippy unit bench clean
 
 emulator:
 	scripts/moto-env.sh
+
+# cfn-lint (pinned in scripts/requirements-lint.txt) into the same .venv.
+lint-env:
+	scripts/moto-env.sh --with-cfn-lint --quiet >/dev/null
+
+# The CloudFormation templates in deploy/cloudformation/ (tests/ops.rs checks that their
+# policies equal `orgsync policy`; cfn-lint checks the rest, every IAM action name included).
+cfn-lint: lint-env
+	.venv/bin/cfn-lint deploy/cloudformation/*.yaml
 
 build:
 	$(CARGO) build --locked
@@ -23,7 +32,7 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-test: emulator fmt-check
+test: emulator fmt-check cfn-lint
 	$(CARGO) test --locked
 	$(MAKE) clippy
 

@@ -29,23 +29,30 @@ pub struct Common {
     )]
     pub file: PathBuf,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+    #[arg(
+        long,
+        short = 'o',
+        env = "ORGSYNC_OUTPUT",
+        value_enum,
+        default_value = "table",
+        global = true
+    )]
     pub output: Output,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct Filters {
     /// Only this resource type (for grants: the entitlement's resource type).
-    #[arg(long, short = 't')]
+    #[arg(long, short = 't', env = "ORGSYNC_RESOURCE_TYPE")]
     pub resource_type: Option<String>,
     /// Only this resource id (for grants: the entitlement's resource).
-    #[arg(long, short = 'r')]
+    #[arg(long, short = 'r', env = "ORGSYNC_RESOURCE")]
     pub resource: Option<String>,
     /// Only this entitlement id.
-    #[arg(long, short = 'e')]
+    #[arg(long, short = 'e', env = "ORGSYNC_ENTITLEMENT")]
     pub entitlement: Option<String>,
     /// Only grants to this principal (`<type>:<id>` or the id alone).
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', env = "ORGSYNC_PRINCIPAL")]
     pub principal: Option<String>,
 }
 

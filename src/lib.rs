@@ -4,10 +4,14 @@
 
 pub mod arn;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod inspect;
 pub mod model;
+pub mod permissions;
 pub mod policy;
 pub mod provision;
+pub mod schedule;
+pub mod serve;
 pub mod store;
 pub mod sync;

@@ -130,6 +130,7 @@ impl World {
         } else {
             Value::Null
         };
+        assert_calls_in_write_policy(&v);
         (out, v)
     }
 
@@ -138,6 +139,29 @@ impl World {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
         assert_eq!(v["status"], status, "{args:?}: {}", text(&out));
         v
+    }
+}
+
+/// Every call a provisioning command made is allowed by `orgsync policy --write
+/// --identity-center` (a separate write role needs nothing else).
+fn assert_calls_in_write_policy(v: &Value) {
+    use orgsync::permissions::{PolicyRequest, actions, policy};
+    let allowed = actions(&policy(&PolicyRequest {
+        read: false,
+        write: true,
+        identity_center: true,
+        ..Default::default()
+    }));
+    for c in v["calls"].as_array().into_iter().flatten() {
+        let op = format!(
+            "{}:{}",
+            c["service"].as_str().unwrap_or_default(),
+            c["operation"].as_str().unwrap_or_default()
+        );
+        assert!(
+            allowed.contains(&op),
+            "{op} is not in `orgsync policy --write --identity-center`"
+        );
     }
 }
 

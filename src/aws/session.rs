@@ -353,6 +353,48 @@ pub enum SessionError {
     CallerIdentity(#[source] AwsError),
 }
 
+/// The base SDK config (credential chain, region, retries, timeouts, endpoints) with its
+/// credentials resolved once, so a missing credential fails here with a clear message.
+pub async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionError> {
+    let retry = RetryConfig::standard()
+        .with_retry_mode(settings.retry_mode)
+        .with_max_attempts(settings.max_attempts.max(1))
+        .with_initial_backoff(settings.initial_backoff)
+        .with_max_backoff(settings.max_backoff);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.connect_timeout)
+        .operation_attempt_timeout(settings.attempt_timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(r) = &settings.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    let mut base = loader.load().await;
+    if base.region().is_none() {
+        base = base.to_builder().region(Region::new("us-east-1")).build();
+    }
+    let Some(base_creds) = base.credentials_provider() else {
+        return Err(SessionError::NoCredentials("no credential provider".into()));
+    };
+    if let Err(e) = base_creds.provide_credentials().await {
+        return Err(SessionError::NoCredentials(
+            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        ));
+    }
+    Ok(base)
+}
+
+/// An STS client on `sdk` that counts its calls into `metrics`, with its own retry partition.
+pub fn sts_client_on(
+    sdk: &SdkConfig,
+    metrics: &Arc<CallMetrics>,
+    name: &str,
+) -> aws_sdk_sts::Client {
+    sts_client(sdk, metrics, name.to_string())
+}
+
 /// The management session: base credentials, optional management hop, and the factory of
 /// per-account scopes.
 pub struct Session {
@@ -376,33 +418,7 @@ impl Session {
         metrics: Arc<CallMetrics>,
     ) -> Result<Session, SessionError> {
         let settings = Arc::new(settings);
-        let retry = RetryConfig::standard()
-            .with_retry_mode(settings.retry_mode)
-            .with_max_attempts(settings.max_attempts.max(1))
-            .with_initial_backoff(settings.initial_backoff)
-            .with_max_backoff(settings.max_backoff);
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.connect_timeout)
-            .operation_attempt_timeout(settings.attempt_timeout)
-            .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(r) = &settings.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        let mut base = loader.load().await;
-        if base.region().is_none() {
-            base = base.to_builder().region(Region::new("us-east-1")).build();
-        }
-        let Some(base_creds) = base.credentials_provider() else {
-            return Err(SessionError::NoCredentials("no credential provider".into()));
-        };
-        if let Err(e) = base_creds.provide_credentials().await {
-            return Err(SessionError::NoCredentials(
-                aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-            ));
-        }
+        let base = load_base_config(&settings).await?;
         let (mgmt_sdk, mgmt_hop) = match &settings.role_arn {
             Some(role) => {
                 let hop = Arc::new(Hop {

@@ -2,15 +2,19 @@
 //! codes. Commands call into the library; nothing here talks to AWS directly.
 
 pub mod args;
+pub mod check_cmd;
+pub mod config;
 pub mod exit;
 pub mod logging;
+pub mod policy_cmd;
 pub mod progress;
 pub mod provision_cmd;
+pub mod run_cmd;
 pub mod sync_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::inspect::InspectArgs;
 
@@ -56,6 +60,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "ORGSYNC_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// YAML file of flag values (keys are long flag names, e.g. `role-arn: …`); flags and
+    /// ORGSYNC_* variables take precedence over it.
+    #[arg(long, global = true, env = config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,6 +73,10 @@ pub struct Cli {
 pub enum Command {
     /// Read AWS and write resources, entitlements and grants to a c1z file and/or JSON lines.
     Sync(Box<sync_cmd::SyncArgs>),
+    /// Validate a setup before the first sync: credentials, hops, External IDs, permissions.
+    Check(Box<check_cmd::CheckArgs>),
+    /// Sync on a schedule (interval or cron), keep timestamped outputs, serve /healthz and /metrics.
+    Run(Box<run_cmd::RunArgs>),
     /// Read a c1z file: stats, resource types, resources, entitlements, grants, syncs.
     Inspect(InspectArgs),
     /// Grant an entitlement to a principal, in any account (idempotent).
@@ -74,6 +87,10 @@ pub enum Command {
     CreateUser(Box<provision_cmd::CreateUserArgs>),
     /// Delete an IAM user (and what blocks its deletion) or an IAM Identity Center user.
     DeleteResource(Box<provision_cmd::DeleteResourceArgs>),
+    /// Print the least-privilege IAM policy (JSON) for the enabled features.
+    Policy(policy_cmd::PolicyArgs),
+    /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
+    Capabilities,
 }
 
 /// Applies baton-aws environment aliases. Runs first thing in `main`, before any thread exists.
@@ -89,9 +106,42 @@ fn apply_env_aliases() {
     }
 }
 
+/// Applies `--config FILE` (or `ORGSYNC_CONFIG`): its keys become `ORGSYNC_*` variables that
+/// are not already set. Runs in `main` before any thread exists, after the baton aliases (so
+/// the environment, aliases included, wins over the file).
+fn apply_config_file() -> Result<(), config::ConfigError> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let Some(path) = config::config_path(&argv) else {
+        return Ok(());
+    };
+    let flags = config::flags(&Cli::command());
+    for (env, value) in config::load(&path, &flags)? {
+        if std::env::var_os(&env).is_none() {
+            // SAFETY: as in `apply_env_aliases`: no other thread exists yet.
+            unsafe { std::env::set_var(&env, value) };
+        }
+    }
+    Ok(())
+}
+
+/// For commands that only print: `orgsync inspect … | head` ends quietly when the reader
+/// goes away, as Unix tools do, instead of panicking on the broken pipe. Not for commands that
+/// talk to AWS, whose sockets need EPIPE as an error.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition before any output; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The binary's entry point.
 pub fn main() -> ExitCode {
     apply_env_aliases();
+    if let Err(e) = apply_config_file() {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -114,14 +164,24 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
+    if matches!(
+        cli.command,
+        Command::Inspect(_) | Command::Policy(_) | Command::Capabilities
+    ) {
+        quiet_broken_pipe();
+    }
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Sync(a) => sync_cmd::run(*a).await,
+            Command::Run(a) => run_cmd::run(*a).await,
+            Command::Check(a) => check_cmd::run(*a).await,
             Command::Inspect(a) => crate::inspect::run(a).map(|_| exit::OK),
             Command::Grant(a) => provision_cmd::run_grant(*a).await,
             Command::Revoke(a) => provision_cmd::run_revoke(*a).await,
             Command::CreateUser(a) => provision_cmd::run_create_user(*a).await,
             Command::DeleteResource(a) => provision_cmd::run_delete_resource(*a).await,
+            Command::Policy(a) => policy_cmd::policy_cmd(&a),
+            Command::Capabilities => policy_cmd::capabilities_cmd(),
         }
     });
     match result {
@@ -130,5 +190,57 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::code_of(&e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// DESIGN.md §2: every flag also reads an `ORGSYNC_*` variable (so containers and the
+    /// config file can set it), named `ORGSYNC_<FLAG>` in the commands that share the sync's
+    /// flags. (Another command may name a flag's variable differently on purpose, e.g. when
+    /// `ORGSYNC_<FLAG>` already means something else in a container.)
+    #[test]
+    fn every_flag_reads_its_orgsync_variable() {
+        fn walk(cmd: &clap::Command, path: &str, strict: bool, bad: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                let want = format!("ORGSYNC_{}", long.to_ascii_uppercase().replace('-', "_"));
+                let got = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                let ok = match &got {
+                    Some(g) if strict => *g == want,
+                    Some(g) => g.starts_with("ORGSYNC_"),
+                    None => false,
+                };
+                if !ok {
+                    bad.push(format!("{path} --{long}: env {got:?}, want {want}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                // Below the top level a command inherits its parent's rule.
+                let strict = if path == "orgsync" {
+                    matches!(sub.get_name(), "sync" | "run" | "check" | "policy")
+                } else {
+                    strict
+                };
+                walk(sub, &format!("{path} {}", sub.get_name()), strict, bad);
+            }
+        }
+        let mut bad = vec![];
+        walk(&Cli::command(), "orgsync", true, &mut bad);
+        assert!(
+            bad.is_empty(),
+            "flags without their variable:\n{}",
+            bad.join("\n")
+        );
     }
 }

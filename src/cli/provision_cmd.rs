@@ -82,7 +82,13 @@ pub struct ProvisionArgs {
     pub dry_run: bool,
 
     /// Output: a line for people (text) or {status, detail, calls, record} (json).
-    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "ORGSYNC_OUTPUT"
+    )]
     pub output: OutputFormat,
 
     /// A c1z written by `orgsync sync`: refuse IDs it does not hold (checked before any AWS
@@ -149,13 +155,13 @@ A user that does not exist reports not-found (exit 0).";
 #[command(after_help = GRANT_EXAMPLES)]
 pub struct GrantArgs {
     /// Entitlement ID, as a sync writes it.
-    #[arg(long, short = 'e')]
+    #[arg(long, short = 'e', env = "ORGSYNC_ENTITLEMENT")]
     pub entitlement: String,
     /// iam_user, group, role, sso_user or sso_group.
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_PRINCIPAL_TYPE")]
     pub principal_type: String,
     /// Principal ID, as a sync writes it (an IAM ARN or an identity-store ARN).
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', env = "ORGSYNC_PRINCIPAL")]
     pub principal: String,
     #[command(flatten)]
     pub common: ProvisionArgs,
@@ -166,7 +172,7 @@ pub struct GrantArgs {
 #[command(after_help = REVOKE_EXAMPLES)]
 pub struct RevokeArgs {
     /// Grant ID, as a sync writes it.
-    #[arg(long, short = 'g')]
+    #[arg(long, short = 'g', env = "ORGSYNC_GRANT")]
     pub grant: String,
     #[command(flatten)]
     pub common: ProvisionArgs,
@@ -186,34 +192,34 @@ pub enum UserType {
 #[command(after_help = CREATE_EXAMPLES)]
 pub struct CreateUserArgs {
     /// iam_user or sso_user.
-    #[arg(long = "type", value_enum)]
+    #[arg(long = "type", value_enum, env = "ORGSYNC_TYPE")]
     pub user_type: UserType,
     /// User name.
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_USER_NAME")]
     pub user_name: String,
     /// iam_user: IAM path.
-    #[arg(long, default_value = "/")]
+    #[arg(long, default_value = "/", env = "ORGSYNC_PATH")]
     pub path: String,
     /// iam_user: a tag KEY=VALUE (repeatable).
-    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    #[arg(long = "tag", value_name = "KEY=VALUE", env = "ORGSYNC_TAG")]
     pub tags: Vec<String>,
     /// iam_user: account to create it in [default: the caller's].
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_ACCOUNT")]
     pub account: Option<String>,
     /// sso_user: display name [default: "<given name> <family name>"].
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_DISPLAY_NAME")]
     pub display_name: Option<String>,
     /// sso_user: given name.
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_GIVEN_NAME")]
     pub given_name: Option<String>,
     /// sso_user: family name.
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_FAMILY_NAME")]
     pub family_name: Option<String>,
     /// sso_user: email address (repeatable; the first is primary).
-    #[arg(long = "email")]
+    #[arg(long = "email", env = "ORGSYNC_EMAIL")]
     pub emails: Vec<String>,
     /// sso_user: identity store [default: the first IAM Identity Center instance's].
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_IDENTITY_STORE_ID")]
     pub identity_store_id: Option<String>,
     #[command(flatten)]
     pub common: ProvisionArgs,
@@ -224,10 +230,10 @@ pub struct CreateUserArgs {
 #[command(after_help = DELETE_EXAMPLES)]
 pub struct DeleteResourceArgs {
     /// iam_user or sso_user.
-    #[arg(long)]
+    #[arg(long, env = "ORGSYNC_RESOURCE_TYPE")]
     pub resource_type: String,
     /// Resource ID, as a sync writes it (the user's ARN).
-    #[arg(long, short = 'r')]
+    #[arg(long, short = 'r', env = "ORGSYNC_RESOURCE")]
     pub resource: String,
     #[command(flatten)]
     pub common: ProvisionArgs,

@@ -1,7 +1,8 @@
 //! `orgsync sync`: validate the outputs, connect, plan, run the engine, finish the sinks
 //! atomically, print the summary, and pick the exit code.
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,9 +91,31 @@ pub struct SyncArgs {
     pub ic: identity_center::IcArgs,
 }
 
-/// Runs `orgsync sync`; returns the exit code.
-pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    // Everything that can be checked without AWS is checked first (exit 2, no AWS call).
+/// What `prepare` validated: everything a run needs that could be checked without AWS.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    plan_opts: plan::PlanOptions,
+    jsonl: Option<JsonlTarget>,
+}
+
+/// How one execution of a sync ended, when it did not fail outright.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The outputs were written; `code` is 0 (success) or 3 (partial).
+    Written {
+        code: u8,
+        result: RunResult,
+        written: WriteReport,
+    },
+    /// Nothing was written (fail-fast stop, or no account could be read); the previous output
+    /// is untouched.
+    Aborted { result: RunResult, why: String },
+    /// A stop signal arrived first: nothing was written, the previous output is untouched.
+    Interrupted(&'static str),
+}
+
+/// Checks everything that can be checked without AWS (exit 2 on a problem, no AWS call).
+pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     if args.no_file && args.jsonl.is_none() {
         return Err(exit::usage(anyhow::anyhow!(
             "--no-file needs --jsonl: there would be no output"
@@ -101,30 +124,67 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     if !args.no_file {
         c1z::check_writable(&args.file).map_err(exit::usage)?;
     }
-    let jsonl_target = args.jsonl.as_deref().map(JsonlTarget::parse);
-    if let Some(JsonlTarget::File(p)) = &jsonl_target {
+    let jsonl = args.jsonl.as_deref().map(JsonlTarget::parse);
+    if let Some(JsonlTarget::File(p)) = &jsonl {
         c1z::check_writable(p).map_err(exit::usage)?;
     }
     if let Some(p) = &args.summary_json {
         c1z::check_writable(p).map_err(exit::usage)?;
     }
     let plan_opts = args.plan.options().map_err(exit::usage)?;
+    Ok(Prepared { plan_opts, jsonl })
+}
 
+/// Runs `orgsync sync`; returns the exit code.
+pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
+    let prepared = prepare(&args)?;
+    let file = (!args.no_file).then_some(args.file.as_path());
     let metrics = CallMetrics::new();
-    let session = Session::connect(args.aws.settings(), Arc::clone(&metrics))
-        .await
-        .context("connecting to AWS")?;
-    tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
-
-    let mut sinks: Vec<Box<dyn Sink>> = vec![];
-    if !args.no_file {
-        sinks.push(Box::new(C1zSink(C1zWriter::create(&args.file)?)));
+    match execute(&args, &prepared, file, &metrics, interrupted()).await? {
+        Outcome::Written { code, .. } => Ok(code),
+        Outcome::Aborted { why, .. } => Err(exit::with_code(
+            exit::FAILURE,
+            anyhow::anyhow!("{why}; the previous output was left untouched"),
+        )),
+        Outcome::Interrupted(sig) => Err(exit::with_code(
+            if sig == "SIGTERM" {
+                143
+            } else {
+                exit::INTERRUPTED
+            },
+            anyhow::anyhow!("interrupted by {sig}; the previous output was left untouched"),
+        )),
     }
-    if let Some(t) = &jsonl_target {
+}
+
+/// One sync: connect, plan, read, write the c1z to `file` (if any) and the other outputs of
+/// `args`, print the summary and write `--summary-json`. Shared by `orgsync sync` (once) and
+/// `orgsync run` (on a schedule, `file` then being a timestamped path). When `stop` completes
+/// first the run is abandoned and no output is touched. AWS calls are counted into `metrics`.
+pub async fn execute(
+    args: &SyncArgs,
+    prepared: &Prepared,
+    file: Option<&Path>,
+    metrics: &Arc<CallMetrics>,
+    stop: impl Future<Output = &'static str>,
+) -> anyhow::Result<Outcome> {
+    let plan_opts = &prepared.plan_opts;
+    tokio::pin!(stop);
+    let connect = Session::connect(args.aws.settings(), Arc::clone(metrics));
+    let session = tokio::select! {
+        s = connect => s.context("connecting to AWS")?,
+        sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
+    };
+    tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
+    let mut sinks: Vec<Box<dyn Sink>> = vec![];
+    if let Some(f) = file {
+        sinks.push(Box::new(C1zSink(C1zWriter::create(f)?)));
+    }
+    if let Some(t) = &prepared.jsonl {
         sinks.push(Box::new(JsonlSink::create(t)?));
     }
     let sinkset = SinkSet::spawn(sinks, 4);
-    let progress = Progress::new(!args.no_progress, Arc::clone(&metrics));
+    let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
     let opts = EngineOptions {
         iam: IamReadOptions {
             sync_secrets: args.sync_secrets,
@@ -136,20 +196,17 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     };
 
     let work = async {
-        let mut plan = plan::build(&session, &plan_opts).await?;
+        let mut plan = plan::build(&session, plan_opts).await?;
         identity_center::attach(&session, &args.ic.options(), &mut plan).await;
         let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
         anyhow::Ok(result)
     };
     let result = tokio::select! {
         r = work => r,
-        sig = interrupted() => {
+        sig = &mut stop => {
             progress.finish();
             sinkset.abort().await;
-            return Err(exit::with_code(
-                if sig == "SIGTERM" { 143 } else { exit::INTERRUPTED },
-                anyhow::anyhow!("interrupted by {sig}; the previous output was left untouched"),
-            ));
+            return Ok(Outcome::Interrupted(sig));
         }
     };
     progress.finish();
@@ -166,23 +223,19 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
         .any(|a| a.status == AccountStatus::Ok);
     if result.stopped.is_some() || (!result.accounts.is_empty() && !any_ok) {
         sinkset.abort().await;
-        print_summary(&result, &WriteReport::default(), &metrics, None);
+        print_summary(&result, &WriteReport::default(), metrics, None);
         let why = result
             .stopped
             .clone()
             .unwrap_or_else(|| "no account could be read".to_string());
-        return Err(exit::with_code(
-            exit::FAILURE,
-            anyhow::anyhow!("{why}; the previous output was left untouched"),
-        ));
+        return Ok(Outcome::Aborted { result, why });
     }
     let calls = metrics.snapshot();
     // The stats JSON needs the write counts, which the writer reports only at the end; the
     // per-type counts are recomputed from the database by the c1z sink itself.
     let extra = result.stats_json(&calls, &WriteReport::default());
     let written = sinkset.finish(extra).await.context("writing the output")?;
-    let target = (!args.no_file).then_some(&args.file);
-    print_summary(&result, &written, &metrics, target);
+    print_summary(&result, &written, metrics, file);
     let code = if result.partial() {
         exit::PARTIAL
     } else {
@@ -191,7 +244,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     if let Some(p) = &args.summary_json {
         let summary = serde_json::json!({
             "exit_code": code,
-            "file": target,
+            "file": file,
             "jsonl": args.jsonl,
             "accounts": result.accounts,
             "phases": result.stats_json(&calls, &written)["orgsync"]["phases"],
@@ -203,10 +256,15 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
         std::fs::write(p, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("writing {}", p.display()))?;
     }
-    Ok(code)
+    Ok(Outcome::Written {
+        code,
+        result,
+        written,
+    })
 }
 
-async fn interrupted() -> &'static str {
+/// Completes on the first SIGINT or SIGTERM, naming it.
+pub async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -241,7 +299,7 @@ pub fn print_summary(
     result: &RunResult,
     written: &WriteReport,
     metrics: &CallMetrics,
-    file: Option<&PathBuf>,
+    file: Option<&Path>,
 ) {
     let count =
         |f: fn(&AccountStatus) -> bool| result.accounts.iter().filter(|a| f(&a.status)).count();

@@ -3,6 +3,7 @@
 
 pub mod any;
 pub mod build;
+pub mod capabilities;
 pub mod ids;
 pub mod json;
 pub mod pb;

@@ -3,6 +3,7 @@
 
 pub mod c1z;
 pub mod jsonl;
+pub mod rotate;
 pub mod writer;
 
 use std::path::PathBuf;

@@ -412,7 +412,7 @@ fn kind_word(k: InstanceKind) -> &'static str {
 
 /// The management account: from the plan's account ARNs
 /// (`arn:<p>:organizations::<management>:account/o-…/<id>`), else `DescribeOrganization`.
-async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
+pub async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
     let from_plan = plan.accounts.iter().find_map(|a| {
         let arn = a.info.arn.as_deref()?;
         let mut parts = arn.split(':');

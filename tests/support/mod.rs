@@ -28,7 +28,7 @@ fn venv_bin(name: &str) -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -47,6 +47,9 @@ pub struct Rule {
     /// Target account (the account whose credentials sign the request, or for AssumeRole the
     /// account of the requested role).
     pub account: Option<String>,
+    /// Only requests that do not carry this parameter (e.g. `ExternalId`: an AssumeRole
+    /// without an External ID, to emulate a trust policy that requires one).
+    pub missing_param: Option<String>,
     pub fault: Fault,
     /// Fraction of matching requests affected (deterministic pseudo-random), 1.0 = all.
     pub rate: f64,
@@ -62,6 +65,7 @@ impl Rule {
             service: None,
             operation: None,
             account: None,
+            missing_param: None,
             fault,
             rate: 1.0,
             limit: None,
@@ -78,6 +82,10 @@ impl Rule {
     }
     pub fn account(mut self, s: &str) -> Rule {
         self.account = Some(s.to_string());
+        self
+    }
+    pub fn missing_param(mut self, name: &str) -> Rule {
+        self.missing_param = Some(name.to_string());
         self
     }
     pub fn rate(mut self, r: f64) -> Rule {
@@ -422,7 +430,11 @@ async fn handle(
                 && rule
                     .account
                     .as_deref()
-                    .is_none_or(|a| Some(a) == account.as_deref());
+                    .is_none_or(|a| Some(a) == account.as_deref())
+                && rule
+                    .missing_param
+                    .as_deref()
+                    .is_none_or(|p| !params.contains_key(p));
             if !ok {
                 continue;
             }

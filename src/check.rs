@@ -1,0 +1,628 @@
+//! `orgsync check`: validates a setup before the first sync, step by step, and says how to
+//! fix what is broken. Base credentials (`GetCallerIdentity`), the management hop, the
+//! organization listing (the sync's own planner, so filters and overrides apply), every
+//! member hop with a representative IAM read, and Identity Center access. Every hop that
+//! uses an External ID is tried again without it: if AWS lets that through, the role is open
+//! to the confused-deputy problem and a warning says so.
+//!
+//! Not here: rendering (`cli::check_cmd`), or reading anything beyond one cheap call per
+//! permission that a sync needs.
+
+use std::sync::Arc;
+
+use aws_sdk_iam::types::EntityType;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::arn::AccountId;
+use crate::aws::session::{Session, Settings, load_base_config, sts_client_on};
+use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
+use crate::sync::engine::{AccountPlan, Plan};
+use crate::sync::identity_center::{self as sic, IcMode, IcOptions};
+use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// Works, but something is wrong or unverified (e.g. a role assumable without its
+    /// External ID).
+    Warn,
+    /// Broken: a sync would fail or miss data.
+    Fail,
+    /// Not applicable (e.g. no management role, a suspended account).
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What was checked: `credentials`, `management_hop`, `external_id`, `organization`,
+    /// `member_hop`, `iam_read`, `identity_center`.
+    pub check: &'static str,
+    /// The account, role or region it was about.
+    pub target: String,
+    pub status: Status,
+    pub detail: String,
+    /// What to change, for failures and warnings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn new(
+        check: &'static str,
+        target: impl Into<String>,
+        status: Status,
+        detail: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            check,
+            target: target.into(),
+            status,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Finding {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub plan: PlanOptions,
+    /// Identity Center as `sync` would use it (`--identity-center off` skips the check).
+    pub ic: IcOptions,
+    /// Accounts checked at the same time.
+    pub concurrency: usize,
+}
+
+/// `arn:aws:sts::A:assumed-role/NAME/SESSION` → `arn:aws:iam::A:role/NAME` (the principal a
+/// trust policy names); other ARNs unchanged.
+pub fn principal_of(caller_arn: &str) -> String {
+    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+    if parts.len() == 6
+        && parts[2] == "sts"
+        && let Some(rest) = parts[5].strip_prefix("assumed-role/")
+        && let Some((name, _session)) = rest.rsplit_once('/')
+    {
+        return format!("arn:{}:iam::{}:role/{name}", parts[1], parts[4]);
+    }
+    caller_arn.to_string()
+}
+
+fn hop_fix(
+    e: &AwsError,
+    role_arn: &str,
+    principal: &str,
+    external_id_flag: Option<&str>,
+) -> String {
+    match e.class {
+        ErrorClass::AssumeRoleDenied | ErrorClass::AccessDenied | ErrorClass::NotFound => {
+            let condition = external_id_flag
+                .map(|f| format!(" with the condition StringEquals sts:ExternalId = the value of {f}"))
+                .unwrap_or_default();
+            format!(
+                "make sure {role_arn} exists and its trust policy allows {principal} to call sts:AssumeRole{condition}; {principal} itself needs sts:AssumeRole on it (`orgsync policy --read`). The templates in deploy/cloudformation/ set up both sides"
+            )
+        }
+        ErrorClass::InvalidCredentials | ErrorClass::ExpiredToken => {
+            "the credentials that hop are not valid (expired session or wrong key): refresh them".into()
+        }
+        ErrorClass::Throttled | ErrorClass::Timeout | ErrorClass::Transient => {
+            "AWS did not answer in time: check the network, proxies and AWS_ENDPOINT_URL, then run check again".into()
+        }
+        _ => format!("see the AWS error; `orgsync policy --read` lists what {principal} needs"),
+    }
+}
+
+/// Tries `hop` again without an External ID. Ok when AWS refuses it.
+async fn without_external_id(open: &Scope, target: &str, role_arn: &str, flag: &str) -> Finding {
+    match open.verify().await {
+        Ok(()) => Finding::new(
+            "external_id",
+            target,
+            Status::Warn,
+            format!("{role_arn} can be assumed WITHOUT the External ID: the role is open to the confused-deputy problem"),
+        )
+        .fix(format!(
+            "add to the trust policy of {role_arn} the condition {{\"StringEquals\": {{\"sts:ExternalId\": \"<the value of {flag}>\"}}}}"
+        )),
+        Err(e) if matches!(e.class, ErrorClass::AssumeRoleDenied | ErrorClass::AccessDenied) => {
+            Finding::new(
+                "external_id",
+                target,
+                Status::Ok,
+                "refused without the External ID",
+            )
+        }
+        Err(e) => Finding::new(
+            "external_id",
+            target,
+            Status::Warn,
+            format!("could not verify that the External ID is required: {e}"),
+        ),
+    }
+}
+
+/// One cheap IAM read with the account's credentials (the sync's main call).
+async fn iam_read(scope: &Scope, target: &str, role_hint: &str) -> Finding {
+    let iam = scope.iam();
+    let r = scope
+        .call(
+            scope.iam_limiter(),
+            "iam",
+            "GetAccountAuthorizationDetails",
+            || {
+                iam.get_account_authorization_details()
+                    .filter(EntityType::LocalManagedPolicy)
+                    .max_items(1)
+                    .send()
+            },
+        )
+        .await;
+    match r {
+        Ok(_) => Finding::new(
+            "iam_read",
+            target,
+            Status::Ok,
+            "iam:GetAccountAuthorizationDetails allowed",
+        ),
+        Err(e) => {
+            let fix = match e.class {
+                ErrorClass::AccessDenied => format!(
+                    "attach the read policy to {role_hint}: `orgsync policy --read --member` (deploy/cloudformation/orgsync-member-role.yaml has it)"
+                ),
+                _ => "see the AWS error and run check again".to_string(),
+            };
+            Finding::new("iam_read", target, Status::Fail, e.to_string()).fix(fix)
+        }
+    }
+}
+
+async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> Vec<Finding> {
+    let target = if acct.info.name == acct.info.account_id {
+        acct.info.account_id.clone()
+    } else {
+        format!("{} ({})", acct.info.account_id, acct.info.name)
+    };
+    if let Some(reason) = &acct.skip {
+        return vec![Finding::new(
+            "member_hop",
+            target,
+            Status::Skipped,
+            reason.clone(),
+        )];
+    }
+    let Ok(id) = acct.info.account_id.parse::<AccountId>() else {
+        return vec![Finding::new(
+            "member_hop",
+            target,
+            Status::Fail,
+            "malformed account id",
+        )];
+    };
+    if acct.info.is_caller {
+        return vec![
+            Finding::new(
+                "member_hop",
+                &target,
+                Status::Skipped,
+                "the caller's own account: read without a hop",
+            ),
+            iam_read(session.management(), &target, principal).await,
+        ];
+    }
+    let scope = session.member(&id, &acct.role, acct.external_id.as_deref());
+    let role_arn = scope.role_arn.clone().unwrap_or_default();
+    let mut out = vec![];
+    match scope.verify().await {
+        Ok(()) => out.push(Finding::new(
+            "member_hop",
+            &target,
+            Status::Ok,
+            format!(
+                "assumed {role_arn}{}",
+                if acct.external_id.is_some() {
+                    " with the External ID"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        Err(e) => {
+            let flag = acct
+                .external_id
+                .as_ref()
+                .map(|_| "--member-external-id (or the account's override)");
+            out.push(
+                Finding::new("member_hop", &target, Status::Fail, e.to_string())
+                    .fix(hop_fix(&e, &role_arn, principal, flag)),
+            );
+            return out;
+        }
+    }
+    out.push(iam_read(&scope, &target, &role_arn).await);
+    if acct.external_id.is_some() {
+        let open = session.member(&id, &acct.role, None);
+        out.push(without_external_id(&open, &target, &role_arn, "--member-external-id").await);
+    }
+    out
+}
+
+/// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
+/// instance choice), then one identity-store read and one permission-set read on it.
+async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
+    let scope = session.management();
+    let lim = session.ic_limiter();
+    let management = sic::management_account(session, plan).await;
+    let session_region = session
+        .settings()
+        .region
+        .clone()
+        .or_else(|| session.base_config().region().map(|r| r.to_string()));
+    let regions = sic::candidate_regions(ic.sso_region.as_deref(), session_region.as_deref());
+    let found = sic::discover(scope, lim, &regions, management.as_deref(), 10).await;
+    let target = format!("regions {}", found.tried.join(","));
+    let required = ic.mode == IcMode::On;
+    let missing = |detail: String, fix: &str, denied: bool| {
+        let status = if required || denied {
+            if required { Status::Fail } else { Status::Warn }
+        } else {
+            Status::Skipped
+        };
+        let f = Finding::new("identity_center", &target, status, detail);
+        if status == Status::Skipped {
+            f
+        } else {
+            f.fix(fix)
+        }
+    };
+    if found.instances.is_empty() {
+        return vec![match (&found.denied, found.errors.last()) {
+            (Some(e), _) => missing(
+                format!("sso:ListInstances refused: {e}"),
+                "grant the Identity Center reads (`orgsync policy --read --identity-center`), or pass --identity-center off",
+                true,
+            ),
+            (None, Some(e)) => missing(
+                format!("no instance found (last error: {e})"),
+                "set --sso-region to the instance's region",
+                true,
+            ),
+            (None, None) => missing(
+                "no Identity Center instance found; a sync leaves Identity Center out".into(),
+                "set --sso-region to the instance's region, or --identity-center off",
+                false,
+            ),
+        }];
+    }
+    let caller = session.caller.account.to_string();
+    let (instance, notes) =
+        match sic::select_instance(&found.instances, ic.instance_arn.as_deref(), &caller) {
+            Ok(p) => p,
+            Err(why) => {
+                return vec![
+                    Finding::new("identity_center", &target, Status::Fail, why)
+                        .fix("pass --ic-instance-arn with one of the instances found"),
+                ];
+            }
+        };
+    let target = format!("region {}", instance.region);
+    let mut out = vec![Finding::new(
+        "identity_center",
+        &target,
+        Status::Ok,
+        format!(
+            "instance {} (identity store {}, owner {})",
+            instance.arn,
+            instance.identity_store_id,
+            instance.owner_account.as_deref().unwrap_or("unknown")
+        ),
+    )];
+    for n in notes {
+        out.push(Finding::new("identity_center", &target, Status::Warn, n));
+    }
+    let fix = "grant the Identity Center reads (`orgsync policy --read --identity-center`)";
+    let ids = scope.identity_store(&instance.region);
+    let users = scope
+        .call(lim, "identitystore", "ListUsers", || {
+            ids.list_users()
+                .identity_store_id(&instance.identity_store_id)
+                .max_results(1)
+                .send()
+        })
+        .await;
+    out.push(match users {
+        Ok(_) => Finding::new(
+            "identity_center",
+            &target,
+            Status::Ok,
+            "identitystore:ListUsers allowed",
+        ),
+        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string()).fix(fix),
+    });
+    let sso = scope.sso_admin(&instance.region);
+    let sets = scope
+        .call(lim, "sso", "ListPermissionSets", || {
+            sso.list_permission_sets()
+                .instance_arn(&instance.arn)
+                .max_results(1)
+                .send()
+        })
+        .await;
+    out.push(match sets {
+        Ok(_) => Finding::new(
+            "identity_center",
+            &target,
+            Status::Ok,
+            "sso:ListPermissionSets allowed",
+        ),
+        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string()).fix(fix),
+    });
+    out
+}
+
+/// Runs every check; never fails as a whole (each problem is a finding).
+pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding> {
+    let metrics = CallMetrics::new();
+    let mut out = vec![];
+
+    // 1. Base credentials.
+    let base = match load_base_config(&settings).await {
+        Ok(b) => b,
+        Err(e) => {
+            out.push(Finding::new("credentials", "base credentials", Status::Fail, e.to_string()).fix(
+                "give orgsync AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance, task or web-identity (IRSA) role",
+            ));
+            return out;
+        }
+    };
+    let sts = sts_client_on(&base, &metrics, "sts-check");
+    let caller = match sts.get_caller_identity().send().await {
+        Ok(who) => who.arn().unwrap_or_default().to_string(),
+        Err(e) => {
+            let e = AwsError::from_sdk("sts", "GetCallerIdentity", e);
+            let fix = match e.class {
+                ErrorClass::InvalidCredentials | ErrorClass::ExpiredToken => {
+                    "the base credentials are not valid or have expired: refresh them"
+                }
+                _ => {
+                    "cannot reach STS: check the network, proxies, AWS_REGION and AWS_ENDPOINT_URL"
+                }
+            };
+            out.push(
+                Finding::new(
+                    "credentials",
+                    "base credentials",
+                    Status::Fail,
+                    e.to_string(),
+                )
+                .fix(fix),
+            );
+            return out;
+        }
+    };
+    out.push(Finding::new(
+        "credentials",
+        "base credentials",
+        Status::Ok,
+        format!("caller {caller}"),
+    ));
+
+    // 2. The management hop, with and without its External ID.
+    match &settings.role_arn {
+        None => out.push(Finding::new(
+            "management_hop",
+            "(no --role-arn)",
+            Status::Skipped,
+            "the base credentials act as the management identity",
+        )),
+        Some(role) => {
+            let role = role.to_string();
+            let hop = |external_id: Option<&String>| {
+                let mut req = sts
+                    .assume_role()
+                    .role_arn(&role)
+                    .role_session_name(&settings.session_name)
+                    .duration_seconds(900);
+                if let Some(x) = external_id {
+                    req = req.external_id(x);
+                }
+                req.send()
+            };
+            match hop(settings.external_id.as_ref()).await {
+                Ok(_) => out.push(Finding::new(
+                    "management_hop",
+                    &role,
+                    Status::Ok,
+                    if settings.external_id.is_some() {
+                        "assumed with the External ID"
+                    } else {
+                        "assumed"
+                    },
+                )),
+                Err(e) => {
+                    let e = AwsError::from_sdk("sts", "AssumeRole", e);
+                    let flag = settings.external_id.as_ref().map(|_| "--external-id");
+                    let fix = hop_fix(&e, &role, &principal_of(&caller), flag);
+                    out.push(
+                        Finding::new("management_hop", &role, Status::Fail, e.to_string()).fix(fix),
+                    );
+                    return out;
+                }
+            }
+            if settings.external_id.is_some() {
+                let f = match hop(None).await {
+                    Ok(_) => Finding::new(
+                        "external_id",
+                        &role,
+                        Status::Warn,
+                        format!("{role} can be assumed WITHOUT the External ID: the role is open to the confused-deputy problem"),
+                    )
+                    .fix(format!(
+                        "add to the trust policy of {role} the condition {{\"StringEquals\": {{\"sts:ExternalId\": \"<the value of --external-id>\"}}}}"
+                    )),
+                    Err(e) => {
+                        let e = AwsError::from_sdk("sts", "AssumeRole", e);
+                        if matches!(e.class, ErrorClass::AssumeRoleDenied | ErrorClass::AccessDenied) {
+                            Finding::new("external_id", &role, Status::Ok, "refused without the External ID")
+                        } else {
+                            Finding::new("external_id", &role, Status::Warn, format!("could not verify that the External ID is required: {e}"))
+                        }
+                    }
+                };
+                out.push(f);
+            }
+        }
+    }
+
+    // 3. The session the sync would use.
+    let session = match Session::connect(settings.clone(), Arc::clone(&metrics)).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(Finding::new(
+                "credentials",
+                "management session",
+                Status::Fail,
+                e.to_string(),
+            ));
+            return out;
+        }
+    };
+    let principal = principal_of(&session.caller.arn);
+
+    // 4. The organization, planned exactly as a sync plans it.
+    let plan = match plan::build(&session, &opts.plan).await {
+        Ok(p) => p,
+        Err(PlanError::NoOrganization(why)) => {
+            out.push(
+                Finding::new("organization", session.caller.account.to_string(), Status::Fail, format!("--orgs on, but {why}"))
+                    .fix("run from the management account or a delegated administrator (--role-arn), or use --orgs auto/off"),
+            );
+            return out;
+        }
+        Err(PlanError::Aws(e)) => {
+            let fix = match e.class {
+                ErrorClass::AccessDenied => {
+                    format!("grant {principal} the Organizations reads (`orgsync policy --read`)")
+                }
+                _ => "see the AWS error and run check again".into(),
+            };
+            out.push(
+                Finding::new(
+                    "organization",
+                    session.caller.account.to_string(),
+                    Status::Fail,
+                    e.to_string(),
+                )
+                .fix(fix),
+            );
+            return out;
+        }
+    };
+    let ous = plan
+        .org_records
+        .iter()
+        .filter(|r| {
+            matches!(r, crate::model::Record::Resource(res)
+                if res.id.as_ref().is_some_and(|i| i.resource_type == crate::model::types::ORGANIZATIONAL_UNIT))
+        })
+        .count();
+    if plan.org_records.is_empty() {
+        let why = plan
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "organization mode is off".into());
+        let status = if opts.plan.orgs == OrgMode::Off {
+            Status::Skipped
+        } else {
+            Status::Warn
+        };
+        let mut f = Finding::new(
+            "organization",
+            session.caller.account.to_string(),
+            status,
+            why,
+        );
+        if status == Status::Warn {
+            f = f.fix("to sync the whole organization, run from the management account or a delegated administrator (--role-arn) with the Organizations reads (`orgsync policy --read`)");
+        }
+        out.push(f);
+    } else {
+        let skipped = plan.accounts.iter().filter(|a| a.skip.is_some()).count();
+        out.push(Finding::new(
+            "organization",
+            session.caller.account.to_string(),
+            Status::Ok,
+            format!(
+                "{} accounts planned ({} to read, {skipped} skipped), {ous} organizational units",
+                plan.accounts.len(),
+                plan.accounts.len() - skipped
+            ),
+        ));
+        for n in &plan.notes {
+            out.push(Finding::new(
+                "organization",
+                session.caller.account.to_string(),
+                Status::Warn,
+                n.clone(),
+            ));
+        }
+    }
+
+    // 5. Every member hop.
+    let session_ref = &session;
+    let principal_ref = principal.as_str();
+    // Identity Center needs the planned accounts' ARNs (to tell the management account).
+    let ic_plan = Plan {
+        accounts: plan.accounts.clone(),
+        ..Default::default()
+    };
+    let mut members: Vec<Vec<Finding>> = stream::iter(plan.accounts)
+        .map(|a| check_member(session_ref, a, principal_ref))
+        .buffered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    out.extend(members.drain(..).flatten());
+
+    // 6. Identity Center.
+    if opts.ic.mode != IcMode::Off {
+        out.extend(identity_center(&session, &opts.ic, &ic_plan).await);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_principal_of_an_assumed_role() {
+        assert_eq!(
+            principal_of("arn:aws:sts::111122223333:assumed-role/OrgSyncManagement/orgsync"),
+            "arn:aws:iam::111122223333:role/OrgSyncManagement"
+        );
+        assert_eq!(
+            principal_of("arn:aws:iam::111122223333:user/ops"),
+            "arn:aws:iam::111122223333:user/ops"
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! `orgsync run`: the scheduled mode. Runs the same sync as `orgsync sync` on an interval or
+//! a cron schedule, writes each run to a timestamped file and points the stable `--file` path
+//! at the newest one (`store::rotate`), serves `/healthz` and `/metrics` (`serve`), and on
+//! SIGTERM/SIGINT abandons the run in progress (or, with `--drain`, finishes it) and exits 0.
+//! A failed run is logged and counted; the schedule goes on.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{ArgGroup, Args};
+use tokio::sync::watch;
+
+use crate::aws::CallMetrics;
+use crate::schedule::Schedule;
+use crate::serve::{self, LastRun, RunResultKind, RunnerState};
+use crate::store::{WriteReport, rotate};
+use crate::sync::engine::{AccountStatus, RunResult};
+
+use super::exit;
+use super::sync_cmd::{self, Outcome, SyncArgs};
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration (e.g. 30m, 6h, 1day): {e}"))
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  orgsync run --interval 6h --file /data/sync.c1z --keep 4 --listen 0.0.0.0:9090
+  orgsync run --cron '0 */6 * * *' --run-at-start --drain
+  ORGSYNC_INTERVAL=1h orgsync run --config /etc/orgsync/orgsync.yaml
+
+Files: each run writes <stem>.<UTC start, YYYYMMDDTHHMMSSZ>.<ext> next to --file, then
+--file itself is atomically replaced by (a hard link to) that newest complete run. --keep N
+keeps N previous timestamped files besides it. A failed or interrupted run touches nothing.
+
+Endpoints (--listen): /healthz is 200 while the last successful run (exit 0 or 3) is younger
+than --health-max-age (before the first success: the time since start), else 503;
+/metrics is Prometheus text.
+
+Signals: SIGTERM/SIGINT abandon the run in progress and exit 0; with --drain the run in
+progress is finished first (a second signal abandons it).";
+
+/// Arguments of `orgsync run`: the schedule, the files, the endpoints, and every flag of
+/// `orgsync sync`.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("schedule").required(true).args(["interval", "cron"])))]
+#[command(after_help = RUN_EXAMPLES)]
+pub struct RunArgs {
+    /// Sync at start and then every DURATION after each start (e.g. 30m, 6h, 1day).
+    #[arg(long, env = "ORGSYNC_INTERVAL", value_parser = parse_duration, help_heading = "Schedule")]
+    pub interval: Option<Duration>,
+
+    /// Sync at the times of a five-field crontab expression, in UTC (e.g. "0 */6 * * *").
+    #[arg(
+        long,
+        env = "ORGSYNC_CRON",
+        value_name = "EXPR",
+        help_heading = "Schedule"
+    )]
+    pub cron: Option<String>,
+
+    /// With --cron, also sync once at start (an interval schedule always does).
+    #[arg(long, env = "ORGSYNC_RUN_AT_START", help_heading = "Schedule")]
+    pub run_at_start: bool,
+
+    /// Previous runs to keep as timestamped files next to --file, besides the newest.
+    #[arg(
+        long,
+        env = "ORGSYNC_KEEP",
+        default_value_t = 0,
+        value_name = "N",
+        help_heading = "Schedule"
+    )]
+    pub keep: u32,
+
+    /// On SIGTERM/SIGINT, finish the run in progress (and write it) before exiting.
+    #[arg(long, env = "ORGSYNC_DRAIN", help_heading = "Schedule")]
+    pub drain: bool,
+
+    /// Serve /healthz and /metrics on this address (e.g. 127.0.0.1:9090). Off by default.
+    #[arg(
+        long,
+        env = "ORGSYNC_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Schedule"
+    )]
+    pub listen: Option<SocketAddr>,
+
+    /// /healthz answers 503 once the last success is older than this [default: twice the
+    /// schedule's period].
+    #[arg(long, env = "ORGSYNC_HEALTH_MAX_AGE", value_parser = parse_duration, help_heading = "Schedule")]
+    pub health_max_age: Option<Duration>,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+/// SIGTERM/SIGINT, counted from the start of the process.
+struct Signals {
+    rx: watch::Receiver<(u32, &'static str)>,
+}
+
+impl Signals {
+    /// Registers the handlers now (before any run), and counts signals in a task.
+    fn install(drain: bool) -> anyhow::Result<Signals> {
+        let (tx, rx) = watch::channel((0u32, ""));
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).context("installing SIGTERM")?;
+            let mut int = signal(SignalKind::interrupt()).context("installing SIGINT")?;
+            tokio::spawn(async move {
+                loop {
+                    let name = tokio::select! {
+                        Some(_) = term.recv() => "SIGTERM",
+                        Some(_) = int.recv() => "SIGINT",
+                        else => break,
+                    };
+                    tx.send_modify(|(n, s)| {
+                        *n += 1;
+                        *s = name;
+                    });
+                    let n = tx.borrow().0;
+                    if drain && n == 1 {
+                        tracing::info!(
+                            signal = name,
+                            "finishing the run in progress, if any (--drain); a second signal abandons it"
+                        );
+                    } else {
+                        tracing::info!(signal = name, "stopping");
+                    }
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                tx.send_modify(|(n, s)| {
+                    *n += 1;
+                    *s = "SIGINT";
+                });
+            }
+        });
+        Ok(Signals { rx })
+    }
+
+    fn count(&self) -> u32 {
+        self.rx.borrow().0
+    }
+
+    /// Completes once `n` signals have arrived, naming the last.
+    fn wait(&self, n: u32) -> impl std::future::Future<Output = &'static str> + use<> {
+        let mut rx = self.rx.clone();
+        async move {
+            match rx.wait_for(|(c, _)| *c >= n).await {
+                Ok(v) => v.1,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+fn shown(p: Option<&std::path::Path>) -> String {
+    p.map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(no c1z file)".into())
+}
+
+fn lock(state: &Mutex<RunnerState>) -> std::sync::MutexGuard<'_, RunnerState> {
+    match state.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn account_counts(result: &RunResult) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut m = std::collections::BTreeMap::from([("ok", 0), ("failed", 0), ("skipped", 0)]);
+    for a in &result.accounts {
+        let k = match a.status {
+            AccountStatus::Ok => "ok",
+            AccountStatus::Failed { .. } => "failed",
+            AccountStatus::Skipped { .. } => "skipped",
+        };
+        *m.entry(k).or_default() += 1;
+    }
+    m
+}
+
+fn record_counts(written: &WriteReport) -> std::collections::BTreeMap<(String, String), u64> {
+    written
+        .counts
+        .iter()
+        .flat_map(|(kind, by_type)| {
+            by_type
+                .iter()
+                .map(move |(ty, n)| ((kind.clone(), ty.clone()), *n))
+        })
+        .collect()
+}
+
+/// Runs `orgsync run`; returns the exit code (0 after a signal).
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let prepared = sync_cmd::prepare(&args.sync)?;
+    let schedule = match (&args.interval, &args.cron) {
+        (Some(d), _) => Schedule::interval(*d),
+        (None, Some(c)) => Schedule::cron(c),
+        (None, None) => {
+            return Err(exit::usage(anyhow::anyhow!(
+                "give a schedule: --interval DURATION or --cron EXPR"
+            )));
+        }
+    }
+    .map_err(exit::usage)?;
+    let max_age = args
+        .health_max_age
+        .unwrap_or_else(|| schedule.period(Utc::now()) * 2);
+    let state = Arc::new(Mutex::new(RunnerState::new(max_age)));
+    let signals = Signals::install(args.drain)?;
+    let server = match args.listen {
+        Some(addr) => {
+            let listener = serve::bind(addr).await?;
+            let local = listener.local_addr().unwrap_or(addr);
+            tracing::info!(address = %local, "serving /healthz and /metrics");
+            Some(tokio::spawn(serve::serve(listener, Arc::clone(&state))))
+        }
+        None => None,
+    };
+    let latest: Option<PathBuf> = (!args.sync.no_file).then(|| args.sync.file.clone());
+    tracing::info!(schedule = %schedule.describe(), keep = args.keep, drain = args.drain, "scheduler started");
+
+    let mut last_start: Option<DateTime<Utc>> = None;
+    loop {
+        let now = Utc::now();
+        let due = if last_start.is_none() && args.run_at_start {
+            now
+        } else {
+            schedule.next(last_start, now)
+        };
+        let wait = (due - now).to_std().unwrap_or(Duration::ZERO);
+        lock(&state).next_run = Some(SystemTime::now() + wait);
+        if !wait.is_zero() {
+            tracing::info!(next_run = %due.to_rfc3339(), "waiting for the next run");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            sig = signals.wait(1) => {
+                tracing::info!(signal = sig, "stopping: no run in progress");
+                break;
+            }
+        }
+        let start = Utc::now();
+        last_start = Some(start);
+        if run_once(&args, &prepared, &state, &signals, latest.as_deref(), start).await {
+            break;
+        }
+        if signals.count() > 0 {
+            tracing::info!("stopping after the run that was in progress");
+            break;
+        }
+    }
+    if let Some(s) = server {
+        s.abort();
+    }
+    Ok(exit::OK)
+}
+
+/// One scheduled run. Returns true when it was interrupted (the scheduler then stops).
+async fn run_once(
+    args: &RunArgs,
+    prepared: &sync_cmd::Prepared,
+    state: &Mutex<RunnerState>,
+    signals: &Signals,
+    latest: Option<&std::path::Path>,
+    start: DateTime<Utc>,
+) -> bool {
+    let metrics = CallMetrics::new();
+    lock(state).begin(Arc::clone(&metrics));
+    let file = latest.map(|l| rotate::timestamped_path(l, start));
+    tracing::info!(file = %shown(file.as_deref()), "run started");
+    let t0 = std::time::Instant::now();
+    // With --drain the first signal lets the run finish; the second abandons it.
+    let stop_after = if args.drain { 2 } else { 1 };
+    let outcome = sync_cmd::execute(
+        &args.sync,
+        prepared,
+        file.as_deref(),
+        &metrics,
+        signals.wait(stop_after),
+    )
+    .await;
+    let duration = t0.elapsed();
+    let run = |result, exit_code, accounts, records| LastRun {
+        finished: SystemTime::now(),
+        duration,
+        result,
+        exit_code,
+        accounts,
+        records,
+    };
+    let last = match outcome {
+        Ok(Outcome::Interrupted(sig)) => {
+            lock(state).abandon();
+            tracing::info!(
+                signal = sig,
+                "run abandoned; the previous output was left untouched"
+            );
+            return true;
+        }
+        Ok(Outcome::Written {
+            code,
+            result,
+            written,
+        }) => {
+            let published = match (&file, latest) {
+                (Some(f), Some(l)) => rotate::publish(f, l)
+                    .and_then(|_| rotate::prune(l, args.keep as usize))
+                    .map(|deleted| {
+                        for d in deleted {
+                            tracing::info!(file = %d.display(), "deleted an old run (--keep)");
+                        }
+                    }),
+                _ => Ok(()),
+            };
+            match published {
+                Ok(()) => {
+                    let kind = if code == exit::OK {
+                        RunResultKind::Ok
+                    } else {
+                        RunResultKind::Partial
+                    };
+                    tracing::info!(result = kind.as_str(), duration_ms = duration.as_millis() as u64, file = %shown(latest), "run finished");
+                    run(kind, code, account_counts(&result), record_counts(&written))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "run written but --file could not be updated");
+                    run(
+                        RunResultKind::Failed,
+                        exit::FAILURE,
+                        account_counts(&result),
+                        Default::default(),
+                    )
+                }
+            }
+        }
+        Ok(Outcome::Aborted { result, why }) => {
+            tracing::error!(
+                error = %why,
+                "run failed; the previous output was left untouched"
+            );
+            run(
+                RunResultKind::Failed,
+                exit::FAILURE,
+                account_counts(&result),
+                Default::default(),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "run failed; the previous output was left untouched");
+            run(
+                RunResultKind::Failed,
+                exit::code_of(&e),
+                Default::default(),
+                Default::default(),
+            )
+        }
+    };
+    lock(state).finish(last);
+    false
+}
