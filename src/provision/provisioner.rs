@@ -328,6 +328,32 @@ impl<'p> Exec<'p> {
     }
 }
 
+/// Every page of an IAM list call made with [`Exec::iam`]: `$req` builds the request from the
+/// marker `$m`, `$items` takes what a page `$page` holds. Used inside an async fn returning a
+/// `Result` whose error converts from `AwsError`.
+macro_rules! iam_pages {
+    ($x:expr, $scope:expr, $op:expr, $params:expr, |$m:ident| $req:expr, |$page:ident| $items:expr) => {{
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let cur = next.clone();
+            let $page = $x
+                .iam($scope, $op, $params, || {
+                    let $m = cur.clone();
+                    $req.send()
+                })
+                .await?;
+            out.extend($items);
+            match ($page.is_truncated(), $page.marker()) {
+                (true, Some(mk)) if !mk.is_empty() => next = Some(mk.to_string()),
+                _ => break,
+            }
+        }
+        out
+    }};
+}
+pub(crate) use iam_pages;
+
 /// True for moto's answer to an operation it does not implement: HTTP 500 with an HTML page
 /// (the sync's own test, [`is_not_implemented`]). AWS itself answers IAM errors in XML (a real
 /// 500 is `<ErrorResponse>…ServiceFailure`), so this never matches an AWS answer; callers use
