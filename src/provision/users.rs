@@ -23,6 +23,7 @@ use crate::sync::iam_records::user_resource;
 use super::iam::account_info;
 use super::identity_center::{self, delete_membership, describe_user};
 use super::outcome::{ProvisionError, Status};
+use super::plan::{create_user_params, tags_text};
 use super::provisioner::{Done, Exec, iam_pages, is_unimplemented_html_500};
 use super::records::{instance_of, sso_user_resource};
 use super::request::{IamPrincipal, NewUser, RequestError, SsoPrincipal};
@@ -109,15 +110,8 @@ pub(crate) async fn create_iam_user(x: &Exec<'_>, spec: &NewUser) -> Result<Done
                 .map_err(|e| RequestError::Invalid(format!("tag {k}={v}: {e}")))?,
         );
     }
-    let tag_text = tags
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut params = vec![("UserName", user_name.as_str()), ("Path", path.as_str())];
-    if !tags.is_empty() {
-        params.push(("Tags", tag_text.as_str()));
-    }
+    let tag_text = tags_text(tags);
+    let params = create_user_params(user_name, path, &tag_text);
     let out = x
         .iam(&scope, "CreateUser", &params, || {
             iam.create_user()
