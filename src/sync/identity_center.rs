@@ -1161,52 +1161,44 @@ impl<'a> Reader<'a> {
             .map(|u| (PrincipalKind::User, u.id.as_str()))
             .chain(groups.iter().map(|g| (PrincipalKind::Group, g.id.as_str())))
             .collect();
-        let found: Vec<Vec<Assignment>> = stream::iter(
-            principals
-                .into_iter()
-                .map(|(kind, id)| async move {
-                    let ptype = match kind {
-                        PrincipalKind::User => sso_types::PrincipalType::User,
-                        PrincipalKind::Group => sso_types::PrincipalType::Group,
-                    };
-                    self.all(
-                        "sso",
-                        "ListAccountAssignmentsForPrincipal",
-                        |t| {
-                            self.sso
-                                .list_account_assignments_for_principal()
-                                .instance_arn(inst)
-                                .principal_id(id)
-                                .principal_type(ptype.clone())
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.account_assignments().iter().filter_map(|a| {
-                                Some(Assignment {
-                                    account: a.account_id()?.to_string(),
-                                    permission_set: a.permission_set_arn()?.to_string(),
-                                    kind: a
-                                        .principal_type()
-                                        .map(principal_kind)
-                                        .unwrap_or(Some(kind))?,
-                                    principal_id: a.principal_id().unwrap_or(id).to_string(),
-                                })
-                            }));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .collect::<Vec<_>>(),
-        )
-        .buffer_unordered(IC_CONCURRENCY)
-        .try_collect()
+        let found = each_unordered(principals, |(kind, id)| async move {
+            let ptype = match kind {
+                PrincipalKind::User => sso_types::PrincipalType::User,
+                PrincipalKind::Group => sso_types::PrincipalType::Group,
+            };
+            self.all(
+                "sso",
+                "ListAccountAssignmentsForPrincipal",
+                |t| {
+                    self.sso
+                        .list_account_assignments_for_principal()
+                        .instance_arn(inst)
+                        .principal_id(id)
+                        .principal_type(ptype.clone())
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.account_assignments().iter().filter_map(|a| {
+                        Some(Assignment {
+                            account: a.account_id()?.to_string(),
+                            permission_set: a.permission_set_arn()?.to_string(),
+                            kind: a
+                                .principal_type()
+                                .map(principal_kind)
+                                .unwrap_or(Some(kind))?,
+                            principal_id: a.principal_id().unwrap_or(id).to_string(),
+                        })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
         .await?;
         Ok(found
             .into_iter()
-            .flatten()
             .filter(|a| accounts.contains(&a.account))
             .collect())
     }
@@ -1220,76 +1212,60 @@ impl<'a> Reader<'a> {
         accounts: &BTreeSet<String>,
     ) -> Result<Pairs, AwsError> {
         let inst = self.instance.arn.as_str();
-        let found: Vec<Vec<(String, String)>> = match how {
+        let found: Vec<(String, String)> = match how {
             Strategy::PermissionSet => {
-                stream::iter(
-                    sets.iter()
-                        .map(|ps| async move {
-                            self.all(
-                                "sso",
-                                "ListAccountsForProvisionedPermissionSet",
-                                |t| {
-                                    self.sso
-                                        .list_accounts_for_provisioned_permission_set()
-                                        .instance_arn(inst)
-                                        .permission_set_arn(&ps.arn)
-                                        .max_results(self.page)
-                                        .set_next_token(t)
-                                        .send()
-                                },
-                                |r, out| {
-                                    out.extend(
-                                        r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())),
-                                    );
-                                    r.next_token().map(str::to_string)
-                                },
-                            )
-                            .await
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .buffer_unordered(IC_CONCURRENCY)
-                .try_collect()
+                each_unordered(sets, |ps| async move {
+                    self.all(
+                        "sso",
+                        "ListAccountsForProvisionedPermissionSet",
+                        |t| {
+                            self.sso
+                                .list_accounts_for_provisioned_permission_set()
+                                .instance_arn(inst)
+                                .permission_set_arn(&ps.arn)
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())));
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
                 .await?
             }
             Strategy::Account | Strategy::Principal => {
-                stream::iter(
-                    accounts
-                        .iter()
-                        .map(|acct| async move {
-                            self.all(
-                                "sso",
-                                "ListPermissionSetsProvisionedToAccount",
-                                |t| {
-                                    self.sso
-                                        .list_permission_sets_provisioned_to_account()
-                                        .instance_arn(inst)
-                                        .account_id(acct)
-                                        .max_results(self.page)
-                                        .set_next_token(t)
-                                        .send()
-                                },
-                                |r, out| {
-                                    out.extend(
-                                        r.permission_sets()
-                                            .iter()
-                                            .map(|ps| (acct.clone(), ps.clone())),
-                                    );
-                                    r.next_token().map(str::to_string)
-                                },
-                            )
-                            .await
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .buffer_unordered(IC_CONCURRENCY)
-                .try_collect()
+                each_unordered(accounts, |acct| async move {
+                    self.all(
+                        "sso",
+                        "ListPermissionSetsProvisionedToAccount",
+                        |t| {
+                            self.sso
+                                .list_permission_sets_provisioned_to_account()
+                                .instance_arn(inst)
+                                .account_id(acct)
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(
+                                r.permission_sets()
+                                    .iter()
+                                    .map(|ps| (acct.clone(), ps.clone())),
+                            );
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
                 .await?
             }
         };
         Ok(found
             .into_iter()
-            .flatten()
             .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
             .collect())
     }
@@ -1297,51 +1273,56 @@ impl<'a> Reader<'a> {
     /// `ListAccountAssignments` for every pair.
     async fn by_pairs(&self, pairs: &Pairs) -> Result<BTreeSet<Assignment>, AwsError> {
         let inst = self.instance.arn.as_str();
-        let found: Vec<Vec<Assignment>> = stream::iter(
-            pairs
-                .iter()
-                .map(|(acct, ps)| async move {
-                    self.all(
-                        "sso",
-                        "ListAccountAssignments",
-                        |t| {
-                            self.sso
-                                .list_account_assignments()
-                                .instance_arn(inst)
-                                .account_id(acct)
-                                .permission_set_arn(ps)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.account_assignments().iter().filter_map(|a| {
-                                Some(Assignment {
-                                    account: a.account_id().unwrap_or(acct).to_string(),
-                                    permission_set: a
-                                        .permission_set_arn()
-                                        .unwrap_or(ps)
-                                        .to_string(),
-                                    kind: principal_kind(a.principal_type()?)?,
-                                    principal_id: a.principal_id()?.to_string(),
-                                })
-                            }));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .collect::<Vec<_>>(),
-        )
-        .buffer_unordered(IC_CONCURRENCY)
-        .try_collect()
+        let found = each_unordered(pairs, |(acct, ps)| async move {
+            self.all(
+                "sso",
+                "ListAccountAssignments",
+                |t| {
+                    self.sso
+                        .list_account_assignments()
+                        .instance_arn(inst)
+                        .account_id(acct)
+                        .permission_set_arn(ps)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.account_assignments().iter().filter_map(|a| {
+                        Some(Assignment {
+                            account: a.account_id().unwrap_or(acct).to_string(),
+                            permission_set: a.permission_set_arn().unwrap_or(ps).to_string(),
+                            kind: principal_kind(a.principal_type()?)?,
+                            principal_id: a.principal_id()?.to_string(),
+                        })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
         .await?;
         Ok(found
             .into_iter()
-            .flatten()
             .filter(|a| pairs.contains(&(a.account.clone(), a.permission_set.clone())))
             .collect())
     }
+}
+
+/// `read` for every item, [`IC_CONCURRENCY`] at a time in any order; what they found, in one
+/// list.
+async fn each_unordered<I, T, Fut>(
+    items: impl IntoIterator<Item = I>,
+    read: impl FnMut(I) -> Fut,
+) -> Result<Vec<T>, AwsError>
+where
+    Fut: Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let found: Vec<Vec<T>> = stream::iter(items.into_iter().map(read).collect::<Vec<_>>())
+        .buffer_unordered(IC_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 fn principal_kind(t: &sso_types::PrincipalType) -> Option<PrincipalKind> {
