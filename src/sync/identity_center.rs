@@ -3,7 +3,8 @@
 //! permission sets (with their managed, customer-managed, inline policies and boundary) and
 //! the account assignments by the cheapest strategy (`sync::ic_strategy`). Every call goes
 //! through the session's org-wide Identity Center token bucket. The mapping to records is
-//! `sync::ic_records`; this module only reads and plans.
+//! `sync::ic_records`; this module only reads and plans (its mapping of identity-store answers
+//! to `sync::ic_model`, `ic_user_of!` / `ic_group_of!`, serves provisioning too).
 //!
 //! Not here: provisioning (assignment create/delete), application assignments.
 
@@ -849,7 +850,7 @@ impl<'a> Reader<'a> {
                         .send()
                 },
                 |r, out| {
-                    out.extend(r.users().iter().map(user_of));
+                    out.extend(r.users().iter().map(|u| ic_user_of!(u)));
                     r.next_token().map(str::to_string)
                 },
             )
@@ -867,7 +868,7 @@ impl<'a> Reader<'a> {
                         .send()
                 },
                 |r, out| {
-                    out.extend(r.groups().iter().map(group_of));
+                    out.extend(r.groups().iter().map(|g| ic_group_of!(g)));
                     r.next_token().map(str::to_string)
                 },
             )
@@ -1333,11 +1334,11 @@ fn principal_kind(t: &sso_types::PrincipalType) -> Option<PrincipalKind> {
     }
 }
 
-fn nonempty(s: Option<&str>) -> Option<String> {
+pub(crate) fn nonempty(s: Option<&str>) -> Option<String> {
     s.filter(|v| !v.is_empty()).map(str::to_string)
 }
 
-fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
+pub(crate) fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
     ext.iter()
         .map(|e| ExternalId {
             issuer: e.issuer().to_string(),
@@ -1346,50 +1347,80 @@ fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
         .collect()
 }
 
-fn user_of(u: &ids_types::User) -> IcUser {
-    let name = u.name().map(|n| PersonName {
+pub(crate) fn person_name(n: Option<&ids_types::Name>) -> PersonName {
+    n.map(|n| PersonName {
         given: nonempty(n.given_name()),
         family: nonempty(n.family_name()),
         middle: nonempty(n.middle_name()),
         prefix: nonempty(n.honorific_prefix()),
         suffix: nonempty(n.honorific_suffix()),
-    });
-    IcUser {
-        id: u.user_id().to_string(),
-        user_name: u.user_name().unwrap_or_default().to_string(),
-        display_name: nonempty(u.display_name()),
-        status: match u.user_status() {
-            Some(ids_types::UserStatus::Enabled) => UserStatus::Enabled,
-            Some(ids_types::UserStatus::Disabled) => UserStatus::Disabled,
-            _ => UserStatus::Unknown,
-        },
-        name: name.unwrap_or_default(),
-        emails: u
-            .emails()
-            .iter()
-            .filter_map(|e| {
-                Some(Email {
-                    value: nonempty(e.value())?,
-                    primary: e.primary(),
-                })
-            })
-            .collect(),
-        external_ids: external_ids(u.external_ids()),
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) fn user_status(s: Option<&ids_types::UserStatus>) -> UserStatus {
+    match s {
+        Some(ids_types::UserStatus::Enabled) => UserStatus::Enabled,
+        Some(ids_types::UserStatus::Disabled) => UserStatus::Disabled,
+        _ => UserStatus::Unknown,
     }
 }
 
-fn group_of(g: &ids_types::Group) -> IcGroup {
-    IcGroup {
-        id: g.group_id().to_string(),
-        display_name: g
-            .display_name()
-            .filter(|d| !d.is_empty())
-            .unwrap_or(g.group_id())
-            .to_string(),
-        description: nonempty(g.description()),
-        external_ids: external_ids(g.external_ids()),
-    }
+/// The addresses that have a value, with the store's primary flag.
+pub(crate) fn emails(e: &[ids_types::Email]) -> Vec<Email> {
+    e.iter()
+        .filter_map(|e| {
+            Some(Email {
+                value: nonempty(e.value())?,
+                primary: e.primary(),
+            })
+        })
+        .collect()
 }
+
+/// A group's display name, or its id when it has none.
+pub(crate) fn group_display_name(display_name: Option<&str>, id: &str) -> String {
+    display_name
+        .filter(|d| !d.is_empty())
+        .unwrap_or(id)
+        .to_string()
+}
+
+/// The [`IcUser`] of an identity-store user: a `ListUsers` item or a `DescribeUser` answer
+/// (different SDK types with the same accessors, hence a macro). Provisioning describes users
+/// through it, so what it reports is what a sync reads.
+macro_rules! ic_user_of {
+    ($u:expr) => {{
+        use $crate::sync::identity_center as sic;
+        let u = $u;
+        $crate::sync::ic_model::IcUser {
+            id: u.user_id().to_string(),
+            user_name: u.user_name().unwrap_or_default().to_string(),
+            display_name: sic::nonempty(u.display_name()),
+            status: sic::user_status(u.user_status()),
+            name: sic::person_name(u.name()),
+            emails: sic::emails(u.emails()),
+            external_ids: sic::external_ids(u.external_ids()),
+        }
+    }};
+}
+pub(crate) use ic_user_of;
+
+/// The [`IcGroup`] of an identity-store group: a `ListGroups` item or a `DescribeGroup` answer
+/// (see [`ic_user_of`]).
+macro_rules! ic_group_of {
+    ($g:expr) => {{
+        use $crate::sync::identity_center as sic;
+        let g = $g;
+        $crate::sync::ic_model::IcGroup {
+            id: g.group_id().to_string(),
+            display_name: sic::group_display_name(g.display_name(), g.group_id()),
+            description: sic::nonempty(g.description()),
+            external_ids: sic::external_ids(g.external_ids()),
+        }
+    }};
+}
+pub(crate) use ic_group_of;
 
 fn boundary_of(b: &sso_types::PermissionsBoundary) -> Option<Boundary> {
     if let Some(arn) = nonempty(b.managed_policy_arn()) {
