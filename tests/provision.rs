@@ -44,16 +44,7 @@ impl World {
     }
 
     fn account(&self, name: &str) -> String {
-        if name == "management" {
-            return self.manifest["management_account"]
-                .as_str()
-                .unwrap()
-                .to_string();
-        }
-        self.manifest["accounts"][name]
-            .as_str()
-            .unwrap()
-            .to_string()
+        support::account_id(&self.manifest, name)
     }
 
     fn arn(&self, account: &str, kind: &str, path_name: &str) -> String {
@@ -1333,22 +1324,7 @@ fn sso_user_create_and_delete_round_trip() {
 fn a_provisioning_call_denied_by_aws_exits_1_and_changes_nothing() {
     let moto = Moto::start();
     let dir = support::tempdir();
-    let keys = dir.path().join("keys.json");
-    let seeded = Command::new(support::repo_root().join(".venv/bin/python"))
-        .arg(support::repo_root().join("scripts/seed.py"))
-        .args(["--endpoint", &moto.endpoint()])
-        .arg(support::repo_root().join("fixtures/provision-deny.json"))
-        .arg("--secrets-out")
-        .arg(&keys)
-        .arg("--enable-auth")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(seeded.status.success(), "{}", text(&seeded));
-    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
-    let k: Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
-    let key = &k["management/orgsync-admin"][0];
+    let (manifest, key) = moto.seed_with_auth("provision-deny.json", dir.path());
     let (access, secret) = (
         key["access_key_id"].as_str().unwrap(),
         key["secret_access_key"].as_str().unwrap(),

@@ -13,14 +13,7 @@ use orgsync::store::c1z::{C1zReader, Filter};
 use serde_json::Value;
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
-use support::{Moto, orgsync, run, text};
-
-fn fixture(name: &str) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(support::repo_root().join("fixtures").join(name)).unwrap(),
-    )
-    .unwrap()
-}
+use support::{ACTIVE, Moto, calls, fixture, orgsync, run, summary, sync, sync_with, text};
 
 /// The expected IAM records of these accounts (by fixture name).
 fn expected(fixture: &Value, manifest: &Value, names: &[&str]) -> Expected {
@@ -29,20 +22,6 @@ fn expected(fixture: &Value, manifest: &Value, names: &[&str]) -> Expected {
         e.merge(expect::expected_account(fixture, manifest, n));
     }
     e
-}
-
-fn sync(endpoint: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    run(orgsync(endpoint)
-        .arg("sync")
-        .arg("--file")
-        .arg(out)
-        .arg("--summary-json")
-        .arg(out.with_extension("summary.json"))
-        .args(extra))
-}
-
-fn summary(out: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(out.with_extension("summary.json")).unwrap()).unwrap()
 }
 
 fn account_profile(reader: &C1zReader, id: &str) -> Value {
@@ -99,15 +78,6 @@ fn assert_same_records(a: &Path, b: &Path) {
     );
     assert_eq!(x.len(), y.len());
 }
-
-const ACTIVE: [&str; 6] = [
-    "management",
-    "dev",
-    "staging",
-    "prod",
-    "security",
-    "sandbox",
-];
 
 #[test]
 fn syncs_every_account_of_the_organization_with_exact_records() {
@@ -374,26 +344,7 @@ fn moto_auth_mode_denial_is_classified_and_isolated() {
     // moto's own IAM enforcement (fixtures/auth-deny.json): AssumeRole into `broken` is denied.
     let moto = Moto::start();
     let dir = support::tempdir();
-    let keys = dir.path().join("keys.json");
-    let seeded = std::process::Command::new(support::repo_root().join(".venv/bin/python"))
-        .arg(support::repo_root().join("scripts/seed.py"))
-        .args(["--endpoint", &moto.endpoint()])
-        .arg(support::repo_root().join("fixtures/auth-deny.json"))
-        .arg("--secrets-out")
-        .arg(&keys)
-        .arg("--enable-auth")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
-    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
-    let k: Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
-    let key = &k["management/orgsync-admin"][0];
+    let (manifest, key) = moto.seed_with_auth("auth-deny.json", dir.path());
     let out = dir.path().join("auth.c1z");
     let o = run(orgsync(&moto.endpoint())
         .env("AWS_ACCESS_KEY_ID", key["access_key_id"].as_str().unwrap())
@@ -748,30 +699,27 @@ fn small_pages_and_early_credential_refresh_give_the_same_records() {
             .operation("ListRoles"),
     );
     let paged = dir.path().join("paged.c1z");
-    let o = run(orgsync(&proxy.url())
-        .env("ORGSYNC_IAM_PAGE_SIZE", "2")
-        .env("ORGSYNC_ORG_PAGE_SIZE", "1")
-        .env("ORGSYNC_CREDENTIAL_REFRESH", "3599s")
-        .arg("sync")
-        .arg("--file")
-        .arg(&paged)
-        .arg("--summary-json")
-        .arg(paged.with_extension("summary.json")));
+    let o = sync_with(
+        orgsync(&proxy.url())
+            .env("ORGSYNC_IAM_PAGE_SIZE", "2")
+            .env("ORGSYNC_ORG_PAGE_SIZE", "1")
+            .env("ORGSYNC_CREDENTIAL_REFRESH", "3599s"),
+        &paged,
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_same_records(&paged, &clean);
-    let s = summary(&paged);
-    let calls = |op: &str| s["aws_calls"][op]["calls"].as_u64().unwrap_or(0);
     assert!(
-        calls("iam:ListRoles") > 6,
+        calls(&paged, "iam:ListRoles") > 6,
         "ListRoles paged (6 accounts): {}",
-        calls("iam:ListRoles")
+        calls(&paged, "iam:ListRoles")
     );
     assert!(
-        calls("organizations:ListAccountsForParent") >= 7,
+        calls(&paged, "organizations:ListAccountsForParent") >= 7,
         "accounts paged one by one"
     );
     assert!(
-        calls("organizations:ListOrganizationalUnitsForParent") > 4,
+        calls(&paged, "organizations:ListOrganizationalUnitsForParent") > 4,
         "OUs paged one by one (4 nodes)"
     );
     let dev = manifest["accounts"]["dev"].as_str().unwrap();
