@@ -194,6 +194,29 @@ struct Case {
     exact_record: bool,
 }
 
+/// `grant --entitlement E --principal-type T --principal P`.
+fn grant_args<'a>(
+    entitlement: &'a str,
+    principal_type: &'a str,
+    principal: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "grant",
+        "--entitlement",
+        entitlement,
+        "--principal-type",
+        principal_type,
+        "--principal",
+        principal,
+    ]
+}
+
+impl Case {
+    fn grant_args(&self) -> Vec<&str> {
+        grant_args(&self.entitlement, self.principal_type, &self.principal)
+    }
+}
+
 fn with_hop(hop: bool, calls: &[&'static str]) -> Vec<&'static str> {
     let mut v = vec![];
     if hop {
@@ -242,20 +265,9 @@ fn conformance(w: &World, cases: &[Case]) {
     // 2. grant (checked against the first sync's file).
     let mut granted = vec![];
     for c in cases {
-        let v = w.ok(
-            &[
-                "grant",
-                "--entitlement",
-                &c.entitlement,
-                "--principal-type",
-                c.principal_type,
-                "--principal",
-                &c.principal,
-                "--file",
-                &f0,
-            ],
-            "granted",
-        );
+        let mut args = c.grant_args();
+        args.extend(["--file", &f0]);
+        let v = w.ok(&args, "granted");
         assert_eq!(ops(&v), c.grant_calls, "{}: calls of the grant", c.name);
         eprintln!(
             "{}: grant made {} AWS calls: {:?}",
@@ -294,18 +306,7 @@ fn conformance(w: &World, cases: &[Case]) {
     }
     // 4. grant again: already-granted, same record.
     for (c, record) in cases.iter().zip(&granted) {
-        let v = w.ok(
-            &[
-                "grant",
-                "--entitlement",
-                &c.entitlement,
-                "--principal-type",
-                c.principal_type,
-                "--principal",
-                &c.principal,
-            ],
-            "already-granted",
-        );
+        let v = w.ok(&c.grant_args(), "already-granted");
         assert_eq!(ops(&v), c.regrant_calls, "{}: calls of the repeat", c.name);
         assert_eq!(&v["record"], record, "{}", c.name);
     }
@@ -512,15 +513,7 @@ fn conformance_inline_policy_revoke() {
         let synced = grants.into_iter().next().unwrap();
         let id = synced.id.clone();
 
-        let (refused, _) = w.prov(&[
-            "grant",
-            "--entitlement",
-            &ent,
-            "--principal-type",
-            holder_type,
-            "--principal",
-            &holder,
-        ]);
+        let (refused, _) = w.prov(&grant_args(&ent, holder_type, &holder));
         assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
         assert!(
             String::from_utf8_lossy(&refused.stderr).contains("only be revoked"),
@@ -784,15 +777,7 @@ fn identity_center_grants_and_revokes_round_trip() {
 
     // Group membership.
     let ent = format!("sso_group:{platform}:member");
-    let grant = [
-        "grant",
-        "--entitlement",
-        &ent,
-        "--principal-type",
-        "sso_user",
-        "--principal",
-        &ann,
-    ];
+    let grant = grant_args(&ent, "sso_user", &ann);
     let g = w.ok(&grant, "granted");
     assert_eq!(
         ops(&g),
@@ -856,15 +841,7 @@ fn identity_center_grants_and_revokes_round_trip() {
     let readonly = w.ic("permission_sets", "ReadOnly");
     let ent = format!("{workload}|{readonly}");
     for (ptype, principal) in [("sso_user", &ann), ("sso_group", &platform)] {
-        let grant = [
-            "grant",
-            "--entitlement",
-            &ent,
-            "--principal-type",
-            ptype,
-            "--principal",
-            principal,
-        ];
+        let grant = grant_args(&ent, ptype, principal);
         let check = [
             "organizations:DescribeAccount",
             "sso:DescribePermissionSet",
@@ -895,18 +872,7 @@ fn identity_center_grants_and_revokes_round_trip() {
     // The binding form of the same access names the same assignment.
     let admin = w.ic("permission_sets", "Admin");
     let binding = format!("permission_set_assignment:{admin}-{workload}:assigned");
-    let held = w.ok(
-        &[
-            "grant",
-            "--entitlement",
-            &binding,
-            "--principal-type",
-            "sso_user",
-            "--principal",
-            &ben,
-        ],
-        "already-granted",
-    );
+    let held = w.ok(&grant_args(&binding, "sso_user", &ben), "already-granted");
     assert_eq!(
         held["record"]["id"],
         format!("grant:sso_user:{ben}:{binding}").as_str()
@@ -914,15 +880,11 @@ fn identity_center_grants_and_revokes_round_trip() {
 
     // A suspended account is refused before anything changes.
     let closed = w.account("closed");
-    let (out, _) = w.prov(&[
-        "grant",
-        "--entitlement",
+    let (out, _) = w.prov(&grant_args(
         &format!("{closed}|{readonly}"),
-        "--principal-type",
         "sso_user",
-        "--principal",
         &ann,
-    ]);
+    ));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1252,18 +1214,8 @@ fn sso_user_create_and_delete_round_trip() {
     let s = synced.resource("sso_user", &arn).unwrap().expect("synced");
     assert_eq!(Record::Resource(s).to_json(), c["record"]);
     // Give the new user a membership, which the deletion removes first.
-    let m = w.ok(
-        &[
-            "grant",
-            "--entitlement",
-            &format!("sso_group:{}:member", w.sso_group("Platform")),
-            "--principal-type",
-            "sso_user",
-            "--principal",
-            &arn,
-        ],
-        "granted",
-    );
+    let group_ent = format!("sso_group:{}:member", w.sso_group("Platform"));
+    let m = w.ok(&grant_args(&group_ent, "sso_user", &arn), "granted");
     let mid = m["record"]["id"].as_str().unwrap().to_string();
     let (dup, _) = w.prov(&[
         "create-user",
@@ -1357,17 +1309,9 @@ fn a_provisioning_call_denied_by_aws_exits_1_and_changes_nothing() {
     let before = grants_of("before.c1z");
     assert!(!before.contains(&grant_id));
     let grant = |role: &str| {
-        run(cmd().args([
-            "grant",
-            "--entitlement",
-            &ent,
-            "--principal-type",
-            "iam_user",
-            "--principal",
-            &user,
-            "--provisioning-role-name",
-            role,
-        ]))
+        run(cmd()
+            .args(grant_args(&ent, "iam_user", &user))
+            .args(["--provisioning-role-name", role]))
     };
 
     // The write itself is denied: iam-reader may read the group but not change it.
