@@ -422,13 +422,9 @@ fn throttling_and_expired_tokens_give_the_same_records_as_a_clean_run() {
     let o = sync(&proxy.url(), &expired, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(proxy.injected(), vec![1]);
-    let hops_into_dev = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "AssumeRole" && s.account.as_deref() == Some(dev.as_str()))
-        .count();
     assert_eq!(
-        hops_into_dev, 2,
+        proxy.hops_into(&dev),
+        2,
         "the expired session was replaced by a new hop"
     );
     assert_same_records(&expired, &clean);
@@ -723,11 +719,7 @@ fn small_pages_and_early_credential_refresh_give_the_same_records() {
         "OUs paged one by one (4 nodes)"
     );
     let dev = manifest["accounts"]["dev"].as_str().unwrap();
-    let hops = proxy
-        .seen()
-        .iter()
-        .filter(|x| x.operation == "AssumeRole" && x.account.as_deref() == Some(dev))
-        .count();
+    let hops = proxy.hops_into(dev);
     assert!(
         hops >= 2,
         "credentials refreshed before expiry: {hops} hops into dev"
