@@ -217,6 +217,17 @@ impl Case {
     }
 }
 
+/// `delete-resource --resource-type T --resource R`.
+fn delete_args<'a>(resource_type: &'a str, resource: &'a str) -> Vec<&'a str> {
+    vec![
+        "delete-resource",
+        "--resource-type",
+        resource_type,
+        "--resource",
+        resource,
+    ]
+}
+
 fn with_hop(hop: bool, calls: &[&'static str]) -> Vec<&'static str> {
     let mut v = vec![];
     if hop {
@@ -1073,18 +1084,9 @@ fn iam_user_create_and_delete_round_trip() {
         5,
         "2 groups, 2 managed policies, 1 inline policy"
     );
-    let d = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "iam_user",
-            "--resource",
-            &leaver,
-            "--file",
-            &f0,
-        ],
-        "deleted",
-    );
+    let mut args = delete_args("iam_user", &leaver);
+    args.extend(["--file", &f0]);
+    let d = w.ok(&args, "deleted");
     assert_eq!(
         ops(&d),
         [
@@ -1122,41 +1124,18 @@ fn iam_user_create_and_delete_round_trip() {
         assert!(detail.contains(k), "{detail}");
     }
     assert_eq!(d["record"]["id"], format!("iam_user:{leaver}").as_str());
-    let gone = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "iam_user",
-            "--resource",
-            &leaver,
-        ],
-        "not-found",
-    );
+    let gone = w.ok(&delete_args("iam_user", &leaver), "not-found");
     assert_eq!(ops(&gone), ["iam:GetUser"]);
     // With --file, a user the sync does not know is refused before any AWS call.
-    let (unknown, _) = w.prov(&[
-        "delete-resource",
-        "--resource-type",
-        "iam_user",
-        "--resource",
-        &w.arn("management", "user", "nobody"),
-        "--file",
-        &f1,
-    ]);
+    let nobody = w.arn("management", "user", "nobody");
+    let mut args = delete_args("iam_user", &nobody);
+    args.extend(["--file", &f1]);
+    let (unknown, _) = w.prov(&args);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
 
     // Delete the created users (one in the member account).
     for arn in [&newbie_arn, &remote_arn] {
-        w.ok(
-            &[
-                "delete-resource",
-                "--resource-type",
-                "iam_user",
-                "--resource",
-                arn,
-            ],
-            "deleted",
-        );
+        w.ok(&delete_args("iam_user", arn), "deleted");
     }
     let (_, r2) = w.sync();
     for arn in [&leaver, &newbie_arn, &remote_arn] {
@@ -1230,16 +1209,7 @@ fn sso_user_create_and_delete_round_trip() {
     ]);
     assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
 
-    let d = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "sso_user",
-            "--resource",
-            &arn,
-        ],
-        "deleted",
-    );
+    let d = w.ok(&delete_args("sso_user", &arn), "deleted");
     assert_eq!(
         ops(&d),
         [
@@ -1254,16 +1224,7 @@ fn sso_user_create_and_delete_round_trip() {
         d["record"]["record"]["profile"]["aws_user_name"],
         "Cid Example"
     );
-    let gone = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "sso_user",
-            "--resource",
-            &arn,
-        ],
-        "not-found",
-    );
+    let gone = w.ok(&delete_args("sso_user", &arn), "not-found");
     assert_eq!(ops(&gone), ["identitystore:DescribeUser"]);
     // The membership went with it.
     w.ok(&["revoke", "--grant", &mid], "already-revoked");
