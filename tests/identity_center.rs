@@ -166,27 +166,19 @@ fn ic_only(all: Expected) -> Expected {
         let arn = arn.strip_suffix(":attached").unwrap_or(arn);
         ps_policies.contains(arn)
     };
-    let keep =
-        |k: &String, iam_set: &BTreeSet<String>| (!iam_set.contains(k) && !org(k)) || used_by_ps(k);
+    // The ids of `all_set` that are not IAM's (in `iam_set`) nor the organization's, or that
+    // permission sets use.
+    let keep = |all_set: &BTreeSet<String>, iam_set: &BTreeSet<String>| -> BTreeSet<String> {
+        all_set
+            .iter()
+            .filter(|k| (!iam_set.contains(*k) && !org(k)) || used_by_ps(k))
+            .cloned()
+            .collect()
+    };
     let mut e = Expected::default();
-    e.resources = all
-        .resources
-        .iter()
-        .filter(|k| keep(k, &iam.resources))
-        .cloned()
-        .collect();
-    e.entitlements = all
-        .entitlements
-        .iter()
-        .filter(|k| keep(k, &iam.entitlements))
-        .cloned()
-        .collect();
-    e.grants = all
-        .grants
-        .iter()
-        .filter(|k| keep(k, &iam.grants))
-        .cloned()
-        .collect();
+    e.resources = keep(&all.resources, &iam.resources);
+    e.entitlements = keep(&all.entitlements, &iam.entitlements);
+    e.grants = keep(&all.grants, &iam.grants);
     e.parents = all
         .parents
         .into_iter()
