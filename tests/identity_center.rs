@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
 use support::{
-    ACTIVE, Moto, account_id, calls, fixture, notes, orgsync, run, summary, sync, sync_with, text,
+    ACTIVE, Moto, account_id, calls, fixture, notes, orgsync, resource_ids, resources_of, run,
+    summary, sync, sync_with, text,
 };
 
 /// The Identity Center records a sync of `accounts` (fixture names, all ACTIVE) must write,
@@ -678,15 +679,7 @@ fn modes_off_auto_on_and_a_caller_that_may_not_list_instances() {
     assert_eq!(phases[0]["name"], "identity center");
     assert_eq!(phases[0]["error"]["class"], "access_denied");
     let reader = C1zReader::open(&on).unwrap();
-    assert!(
-        !reader
-            .resources(&Filter {
-                resource_type: Some("iam_user".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!resources_of(&reader, "iam_user").is_empty());
 }
 
 #[test]
@@ -709,16 +702,7 @@ fn synthetic_arns_carry_the_instance_region() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let store = ic["identity_store_id"].as_str().unwrap();
-    let users: BTreeSet<String> = C1zReader::open(&out)
-        .unwrap()
-        .resources(&Filter {
-            resource_type: Some("sso_user".into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id.unwrap().resource)
-        .collect();
+    let users: BTreeSet<String> = resource_ids(&C1zReader::open(&out).unwrap(), "sso_user");
     let want: BTreeSet<String> = ic["users"]
         .as_object()
         .unwrap()

@@ -13,7 +13,10 @@ use orgsync::store::c1z::{C1zReader, Filter};
 use serde_json::Value;
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
-use support::{ACTIVE, Moto, calls, fixture, orgsync, run, summary, sync, sync_with, text};
+use support::{
+    ACTIVE, Moto, calls, fixture, orgsync, resource_ids, resources_of, run, summary, sync,
+    sync_with, text,
+};
 
 /// The expected IAM records of these accounts (by fixture name).
 fn expected(fixture: &Value, manifest: &Value, names: &[&str]) -> Expected {
@@ -94,22 +97,9 @@ fn syncs_every_account_of_the_organization_with_exact_records() {
     let org = &manifest["organization"];
     let root = org["root_id"].as_str().unwrap();
     let ou = |p: &str| org["ous"][p].as_str().unwrap().to_string();
-    let roots: Vec<String> = reader
-        .resources(&Filter {
-            resource_type: Some("organization".into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id.unwrap().resource)
-        .collect();
+    let roots: Vec<String> = resource_ids(&reader, "organization");
     assert_eq!(roots, vec![root.to_string()]);
-    let ous: BTreeMap<String, String> = reader
-        .resources(&Filter {
-            resource_type: Some("organizational_unit".into()),
-            ..Default::default()
-        })
-        .unwrap()
+    let ous: BTreeMap<String, String> = resources_of(&reader, "organizational_unit")
         .into_iter()
         .map(|r| {
             (
@@ -145,13 +135,7 @@ fn syncs_every_account_of_the_organization_with_exact_records() {
             _ => format!("organization:{root}"),
         }
     };
-    let accounts = reader
-        .resources(&Filter {
-            resource_type: Some("account".into()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(accounts.len(), 7);
+    assert_eq!(resources_of(&reader, "account").len(), 7);
     for n in ACTIVE.iter().chain(["legacy"].iter()) {
         let r = reader.resource("account", &acct(n)).unwrap().unwrap();
         assert_eq!(
@@ -272,16 +256,7 @@ fn twenty_accounts_sync_with_exact_records() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let want = expected(&fx, &manifest, &refs);
     expect::assert_same(&expect::iam_only(expect::actual(&reader)), &want);
-    assert_eq!(
-        reader
-            .resources(&Filter {
-                resource_type: Some("account".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-        21
-    );
+    assert_eq!(resources_of(&reader, "account").len(), 21);
     assert_eq!(summary(&out)["aws_calls"]["sts:AssumeRole"]["calls"], 20);
 }
 
@@ -556,16 +531,7 @@ fn account_and_ou_filters_select_accounts() {
     let acct = |n: &str| manifest["accounts"][n].as_str().unwrap().to_string();
     let dir = support::tempdir();
     let synced_accounts = |path: &Path| -> BTreeSet<String> {
-        C1zReader::open(path)
-            .unwrap()
-            .resources(&Filter {
-                resource_type: Some("account".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id.unwrap().resource)
-            .collect()
+        resource_ids(&C1zReader::open(path).unwrap(), "account")
     };
 
     let a = dir.path().join("a.c1z");
@@ -629,16 +595,7 @@ fn a_caller_outside_an_organization_syncs_its_own_account() {
     assert!(
         !types.contains(&"account".to_string()) && !types.contains(&"organization".to_string())
     );
-    assert_eq!(
-        reader
-            .resources(&Filter {
-                resource_type: Some("account_iam".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(resources_of(&reader, "account_iam").len(), 1);
     let o = sync(
         &moto.endpoint(),
         &dir.path().join("strict.c1z"),
@@ -746,14 +703,5 @@ fn per_service_endpoint_variables_reach_every_client() {
         .arg(&out));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let reader = C1zReader::open(&out).unwrap();
-    assert_eq!(
-        reader
-            .resources(&Filter {
-                resource_type: Some("account_iam".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-        6
-    );
+    assert_eq!(resources_of(&reader, "account_iam").len(), 6);
 }

@@ -251,6 +251,30 @@ pub fn notes(out: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The resources of type `resource_type` in a c1z.
+pub fn resources_of(
+    reader: &orgsync::store::c1z::C1zReader,
+    resource_type: &str,
+) -> Vec<orgsync::model::pb::Resource> {
+    reader
+        .resources(&orgsync::store::c1z::Filter {
+            resource_type: Some(resource_type.into()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// The ids (`resource` part) of the resources of type `resource_type` in a c1z.
+pub fn resource_ids<C: FromIterator<String>>(
+    reader: &orgsync::store::c1z::C1zReader,
+    resource_type: &str,
+) -> C {
+    resources_of(reader, resource_type)
+        .into_iter()
+        .map(|r| r.id.unwrap().resource)
+        .collect()
+}
+
 /// `fixtures/<name>`, parsed.
 pub fn fixture(name: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(repo_root().join("fixtures").join(name)).unwrap())
