@@ -1012,18 +1012,17 @@ fn iam_user_create_and_delete_round_trip() {
     let f0 = f0.to_str().unwrap().to_string();
 
     // Create in the caller's account and, through the member role, in a member account.
+    let create_newbie = [
+        "create-user",
+        "--type",
+        "iam_user",
+        "--user-name",
+        "newbie",
+        "--path",
+        "/eng/",
+    ];
     let newbie = w.ok(
-        &[
-            "create-user",
-            "--type",
-            "iam_user",
-            "--user-name",
-            "newbie",
-            "--path",
-            "/eng/",
-            "--tag",
-            "team=platform",
-        ],
+        &[&create_newbie[..], &["--tag", "team=platform"]].concat(),
         "created",
     );
     assert_eq!(ops(&newbie), ["iam:CreateUser"]);
@@ -1047,15 +1046,7 @@ fn iam_user_create_and_delete_round_trip() {
     );
     assert_eq!(ops(&remote), ["sts:AssumeRole", "iam:CreateUser"]);
     let remote_arn = w.arn("workload", "user", "remote");
-    let (dup, _) = w.prov(&[
-        "create-user",
-        "--type",
-        "iam_user",
-        "--user-name",
-        "newbie",
-        "--path",
-        "/eng/",
-    ]);
+    let (dup, _) = w.prov(&create_newbie);
     assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
     assert!(
         String::from_utf8_lossy(&dup.stderr).contains("EntityAlreadyExists"),
@@ -1159,20 +1150,19 @@ fn iam_user_create_and_delete_round_trip() {
 #[test]
 fn sso_user_create_and_delete_round_trip() {
     let w = World::new("provision.json");
+    let create_cid = [
+        "create-user",
+        "--type",
+        "sso_user",
+        "--user-name",
+        "cid@example.com",
+        "--given-name",
+        "Cid",
+        "--family-name",
+        "Example",
+    ];
     let c = w.ok(
-        &[
-            "create-user",
-            "--type",
-            "sso_user",
-            "--user-name",
-            "cid@example.com",
-            "--given-name",
-            "Cid",
-            "--family-name",
-            "Example",
-            "--email",
-            "cid@example.com",
-        ],
+        &[&create_cid[..], &["--email", "cid@example.com"]].concat(),
         "created",
     );
     assert_eq!(ops(&c), ["sso:ListInstances", "identitystore:CreateUser"]);
@@ -1196,17 +1186,7 @@ fn sso_user_create_and_delete_round_trip() {
     let group_ent = format!("sso_group:{}:member", w.sso_group("Platform"));
     let m = w.ok(&grant_args(&group_ent, "sso_user", &arn), "granted");
     let mid = m["record"]["id"].as_str().unwrap().to_string();
-    let (dup, _) = w.prov(&[
-        "create-user",
-        "--type",
-        "sso_user",
-        "--user-name",
-        "cid@example.com",
-        "--given-name",
-        "Cid",
-        "--family-name",
-        "Example",
-    ]);
+    let (dup, _) = w.prov(&create_cid);
     assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
 
     let d = w.ok(&delete_args("sso_user", &arn), "deleted");
