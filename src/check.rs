@@ -177,21 +177,34 @@ async fn iam_read(scope: &Scope, target: &str, role_hint: &str) -> Finding {
             },
         )
         .await;
-    match r {
-        Ok(_) => Finding::new(
-            "iam_read",
-            target,
-            Status::Ok,
-            "iam:GetAccountAuthorizationDetails allowed",
-        ),
+    allowed(
+        "iam_read",
+        target,
+        "iam:GetAccountAuthorizationDetails",
+        r,
+        |e| match e.class {
+            ErrorClass::AccessDenied => format!(
+                "attach the read policy to {role_hint}: `orgsync policy --read --member` (deploy/cloudformation/orgsync-member-role.yaml has it)"
+            ),
+            _ => "see the AWS error and run check again".to_string(),
+        },
+    )
+}
+
+/// The finding of a one-call permission probe: ok ("`op` allowed") when AWS answered, else
+/// FAIL with AWS's error and the fix `fix` gives for it.
+fn allowed<T>(
+    check: &'static str,
+    target: &str,
+    op: &str,
+    answer: Result<T, AwsError>,
+    fix: impl FnOnce(&AwsError) -> String,
+) -> Finding {
+    match answer {
+        Ok(_) => Finding::new(check, target, Status::Ok, format!("{op} allowed")),
         Err(e) => {
-            let fix = match e.class {
-                ErrorClass::AccessDenied => format!(
-                    "attach the read policy to {role_hint}: `orgsync policy --read --member` (deploy/cloudformation/orgsync-member-role.yaml has it)"
-                ),
-                _ => "see the AWS error and run check again".to_string(),
-            };
-            Finding::new("iam_read", target, Status::Fail, e.to_string()).fix(fix)
+            let fix = fix(&e);
+            Finding::new(check, target, Status::Fail, e.to_string()).fix(fix)
         }
     }
 }
@@ -349,15 +362,13 @@ async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<
                 .send()
         })
         .await;
-    out.push(match users {
-        Ok(_) => Finding::new(
-            "identity_center",
-            &target,
-            Status::Ok,
-            "identitystore:ListUsers allowed",
-        ),
-        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string()).fix(fix),
-    });
+    out.push(allowed(
+        "identity_center",
+        &target,
+        "identitystore:ListUsers",
+        users,
+        |_| fix.into(),
+    ));
     let sso = scope.sso_admin(&instance.region);
     let sets = scope
         .call(lim, "sso", "ListPermissionSets", || {
@@ -367,15 +378,13 @@ async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<
                 .send()
         })
         .await;
-    out.push(match sets {
-        Ok(_) => Finding::new(
-            "identity_center",
-            &target,
-            Status::Ok,
-            "sso:ListPermissionSets allowed",
-        ),
-        Err(e) => Finding::new("identity_center", &target, Status::Fail, e.to_string()).fix(fix),
-    });
+    out.push(allowed(
+        "identity_center",
+        &target,
+        "sso:ListPermissionSets",
+        sets,
+        |_| fix.into(),
+    ));
     out
 }
 

@@ -15,58 +15,10 @@ use orgsync::store::c1z::{C1zReader, Filter};
 use serde_json::{Value, json};
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
-use support::{Moto, orgsync, run, text};
-
-const ACTIVE: [&str; 6] = [
-    "management",
-    "dev",
-    "staging",
-    "prod",
-    "security",
-    "sandbox",
-];
-
-fn fixture(name: &str) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(support::repo_root().join("fixtures").join(name)).unwrap(),
-    )
-    .unwrap()
-}
-
-fn account_id(manifest: &Value, name: &str) -> String {
-    if name == "management" {
-        manifest["management_account"].as_str().unwrap().to_string()
-    } else {
-        manifest["accounts"][name].as_str().unwrap().to_string()
-    }
-}
-
-fn sync(endpoint: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    run(orgsync(endpoint)
-        .arg("sync")
-        .arg("--file")
-        .arg(out)
-        .arg("--summary-json")
-        .arg(out.with_extension("summary.json"))
-        .args(extra))
-}
-
-fn summary(out: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(out.with_extension("summary.json")).unwrap()).unwrap()
-}
-
-fn calls(out: &Path, op: &str) -> u64 {
-    summary(out)["aws_calls"][op]["calls"].as_u64().unwrap_or(0)
-}
-
-fn notes(out: &Path) -> Vec<String> {
-    summary(out)["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect()
-}
+use support::{
+    ACTIVE, Moto, account_id, calls, fixture, notes, orgsync, resource_ids, resources_of, run,
+    summary, sync, sync_with, text,
+};
 
 /// The Identity Center records a sync of `accounts` (fixture names, all ACTIVE) must write,
 /// from the fixture and the seeder's manifest.
@@ -215,27 +167,19 @@ fn ic_only(all: Expected) -> Expected {
         let arn = arn.strip_suffix(":attached").unwrap_or(arn);
         ps_policies.contains(arn)
     };
-    let keep =
-        |k: &String, iam_set: &BTreeSet<String>| (!iam_set.contains(k) && !org(k)) || used_by_ps(k);
+    // The ids of `all_set` that are not IAM's (in `iam_set`) nor the organization's, or that
+    // permission sets use.
+    let keep = |all_set: &BTreeSet<String>, iam_set: &BTreeSet<String>| -> BTreeSet<String> {
+        all_set
+            .iter()
+            .filter(|k| (!iam_set.contains(*k) && !org(k)) || used_by_ps(k))
+            .cloned()
+            .collect()
+    };
     let mut e = Expected::default();
-    e.resources = all
-        .resources
-        .iter()
-        .filter(|k| keep(k, &iam.resources))
-        .cloned()
-        .collect();
-    e.entitlements = all
-        .entitlements
-        .iter()
-        .filter(|k| keep(k, &iam.entitlements))
-        .cloned()
-        .collect();
-    e.grants = all
-        .grants
-        .iter()
-        .filter(|k| keep(k, &iam.grants))
-        .cloned()
-        .collect();
+    e.resources = keep(&all.resources, &iam.resources);
+    e.entitlements = keep(&all.entitlements, &iam.entitlements);
+    e.grants = keep(&all.grants, &iam.grants);
     e.parents = all
         .parents
         .into_iter()
@@ -684,12 +628,11 @@ fn modes_off_auto_on_and_a_caller_that_may_not_list_instances() {
 
     // off, also through baton-aws's variable with a boolean.
     let off = dir.path().join("off.c1z");
-    let o = run(orgsync(&moto.endpoint())
-        .env("BATON_GLOBAL_AWS_SSO_ENABLED", "false")
-        .args(["sync", "--file"])
-        .arg(&off)
-        .arg("--summary-json")
-        .arg(off.with_extension("summary.json")));
+    let o = sync_with(
+        orgsync(&moto.endpoint()).env("BATON_GLOBAL_AWS_SSO_ENABLED", "false"),
+        &off,
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(ic_types(&off).is_empty());
     assert_eq!(calls(&off, "sso:ListInstances"), 0);
@@ -726,46 +669,24 @@ fn modes_off_auto_on_and_a_caller_that_may_not_list_instances() {
 
     // on, refused: the phase fails, the rest is written, exit 3 (partial).
     let on = dir.path().join("on.c1z");
-    let o = run(orgsync(&proxy.url())
-        .env("ORGSYNC_IDENTITY_CENTER", "true")
-        .args(["sync", "--file"])
-        .arg(&on)
-        .arg("--summary-json")
-        .arg(on.with_extension("summary.json")));
+    let o = sync_with(
+        orgsync(&proxy.url()).env("ORGSYNC_IDENTITY_CENTER", "true"),
+        &on,
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let phases = &summary(&on)["phases"];
     assert_eq!(phases[0]["name"], "identity center");
     assert_eq!(phases[0]["error"]["class"], "access_denied");
     let reader = C1zReader::open(&on).unwrap();
-    assert!(
-        !reader
-            .resources(&Filter {
-                resource_type: Some("iam_user".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!resources_of(&reader, "iam_user").is_empty());
 }
 
 #[test]
 fn synthetic_arns_carry_the_instance_region() {
     let moto = Moto::start();
     // Seed Identity Center in eu-west-1 (moto keeps one instance per region).
-    let seeded = Command::new(support::repo_root().join(".venv/bin/python"))
-        .arg(support::repo_root().join("scripts/seed.py"))
-        .args(["--endpoint", &moto.endpoint(), "--region", "eu-west-1"])
-        .arg(support::repo_root().join("fixtures/demo.json"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
-    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let manifest = moto.seed_with("demo.json", ["--region", "eu-west-1"]);
     let ic = &manifest["identity_center"];
     let dir = support::tempdir();
     let out = dir.path().join("eu.c1z");
@@ -781,16 +702,7 @@ fn synthetic_arns_carry_the_instance_region() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let store = ic["identity_store_id"].as_str().unwrap();
-    let users: BTreeSet<String> = C1zReader::open(&out)
-        .unwrap()
-        .resources(&Filter {
-            resource_type: Some("sso_user".into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id.unwrap().resource)
-        .collect();
+    let users: BTreeSet<String> = resource_ids(&C1zReader::open(&out).unwrap(), "sso_user");
     let want: BTreeSet<String> = ic["users"]
         .as_object()
         .unwrap()
@@ -824,12 +736,11 @@ fn small_pages_give_the_same_records() {
     let want = expected_ic(&fx, &manifest, &ACTIVE);
     for s in ["principal", "account"] {
         let out = dir.path().join(format!("paged-{s}.c1z"));
-        let o = run(orgsync(&moto.endpoint())
-            .env("ORGSYNC_IC_PAGE_SIZE", "2")
-            .args(["sync", "--ic-assignment-strategy", s, "--file"])
-            .arg(&out)
-            .arg("--summary-json")
-            .arg(out.with_extension("summary.json")));
+        let o = sync_with(
+            orgsync(&moto.endpoint()).env("ORGSYNC_IC_PAGE_SIZE", "2"),
+            &out,
+            &["--ic-assignment-strategy", s],
+        );
         assert_eq!(o.status.code(), Some(0), "{s}: {}", text(&o));
         expect::assert_same(&ic_records(&out), &want);
         assert!(

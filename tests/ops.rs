@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use orgsync::store::c1z::{C1zReader, Filter};
+use orgsync::store::c1z::C1zReader;
 use support::proxy::{Fault, FaultProxy, Rule};
 use support::{Moto, orgsync, run, text};
 
@@ -199,13 +199,7 @@ fn run_writes_rotates_and_serves_healthz_and_metrics() {
         );
     }
     let reader = C1zReader::open(&latest).unwrap();
-    let users = reader
-        .resources(&Filter {
-            resource_type: Some("iam_user".into()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(users.len(), 5);
+    assert_eq!(support::resources_of(&reader, "iam_user").len(), 5);
 }
 
 #[test]
@@ -488,12 +482,7 @@ fn config_file_drives_a_real_sync() {
         .arg(&cfg));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let reader = C1zReader::open(&target).unwrap();
-    let keys = reader
-        .resources(&Filter {
-            resource_type: Some("access-key".into()),
-            ..Default::default()
-        })
-        .unwrap();
+    let keys = support::resources_of(&reader, "access-key");
     assert!(keys.is_empty(), "sync-secrets: false from the file");
     assert_eq!(support::files_in(dir.path()).len(), 2);
 }

@@ -44,16 +44,7 @@ impl World {
     }
 
     fn account(&self, name: &str) -> String {
-        if name == "management" {
-            return self.manifest["management_account"]
-                .as_str()
-                .unwrap()
-                .to_string();
-        }
-        self.manifest["accounts"][name]
-            .as_str()
-            .unwrap()
-            .to_string()
+        support::account_id(&self.manifest, name)
     }
 
     fn arn(&self, account: &str, kind: &str, path_name: &str) -> String {
@@ -203,6 +194,40 @@ struct Case {
     exact_record: bool,
 }
 
+/// `grant --entitlement E --principal-type T --principal P`.
+fn grant_args<'a>(
+    entitlement: &'a str,
+    principal_type: &'a str,
+    principal: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "grant",
+        "--entitlement",
+        entitlement,
+        "--principal-type",
+        principal_type,
+        "--principal",
+        principal,
+    ]
+}
+
+impl Case {
+    fn grant_args(&self) -> Vec<&str> {
+        grant_args(&self.entitlement, self.principal_type, &self.principal)
+    }
+}
+
+/// `delete-resource --resource-type T --resource R`.
+fn delete_args<'a>(resource_type: &'a str, resource: &'a str) -> Vec<&'a str> {
+    vec![
+        "delete-resource",
+        "--resource-type",
+        resource_type,
+        "--resource",
+        resource,
+    ]
+}
+
 fn with_hop(hop: bool, calls: &[&'static str]) -> Vec<&'static str> {
     let mut v = vec![];
     if hop {
@@ -251,20 +276,9 @@ fn conformance(w: &World, cases: &[Case]) {
     // 2. grant (checked against the first sync's file).
     let mut granted = vec![];
     for c in cases {
-        let v = w.ok(
-            &[
-                "grant",
-                "--entitlement",
-                &c.entitlement,
-                "--principal-type",
-                c.principal_type,
-                "--principal",
-                &c.principal,
-                "--file",
-                &f0,
-            ],
-            "granted",
-        );
+        let mut args = c.grant_args();
+        args.extend(["--file", &f0]);
+        let v = w.ok(&args, "granted");
         assert_eq!(ops(&v), c.grant_calls, "{}: calls of the grant", c.name);
         eprintln!(
             "{}: grant made {} AWS calls: {:?}",
@@ -303,18 +317,7 @@ fn conformance(w: &World, cases: &[Case]) {
     }
     // 4. grant again: already-granted, same record.
     for (c, record) in cases.iter().zip(&granted) {
-        let v = w.ok(
-            &[
-                "grant",
-                "--entitlement",
-                &c.entitlement,
-                "--principal-type",
-                c.principal_type,
-                "--principal",
-                &c.principal,
-            ],
-            "already-granted",
-        );
+        let v = w.ok(&c.grant_args(), "already-granted");
         assert_eq!(ops(&v), c.regrant_calls, "{}: calls of the repeat", c.name);
         assert_eq!(&v["record"], record, "{}", c.name);
     }
@@ -521,15 +524,7 @@ fn conformance_inline_policy_revoke() {
         let synced = grants.into_iter().next().unwrap();
         let id = synced.id.clone();
 
-        let (refused, _) = w.prov(&[
-            "grant",
-            "--entitlement",
-            &ent,
-            "--principal-type",
-            holder_type,
-            "--principal",
-            &holder,
-        ]);
+        let (refused, _) = w.prov(&grant_args(&ent, holder_type, &holder));
         assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
         assert!(
             String::from_utf8_lossy(&refused.stderr).contains("only be revoked"),
@@ -793,15 +788,7 @@ fn identity_center_grants_and_revokes_round_trip() {
 
     // Group membership.
     let ent = format!("sso_group:{platform}:member");
-    let grant = [
-        "grant",
-        "--entitlement",
-        &ent,
-        "--principal-type",
-        "sso_user",
-        "--principal",
-        &ann,
-    ];
+    let grant = grant_args(&ent, "sso_user", &ann);
     let g = w.ok(&grant, "granted");
     assert_eq!(
         ops(&g),
@@ -865,15 +852,7 @@ fn identity_center_grants_and_revokes_round_trip() {
     let readonly = w.ic("permission_sets", "ReadOnly");
     let ent = format!("{workload}|{readonly}");
     for (ptype, principal) in [("sso_user", &ann), ("sso_group", &platform)] {
-        let grant = [
-            "grant",
-            "--entitlement",
-            &ent,
-            "--principal-type",
-            ptype,
-            "--principal",
-            principal,
-        ];
+        let grant = grant_args(&ent, ptype, principal);
         let check = [
             "organizations:DescribeAccount",
             "sso:DescribePermissionSet",
@@ -904,18 +883,7 @@ fn identity_center_grants_and_revokes_round_trip() {
     // The binding form of the same access names the same assignment.
     let admin = w.ic("permission_sets", "Admin");
     let binding = format!("permission_set_assignment:{admin}-{workload}:assigned");
-    let held = w.ok(
-        &[
-            "grant",
-            "--entitlement",
-            &binding,
-            "--principal-type",
-            "sso_user",
-            "--principal",
-            &ben,
-        ],
-        "already-granted",
-    );
+    let held = w.ok(&grant_args(&binding, "sso_user", &ben), "already-granted");
     assert_eq!(
         held["record"]["id"],
         format!("grant:sso_user:{ben}:{binding}").as_str()
@@ -923,15 +891,11 @@ fn identity_center_grants_and_revokes_round_trip() {
 
     // A suspended account is refused before anything changes.
     let closed = w.account("closed");
-    let (out, _) = w.prov(&[
-        "grant",
-        "--entitlement",
+    let (out, _) = w.prov(&grant_args(
         &format!("{closed}|{readonly}"),
-        "--principal-type",
         "sso_user",
-        "--principal",
         &ann,
-    ]);
+    ));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1048,18 +1012,17 @@ fn iam_user_create_and_delete_round_trip() {
     let f0 = f0.to_str().unwrap().to_string();
 
     // Create in the caller's account and, through the member role, in a member account.
+    let create_newbie = [
+        "create-user",
+        "--type",
+        "iam_user",
+        "--user-name",
+        "newbie",
+        "--path",
+        "/eng/",
+    ];
     let newbie = w.ok(
-        &[
-            "create-user",
-            "--type",
-            "iam_user",
-            "--user-name",
-            "newbie",
-            "--path",
-            "/eng/",
-            "--tag",
-            "team=platform",
-        ],
+        &[&create_newbie[..], &["--tag", "team=platform"]].concat(),
         "created",
     );
     assert_eq!(ops(&newbie), ["iam:CreateUser"]);
@@ -1083,15 +1046,7 @@ fn iam_user_create_and_delete_round_trip() {
     );
     assert_eq!(ops(&remote), ["sts:AssumeRole", "iam:CreateUser"]);
     let remote_arn = w.arn("workload", "user", "remote");
-    let (dup, _) = w.prov(&[
-        "create-user",
-        "--type",
-        "iam_user",
-        "--user-name",
-        "newbie",
-        "--path",
-        "/eng/",
-    ]);
+    let (dup, _) = w.prov(&create_newbie);
     assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
     assert!(
         String::from_utf8_lossy(&dup.stderr).contains("EntityAlreadyExists"),
@@ -1120,18 +1075,9 @@ fn iam_user_create_and_delete_round_trip() {
         5,
         "2 groups, 2 managed policies, 1 inline policy"
     );
-    let d = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "iam_user",
-            "--resource",
-            &leaver,
-            "--file",
-            &f0,
-        ],
-        "deleted",
-    );
+    let mut args = delete_args("iam_user", &leaver);
+    args.extend(["--file", &f0]);
+    let d = w.ok(&args, "deleted");
     assert_eq!(
         ops(&d),
         [
@@ -1169,41 +1115,18 @@ fn iam_user_create_and_delete_round_trip() {
         assert!(detail.contains(k), "{detail}");
     }
     assert_eq!(d["record"]["id"], format!("iam_user:{leaver}").as_str());
-    let gone = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "iam_user",
-            "--resource",
-            &leaver,
-        ],
-        "not-found",
-    );
+    let gone = w.ok(&delete_args("iam_user", &leaver), "not-found");
     assert_eq!(ops(&gone), ["iam:GetUser"]);
     // With --file, a user the sync does not know is refused before any AWS call.
-    let (unknown, _) = w.prov(&[
-        "delete-resource",
-        "--resource-type",
-        "iam_user",
-        "--resource",
-        &w.arn("management", "user", "nobody"),
-        "--file",
-        &f1,
-    ]);
+    let nobody = w.arn("management", "user", "nobody");
+    let mut args = delete_args("iam_user", &nobody);
+    args.extend(["--file", &f1]);
+    let (unknown, _) = w.prov(&args);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
 
     // Delete the created users (one in the member account).
     for arn in [&newbie_arn, &remote_arn] {
-        w.ok(
-            &[
-                "delete-resource",
-                "--resource-type",
-                "iam_user",
-                "--resource",
-                arn,
-            ],
-            "deleted",
-        );
+        w.ok(&delete_args("iam_user", arn), "deleted");
     }
     let (_, r2) = w.sync();
     for arn in [&leaver, &newbie_arn, &remote_arn] {
@@ -1227,20 +1150,19 @@ fn iam_user_create_and_delete_round_trip() {
 #[test]
 fn sso_user_create_and_delete_round_trip() {
     let w = World::new("provision.json");
+    let create_cid = [
+        "create-user",
+        "--type",
+        "sso_user",
+        "--user-name",
+        "cid@example.com",
+        "--given-name",
+        "Cid",
+        "--family-name",
+        "Example",
+    ];
     let c = w.ok(
-        &[
-            "create-user",
-            "--type",
-            "sso_user",
-            "--user-name",
-            "cid@example.com",
-            "--given-name",
-            "Cid",
-            "--family-name",
-            "Example",
-            "--email",
-            "cid@example.com",
-        ],
+        &[&create_cid[..], &["--email", "cid@example.com"]].concat(),
         "created",
     );
     assert_eq!(ops(&c), ["sso:ListInstances", "identitystore:CreateUser"]);
@@ -1261,42 +1183,13 @@ fn sso_user_create_and_delete_round_trip() {
     let s = synced.resource("sso_user", &arn).unwrap().expect("synced");
     assert_eq!(Record::Resource(s).to_json(), c["record"]);
     // Give the new user a membership, which the deletion removes first.
-    let m = w.ok(
-        &[
-            "grant",
-            "--entitlement",
-            &format!("sso_group:{}:member", w.sso_group("Platform")),
-            "--principal-type",
-            "sso_user",
-            "--principal",
-            &arn,
-        ],
-        "granted",
-    );
+    let group_ent = format!("sso_group:{}:member", w.sso_group("Platform"));
+    let m = w.ok(&grant_args(&group_ent, "sso_user", &arn), "granted");
     let mid = m["record"]["id"].as_str().unwrap().to_string();
-    let (dup, _) = w.prov(&[
-        "create-user",
-        "--type",
-        "sso_user",
-        "--user-name",
-        "cid@example.com",
-        "--given-name",
-        "Cid",
-        "--family-name",
-        "Example",
-    ]);
+    let (dup, _) = w.prov(&create_cid);
     assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
 
-    let d = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "sso_user",
-            "--resource",
-            &arn,
-        ],
-        "deleted",
-    );
+    let d = w.ok(&delete_args("sso_user", &arn), "deleted");
     assert_eq!(
         ops(&d),
         [
@@ -1311,16 +1204,7 @@ fn sso_user_create_and_delete_round_trip() {
         d["record"]["record"]["profile"]["aws_user_name"],
         "Cid Example"
     );
-    let gone = w.ok(
-        &[
-            "delete-resource",
-            "--resource-type",
-            "sso_user",
-            "--resource",
-            &arn,
-        ],
-        "not-found",
-    );
+    let gone = w.ok(&delete_args("sso_user", &arn), "not-found");
     assert_eq!(ops(&gone), ["identitystore:DescribeUser"]);
     // The membership went with it.
     w.ok(&["revoke", "--grant", &mid], "already-revoked");
@@ -1333,22 +1217,7 @@ fn sso_user_create_and_delete_round_trip() {
 fn a_provisioning_call_denied_by_aws_exits_1_and_changes_nothing() {
     let moto = Moto::start();
     let dir = support::tempdir();
-    let keys = dir.path().join("keys.json");
-    let seeded = Command::new(support::repo_root().join(".venv/bin/python"))
-        .arg(support::repo_root().join("scripts/seed.py"))
-        .args(["--endpoint", &moto.endpoint()])
-        .arg(support::repo_root().join("fixtures/provision-deny.json"))
-        .arg("--secrets-out")
-        .arg(&keys)
-        .arg("--enable-auth")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(seeded.status.success(), "{}", text(&seeded));
-    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
-    let k: Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
-    let key = &k["management/orgsync-admin"][0];
+    let (manifest, key) = moto.seed_with_auth("provision-deny.json", dir.path());
     let (access, secret) = (
         key["access_key_id"].as_str().unwrap(),
         key["secret_access_key"].as_str().unwrap(),
@@ -1381,17 +1250,9 @@ fn a_provisioning_call_denied_by_aws_exits_1_and_changes_nothing() {
     let before = grants_of("before.c1z");
     assert!(!before.contains(&grant_id));
     let grant = |role: &str| {
-        run(cmd().args([
-            "grant",
-            "--entitlement",
-            &ent,
-            "--principal-type",
-            "iam_user",
-            "--principal",
-            &user,
-            "--provisioning-role-name",
-            role,
-        ]))
+        run(cmd()
+            .args(grant_args(&ent, "iam_user", &user))
+            .args(["--provisioning-role-name", role]))
     };
 
     // The write itself is denied: iam-reader may read the group but not change it.

@@ -13,14 +13,10 @@ use orgsync::store::c1z::{C1zReader, Filter};
 use serde_json::Value;
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
-use support::{Moto, orgsync, run, text};
-
-fn fixture(name: &str) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(support::repo_root().join("fixtures").join(name)).unwrap(),
-    )
-    .unwrap()
-}
+use support::{
+    ACTIVE, Moto, calls, fixture, orgsync, resource_ids, resources_of, run, summary, sync,
+    sync_with, text,
+};
 
 /// The expected IAM records of these accounts (by fixture name).
 fn expected(fixture: &Value, manifest: &Value, names: &[&str]) -> Expected {
@@ -29,20 +25,6 @@ fn expected(fixture: &Value, manifest: &Value, names: &[&str]) -> Expected {
         e.merge(expect::expected_account(fixture, manifest, n));
     }
     e
-}
-
-fn sync(endpoint: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    run(orgsync(endpoint)
-        .arg("sync")
-        .arg("--file")
-        .arg(out)
-        .arg("--summary-json")
-        .arg(out.with_extension("summary.json"))
-        .args(extra))
-}
-
-fn summary(out: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(out.with_extension("summary.json")).unwrap()).unwrap()
 }
 
 fn account_profile(reader: &C1zReader, id: &str) -> Value {
@@ -100,15 +82,6 @@ fn assert_same_records(a: &Path, b: &Path) {
     assert_eq!(x.len(), y.len());
 }
 
-const ACTIVE: [&str; 6] = [
-    "management",
-    "dev",
-    "staging",
-    "prod",
-    "security",
-    "sandbox",
-];
-
 #[test]
 fn syncs_every_account_of_the_organization_with_exact_records() {
     let moto = Moto::start();
@@ -124,22 +97,9 @@ fn syncs_every_account_of_the_organization_with_exact_records() {
     let org = &manifest["organization"];
     let root = org["root_id"].as_str().unwrap();
     let ou = |p: &str| org["ous"][p].as_str().unwrap().to_string();
-    let roots: Vec<String> = reader
-        .resources(&Filter {
-            resource_type: Some("organization".into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id.unwrap().resource)
-        .collect();
+    let roots: Vec<String> = resource_ids(&reader, "organization");
     assert_eq!(roots, vec![root.to_string()]);
-    let ous: BTreeMap<String, String> = reader
-        .resources(&Filter {
-            resource_type: Some("organizational_unit".into()),
-            ..Default::default()
-        })
-        .unwrap()
+    let ous: BTreeMap<String, String> = resources_of(&reader, "organizational_unit")
         .into_iter()
         .map(|r| {
             (
@@ -175,13 +135,7 @@ fn syncs_every_account_of_the_organization_with_exact_records() {
             _ => format!("organization:{root}"),
         }
     };
-    let accounts = reader
-        .resources(&Filter {
-            resource_type: Some("account".into()),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(accounts.len(), 7);
+    assert_eq!(resources_of(&reader, "account").len(), 7);
     for n in ACTIVE.iter().chain(["legacy"].iter()) {
         let r = reader.resource("account", &acct(n)).unwrap().unwrap();
         assert_eq!(
@@ -302,16 +256,7 @@ fn twenty_accounts_sync_with_exact_records() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let want = expected(&fx, &manifest, &refs);
     expect::assert_same(&expect::iam_only(expect::actual(&reader)), &want);
-    assert_eq!(
-        reader
-            .resources(&Filter {
-                resource_type: Some("account".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-        21
-    );
+    assert_eq!(resources_of(&reader, "account").len(), 21);
     assert_eq!(summary(&out)["aws_calls"]["sts:AssumeRole"]["calls"], 20);
 }
 
@@ -374,26 +319,7 @@ fn moto_auth_mode_denial_is_classified_and_isolated() {
     // moto's own IAM enforcement (fixtures/auth-deny.json): AssumeRole into `broken` is denied.
     let moto = Moto::start();
     let dir = support::tempdir();
-    let keys = dir.path().join("keys.json");
-    let seeded = std::process::Command::new(support::repo_root().join(".venv/bin/python"))
-        .arg(support::repo_root().join("scripts/seed.py"))
-        .args(["--endpoint", &moto.endpoint()])
-        .arg(support::repo_root().join("fixtures/auth-deny.json"))
-        .arg("--secrets-out")
-        .arg(&keys)
-        .arg("--enable-auth")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
-    let manifest: Value = serde_json::from_slice(&seeded.stdout).unwrap();
-    let k: Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
-    let key = &k["management/orgsync-admin"][0];
+    let (manifest, key) = moto.seed_with_auth("auth-deny.json", dir.path());
     let out = dir.path().join("auth.c1z");
     let o = run(orgsync(&moto.endpoint())
         .env("AWS_ACCESS_KEY_ID", key["access_key_id"].as_str().unwrap())
@@ -471,13 +397,9 @@ fn throttling_and_expired_tokens_give_the_same_records_as_a_clean_run() {
     let o = sync(&proxy.url(), &expired, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(proxy.injected(), vec![1]);
-    let hops_into_dev = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "AssumeRole" && s.account.as_deref() == Some(dev.as_str()))
-        .count();
     assert_eq!(
-        hops_into_dev, 2,
+        proxy.hops_into(&dev),
+        2,
         "the expired session was replaced by a new hop"
     );
     assert_same_records(&expired, &clean);
@@ -609,16 +531,7 @@ fn account_and_ou_filters_select_accounts() {
     let acct = |n: &str| manifest["accounts"][n].as_str().unwrap().to_string();
     let dir = support::tempdir();
     let synced_accounts = |path: &Path| -> BTreeSet<String> {
-        C1zReader::open(path)
-            .unwrap()
-            .resources(&Filter {
-                resource_type: Some("account".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id.unwrap().resource)
-            .collect()
+        resource_ids(&C1zReader::open(path).unwrap(), "account")
     };
 
     let a = dir.path().join("a.c1z");
@@ -682,16 +595,7 @@ fn a_caller_outside_an_organization_syncs_its_own_account() {
     assert!(
         !types.contains(&"account".to_string()) && !types.contains(&"organization".to_string())
     );
-    assert_eq!(
-        reader
-            .resources(&Filter {
-                resource_type: Some("account_iam".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(resources_of(&reader, "account_iam").len(), 1);
     let o = sync(
         &moto.endpoint(),
         &dir.path().join("strict.c1z"),
@@ -748,38 +652,31 @@ fn small_pages_and_early_credential_refresh_give_the_same_records() {
             .operation("ListRoles"),
     );
     let paged = dir.path().join("paged.c1z");
-    let o = run(orgsync(&proxy.url())
-        .env("ORGSYNC_IAM_PAGE_SIZE", "2")
-        .env("ORGSYNC_ORG_PAGE_SIZE", "1")
-        .env("ORGSYNC_CREDENTIAL_REFRESH", "3599s")
-        .arg("sync")
-        .arg("--file")
-        .arg(&paged)
-        .arg("--summary-json")
-        .arg(paged.with_extension("summary.json")));
+    let o = sync_with(
+        orgsync(&proxy.url())
+            .env("ORGSYNC_IAM_PAGE_SIZE", "2")
+            .env("ORGSYNC_ORG_PAGE_SIZE", "1")
+            .env("ORGSYNC_CREDENTIAL_REFRESH", "3599s"),
+        &paged,
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_same_records(&paged, &clean);
-    let s = summary(&paged);
-    let calls = |op: &str| s["aws_calls"][op]["calls"].as_u64().unwrap_or(0);
     assert!(
-        calls("iam:ListRoles") > 6,
+        calls(&paged, "iam:ListRoles") > 6,
         "ListRoles paged (6 accounts): {}",
-        calls("iam:ListRoles")
+        calls(&paged, "iam:ListRoles")
     );
     assert!(
-        calls("organizations:ListAccountsForParent") >= 7,
+        calls(&paged, "organizations:ListAccountsForParent") >= 7,
         "accounts paged one by one"
     );
     assert!(
-        calls("organizations:ListOrganizationalUnitsForParent") > 4,
+        calls(&paged, "organizations:ListOrganizationalUnitsForParent") > 4,
         "OUs paged one by one (4 nodes)"
     );
     let dev = manifest["accounts"]["dev"].as_str().unwrap();
-    let hops = proxy
-        .seen()
-        .iter()
-        .filter(|x| x.operation == "AssumeRole" && x.account.as_deref() == Some(dev))
-        .count();
+    let hops = proxy.hops_into(dev);
     assert!(
         hops >= 2,
         "credentials refreshed before expiry: {hops} hops into dev"
@@ -806,14 +703,5 @@ fn per_service_endpoint_variables_reach_every_client() {
         .arg(&out));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let reader = C1zReader::open(&out).unwrap();
-    assert_eq!(
-        reader
-            .resources(&Filter {
-                resource_type: Some("account_iam".into()),
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-        6
-    );
+    assert_eq!(resources_of(&reader, "account_iam").len(), 6);
 }

@@ -22,6 +22,7 @@ use crate::model::ids::PermissionSetRef;
 
 use super::identity_center::word;
 use super::outcome::{ProvisionError, Status};
+use super::plan::assignment_params;
 use super::provisioner::{Done, Exec};
 use super::records::{
     AccountFacts, account_grant, account_resource, binding_grant, permission_set,
@@ -309,14 +310,7 @@ pub(crate) async fn account_assignment(
 
     // 4. Change it, within the in-flight cap, and wait for the outcome.
     let _pass = x.p.assignment_gate().enter().await;
-    let params = [
-        ("InstanceArn", instance.as_str()),
-        ("TargetId", acct.as_str()),
-        ("TargetType", "AWS_ACCOUNT"),
-        ("PermissionSetArn", ps.arn.as_str()),
-        ("PrincipalType", principal.kind.api_word()),
-        ("PrincipalId", principal.id()),
-    ];
+    let params = assignment_params(&instance, &acct, &ps.arn, principal);
     let (operation, status_op, status_command, kind) = match dir {
         Direction::Grant => (
             "CreateAccountAssignment",
@@ -331,31 +325,29 @@ pub(crate) async fn account_assignment(
             "deletion",
         ),
     };
+    // CreateAccountAssignment and DeleteAccountAssignment take the same fields (in different
+    // request types).
+    macro_rules! this_assignment {
+        ($req:expr) => {
+            $req.instance_arn(&instance)
+                .target_id(&acct)
+                .target_type(TargetType::AwsAccount)
+                .permission_set_arn(&ps.arn)
+                .principal_type(ptype.clone())
+                .principal_id(principal.id())
+        };
+    }
     let first = match dir {
         Direction::Grant => x
             .ic("sso", operation, &params, || {
-                sso.create_account_assignment()
-                    .instance_arn(&instance)
-                    .target_id(&acct)
-                    .target_type(TargetType::AwsAccount)
-                    .permission_set_arn(&ps.arn)
-                    .principal_type(ptype.clone())
-                    .principal_id(principal.id())
-                    .send()
+                this_assignment!(sso.create_account_assignment()).send()
             })
             .await?
             .account_assignment_creation_status()
             .cloned(),
         Direction::Revoke => x
             .ic("sso", operation, &params, || {
-                sso.delete_account_assignment()
-                    .instance_arn(&instance)
-                    .target_id(&acct)
-                    .target_type(TargetType::AwsAccount)
-                    .permission_set_arn(&ps.arn)
-                    .principal_type(ptype.clone())
-                    .principal_id(principal.id())
-                    .send()
+                this_assignment!(sso.delete_account_assignment()).send()
             })
             .await?
             .account_assignment_deletion_status()

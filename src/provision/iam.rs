@@ -6,6 +6,8 @@
 //! `Delete*Policy`). Records come from the sync's own builders (`sync::iam_records`).
 //! Not here: user creation and deletion (`users`).
 
+use aws_sdk_iam::types::AttachedPolicy;
+
 use crate::arn::{AccountId, Arn};
 use crate::aws::{AwsError, ErrorClass, Scope};
 use crate::model::Record;
@@ -19,7 +21,7 @@ use super::outcome::{ProvisionError, Status};
 use super::plan::{
     attach_op, delete_inline_op, detach_op, get_inline_op, list_attached_op, name_key,
 };
-use super::provisioner::{Done, Exec};
+use super::provisioner::{Done, Exec, iam_pages};
 use super::request::{Direction, IamKind, IamPrincipal};
 
 /// How the sync describes `account` when it maps IAM to records.
@@ -141,29 +143,36 @@ pub(crate) async fn group_member(
     })
 }
 
-macro_rules! list_attached_pages {
-    ($x:expr, $scope:expr, $op:expr, $params:expr, $call:expr) => {{
-        let mut out: Vec<Attached> = vec![];
-        let mut marker: Option<String> = None;
-        loop {
-            let page = $x
-                .iam($scope, $op, $params, || $call(marker.clone()).send())
-                .await?;
-            out.extend(page.attached_policies().iter().filter_map(|p| {
-                let arn = p.policy_arn()?.to_string();
-                let name = p
-                    .policy_name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or_default().to_string());
-                Some(Attached { name, arn })
-            }));
-            match (page.is_truncated(), page.marker()) {
-                (true, Some(m)) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
+/// `$body` with `$req` bound to a closure that starts `p`'s request of its kind: the IAM
+/// client's `$user`, `$group` or `$role` method with the principal named (`UserName`,
+/// `GroupName`, `RoleName`). The three kinds' requests are different types with the same
+/// other setters, so the body is written once and compiled for each kind.
+macro_rules! per_kind {
+    ($iam:ident, $p:expr, $user:ident / $group:ident / $role:ident, |$req:ident| $body:expr) => {
+        match $p.kind {
+            IamKind::User => {
+                let $req = || $iam.$user().user_name($p.name());
+                $body
+            }
+            IamKind::Group => {
+                let $req = || $iam.$group().group_name($p.name());
+                $body
+            }
+            IamKind::Role => {
+                let $req = || $iam.$role().role_name($p.name());
+                $body
             }
         }
-        out
-    }};
+    };
+}
+
+fn attached(p: &AttachedPolicy) -> Option<Attached> {
+    let arn = p.policy_arn()?.to_string();
+    let name = p
+        .policy_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or_default().to_string());
+    Some(Attached { name, arn })
 }
 
 /// The managed policies attached to `p`, all pages.
@@ -173,26 +182,21 @@ async fn attached_policies(
     p: &IamPrincipal,
 ) -> Result<Vec<Attached>, AwsError> {
     let iam = scope.iam();
-    let n = p.name();
     let op = list_attached_op(p.kind);
-    let params = [(name_key(p.kind), n)];
-    Ok(match p.kind {
-        IamKind::User => list_attached_pages!(x, scope, op, &params, |m| iam
-            .list_attached_user_policies()
-            .user_name(n)
-            .max_items(1000)
-            .set_marker(m)),
-        IamKind::Group => list_attached_pages!(x, scope, op, &params, |m| iam
-            .list_attached_group_policies()
-            .group_name(n)
-            .max_items(1000)
-            .set_marker(m)),
-        IamKind::Role => list_attached_pages!(x, scope, op, &params, |m| iam
-            .list_attached_role_policies()
-            .role_name(n)
-            .max_items(1000)
-            .set_marker(m)),
-    })
+    let params = [(name_key(p.kind), p.name())];
+    Ok(per_kind!(
+        iam,
+        p,
+        list_attached_user_policies / list_attached_group_policies / list_attached_role_policies,
+        |req| iam_pages!(
+            x,
+            scope,
+            op,
+            &params,
+            |m| req().max_items(1000).set_marker(m),
+            |page| page.attached_policies().iter().filter_map(attached)
+        )
+    ))
 }
 
 /// Attaches (or detaches) managed policy `policy` to `p`, in `p`'s account.
@@ -235,35 +239,15 @@ pub(crate) async fn managed_policy(
         ),
         (Direction::Grant, false) => {
             let op = attach_op(p.kind);
-            match p.kind {
-                IamKind::User => x
-                    .iam(&scope, op, &params, || {
-                        iam.attach_user_policy()
-                            .user_name(n)
-                            .policy_arn(&policy_arn)
-                            .send()
-                    })
+            per_kind!(
+                iam,
+                p,
+                attach_user_policy / attach_group_policy / attach_role_policy,
+                |req| x
+                    .iam(&scope, op, &params, || req().policy_arn(&policy_arn).send())
                     .await
-                    .map(drop),
-                IamKind::Group => x
-                    .iam(&scope, op, &params, || {
-                        iam.attach_group_policy()
-                            .group_name(n)
-                            .policy_arn(&policy_arn)
-                            .send()
-                    })
-                    .await
-                    .map(drop),
-                IamKind::Role => x
-                    .iam(&scope, op, &params, || {
-                        iam.attach_role_policy()
-                            .role_name(n)
-                            .policy_arn(&policy_arn)
-                            .send()
-                    })
-                    .await
-                    .map(drop),
-            }?;
+                    .map(drop)
+            )?;
             (Status::Granted, format!("attached {policy} to {}", p.arn))
         }
         (Direction::Revoke, false) => (
@@ -272,35 +256,15 @@ pub(crate) async fn managed_policy(
         ),
         (Direction::Revoke, true) => {
             let op = detach_op(p.kind);
-            match p.kind {
-                IamKind::User => x
-                    .iam(&scope, op, &params, || {
-                        iam.detach_user_policy()
-                            .user_name(n)
-                            .policy_arn(&policy_arn)
-                            .send()
-                    })
+            per_kind!(
+                iam,
+                p,
+                detach_user_policy / detach_group_policy / detach_role_policy,
+                |req| x
+                    .iam(&scope, op, &params, || req().policy_arn(&policy_arn).send())
                     .await
-                    .map(drop),
-                IamKind::Group => x
-                    .iam(&scope, op, &params, || {
-                        iam.detach_group_policy()
-                            .group_name(n)
-                            .policy_arn(&policy_arn)
-                            .send()
-                    })
-                    .await
-                    .map(drop),
-                IamKind::Role => x
-                    .iam(&scope, op, &params, || {
-                        iam.detach_role_policy()
-                            .role_name(n)
-                            .policy_arn(&policy_arn)
-                            .send()
-                    })
-                    .await
-                    .map(drop),
-            }?;
+                    .map(drop)
+            )?;
             (Status::Revoked, format!("detached {policy} from {}", p.arn))
         }
     };
@@ -322,29 +286,15 @@ pub(crate) async fn delete_inline(
     let n = p.name();
     let params = [(name_key(p.kind), n), ("PolicyName", name)];
     let op = get_inline_op(p.kind);
-    let doc = match p.kind {
-        IamKind::User => x
-            .iam(&scope, op, &params, || {
-                iam.get_user_policy().user_name(n).policy_name(name).send()
-            })
+    let doc = per_kind!(
+        iam,
+        p,
+        get_user_policy / get_group_policy / get_role_policy,
+        |req| x
+            .iam(&scope, op, &params, || req().policy_name(name).send())
             .await
-            .map(|o| o.policy_document().to_string()),
-        IamKind::Group => x
-            .iam(&scope, op, &params, || {
-                iam.get_group_policy()
-                    .group_name(n)
-                    .policy_name(name)
-                    .send()
-            })
-            .await
-            .map(|o| o.policy_document().to_string()),
-        IamKind::Role => x
-            .iam(&scope, op, &params, || {
-                iam.get_role_policy().role_name(n).policy_name(name).send()
-            })
-            .await
-            .map(|o| o.policy_document().to_string()),
-    };
+            .map(|o| o.policy_document().to_string())
+    );
     let doc = match doc {
         Ok(d) => decode_document(&d),
         // NoSuchEntity: the policy (or its holder) is gone, so nobody holds it.
@@ -359,35 +309,15 @@ pub(crate) async fn delete_inline(
     };
     let (_, _, grant) = iam_inline_policy(p.resource_type(), &p.arn_text(), name, Some(&doc));
     let op = delete_inline_op(p.kind);
-    match p.kind {
-        IamKind::User => x
-            .iam(&scope, op, &params, || {
-                iam.delete_user_policy()
-                    .user_name(n)
-                    .policy_name(name)
-                    .send()
-            })
+    per_kind!(
+        iam,
+        p,
+        delete_user_policy / delete_group_policy / delete_role_policy,
+        |req| x
+            .iam(&scope, op, &params, || req().policy_name(name).send())
             .await
-            .map(drop),
-        IamKind::Group => x
-            .iam(&scope, op, &params, || {
-                iam.delete_group_policy()
-                    .group_name(n)
-                    .policy_name(name)
-                    .send()
-            })
-            .await
-            .map(drop),
-        IamKind::Role => x
-            .iam(&scope, op, &params, || {
-                iam.delete_role_policy()
-                    .role_name(n)
-                    .policy_name(name)
-                    .send()
-            })
-            .await
-            .map(drop),
-    }?;
+            .map(drop)
+    )?;
     Ok(Done {
         status: Status::Revoked,
         detail: format!("deleted inline policy {name} of {}", p.arn),

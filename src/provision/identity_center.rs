@@ -4,7 +4,9 @@
 //! (the grant id a sync writes) looks the membership up with `DescribeGroupMembership` first
 //! (moto "deletes" unknown ids without complaint). Every call uses the management credentials
 //! and the org-wide Identity Center token bucket. Also the identity-store lookup
-//! (`sso:ListInstances`) and the `DescribeGroup` / `DescribeUser` answers → record facts.
+//! (`sso:ListInstances`) and `DescribeGroup` / `DescribeUser`, whose answers become record
+//! facts through the sync's own mapping (`sync::identity_center::ic_group_of!` /
+//! `ic_user_of!`).
 
 use aws_sdk_identitystore::types::MemberId;
 
@@ -15,7 +17,8 @@ use crate::model::ids;
 use super::outcome::{ProvisionError, Status};
 use super::provisioner::{Done, Exec};
 use crate::model::ids::IdentityStoreRef;
-use crate::sync::ic_model::{Email, ExternalId, IcGroup, IcUser, PersonName, UserStatus};
+use crate::sync::ic_model::{IcGroup, IcUser};
+use crate::sync::identity_center::{ic_group_of, ic_user_of};
 
 use super::records::{instance_of, membership_grant, sso_group_resource};
 use super::request::{Direction, SsoKind, SsoPrincipal};
@@ -36,19 +39,6 @@ pub(crate) async fn identity_store(x: &Exec<'_>, region: &str) -> Result<String,
                 "no IAM Identity Center instance in {region}; name the region with --sso-region or the store with --identity-store-id"
             ))
         })
-}
-
-fn nonempty(s: Option<&str>) -> Option<String> {
-    s.filter(|x| !x.is_empty()).map(str::to_string)
-}
-
-fn external_ids(ext: &[aws_sdk_identitystore::types::ExternalId]) -> Vec<ExternalId> {
-    ext.iter()
-        .map(|e| ExternalId {
-            issuer: e.issuer().to_string(),
-            id: e.id().to_string(),
-        })
-        .collect()
 }
 
 /// Identity-store group `group_id` as the sync reads groups (None when it does not exist).
@@ -73,16 +63,7 @@ pub(crate) async fn describe_group(
         )
         .await
     {
-        Ok(g) => Ok(Some(IcGroup {
-            id: g.group_id().to_string(),
-            display_name: g
-                .display_name()
-                .filter(|d| !d.is_empty())
-                .unwrap_or(g.group_id())
-                .to_string(),
-            description: nonempty(g.description()),
-            external_ids: external_ids(g.external_ids()),
-        })),
+        Ok(g) => Ok(Some(ic_group_of!(g))),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -109,37 +90,7 @@ pub(crate) async fn describe_user(
         )
         .await
     {
-        Ok(u) => Ok(Some(IcUser {
-            id: u.user_id().to_string(),
-            user_name: u.user_name().unwrap_or_default().to_string(),
-            display_name: nonempty(u.display_name()),
-            status: match u.user_status() {
-                Some(aws_sdk_identitystore::types::UserStatus::Enabled) => UserStatus::Enabled,
-                Some(aws_sdk_identitystore::types::UserStatus::Disabled) => UserStatus::Disabled,
-                _ => UserStatus::Unknown,
-            },
-            name: u
-                .name()
-                .map(|n| PersonName {
-                    given: nonempty(n.given_name()),
-                    family: nonempty(n.family_name()),
-                    middle: nonempty(n.middle_name()),
-                    prefix: nonempty(n.honorific_prefix()),
-                    suffix: nonempty(n.honorific_suffix()),
-                })
-                .unwrap_or_default(),
-            emails: u
-                .emails()
-                .iter()
-                .filter_map(|e| {
-                    Some(Email {
-                        value: nonempty(e.value())?,
-                        primary: e.primary(),
-                    })
-                })
-                .collect(),
-            external_ids: external_ids(u.external_ids()),
-        })),
+        Ok(u) => Ok(Some(ic_user_of!(u))),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }

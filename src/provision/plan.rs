@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::arn::AccountId;
 
-use super::request::{Change, DeleteTarget, Direction, IamKind, NewUser, Request};
+use super::request::{Change, DeleteTarget, Direction, IamKind, NewUser, Request, SsoPrincipal};
 
 /// One AWS call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -127,6 +127,23 @@ fn hop(cx: &PlanContext, account: &AccountId, out: &mut Vec<Call>) {
     out.push(c);
 }
 
+/// The identity store a request names, else the one `sso:ListInstances` finds in the
+/// Identity Center region (as the executors look it up).
+fn identity_store(known: Option<&str>, cx: &PlanContext, out: &mut Vec<Call>) -> String {
+    match known {
+        Some(s) => s.to_string(),
+        None => {
+            out.push(Call::new(
+                "sso",
+                "ListInstances",
+                cx.mgmt(),
+                &[("region", &cx.sso_region)],
+            ));
+            "<from ListInstances>".into()
+        }
+    }
+}
+
 /// The calls a grant or revoke makes, in order, with their conditions.
 pub fn plan(req: &Request, cx: &PlanContext) -> Vec<Call> {
     let mut out = connect_calls(cx);
@@ -224,18 +241,8 @@ pub fn plan(req: &Request, cx: &PlanContext) -> Vec<Call> {
             group,
         } => {
             let m = cx.mgmt();
-            let store = match group {
-                Some(g) => g.store.identity_store_id.clone(),
-                None => {
-                    out.push(Call::new(
-                        "sso",
-                        "ListInstances",
-                        &m,
-                        &[("region", &cx.sso_region)],
-                    ));
-                    "<from ListInstances>".to_string()
-                }
-            };
+            let known = group.as_ref().map(|g| g.store.identity_store_id.as_str());
+            let store = identity_store(known, cx, &mut out);
             let params = [
                 ("IdentityStoreId", store.as_str()),
                 ("MembershipId", membership_id.as_str()),
@@ -301,14 +308,7 @@ pub fn plan(req: &Request, cx: &PlanContext) -> Vec<Call> {
                     ("Filter.AccountId", &acct),
                 ],
             ));
-            let params = [
-                ("InstanceArn", instance.as_str()),
-                ("TargetId", acct.as_str()),
-                ("TargetType", "AWS_ACCOUNT"),
-                ("PermissionSetArn", permission_set.arn.as_str()),
-                ("PrincipalType", principal.kind.api_word()),
-                ("PrincipalId", principal.id()),
-            ];
+            let params = assignment_params(&instance, &acct, &permission_set.arn, principal);
             let (op, status_op, cond) = if grant {
                 (
                     "CreateAccountAssignment",
@@ -354,16 +354,13 @@ pub fn plan_create(user: &NewUser, cx: &PlanContext) -> Vec<Call> {
                 }
                 None => cx.mgmt(),
             };
-            let tag_text = tags
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut params = vec![("UserName", user_name.as_str()), ("Path", path.as_str())];
-            if !tags.is_empty() {
-                params.push(("Tags", tag_text.as_str()));
-            }
-            out.push(Call::new("iam", "CreateUser", a, &params));
+            let tags = tags_text(tags);
+            out.push(Call::new(
+                "iam",
+                "CreateUser",
+                a,
+                &create_user_params(user_name, path, &tags),
+            ));
         }
         NewUser::Sso {
             identity_store_id,
@@ -372,18 +369,7 @@ pub fn plan_create(user: &NewUser, cx: &PlanContext) -> Vec<Call> {
             ..
         } => {
             let m = cx.mgmt();
-            let store = match identity_store_id {
-                Some(s) => s.clone(),
-                None => {
-                    out.push(Call::new(
-                        "sso",
-                        "ListInstances",
-                        &m,
-                        &[("region", &cx.sso_region)],
-                    ));
-                    "<from ListInstances>".into()
-                }
-            };
+            let store = identity_store(identity_store_id.as_deref(), cx, &mut out);
             out.push(Call::new(
                 "identitystore",
                 "CreateUser",
@@ -447,6 +433,44 @@ pub fn plan_delete(target: &DeleteTarget, cx: &PlanContext) -> Vec<Call> {
         }
     }
     out
+}
+
+/// `create-user` tags as `iam:CreateUser` records them: `k=v,k=v` (empty without tags).
+pub fn tags_text(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The parameters of `iam:CreateUser` (`Tags` only when there are tags, see [`tags_text`]).
+pub fn create_user_params<'a>(
+    user_name: &'a str,
+    path: &'a str,
+    tags_text: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let mut params = vec![("UserName", user_name), ("Path", path)];
+    if !tags_text.is_empty() {
+        params.push(("Tags", tags_text));
+    }
+    params
+}
+
+/// The parameters of `CreateAccountAssignment` and `DeleteAccountAssignment`.
+pub fn assignment_params<'a>(
+    instance: &'a str,
+    account: &'a str,
+    permission_set: &'a str,
+    principal: &'a SsoPrincipal,
+) -> [(&'static str, &'a str); 6] {
+    [
+        ("InstanceArn", instance),
+        ("TargetId", account),
+        ("TargetType", "AWS_ACCOUNT"),
+        ("PermissionSetArn", permission_set),
+        ("PrincipalType", principal.kind.api_word()),
+        ("PrincipalId", principal.id()),
+    ]
 }
 
 /// `UserName` / `GroupName` / `RoleName`.

@@ -14,8 +14,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::arn::AccountId;
-use crate::aws::{AwsError, Scope, Session};
+use crate::aws::{AwsError, Limiter, Scope, Session};
 use crate::model::Record;
+use crate::sync::identity_center::is_not_implemented;
 
 use super::assignment::{self, AssignmentGate};
 use super::outcome::{Outcome, ProvisionError, Status};
@@ -265,13 +266,8 @@ impl<'p> Exec<'p> {
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.log(Call::new(
-            "iam",
-            operation,
-            scope.account.to_string(),
-            params,
-        ));
-        scope.call(scope.iam_limiter(), "iam", operation, f).await
+        self.call(scope, scope.iam_limiter(), "iam", operation, params, f)
+            .await
     }
 
     /// One Identity Center call (`sso` or `identitystore`) with the management credentials,
@@ -287,15 +283,8 @@ impl<'p> Exec<'p> {
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let scope = self.mgmt();
-        self.log(Call::new(
-            service,
-            operation,
-            scope.account.to_string(),
-            params,
-        ));
-        scope
-            .call(self.p.session.ic_limiter(), service, operation, f)
+        let limiter = self.p.session.ic_limiter();
+        self.call(self.mgmt(), limiter, service, operation, params, f)
             .await
     }
 
@@ -310,33 +299,66 @@ impl<'p> Exec<'p> {
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let scope = self.mgmt();
+        let limiter = self.p.session.org_limiter();
+        self.call(self.mgmt(), limiter, "organizations", operation, params, f)
+            .await
+    }
+
+    /// Records the call (signed by `scope`'s account), then makes it paced by `limiter`.
+    async fn call<T, E, Fut>(
+        &self,
+        scope: &Scope,
+        limiter: &Limiter,
+        service: &'static str,
+        operation: &'static str,
+        params: &[(&'static str, &str)],
+        f: impl Fn() -> Fut,
+    ) -> Result<T, AwsError>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         self.log(Call::new(
-            "organizations",
+            service,
             operation,
             scope.account.to_string(),
             params,
         ));
-        scope
-            .call(self.p.session.org_limiter(), "organizations", operation, f)
-            .await
+        scope.call(limiter, service, operation, f).await
     }
 }
 
-/// True for moto's answer to an operation it does not implement: HTTP 500 with an HTML page.
-/// AWS itself answers IAM errors in XML (a real 500 is `<ErrorResponse>…ServiceFailure`), so this
-/// never matches an AWS answer; callers use it only where "not implemented" means "there is
-/// nothing of this kind to remove".
+/// Every page of an IAM list call made with [`Exec::iam`]: `$req` builds the request from the
+/// marker `$m`, `$items` takes what a page `$page` holds. Used inside an async fn returning a
+/// `Result` whose error converts from `AwsError`.
+macro_rules! iam_pages {
+    ($x:expr, $scope:expr, $op:expr, $params:expr, |$m:ident| $req:expr, |$page:ident| $items:expr) => {{
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let cur = next.clone();
+            let $page = $x
+                .iam($scope, $op, $params, || {
+                    let $m = cur.clone();
+                    $req.send()
+                })
+                .await?;
+            out.extend($items);
+            match ($page.is_truncated(), $page.marker()) {
+                (true, Some(mk)) if !mk.is_empty() => next = Some(mk.to_string()),
+                _ => break,
+            }
+        }
+        out
+    }};
+}
+pub(crate) use iam_pages;
+
+/// True for moto's answer to an operation it does not implement: HTTP 500 with an HTML page
+/// (the sync's own test, [`is_not_implemented`]). AWS itself answers IAM errors in XML (a real
+/// 500 is `<ErrorResponse>…ServiceFailure`), so this never matches an AWS answer; callers use
+/// it only where "not implemented" means "there is nothing of this kind to remove".
 pub(crate) fn is_unimplemented_html_500<E>(e: &SdkError<E, HttpResponse>) -> bool {
-    let Some(raw) = e.raw_response() else {
-        return false;
-    };
-    if raw.status().as_u16() != 500 {
-        return false;
-    }
-    raw.body().bytes().is_some_and(|b| {
-        let head = String::from_utf8_lossy(&b[..b.len().min(64)]).to_ascii_lowercase();
-        let head = head.trim_start();
-        head.starts_with("<!doctype html") || head.starts_with("<html")
-    })
+    e.raw_response()
+        .is_some_and(|r| is_not_implemented(r.status().as_u16(), r.body().bytes()))
 }

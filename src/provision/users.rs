@@ -6,7 +6,12 @@
 //! reports what was already removed. Not here: access changes (`iam`, `identity_center`,
 //! `assignment`).
 
+use std::future::Future;
+
 use aws_sdk_identitystore::types::{Email, MemberId, Name};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::arn::AccountId;
 use crate::aws::{ErrorClass, Scope};
@@ -18,7 +23,8 @@ use crate::sync::iam_records::user_resource;
 use super::iam::account_info;
 use super::identity_center::{self, delete_membership, describe_user};
 use super::outcome::{ProvisionError, Status};
-use super::provisioner::{Done, Exec, is_unimplemented_html_500};
+use super::plan::{create_user_params, tags_text};
+use super::provisioner::{Done, Exec, iam_pages, is_unimplemented_html_500};
 use super::records::{instance_of, sso_user_resource};
 use super::request::{IamPrincipal, NewUser, RequestError, SsoPrincipal};
 use crate::model::ids::IdentityStoreRef;
@@ -42,29 +48,6 @@ pub const IAM_USER_BLOCKERS: [(&str, &[&str]); 8] = [
     ("ListAttachedUserPolicies", &["DetachUserPolicy"]),
     ("ListGroupsForUser", &["RemoveUserFromGroup"]),
 ];
-
-/// Every page of an IAM list call (`$req` builds the request from the marker `$m`).
-macro_rules! iam_pages {
-    ($x:expr, $scope:expr, $op:expr, $params:expr, |$m:ident| $req:expr, |$page:ident| $items:expr) => {{
-        let mut out = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let cur = next.clone();
-            let $page = $x
-                .iam($scope, $op, $params, || {
-                    let $m = cur.clone();
-                    $req.send()
-                })
-                .await?;
-            out.extend($items);
-            match ($page.is_truncated(), $page.marker()) {
-                (true, Some(mk)) if !mk.is_empty() => next = Some(mk.to_string()),
-                _ => break,
-            }
-        }
-        out
-    }};
-}
 
 fn tags_of(u: &aws_sdk_iam::types::User) -> Vec<(String, String)> {
     u.tags()
@@ -127,15 +110,8 @@ pub(crate) async fn create_iam_user(x: &Exec<'_>, spec: &NewUser) -> Result<Done
                 .map_err(|e| RequestError::Invalid(format!("tag {k}={v}: {e}")))?,
         );
     }
-    let tag_text = tags
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut params = vec![("UserName", user_name.as_str()), ("Path", path.as_str())];
-    if !tags.is_empty() {
-        params.push(("Tags", tag_text.as_str()));
-    }
+    let tag_text = tags_text(tags);
+    let params = create_user_params(user_name, path, &tag_text);
     let out = x
         .iam(&scope, "CreateUser", &params, || {
             iam.create_user()
@@ -192,17 +168,25 @@ pub(crate) async fn delete_iam_user(
         Ok::<_, ProvisionError>(())
     }
     .await;
+    deletion_outcome(result, done, &format!("IAM user {}", u.arn), record)
+}
+
+/// How a user deletion ended: `Deleted` (naming what was removed first); the error itself when
+/// it failed before anything was removed; `Partial` with what was removed when it failed
+/// part-way.
+fn deletion_outcome(
+    result: Result<(), ProvisionError>,
+    done: Vec<String>,
+    user: &str,
+    record: Option<Record>,
+) -> Result<Done, ProvisionError> {
     match result {
         Ok(()) => Ok(Done {
             status: Status::Deleted,
             detail: if done.is_empty() {
-                format!("deleted IAM user {}", u.arn)
+                format!("deleted {user}")
             } else {
-                format!(
-                    "deleted IAM user {} after removing {}",
-                    u.arn,
-                    done.join(", ")
-                )
+                format!("deleted {user} after removing {}", done.join(", "))
             },
             record,
         }),
@@ -214,6 +198,44 @@ pub(crate) async fn delete_iam_user(
     }
 }
 
+/// Removes what blocks `iam:DeleteUser` for `user`, one item at a time, noting each in `done`.
+struct Removal<'a, 'p> {
+    x: &'a Exec<'p>,
+    scope: &'a Scope,
+    user: &'a str,
+    done: &'a mut Vec<String>,
+}
+
+impl Removal<'_, '_> {
+    /// Sends `op` for every item (`UserName` and `key` = the item; `send` builds and sends the
+    /// request for one item) and notes each as "`what` <item>".
+    async fn each<R, E, Fut>(
+        &mut self,
+        op: &'static str,
+        key: &'static str,
+        items: Vec<String>,
+        what: &str,
+        send: impl Fn(String) -> Fut,
+    ) -> Result<(), ProvisionError>
+    where
+        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        for item in items {
+            self.x
+                .iam(
+                    self.scope,
+                    op,
+                    &[("UserName", self.user), (key, &item)],
+                    || send(item.clone()),
+                )
+                .await?;
+            self.done.push(format!("{what} {item}"));
+        }
+        Ok(())
+    }
+}
+
 async fn remove_iam_user_blockers(
     x: &Exec<'_>,
     scope: &Scope,
@@ -222,6 +244,12 @@ async fn remove_iam_user_blockers(
 ) -> Result<(), ProvisionError> {
     let iam = scope.iam();
     let user = [("UserName", n)];
+    let mut r = Removal {
+        x,
+        scope,
+        user: n,
+        done,
+    };
 
     match x
         .iam(scope, "DeleteLoginProfile", &user, || {
@@ -229,7 +257,7 @@ async fn remove_iam_user_blockers(
         })
         .await
     {
-        Ok(_) => done.push("the login profile".into()),
+        Ok(_) => r.done.push("the login profile".into()),
         // NoSuchEntity: the user has no password.
         Err(e) if e.class == ErrorClass::NotFound => {}
         Err(e) => return Err(e.into()),
@@ -250,21 +278,10 @@ async fn remove_iam_user_blockers(
             .iter()
             .filter_map(|k| k.access_key_id().map(str::to_string))
     );
-    for k in keys {
-        x.iam(
-            scope,
-            "DeleteAccessKey",
-            &[("UserName", n), ("AccessKeyId", &k)],
-            || {
-                iam.delete_access_key()
-                    .user_name(n)
-                    .access_key_id(&k)
-                    .send()
-            },
-        )
-        .await?;
-        done.push(format!("access key {k}"));
-    }
+    r.each("DeleteAccessKey", "AccessKeyId", keys, "access key", |k| {
+        iam.delete_access_key().user_name(n).access_key_id(k).send()
+    })
+    .await?;
 
     let certs: Vec<String> = iam_pages!(
         x,
@@ -281,21 +298,19 @@ async fn remove_iam_user_blockers(
             .iter()
             .map(|c| c.certificate_id().to_string())
     );
-    for c in certs {
-        x.iam(
-            scope,
-            "DeleteSigningCertificate",
-            &[("UserName", n), ("CertificateId", &c)],
-            || {
-                iam.delete_signing_certificate()
-                    .user_name(n)
-                    .certificate_id(&c)
-                    .send()
-            },
-        )
-        .await?;
-        done.push(format!("signing certificate {c}"));
-    }
+    r.each(
+        "DeleteSigningCertificate",
+        "CertificateId",
+        certs,
+        "signing certificate",
+        |c| {
+            iam.delete_signing_certificate()
+                .user_name(n)
+                .certificate_id(c)
+                .send()
+        },
+    )
+    .await?;
 
     let ssh: Vec<String> = iam_pages!(
         x,
@@ -312,21 +327,19 @@ async fn remove_iam_user_blockers(
             .iter()
             .map(|k| k.ssh_public_key_id().to_string())
     );
-    for k in ssh {
-        x.iam(
-            scope,
-            "DeleteSSHPublicKey",
-            &[("UserName", n), ("SSHPublicKeyId", &k)],
-            || {
-                iam.delete_ssh_public_key()
-                    .user_name(n)
-                    .ssh_public_key_id(&k)
-                    .send()
-            },
-        )
-        .await?;
-        done.push(format!("SSH public key {k}"));
-    }
+    r.each(
+        "DeleteSSHPublicKey",
+        "SSHPublicKeyId",
+        ssh,
+        "SSH public key",
+        |k| {
+            iam.delete_ssh_public_key()
+                .user_name(n)
+                .ssh_public_key_id(k)
+                .send()
+        },
+    )
+    .await?;
 
     // ListServiceSpecificCredentials is not paged (a user holds at most two per service).
     // moto 5.2.5 does not implement the operation and answers HTML 500 (docs/moto-notes.md §3);
@@ -354,21 +367,19 @@ async fn remove_iam_user_blockers(
                 .collect()
         })
         .unwrap_or_default();
-    for c in creds {
-        x.iam(
-            scope,
-            "DeleteServiceSpecificCredential",
-            &[("UserName", n), ("ServiceSpecificCredentialId", &c)],
-            || {
-                iam.delete_service_specific_credential()
-                    .user_name(n)
-                    .service_specific_credential_id(&c)
-                    .send()
-            },
-        )
-        .await?;
-        done.push(format!("service-specific credential {c}"));
-    }
+    r.each(
+        "DeleteServiceSpecificCredential",
+        "ServiceSpecificCredentialId",
+        creds,
+        "service-specific credential",
+        |c| {
+            iam.delete_service_specific_credential()
+                .user_name(n)
+                .service_specific_credential_id(c)
+                .send()
+        },
+    )
+    .await?;
 
     let mfa: Vec<String> = iam_pages!(
         x,
@@ -398,7 +409,7 @@ async fn remove_iam_user_blockers(
             },
         )
         .await?;
-        done.push(format!("MFA device {serial} (deactivated)"));
+        r.done.push(format!("MFA device {serial} (deactivated)"));
         // Virtual devices are IAM entities of their own (serial = their ARN); hardware and
         // security-key serials are not ARNs and have nothing to delete.
         if serial.starts_with("arn:") && serial.contains(":mfa/") {
@@ -413,7 +424,7 @@ async fn remove_iam_user_blockers(
                 },
             )
             .await?;
-            done.push(format!("virtual MFA device {serial}"));
+            r.done.push(format!("virtual MFA device {serial}"));
         }
     }
 
@@ -429,16 +440,14 @@ async fn remove_iam_user_blockers(
             .set_marker(m),
         |page| page.policy_names().to_vec()
     );
-    for p in inline {
-        x.iam(
-            scope,
-            "DeleteUserPolicy",
-            &[("UserName", n), ("PolicyName", &p)],
-            || iam.delete_user_policy().user_name(n).policy_name(&p).send(),
-        )
-        .await?;
-        done.push(format!("inline policy {p}"));
-    }
+    r.each(
+        "DeleteUserPolicy",
+        "PolicyName",
+        inline,
+        "inline policy",
+        |p| iam.delete_user_policy().user_name(n).policy_name(p).send(),
+    )
+    .await?;
 
     let attached: Vec<String> = iam_pages!(
         x,
@@ -455,16 +464,14 @@ async fn remove_iam_user_blockers(
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_string))
     );
-    for p in attached {
-        x.iam(
-            scope,
-            "DetachUserPolicy",
-            &[("UserName", n), ("PolicyArn", &p)],
-            || iam.detach_user_policy().user_name(n).policy_arn(&p).send(),
-        )
-        .await?;
-        done.push(format!("policy attachment {p}"));
-    }
+    r.each(
+        "DetachUserPolicy",
+        "PolicyArn",
+        attached,
+        "policy attachment",
+        |p| iam.detach_user_policy().user_name(n).policy_arn(p).send(),
+    )
+    .await?;
 
     let groups: Vec<String> = iam_pages!(
         x,
@@ -478,22 +485,19 @@ async fn remove_iam_user_blockers(
             .set_marker(m),
         |page| page.groups().iter().map(|g| g.group_name().to_string())
     );
-    for g in groups {
-        x.iam(
-            scope,
-            "RemoveUserFromGroup",
-            &[("GroupName", &g), ("UserName", n)],
-            || {
-                iam.remove_user_from_group()
-                    .group_name(&g)
-                    .user_name(n)
-                    .send()
-            },
-        )
-        .await?;
-        done.push(format!("membership of group {g}"));
-    }
-    Ok(())
+    r.each(
+        "RemoveUserFromGroup",
+        "GroupName",
+        groups,
+        "membership of group",
+        |g| {
+            iam.remove_user_from_group()
+                .group_name(g)
+                .user_name(n)
+                .send()
+        },
+    )
+    .await
 }
 
 /// `create-user --type sso_user`.
@@ -659,24 +663,10 @@ pub(crate) async fn delete_sso_user(
         Ok::<_, ProvisionError>(())
     }
     .await;
-    match result {
-        Ok(()) => Ok(Done {
-            status: Status::Deleted,
-            detail: if done.is_empty() {
-                format!("deleted Identity Center user {}", u.arn)
-            } else {
-                format!(
-                    "deleted Identity Center user {} after removing {}",
-                    u.arn,
-                    done.join(", ")
-                )
-            },
-            record,
-        }),
-        Err(e) if done.is_empty() => Err(e),
-        Err(e) => Err(ProvisionError::Partial {
-            done,
-            error: Box::new(e),
-        }),
-    }
+    deletion_outcome(
+        result,
+        done,
+        &format!("Identity Center user {}", u.arn),
+        record,
+    )
 }

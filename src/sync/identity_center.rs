@@ -3,7 +3,8 @@
 //! permission sets (with their managed, customer-managed, inline policies and boundary) and
 //! the account assignments by the cheapest strategy (`sync::ic_strategy`). Every call goes
 //! through the session's org-wide Identity Center token bucket. The mapping to records is
-//! `sync::ic_records`; this module only reads and plans.
+//! `sync::ic_records`; this module only reads and plans (its mapping of identity-store answers
+//! to `sync::ic_model`, `ic_user_of!` / `ic_group_of!`, serves provisioning too).
 //!
 //! Not here: provisioning (assignment create/delete), application assignments.
 
@@ -849,7 +850,7 @@ impl<'a> Reader<'a> {
                         .send()
                 },
                 |r, out| {
-                    out.extend(r.users().iter().map(user_of));
+                    out.extend(r.users().iter().map(|u| ic_user_of!(u)));
                     r.next_token().map(str::to_string)
                 },
             )
@@ -867,7 +868,7 @@ impl<'a> Reader<'a> {
                         .send()
                 },
                 |r, out| {
-                    out.extend(r.groups().iter().map(group_of));
+                    out.extend(r.groups().iter().map(|g| ic_group_of!(g)));
                     r.next_token().map(str::to_string)
                 },
             )
@@ -1161,52 +1162,44 @@ impl<'a> Reader<'a> {
             .map(|u| (PrincipalKind::User, u.id.as_str()))
             .chain(groups.iter().map(|g| (PrincipalKind::Group, g.id.as_str())))
             .collect();
-        let found: Vec<Vec<Assignment>> = stream::iter(
-            principals
-                .into_iter()
-                .map(|(kind, id)| async move {
-                    let ptype = match kind {
-                        PrincipalKind::User => sso_types::PrincipalType::User,
-                        PrincipalKind::Group => sso_types::PrincipalType::Group,
-                    };
-                    self.all(
-                        "sso",
-                        "ListAccountAssignmentsForPrincipal",
-                        |t| {
-                            self.sso
-                                .list_account_assignments_for_principal()
-                                .instance_arn(inst)
-                                .principal_id(id)
-                                .principal_type(ptype.clone())
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.account_assignments().iter().filter_map(|a| {
-                                Some(Assignment {
-                                    account: a.account_id()?.to_string(),
-                                    permission_set: a.permission_set_arn()?.to_string(),
-                                    kind: a
-                                        .principal_type()
-                                        .map(principal_kind)
-                                        .unwrap_or(Some(kind))?,
-                                    principal_id: a.principal_id().unwrap_or(id).to_string(),
-                                })
-                            }));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .collect::<Vec<_>>(),
-        )
-        .buffer_unordered(IC_CONCURRENCY)
-        .try_collect()
+        let found = each_unordered(principals, |(kind, id)| async move {
+            let ptype = match kind {
+                PrincipalKind::User => sso_types::PrincipalType::User,
+                PrincipalKind::Group => sso_types::PrincipalType::Group,
+            };
+            self.all(
+                "sso",
+                "ListAccountAssignmentsForPrincipal",
+                |t| {
+                    self.sso
+                        .list_account_assignments_for_principal()
+                        .instance_arn(inst)
+                        .principal_id(id)
+                        .principal_type(ptype.clone())
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.account_assignments().iter().filter_map(|a| {
+                        Some(Assignment {
+                            account: a.account_id()?.to_string(),
+                            permission_set: a.permission_set_arn()?.to_string(),
+                            kind: a
+                                .principal_type()
+                                .map(principal_kind)
+                                .unwrap_or(Some(kind))?,
+                            principal_id: a.principal_id().unwrap_or(id).to_string(),
+                        })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
         .await?;
         Ok(found
             .into_iter()
-            .flatten()
             .filter(|a| accounts.contains(&a.account))
             .collect())
     }
@@ -1220,76 +1213,60 @@ impl<'a> Reader<'a> {
         accounts: &BTreeSet<String>,
     ) -> Result<Pairs, AwsError> {
         let inst = self.instance.arn.as_str();
-        let found: Vec<Vec<(String, String)>> = match how {
+        let found: Vec<(String, String)> = match how {
             Strategy::PermissionSet => {
-                stream::iter(
-                    sets.iter()
-                        .map(|ps| async move {
-                            self.all(
-                                "sso",
-                                "ListAccountsForProvisionedPermissionSet",
-                                |t| {
-                                    self.sso
-                                        .list_accounts_for_provisioned_permission_set()
-                                        .instance_arn(inst)
-                                        .permission_set_arn(&ps.arn)
-                                        .max_results(self.page)
-                                        .set_next_token(t)
-                                        .send()
-                                },
-                                |r, out| {
-                                    out.extend(
-                                        r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())),
-                                    );
-                                    r.next_token().map(str::to_string)
-                                },
-                            )
-                            .await
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .buffer_unordered(IC_CONCURRENCY)
-                .try_collect()
+                each_unordered(sets, |ps| async move {
+                    self.all(
+                        "sso",
+                        "ListAccountsForProvisionedPermissionSet",
+                        |t| {
+                            self.sso
+                                .list_accounts_for_provisioned_permission_set()
+                                .instance_arn(inst)
+                                .permission_set_arn(&ps.arn)
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())));
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
                 .await?
             }
             Strategy::Account | Strategy::Principal => {
-                stream::iter(
-                    accounts
-                        .iter()
-                        .map(|acct| async move {
-                            self.all(
-                                "sso",
-                                "ListPermissionSetsProvisionedToAccount",
-                                |t| {
-                                    self.sso
-                                        .list_permission_sets_provisioned_to_account()
-                                        .instance_arn(inst)
-                                        .account_id(acct)
-                                        .max_results(self.page)
-                                        .set_next_token(t)
-                                        .send()
-                                },
-                                |r, out| {
-                                    out.extend(
-                                        r.permission_sets()
-                                            .iter()
-                                            .map(|ps| (acct.clone(), ps.clone())),
-                                    );
-                                    r.next_token().map(str::to_string)
-                                },
-                            )
-                            .await
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .buffer_unordered(IC_CONCURRENCY)
-                .try_collect()
+                each_unordered(accounts, |acct| async move {
+                    self.all(
+                        "sso",
+                        "ListPermissionSetsProvisionedToAccount",
+                        |t| {
+                            self.sso
+                                .list_permission_sets_provisioned_to_account()
+                                .instance_arn(inst)
+                                .account_id(acct)
+                                .max_results(self.page)
+                                .set_next_token(t)
+                                .send()
+                        },
+                        |r, out| {
+                            out.extend(
+                                r.permission_sets()
+                                    .iter()
+                                    .map(|ps| (acct.clone(), ps.clone())),
+                            );
+                            r.next_token().map(str::to_string)
+                        },
+                    )
+                    .await
+                })
                 .await?
             }
         };
         Ok(found
             .into_iter()
-            .flatten()
             .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
             .collect())
     }
@@ -1297,51 +1274,56 @@ impl<'a> Reader<'a> {
     /// `ListAccountAssignments` for every pair.
     async fn by_pairs(&self, pairs: &Pairs) -> Result<BTreeSet<Assignment>, AwsError> {
         let inst = self.instance.arn.as_str();
-        let found: Vec<Vec<Assignment>> = stream::iter(
-            pairs
-                .iter()
-                .map(|(acct, ps)| async move {
-                    self.all(
-                        "sso",
-                        "ListAccountAssignments",
-                        |t| {
-                            self.sso
-                                .list_account_assignments()
-                                .instance_arn(inst)
-                                .account_id(acct)
-                                .permission_set_arn(ps)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.account_assignments().iter().filter_map(|a| {
-                                Some(Assignment {
-                                    account: a.account_id().unwrap_or(acct).to_string(),
-                                    permission_set: a
-                                        .permission_set_arn()
-                                        .unwrap_or(ps)
-                                        .to_string(),
-                                    kind: principal_kind(a.principal_type()?)?,
-                                    principal_id: a.principal_id()?.to_string(),
-                                })
-                            }));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .collect::<Vec<_>>(),
-        )
-        .buffer_unordered(IC_CONCURRENCY)
-        .try_collect()
+        let found = each_unordered(pairs, |(acct, ps)| async move {
+            self.all(
+                "sso",
+                "ListAccountAssignments",
+                |t| {
+                    self.sso
+                        .list_account_assignments()
+                        .instance_arn(inst)
+                        .account_id(acct)
+                        .permission_set_arn(ps)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.account_assignments().iter().filter_map(|a| {
+                        Some(Assignment {
+                            account: a.account_id().unwrap_or(acct).to_string(),
+                            permission_set: a.permission_set_arn().unwrap_or(ps).to_string(),
+                            kind: principal_kind(a.principal_type()?)?,
+                            principal_id: a.principal_id()?.to_string(),
+                        })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
         .await?;
         Ok(found
             .into_iter()
-            .flatten()
             .filter(|a| pairs.contains(&(a.account.clone(), a.permission_set.clone())))
             .collect())
     }
+}
+
+/// `read` for every item, [`IC_CONCURRENCY`] at a time in any order; what they found, in one
+/// list.
+async fn each_unordered<I, T, Fut>(
+    items: impl IntoIterator<Item = I>,
+    read: impl FnMut(I) -> Fut,
+) -> Result<Vec<T>, AwsError>
+where
+    Fut: Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let found: Vec<Vec<T>> = stream::iter(items.into_iter().map(read).collect::<Vec<_>>())
+        .buffer_unordered(IC_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 fn principal_kind(t: &sso_types::PrincipalType) -> Option<PrincipalKind> {
@@ -1352,11 +1334,11 @@ fn principal_kind(t: &sso_types::PrincipalType) -> Option<PrincipalKind> {
     }
 }
 
-fn nonempty(s: Option<&str>) -> Option<String> {
+pub(crate) fn nonempty(s: Option<&str>) -> Option<String> {
     s.filter(|v| !v.is_empty()).map(str::to_string)
 }
 
-fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
+pub(crate) fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
     ext.iter()
         .map(|e| ExternalId {
             issuer: e.issuer().to_string(),
@@ -1365,50 +1347,80 @@ fn external_ids(ext: &[ids_types::ExternalId]) -> Vec<ExternalId> {
         .collect()
 }
 
-fn user_of(u: &ids_types::User) -> IcUser {
-    let name = u.name().map(|n| PersonName {
+pub(crate) fn person_name(n: Option<&ids_types::Name>) -> PersonName {
+    n.map(|n| PersonName {
         given: nonempty(n.given_name()),
         family: nonempty(n.family_name()),
         middle: nonempty(n.middle_name()),
         prefix: nonempty(n.honorific_prefix()),
         suffix: nonempty(n.honorific_suffix()),
-    });
-    IcUser {
-        id: u.user_id().to_string(),
-        user_name: u.user_name().unwrap_or_default().to_string(),
-        display_name: nonempty(u.display_name()),
-        status: match u.user_status() {
-            Some(ids_types::UserStatus::Enabled) => UserStatus::Enabled,
-            Some(ids_types::UserStatus::Disabled) => UserStatus::Disabled,
-            _ => UserStatus::Unknown,
-        },
-        name: name.unwrap_or_default(),
-        emails: u
-            .emails()
-            .iter()
-            .filter_map(|e| {
-                Some(Email {
-                    value: nonempty(e.value())?,
-                    primary: e.primary(),
-                })
-            })
-            .collect(),
-        external_ids: external_ids(u.external_ids()),
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) fn user_status(s: Option<&ids_types::UserStatus>) -> UserStatus {
+    match s {
+        Some(ids_types::UserStatus::Enabled) => UserStatus::Enabled,
+        Some(ids_types::UserStatus::Disabled) => UserStatus::Disabled,
+        _ => UserStatus::Unknown,
     }
 }
 
-fn group_of(g: &ids_types::Group) -> IcGroup {
-    IcGroup {
-        id: g.group_id().to_string(),
-        display_name: g
-            .display_name()
-            .filter(|d| !d.is_empty())
-            .unwrap_or(g.group_id())
-            .to_string(),
-        description: nonempty(g.description()),
-        external_ids: external_ids(g.external_ids()),
-    }
+/// The addresses that have a value, with the store's primary flag.
+pub(crate) fn emails(e: &[ids_types::Email]) -> Vec<Email> {
+    e.iter()
+        .filter_map(|e| {
+            Some(Email {
+                value: nonempty(e.value())?,
+                primary: e.primary(),
+            })
+        })
+        .collect()
 }
+
+/// A group's display name, or its id when it has none.
+pub(crate) fn group_display_name(display_name: Option<&str>, id: &str) -> String {
+    display_name
+        .filter(|d| !d.is_empty())
+        .unwrap_or(id)
+        .to_string()
+}
+
+/// The [`IcUser`] of an identity-store user: a `ListUsers` item or a `DescribeUser` answer
+/// (different SDK types with the same accessors, hence a macro). Provisioning describes users
+/// through it, so what it reports is what a sync reads.
+macro_rules! ic_user_of {
+    ($u:expr) => {{
+        use $crate::sync::identity_center as sic;
+        let u = $u;
+        $crate::sync::ic_model::IcUser {
+            id: u.user_id().to_string(),
+            user_name: u.user_name().unwrap_or_default().to_string(),
+            display_name: sic::nonempty(u.display_name()),
+            status: sic::user_status(u.user_status()),
+            name: sic::person_name(u.name()),
+            emails: sic::emails(u.emails()),
+            external_ids: sic::external_ids(u.external_ids()),
+        }
+    }};
+}
+pub(crate) use ic_user_of;
+
+/// The [`IcGroup`] of an identity-store group: a `ListGroups` item or a `DescribeGroup` answer
+/// (see [`ic_user_of`]).
+macro_rules! ic_group_of {
+    ($g:expr) => {{
+        use $crate::sync::identity_center as sic;
+        let g = $g;
+        $crate::sync::ic_model::IcGroup {
+            id: g.group_id().to_string(),
+            display_name: sic::group_display_name(g.display_name(), g.group_id()),
+            description: sic::nonempty(g.description()),
+            external_ids: sic::external_ids(g.external_ids()),
+        }
+    }};
+}
+pub(crate) use ic_group_of;
 
 fn boundary_of(b: &sso_types::PermissionsBoundary) -> Option<Boundary> {
     if let Some(arn) = nonempty(b.managed_policy_arn()) {

@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests: a moto server per test on a free loopback
 //! port (from the project's virtualenv, see scripts/moto-env.sh), fixture seeding through
-//! scripts/seed.py (boto3), the real `orgsync` binary with a clean AWS environment, and the
+//! scripts/seed.py (boto3), the real `orgsync` binary with a clean AWS environment (and
+//! `orgsync sync` with its summary JSON), fixtures and the seeder's manifest, and the
 //! fault-injection proxy.
 
 #![allow(dead_code)]
@@ -8,6 +9,7 @@
 pub mod expect;
 pub mod proxy;
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -91,11 +93,22 @@ impl Moto {
 
     /// Seeds `fixtures/<name>` and returns the seeder's manifest.
     pub fn seed(&self, fixture: &str) -> serde_json::Value {
+        self.seed_with(fixture, std::iter::empty::<&str>())
+    }
+
+    /// Seeds `fixtures/<name>` with more `scripts/seed.py` arguments (e.g. `--region
+    /// eu-west-1`) and returns the seeder's manifest.
+    pub fn seed_with<S: AsRef<OsStr>>(
+        &self,
+        fixture: &str,
+        extra: impl IntoIterator<Item = S>,
+    ) -> serde_json::Value {
         let out = Command::new(venv_bin("python"))
             .arg(repo_root().join("scripts").join("seed.py"))
             .arg("--endpoint")
             .arg(self.endpoint())
             .arg(repo_root().join("fixtures").join(fixture))
+            .args(extra)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env_remove("AWS_PROFILE")
@@ -107,6 +120,27 @@ impl Moto {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("seed.py prints a JSON manifest")
+    }
+
+    /// Seeds `fixtures/<name>` with moto's IAM enforcement on (`--enable-auth`); returns the
+    /// manifest and the access key (`access_key_id`, `secret_access_key`) of the management
+    /// account's `orgsync-admin` user, which the seeder writes to `dir/keys.json`.
+    pub fn seed_with_auth(
+        &self,
+        fixture: &str,
+        dir: &Path,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let keys = dir.join("keys.json");
+        let manifest = self.seed_with(
+            fixture,
+            [
+                OsStr::new("--secrets-out"),
+                keys.as_os_str(),
+                OsStr::new("--enable-auth"),
+            ],
+        );
+        let k: serde_json::Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
+        (manifest, k["management/orgsync-admin"][0].clone())
     }
 
     /// The server's log (for failure messages).
@@ -178,6 +212,92 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// `orgsync sync --file OUT --summary-json <OUT with extension summary.json> EXTRA…` against
+/// `endpoint`.
+pub fn sync(endpoint: &str, out: &Path, extra: &[&str]) -> Output {
+    sync_with(&mut orgsync(endpoint), out, extra)
+}
+
+/// [`sync`] with `cmd` (the binary with more environment, e.g. `orgsync(endpoint).env(…)`).
+pub fn sync_with(cmd: &mut Command, out: &Path, extra: &[&str]) -> Output {
+    run(cmd
+        .arg("sync")
+        .arg("--file")
+        .arg(out)
+        .arg("--summary-json")
+        .arg(out.with_extension("summary.json"))
+        .args(extra))
+}
+
+/// The summary JSON [`sync`] had written next to `out`.
+pub fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.with_extension("summary.json")).unwrap()).unwrap()
+}
+
+/// AWS calls of operation `op` (`service:Operation`) in the summary of `out` (0 when none).
+pub fn calls(out: &Path, op: &str) -> u64 {
+    summary(out)["aws_calls"][op]["calls"].as_u64().unwrap_or(0)
+}
+
+/// The notes in the summary of `out`.
+pub fn notes(out: &Path) -> Vec<String> {
+    summary(out)["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The resources of type `resource_type` in a c1z.
+pub fn resources_of(
+    reader: &orgsync::store::c1z::C1zReader,
+    resource_type: &str,
+) -> Vec<orgsync::model::pb::Resource> {
+    reader
+        .resources(&orgsync::store::c1z::Filter {
+            resource_type: Some(resource_type.into()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// The ids (`resource` part) of the resources of type `resource_type` in a c1z.
+pub fn resource_ids<C: FromIterator<String>>(
+    reader: &orgsync::store::c1z::C1zReader,
+    resource_type: &str,
+) -> C {
+    resources_of(reader, resource_type)
+        .into_iter()
+        .map(|r| r.id.unwrap().resource)
+        .collect()
+}
+
+/// `fixtures/<name>`, parsed.
+pub fn fixture(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repo_root().join("fixtures").join(name)).unwrap())
+        .unwrap()
+}
+
+/// The ACTIVE accounts of fixtures/org.json, by fixture name.
+pub const ACTIVE: [&str; 6] = [
+    "management",
+    "dev",
+    "staging",
+    "prod",
+    "security",
+    "sandbox",
+];
+
+/// The id of account `name` (a fixture name, or `management`) from the seeder's manifest.
+pub fn account_id(manifest: &serde_json::Value, name: &str) -> String {
+    if name == "management" {
+        manifest["management_account"].as_str().unwrap().to_string()
+    } else {
+        manifest["accounts"][name].as_str().unwrap().to_string()
+    }
 }
 
 /// A temp directory for one test's files (removed on drop).

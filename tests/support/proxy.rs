@@ -223,6 +223,14 @@ impl FaultProxy {
             .filter(|s| s.service == service && s.operation == operation)
             .count()
     }
+
+    /// `AssumeRole` requests into `account` (hops, including refreshed ones).
+    pub fn hops_into(&self, account: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.operation == "AssumeRole" && s.account.as_deref() == Some(account))
+            .count()
+    }
 }
 
 fn form_params(body: &[u8]) -> HashMap<String, String> {
