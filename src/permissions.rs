@@ -125,6 +125,10 @@ pub const IAM_WRITE: &[&str] = &[
     "iam:DeleteVirtualMFADevice",
 ];
 
+/// Provisioning from the management account: the OU path of an account, to apply the OU
+/// entries of `--account-config` to its write hop.
+pub const ORG_WRITE: &[&str] = &["organizations:ListParents"];
+
 /// Provisioning in Identity Center: account assignments (after `organizations:DescribeAccount`
 /// refuses accounts that are not ACTIVE) and identity-store users and group
 /// memberships.
@@ -238,6 +242,13 @@ pub fn policy(req: &PolicyRequest) -> PolicyDocument {
     }
     if req.write {
         statements.push(statement("OrgSyncIamWrite", IAM_WRITE, json!("*")));
+        if mgmt {
+            statements.push(statement(
+                "OrgSyncOrganizationsWrite",
+                ORG_WRITE,
+                json!("*"),
+            ));
+        }
         if mgmt && !req.read {
             // A separate write role identifies itself and hops into the member write roles.
             statements.push(statement("OrgSyncWriteCaller", STS_READ, json!("*")));
@@ -369,6 +380,7 @@ mod tests {
             ORG_READ,
             IC_READ,
             IAM_WRITE,
+            ORG_WRITE,
             IC_WRITE,
             IC_WRITE_SSO_ROLES,
         ] {

@@ -1466,3 +1466,113 @@ fn only_orgsync_check_file_enables_the_file_check() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(proxy.seen().is_empty());
 }
+
+#[test]
+fn account_config_overrides_choose_the_write_hop() {
+    let mut w = World::new("provision.json");
+    let proxy = FaultProxy::start(&w.moto.endpoint());
+    w.endpoint = Some(proxy.url());
+    let workload = w.account("workload");
+    let ou = w.manifest["organization"]["ous"]["Workloads"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = w.dir.path().join("accounts.yaml");
+    std::fs::write(
+        &config,
+        format!("defaults:\n  external_id: org-wide\nous:\n  {ou}:\n    role_name: audit/OrgSyncWriter\n    external_id: ou-secret\n"),
+    )
+    .unwrap();
+    let group = format!("group:{}:member", w.arn("workload", "group", "deployers"));
+    let carl = w.arn("workload", "user", "carl");
+    let grant = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "grant",
+            "--entitlement",
+            &group,
+            "--principal-type",
+            "iam_user",
+            "--principal",
+            &carl,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let args = grant(&["--account-config", config.to_str().unwrap()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    // --dry-run shows the OU lookup and makes no call.
+    let (out, _) = w.prov(&[&refs[..], &["--dry-run"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    // Without AWS the OU is unknown: the plan shows the OU lookup and says the OU entry may
+    // replace the default hop.
+    assert!(
+        plan.contains("ListParents") && plan.contains("OU entry"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "arn:aws:iam::{workload}:role/OrganizationAccountAccessRole"
+        )),
+        "{plan}"
+    );
+    assert!(proxy.seen().is_empty(), "dry run made AWS calls");
+
+    // The OU entry (found through ListParents) decides the role and External ID.
+    w.ok(&refs, "granted");
+    let hops: Vec<(String, Option<String>)> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "AssumeRole")
+        .map(|s| {
+            (
+                s.params["RoleArn"].clone(),
+                s.params.get("ExternalId").cloned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hops,
+        [(
+            format!("arn:aws:iam::{workload}:role/audit/OrgSyncWriter"),
+            Some("ou-secret".to_string())
+        )]
+    );
+    assert!(proxy.count("organizations", "ListParents") >= 1);
+
+    // A separate provisioning role is the same everywhere: the overrides do not apply.
+    proxy.clear_seen();
+    let args = grant(&[
+        "--account-config",
+        config.to_str().unwrap(),
+        "--provisioning-role-name",
+        "OrgWriter",
+    ]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.ok(&refs, "already-granted");
+    let hop = proxy
+        .seen()
+        .into_iter()
+        .find(|s| s.operation == "AssumeRole")
+        .unwrap();
+    assert_eq!(
+        hop.params["RoleArn"],
+        format!("arn:aws:iam::{workload}:role/OrgWriter")
+    );
+    assert_eq!(hop.params.get("ExternalId"), None);
+    assert_eq!(proxy.count("organizations", "ListParents"), 0);
+
+    // A bad overrides file is refused before any AWS call.
+    proxy.clear_seen();
+    std::fs::write(&config, "accounts:\n  \"42\":\n    skip: true\n").unwrap();
+    let args = grant(&["--account-config", config.to_str().unwrap()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (out, _) = w.prov(&refs);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'42'"));
+    assert!(proxy.seen().is_empty());
+}

@@ -16,6 +16,7 @@ use crate::provision::check::SyncFile;
 use crate::provision::plan::{self, Call, PlanContext};
 use crate::provision::request::{self, DeleteTarget, NewUser, Request};
 use crate::provision::{Options, Outcome, Provisioner};
+use crate::sync::account_config::AccountConfig;
 
 use super::args::{AwsArgs, parse_arn, parse_duration};
 use super::exit;
@@ -51,6 +52,17 @@ pub struct WriteRoleArgs {
     /// External ID sent when assuming the member role.
     #[arg(long, env = "ORGSYNC_MEMBER_EXTERNAL_ID", help_heading = "Write role")]
     pub member_external_id: Option<String>,
+
+    /// The sync's per-account / per-OU overrides file (role_name, external_id): applied to
+    /// member hops when --provisioning-role-name is not set (a separate write role is the same
+    /// in every account). OU entries are matched with organizations:ListParents.
+    #[arg(
+        long,
+        env = "ORGSYNC_ACCOUNT_CONFIG",
+        value_name = "FILE",
+        help_heading = "Write role"
+    )]
+    pub account_config: Option<std::path::PathBuf>,
 
     /// Management role assumed first for changes [default: --role-arn].
     #[arg(long, env = "ORGSYNC_PROVISIONING_ROLE_ARN", value_parser = parse_arn, help_heading = "Write role")]
@@ -371,7 +383,16 @@ fn member_role(c: &ProvisionArgs) -> String {
         .unwrap_or_else(|| c.write.member_role_name.clone())
 }
 
-fn plan_context(c: &ProvisionArgs) -> PlanContext {
+/// The overrides that apply to write hops: the sync's `--account-config`, unless a separate
+/// provisioning role is named. A bad file is bad input (exit 2, no AWS call).
+fn overrides(c: &ProvisionArgs) -> anyhow::Result<Option<AccountConfig>> {
+    match (&c.write.account_config, &c.write.provisioning_role_name) {
+        (Some(path), None) => Ok(Some(AccountConfig::load(path).map_err(exit::usage)?)),
+        _ => Ok(None),
+    }
+}
+
+fn plan_context(c: &ProvisionArgs, overrides: Option<AccountConfig>) -> PlanContext {
     let mgmt = management_role(c);
     PlanContext {
         management_role: mgmt.map(|a| a.to_string()),
@@ -381,6 +402,7 @@ fn plan_context(c: &ProvisionArgs) -> PlanContext {
             .unwrap_or_else(|| "aws".into()),
         member_role: member_role(c),
         member_external_id: c.write.member_external_id.is_some(),
+        overrides,
         sso_region: c
             .write
             .sso_region
@@ -391,7 +413,8 @@ fn plan_context(c: &ProvisionArgs) -> PlanContext {
 }
 
 async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
-    let cx = plan_context(c);
+    let overrides = overrides(c)?;
+    let cx = plan_context(c, overrides.clone());
     if c.dry_run {
         let calls = match &job {
             Job::Change(r) => plan::plan(r, &cx),
@@ -429,6 +452,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let opts = Options {
         member_role: member_role(c),
         member_external_id: c.write.member_external_id.clone(),
+        overrides,
         sso_region,
         assignment_timeout: c.write.assignment_timeout,
         ..Options::default()

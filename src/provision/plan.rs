@@ -77,6 +77,8 @@ pub struct PlanContext {
     /// Member role (name with optional path) used for changes in other accounts.
     pub member_role: String,
     pub member_external_id: bool,
+    /// `--account-config` overrides for the member hop (when no provisioning role is named).
+    pub overrides: Option<crate::sync::account_config::AccountConfig>,
     /// Identity Center region when no principal ARN names one.
     pub sso_region: String,
 }
@@ -109,20 +111,57 @@ fn hop(cx: &PlanContext, account: &AccountId, out: &mut Vec<Call>) {
     if cx.caller.as_ref() == Some(account) {
         return;
     }
+    // Account and default entries of --account-config are known without AWS; OU entries
+    // need the account's OU path, read at run time.
+    let (member_role, external_id, ou_entries) = match &cx.overrides {
+        Some(cfg) => {
+            let r = cfg.resolve(account, &[], &cx.member_role, None);
+            let ext = match (&r.external_id, cx.member_external_id) {
+                (Some(_), _) => Some("<--account-config>"),
+                (None, true) => Some("<--member-external-id>"),
+                (None, false) => None,
+            };
+            (r.role_name, ext, !cfg.ous.is_empty())
+        }
+        None => (
+            cx.member_role.clone(),
+            cx.member_external_id.then_some("<--member-external-id>"),
+            false,
+        ),
+    };
+    if ou_entries {
+        let mut c = Call::new(
+            "organizations",
+            "ListParents",
+            cx.mgmt(),
+            &[("ChildId", account.as_str())],
+        );
+        c = c.when("once per level up to the root, to match the OU entries of --account-config");
+        out.push(c);
+    }
     let role = crate::arn::role_arn(
         &cx.partition
             .parse()
             .unwrap_or_else(|_| crate::arn::Partition::aws()),
         account,
-        &cx.member_role,
+        &member_role,
     );
     let mut params = vec![("RoleArn", role.as_str())];
-    if cx.member_external_id {
-        params.push(("ExternalId", "<--member-external-id>"));
+    if let Some(x) = external_id {
+        params.push(("ExternalId", x));
     }
     let mut c = Call::new("sts", "AssumeRole", cx.mgmt(), &params);
+    let mut when = vec![];
     if cx.caller.is_none() {
-        c = c.when(format!("unless {account} is the caller's own account"));
+        when.push(format!("unless {account} is the caller's own account"));
+    }
+    if ou_entries {
+        when.push(
+            "role and External ID as the account's OU entry says, if one applies".to_string(),
+        );
+    }
+    if !when.is_empty() {
+        c = c.when(when.join("; "));
     }
     out.push(c);
 }
@@ -534,6 +573,7 @@ mod tests {
             partition: "aws".into(),
             member_role: "OrgWriter".into(),
             member_external_id: true,
+            overrides: None,
             sso_region: "eu-west-1".into(),
         }
     }

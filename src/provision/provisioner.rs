@@ -23,6 +23,7 @@ use super::outcome::{Outcome, ProvisionError, Status};
 use super::plan::Call;
 use super::request::{Change, DeleteTarget, NewUser, Request};
 use super::{iam, identity_center, users};
+use crate::sync::account_config::AccountConfig;
 
 /// How changes are made.
 #[derive(Debug, Clone)]
@@ -31,6 +32,10 @@ pub struct Options {
     pub member_role: String,
     /// External ID sent on that hop.
     pub member_external_id: Option<String>,
+    /// The sync's per-account / per-OU overrides (`--account-config`), applied to the member
+    /// hop when no separate provisioning role is named. OU entries are matched through
+    /// `organizations:ListParents`.
+    pub overrides: Option<AccountConfig>,
     /// Identity Center region used when no ARN in the request names one.
     pub sso_region: String,
     /// How long to wait for an account assignment to leave IN_PROGRESS.
@@ -47,6 +52,7 @@ impl Default for Options {
         Options {
             member_role: "OrganizationAccountAccessRole".into(),
             member_external_id: None,
+            overrides: None,
             sso_region: "us-east-1".into(),
             assignment_timeout: Duration::from_secs(300),
             poll_initial: Duration::from_millis(500),
@@ -229,14 +235,14 @@ impl<'p> Exec<'p> {
         if let Some(s) = scopes.get(account) {
             return Ok(s.clone());
         }
-        let scope = self.p.session.member(
-            account,
-            &self.p.opts.member_role,
-            self.p.opts.member_external_id.as_deref(),
-        );
+        let (member_role, external_id) = self.member_hop(account).await?;
+        let scope = self
+            .p
+            .session
+            .member(account, &member_role, external_id.as_deref());
         let role = scope.role_arn.clone().unwrap_or_default();
         let mut params = vec![("RoleArn", role.as_str())];
-        if self.p.opts.member_external_id.is_some() {
+        if external_id.is_some() {
             params.push(("ExternalId", "<set>"));
         }
         self.log(Call::new(
@@ -252,6 +258,56 @@ impl<'p> Exec<'p> {
         })?;
         scopes.insert(account.clone(), scope.clone());
         Ok(scope)
+    }
+
+    /// The member role and External ID for a hop into `account`: the CLI's, unless the
+    /// overrides file says otherwise for the account, its OUs or by default.
+    async fn member_hop(
+        &self,
+        account: &AccountId,
+    ) -> Result<(String, Option<String>), ProvisionError> {
+        let opts = &self.p.opts;
+        let Some(cfg) = &opts.overrides else {
+            return Ok((opts.member_role.clone(), opts.member_external_id.clone()));
+        };
+        let path = if cfg.ous.is_empty() {
+            vec![]
+        } else {
+            self.ou_path(account).await?
+        };
+        let r = cfg.resolve(
+            account,
+            &path,
+            &opts.member_role,
+            opts.member_external_id.as_deref(),
+        );
+        Ok((r.role_name, r.external_id))
+    }
+
+    /// The OUs and root above `account`, root first (`organizations:ListParents` per level).
+    async fn ou_path(&self, account: &AccountId) -> Result<Vec<String>, ProvisionError> {
+        let orgs = self.mgmt().organizations();
+        let mut path = vec![];
+        let mut child = account.to_string();
+        // An organization is at most 5 OU levels deep below its root.
+        for _ in 0..8 {
+            let out = self
+                .org("ListParents", &[("ChildId", child.as_str())], || {
+                    orgs.list_parents().child_id(&child).send()
+                })
+                .await?;
+            let Some(parent) = out.parents().first() else {
+                break;
+            };
+            let Some(id) = parent.id() else { break };
+            path.push(id.to_string());
+            if parent.r#type() == Some(&aws_sdk_organizations::types::ParentType::Root) {
+                break;
+            }
+            child = id.to_string();
+        }
+        path.reverse();
+        Ok(path)
     }
 
     /// One IAM call in `scope`'s account, paced by that account's IAM bucket.
