@@ -156,6 +156,21 @@ fn assert_calls_in_write_policy(v: &Value) {
     }
 }
 
+/// The (RoleArn, ExternalId) of every AssumeRole the proxy saw, in order.
+fn role_hops(proxy: &FaultProxy) -> Vec<(String, Option<String>)> {
+    proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "AssumeRole")
+        .map(|s| {
+            (
+                s.params["RoleArn"].clone(),
+                s.params.get("ExternalId").cloned(),
+            )
+        })
+        .collect()
+}
+
 /// The `service:Operation` names of an outcome's calls, without the connect call.
 fn ops(v: &Value) -> Vec<String> {
     v["calls"]
@@ -1409,17 +1424,7 @@ fn write_role_flags_choose_every_hop() {
         ],
         "granted",
     );
-    let hops: Vec<(String, Option<String>)> = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "AssumeRole")
-        .map(|s| {
-            (
-                s.params["RoleArn"].clone(),
-                s.params.get("ExternalId").cloned(),
-            )
-        })
-        .collect();
+    let hops = role_hops(&proxy);
     assert_eq!(
         hops,
         [
@@ -1524,17 +1529,7 @@ fn account_config_overrides_choose_the_write_hop() {
 
     // The OU entry (found through ListParents) decides the role and External ID.
     w.ok(&refs, "granted");
-    let hops: Vec<(String, Option<String>)> = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "AssumeRole")
-        .map(|s| {
-            (
-                s.params["RoleArn"].clone(),
-                s.params.get("ExternalId").cloned(),
-            )
-        })
-        .collect();
+    let hops = role_hops(&proxy);
     assert_eq!(
         hops,
         [(
