@@ -230,6 +230,7 @@ fn syncs_every_account_of_the_organization_with_exact_records() {
     );
     assert_eq!(calls("iam:GetAccountAuthorizationDetails"), 6);
     assert_eq!(calls("organizations:ListParents"), 0);
+    assert_eq!(calls("organizations:DescribeOrganization"), 1);
     assert_eq!(
         calls("organizations:ListAccountsForParent"),
         4,
@@ -596,6 +597,11 @@ fn a_caller_outside_an_organization_syncs_its_own_account() {
         !types.contains(&"account".to_string()) && !types.contains(&"organization".to_string())
     );
     assert_eq!(resources_of(&reader, "account_iam").len(), 1);
+    // Planning's answer is reused: Identity Center does not ask again.
+    assert_eq!(
+        support::calls(&out, "organizations:DescribeOrganization"),
+        1
+    );
     let o = sync(
         &moto.endpoint(),
         &dir.path().join("strict.c1z"),

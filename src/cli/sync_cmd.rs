@@ -231,9 +231,8 @@ pub async fn execute(
         return Ok(Outcome::Aborted { result, why });
     }
     let calls = metrics.snapshot();
-    // The stats JSON needs the write counts, which the writer reports only at the end; the
-    // per-type counts are recomputed from the database by the c1z sink itself.
-    let extra = result.stats_json(&calls, &WriteReport::default());
+    // Per-type record counts are computed from the database by the c1z sink itself.
+    let extra = result.stats_json(&calls);
     let written = sinkset.finish(extra).await.context("writing the output")?;
     print_summary(&result, &written, metrics, file);
     let code = if result.partial() {
@@ -247,7 +246,7 @@ pub async fn execute(
             "file": file,
             "jsonl": args.jsonl,
             "accounts": result.accounts,
-            "phases": result.stats_json(&calls, &written)["orgsync"]["phases"],
+            "phases": result.phases_json(),
             "records": written.counts,
             "aws_calls": calls,
             "duration_ms": result.duration.as_millis() as u64,

@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use crate::aws::metrics::OpStats;
 use crate::aws::{AwsError, ErrorClass, Scope, Session};
 use crate::model::{Record, types as rt};
-use crate::store::{SinkSet, StoreError, Unit, WriteReport};
+use crate::store::{SinkSet, StoreError, Unit};
 
 use super::iam::{AwsPolicyDocs, IamReadOptions, read_account};
 use super::iam_records::{AccountInfo, IamRecordOptions, iam_records};
@@ -101,9 +101,23 @@ impl std::fmt::Debug for Phase {
     }
 }
 
+/// What planning learnt about the caller's organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OrgKnowledge {
+    /// Not asked (`--orgs off`).
+    #[default]
+    Unknown,
+    /// Not in an organization, or not allowed to describe it.
+    None,
+    /// In an organization whose management account is this.
+    Management(String),
+}
+
 /// What the run covers.
 #[derive(Debug, Default)]
 pub struct Plan {
+    /// The organization, as far as planning read it.
+    pub organization: OrgKnowledge,
     /// Resource types to write (ids).
     pub resource_types: Vec<&'static str>,
     /// Organization-level records (organization, organizational units), written first.
@@ -183,11 +197,7 @@ impl RunResult {
     }
 
     /// The `orgsync` section of the sync run's stats JSON.
-    pub fn stats_json(
-        &self,
-        calls: &BTreeMap<String, OpStats>,
-        written: &WriteReport,
-    ) -> serde_json::Value {
+    pub fn stats_json(&self, calls: &BTreeMap<String, OpStats>) -> serde_json::Value {
         let count = |pred: fn(&AccountStatus) -> bool| {
             self.accounts.iter().filter(|a| pred(&a.status)).count()
         };
@@ -205,16 +215,27 @@ impl RunResult {
                     "skipped": count(|s| matches!(s, AccountStatus::Skipped { .. })),
                 },
                 "failed_accounts": failed,
-                "phases": self.phases.iter().map(|p| serde_json::json!({
-                    "name": p.name, "records": p.records,
-                    "error": p.error.as_ref().map(|e| serde_json::json!({"class": e.class, "message": e.to_string()})),
-                })).collect::<Vec<_>>(),
+                "phases": self.phases_json(),
                 "aws_calls": calls,
-                "units_written": written.units,
                 "duration_ms": self.duration.as_millis() as u64,
                 "notes": self.notes,
             }
         })
+    }
+
+    /// The phases (Identity Center, …) with their record counts and errors.
+    pub fn phases_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.phases
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "name": p.name, "records": p.records,
+                        "error": p.error.as_ref().map(|e| serde_json::json!({"class": e.class, "message": e.to_string()})),
+                    })
+                })
+                .collect(),
+        )
     }
 }
 
@@ -368,27 +389,22 @@ pub async fn run_accounts(
             }
             if let Some(e) = &out.error {
                 tracing::warn!(phase = %phase.name, error = %e, "phase failed");
-                if opts.fail_fast {
-                    notes.extend(out.notes);
-                    phases.push(PhaseOutcome {
-                        name: phase.name,
-                        records,
-                        error: out.error,
-                    });
-                    break;
-                }
             }
             observer.on_event(&Event::PhaseFinished {
                 phase: &phase.name,
                 records,
                 error: out.error.as_ref(),
             });
+            let failed = out.error.is_some();
             notes.extend(out.notes);
             phases.push(PhaseOutcome {
                 name: phase.name,
                 records,
                 error: out.error,
             });
+            if failed && opts.fail_fast {
+                break;
+            }
         }
     }
     let stopped = stopped.or_else(|| {

@@ -28,7 +28,7 @@ use crate::aws::{AwsError, ErrorClass, Scope, Session};
 use crate::model::pb;
 use crate::model::types as rt;
 
-use super::engine::{Phase, PhaseInput, PhaseOutput, Plan};
+use super::engine::{OrgKnowledge, Phase, PhaseInput, PhaseOutput, Plan};
 use super::iam::utc;
 use super::iam_model::Attached;
 use super::ic_model::*;
@@ -411,24 +411,15 @@ fn kind_word(k: InstanceKind) -> &'static str {
     }
 }
 
-/// The management account: from the plan's account ARNs
-/// (`arn:<p>:organizations::<management>:account/o-…/<id>`), else `DescribeOrganization`.
+/// The management account, as planning learnt it (one `DescribeOrganization` here only when
+/// planning did not look, with `--orgs off`).
 pub async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
-    let from_plan = plan.accounts.iter().find_map(|a| {
-        let arn = a.info.arn.as_deref()?;
-        let mut parts = arn.split(':');
-        let (_, _, svc, _, acct) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        (svc == "organizations" && acct.len() == 12).then(|| acct.to_string())
-    });
-    if from_plan.is_some() {
-        return from_plan;
+    match &plan.organization {
+        OrgKnowledge::Management(m) => return Some(m.clone()),
+        OrgKnowledge::None => return None,
+        OrgKnowledge::Unknown => {}
     }
+    // Planning did not look (--orgs off): ask once.
     let scope = session.management();
     let org = scope.organizations();
     match scope

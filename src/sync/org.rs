@@ -97,6 +97,8 @@ impl OrgSnapshot {
 #[derive(Debug, Clone)]
 pub struct NoOrganization {
     pub reason: String,
+    /// The management account, when the organization could be described but not listed.
+    pub management_account: Option<String>,
 }
 
 /// Reads the organization. `Ok(Err(..))` means "no organization to read" (not in one, or not
@@ -122,6 +124,7 @@ pub async fn discover(
                     "account {} is not a member of an AWS Organization",
                     scope.account
                 ),
+                management_account: None,
             }));
         }
         Err(e) if e.class == ErrorClass::AccessDenied => {
@@ -130,6 +133,7 @@ pub async fn discover(
                     "the caller may not describe the organization ({})",
                     e.message
                 ),
+                management_account: None,
             }));
         }
         Err(e) => return Err(e),
@@ -167,6 +171,11 @@ pub async fn discover(
                         "the caller may not list the organization (only the management account or a delegated administrator can): {}",
                         e.message
                     ),
+                    management_account: snap
+                        .org
+                        .as_ref()
+                        .map(|o| o.master_account_id.clone())
+                        .filter(|m| !m.is_empty()),
                 }));
             }
             Err(e) => return Err(e),

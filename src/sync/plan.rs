@@ -14,7 +14,7 @@ use crate::model::Record;
 use crate::model::types as rt;
 
 use super::account_config::{AccountConfig, is_ou_or_root_id};
-use super::engine::{AccountPlan, AccountRecordFn, Plan};
+use super::engine::{AccountPlan, AccountRecordFn, OrgKnowledge, Plan};
 use super::iam_records::AccountInfo;
 use super::org;
 
@@ -203,6 +203,7 @@ pub enum PlanError {
 /// Builds the plan: the whole organization (filtered), or the caller's account.
 pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = vec![];
+    let mut organization = OrgKnowledge::Unknown;
     let snap = match opts.orgs {
         OrgMode::Off => None,
         OrgMode::Auto | OrgMode::On => {
@@ -218,6 +219,10 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
                     return Err(PlanError::NoOrganization(no.reason));
                 }
                 Err(no) => {
+                    organization = match no.management_account {
+                        Some(m) => OrgKnowledge::Management(m),
+                        None => OrgKnowledge::None,
+                    };
                     notes.push(format!(
                         "{}; syncing the caller's account {} alone",
                         no.reason, session.caller.account
@@ -228,7 +233,7 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
         }
     };
     let Some(snap) = snap else {
-        return Ok(single_account(session, notes));
+        return Ok(single_account(session, organization, notes));
     };
     let snap = Arc::new(snap);
     let partition = session.caller.partition.to_string();
@@ -296,6 +301,10 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
     let mut resource_types: Vec<&'static str> = ORG_TYPES.to_vec();
     resource_types.extend(IAM_TYPES);
     Ok(Plan {
+        organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
+            Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
+            _ => OrgKnowledge::Unknown,
+        },
         resource_types,
         org_records: org::structure_records(&snap),
         accounts,
@@ -304,9 +313,10 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
     })
 }
 
-fn single_account(session: &Session, notes: Vec<String>) -> Plan {
+fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<String>) -> Plan {
     let account = session.caller.account.to_string();
     Plan {
+        organization,
         resource_types: IAM_TYPES.to_vec(),
         org_records: vec![],
         accounts: vec![AccountPlan {
