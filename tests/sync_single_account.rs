@@ -588,24 +588,19 @@ fn sigint_mid_sync_leaves_the_previous_file_untouched() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the slow call is in flight.
+    // Wait until the slow call is in flight (it is delayed 5 s at the proxy).
     let start = std::time::Instant::now();
-    while proxy.count("iam", "GetAccountAuthorizationDetails") == 0
+    while proxy.arrived("iam", "GetAccountAuthorizationDetails") == 0
         && start.elapsed() < Duration::from_secs(20)
     {
-        if proxy
-            .seen()
-            .iter()
-            .any(|s| s.operation == "GetAccountAuthorizationDetails")
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        if start.elapsed() > Duration::from_secs(1) {
-            break;
-        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(proxy.arrived("iam", "GetAccountAuthorizationDetails"), 1);
+    assert_eq!(
+        proxy.count("iam", "GetAccountAuthorizationDetails"),
+        0,
+        "not answered yet"
+    );
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
     }

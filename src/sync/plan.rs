@@ -303,7 +303,8 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
     Ok(Plan {
         organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
             Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
-            _ => OrgKnowledge::Unknown,
+            // Asked, but the answer named no management account.
+            _ => OrgKnowledge::None,
         },
         resource_types,
         org_records: org::structure_records(&snap),

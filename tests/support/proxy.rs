@@ -118,6 +118,8 @@ pub struct Seen {
 struct State {
     rules: Vec<(Rule, u64, u64)>, // rule, matched, injected
     seen: Vec<Seen>,
+    /// Requests by `service:operation` as they arrive (before any delay or answer).
+    arrived: HashMap<String, u64>,
     key_accounts: HashMap<String, String>,
     rng: u64,
 }
@@ -214,6 +216,16 @@ impl FaultProxy {
             .iter()
             .map(|(_, _, n)| *n)
             .collect()
+    }
+
+    /// Requests of `service:operation` that have arrived, answered or not (a delayed request
+    /// counts while it is still in flight).
+    pub fn arrived(&self, service: &str, operation: &str) -> u64 {
+        let st = self.state.lock().unwrap();
+        st.arrived
+            .get(&format!("{service}:{operation}"))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Requests of `service:operation`.
@@ -389,6 +401,12 @@ async fn handle(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let (service, operation, access_key, params) = classify(&parts, &body);
+    *state
+        .lock()
+        .unwrap()
+        .arrived
+        .entry(format!("{service}:{operation}"))
+        .or_default() += 1;
     let mut seen = Seen {
         service: service.clone(),
         operation: operation.clone(),
