@@ -5,7 +5,7 @@
 //! A failed run is logged and counted; the schedule goes on.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::aws::CallMetrics;
 use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState};
-use crate::store::{WriteReport, rotate};
+use crate::store::{StoreError, WriteReport, rotate};
 use crate::sync::engine::{AccountStatus, RunResult};
 
 use super::exit;
@@ -165,7 +165,7 @@ impl Signals {
     }
 }
 
-fn shown(p: Option<&std::path::Path>) -> String {
+fn shown(p: Option<&Path>) -> String {
     p.map(|p| p.display().to_string())
         .unwrap_or_else(|| "(no c1z file)".into())
 }
@@ -200,6 +200,29 @@ fn record_counts(written: &WriteReport) -> std::collections::BTreeMap<(String, S
                 .map(move |(ty, n)| ((kind.clone(), ty.clone()), *n))
         })
         .collect()
+}
+
+/// Points `latest` at the run written to `file`, then deletes old runs beyond `keep` with
+/// `prune`. Only publishing can fail the run: once `latest` is the new run, a prune error is
+/// logged as a warning (the old files stay until a later prune succeeds).
+fn publish_run(
+    file: &Path,
+    latest: &Path,
+    keep: usize,
+    prune: impl FnOnce(&Path, usize) -> Result<Vec<PathBuf>, StoreError>,
+) -> Result<(), StoreError> {
+    rotate::publish(file, latest)?;
+    match prune(latest, keep) {
+        Ok(deleted) => {
+            for d in deleted {
+                tracing::info!(file = %d.display(), "deleted an old run (--keep)");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the run was published but old runs could not be deleted (--keep)");
+        }
+    }
+    Ok(())
 }
 
 /// Runs `orgsync run`; returns the exit code (0 after a signal).
@@ -274,7 +297,7 @@ async fn run_once(
     prepared: &sync_cmd::Prepared,
     state: &Mutex<RunnerState>,
     signals: &Signals,
-    latest: Option<&std::path::Path>,
+    latest: Option<&Path>,
     start: DateTime<Utc>,
 ) -> bool {
     let metrics = CallMetrics::new();
@@ -316,13 +339,7 @@ async fn run_once(
             written,
         }) => {
             let published = match (&file, latest) {
-                (Some(f), Some(l)) => rotate::publish(f, l)
-                    .and_then(|_| rotate::prune(l, args.keep as usize))
-                    .map(|deleted| {
-                        for d in deleted {
-                            tracing::info!(file = %d.display(), "deleted an old run (--keep)");
-                        }
-                    }),
+                (Some(f), Some(l)) => publish_run(f, l, args.keep as usize, rotate::prune),
                 _ => Ok(()),
             };
             match published {
@@ -370,4 +387,39 @@ async fn run_once(
     };
     lock(state).finish(last);
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_prune_does_not_fail_a_published_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let latest = dir.path().join("sync.c1z");
+        let start = DateTime::parse_from_rfc3339("2026-11-23T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let file = rotate::timestamped_path(&latest, start);
+        std::fs::write(&file, b"the new run").unwrap();
+        let failing_prune = |l: &Path, _keep: usize| -> Result<Vec<PathBuf>, StoreError> {
+            Err(StoreError::Io {
+                path: l.to_path_buf(),
+                source: std::io::Error::other("injected prune failure"),
+            })
+        };
+        publish_run(&file, &latest, 0, failing_prune).expect("the run counts as published");
+        assert_eq!(std::fs::read(&latest).unwrap(), b"the new run");
+
+        // A failed publish still fails the run, and prune is not attempted.
+        let missing = dir.path().join("sync.20261123T070000Z.c1z");
+        let mut pruned = false;
+        let prune = |_: &Path, _: usize| {
+            pruned = true;
+            Ok(vec![])
+        };
+        assert!(publish_run(&missing, &latest, 0, prune).is_err());
+        assert!(!pruned);
+        assert_eq!(std::fs::read(&latest).unwrap(), b"the new run");
+    }
 }
