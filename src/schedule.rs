@@ -23,6 +23,12 @@ pub enum ScheduleError {
     ZeroInterval,
 }
 
+/// How far ahead of the next match [`Schedule::longest_gap`] looks at a cron schedule.
+pub const GAP_WINDOW_DAYS: i64 = 35;
+/// At most this many matches are compared (a five-field expression matches at most once a
+/// minute: 50,400 times in 35 days).
+const GAP_MAX_MATCHES: usize = 60_000;
+
 /// When runs happen.
 #[derive(Debug, Clone)]
 pub enum Schedule {
@@ -91,17 +97,31 @@ impl Schedule {
         }
     }
 
-    /// The usual time between runs (for an interval, the interval; for cron, the gap
-    /// between its next two matches).
-    pub fn period(&self, now: DateTime<Utc>) -> Duration {
+    /// The longest time between two runs (`/healthz`'s default max age is twice this). For
+    /// an interval, the interval. For cron, the longest gap between consecutive matches,
+    /// looking at every match that starts within [`GAP_WINDOW_DAYS`] after the next one (and
+    /// the gap that follows it): weekends and month ends count, so `0 9 * * MON-FRI` gives
+    /// 72 h, not the 24 h between two weekdays.
+    pub fn longest_gap(&self, now: DateTime<Utc>) -> Duration {
+        const FALLBACK: Duration = Duration::from_secs(3600);
         match self {
             Schedule::Interval(d) => *d,
             Schedule::Cron { schedule, .. } => {
-                let mut it = schedule.after(&now);
-                match (it.next(), it.next()) {
-                    (Some(a), Some(b)) => (b - a).to_std().unwrap_or(Duration::from_secs(3600)),
-                    _ => Duration::from_secs(3600),
+                let mut it = schedule.after(&now).take(GAP_MAX_MATCHES);
+                let Some(first) = it.next() else {
+                    return FALLBACK;
+                };
+                let end = first + chrono::Duration::days(GAP_WINDOW_DAYS);
+                let mut prev = first;
+                let mut longest = None;
+                for t in it {
+                    longest = longest.max((t - prev).to_std().ok());
+                    if t > end {
+                        break;
+                    }
+                    prev = t;
                 }
+                longest.unwrap_or(FALLBACK)
             }
         }
     }
@@ -181,7 +201,7 @@ mod tests {
             at(2026, 11, 23, 6, 0)
         );
         assert_eq!(
-            s.period(at(2026, 11, 23, 0, 30)),
+            s.longest_gap(at(2026, 11, 23, 0, 30)),
             Duration::from_secs(6 * 3600)
         );
         // 2026-11-23 is a Monday. Weekday 1 = Monday in crontab.
@@ -211,6 +231,54 @@ mod tests {
             at(2026, 11, 30, 9, 0)
         );
         assert!(Schedule::cron("@daily").is_ok());
+    }
+
+    #[test]
+    fn longest_gap_sees_weekends_and_month_ends() {
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        let weekdays = Schedule::cron("0 9 * * MON-FRI").unwrap();
+        // From a Monday, a Wednesday and a Saturday: the gap over the weekend rules, not the
+        // day between the next two runs.
+        for now in [
+            at(2026, 11, 23, 10, 0),
+            at(2026, 11, 25, 10, 0),
+            at(2026, 11, 28, 10, 0),
+        ] {
+            assert_eq!(weekdays.longest_gap(now), hours(72), "{now}");
+        }
+        assert_eq!(
+            Schedule::cron("* * * * *")
+                .unwrap()
+                .longest_gap(at(2026, 11, 23, 0, 0)),
+            Duration::from_secs(60)
+        );
+        // Every minute of the first hour of each day: the gap is the rest of the day.
+        assert_eq!(
+            Schedule::cron("* 0 * * *")
+                .unwrap()
+                .longest_gap(at(2026, 11, 23, 0, 30)),
+            hours(23) + Duration::from_secs(60)
+        );
+        // Matches further apart than the window: the gap after the next match still counts.
+        assert_eq!(
+            Schedule::cron("@yearly")
+                .unwrap()
+                .longest_gap(at(2026, 11, 23, 0, 0)),
+            hours(365 * 24)
+        );
+        // The 31st: from January, the two-month gap to March 31 is inside the window.
+        assert_eq!(
+            Schedule::cron("0 0 31 * *")
+                .unwrap()
+                .longest_gap(at(2027, 1, 1, 0, 0)),
+            hours(59 * 24)
+        );
+        assert_eq!(
+            Schedule::interval(hours(6))
+                .unwrap()
+                .longest_gap(at(2026, 11, 23, 0, 0)),
+            hours(6)
+        );
     }
 
     #[test]

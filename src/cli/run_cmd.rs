@@ -92,7 +92,7 @@ pub struct RunArgs {
     pub listen: Option<SocketAddr>,
 
     /// /healthz answers 503 once the last success is older than this [default: twice the
-    /// schedule's period].
+    /// longest gap between two runs of the schedule, e.g. 144h for "0 9 * * MON-FRI"].
     #[arg(long, env = "ORGSYNC_HEALTH_MAX_AGE", value_parser = parse_duration, help_heading = "Schedule")]
     pub health_max_age: Option<Duration>,
 
@@ -240,7 +240,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     .map_err(exit::usage)?;
     let max_age = args
         .health_max_age
-        .unwrap_or_else(|| schedule.period(Utc::now()) * 2);
+        .unwrap_or_else(|| schedule.longest_gap(Utc::now()) * 2);
     let state = Arc::new(Mutex::new(RunnerState::new(max_age)));
     let signals = Signals::install(args.drain)?;
     let server = match args.listen {
