@@ -11,6 +11,7 @@ use clap::{ArgAction, Args};
 use comfy_table::{Table, presets};
 
 use crate::aws::{CallMetrics, Session};
+use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
@@ -252,7 +253,7 @@ pub async fn execute(
             "duration_ms": result.duration.as_millis() as u64,
             "notes": result.notes,
         });
-        std::fs::write(p, serde_json::to_string_pretty(&summary)?)
+        atomic::write_file(p, serde_json::to_string_pretty(&summary)?.as_bytes())
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(Outcome::Written {

@@ -15,6 +15,7 @@ use tempfile::TempPath;
 use crate::model::{Kind, Record, any, pb};
 
 use super::StoreError;
+use super::atomic::{AtomicFile, io_err, parent_dir, tmp_path};
 
 /// The v1 magic: ASCII `C1ZF` and one NUL.
 pub const MAGIC: &[u8; 5] = b"C1ZF\0";
@@ -131,20 +132,6 @@ pub fn new_sync_id() -> String {
     svix_ksuid::Ksuid::new::<std::time::SystemTime>(None, None).to_string()
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// `<file>.tmp`, where the compressed file is written before the rename.
-pub fn tmp_path(target: &Path) -> PathBuf {
-    let mut s = target.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
 /// Checks that `target` can be written (its directory exists and accepts a new file) without
 /// touching `target` itself. Leaves nothing behind.
 pub fn check_writable(target: &Path) -> Result<(), StoreError> {
@@ -154,10 +141,7 @@ pub fn check_writable(target: &Path) -> Result<(), StoreError> {
             why: "it is a directory".into(),
         });
     }
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(target);
     if !dir.is_dir() {
         return Err(StoreError::Target {
             path: target.to_path_buf(),
@@ -420,40 +404,21 @@ fn compute_stats(conn: &Connection, sync_id: &str) -> Result<serde_json::Value, 
     Ok(serde_json::Value::Object(stats))
 }
 
-/// Compresses the database at `db` into `<target>.tmp`, fsyncs it and renames it to `target`.
-/// On any failure the `.tmp` file is removed and `target` is untouched.
+/// Compresses the database at `db` into `<target>.tmp` and puts it in place atomically
+/// (`store::atomic`). On any failure `target` is untouched and no temp file is left.
 fn write_compressed(db: &Path, target: &Path) -> Result<(), StoreError> {
-    let tmp = tmp_path(target);
-    let result = (|| -> Result<(), StoreError> {
-        let len = fs::metadata(db).map_err(io_err(db))?.len();
-        let mut input = BufReader::new(File::open(db).map_err(io_err(db))?);
-        let out = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut w = BufWriter::new(out);
-        w.write_all(MAGIC).map_err(io_err(&tmp))?;
-        let mut enc = zstd::stream::write::Encoder::new(w, 3).map_err(io_err(&tmp))?;
-        enc.include_checksum(true).map_err(io_err(&tmp))?;
-        enc.include_contentsize(true).map_err(io_err(&tmp))?;
-        enc.set_pledged_src_size(Some(len)).map_err(io_err(&tmp))?;
-        io::copy(&mut input, &mut enc).map_err(io_err(&tmp))?;
-        let w = enc.finish().map_err(io_err(&tmp))?;
-        let file = w.into_inner().map_err(|e| StoreError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        fs::rename(&tmp, target).map_err(io_err(target))?;
-        if let Some(dir) = target.parent().filter(|p| !p.as_os_str().is_empty())
-            && let Ok(d) = File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let len = fs::metadata(db).map_err(io_err(db))?.len();
+    let mut input = BufReader::new(File::open(db).map_err(io_err(db))?);
+    let mut out = AtomicFile::create(target)?;
+    let tmp = out.tmp().to_path_buf();
+    out.write_bytes(MAGIC)?;
+    let mut enc = zstd::stream::write::Encoder::new(&mut out, 3).map_err(io_err(&tmp))?;
+    enc.include_checksum(true).map_err(io_err(&tmp))?;
+    enc.include_contentsize(true).map_err(io_err(&tmp))?;
+    enc.set_pledged_src_size(Some(len)).map_err(io_err(&tmp))?;
+    io::copy(&mut input, &mut enc).map_err(io_err(&tmp))?;
+    enc.finish().map_err(io_err(&tmp))?;
+    out.commit()
 }
 
 /// One row of `v1_sync_runs`.

@@ -1,13 +1,14 @@
 //! JSON-lines sink: one object per record (`{"id", "kind", "record"}`, keys sorted), to a file
-//! (written as `<file>.tmp`, renamed into place at the end) or to standard output.
+//! (written as `<file>.tmp` and put in place atomically at the end, `store::atomic`) or to
+//! standard output.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::model::Record;
 
-use super::{Sink, StoreError, c1z::tmp_path};
+use super::atomic::{AtomicFile, io_err};
+use super::{Sink, StoreError};
 
 /// Where JSON lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +30,8 @@ impl JsonlTarget {
 
 enum Out {
     Stdout,
-    File {
-        w: BufWriter<File>,
-        tmp: PathBuf,
-        target: PathBuf,
-    },
+    /// Dropped without a commit (failed or interrupted run), it removes its temp file.
+    File(AtomicFile),
 }
 
 /// Writes records as JSON lines.
@@ -52,26 +50,10 @@ impl JsonlSink {
             JsonlTarget::Stdout => Out::Stdout,
             JsonlTarget::File(path) => {
                 super::c1z::check_writable(path)?;
-                let tmp = tmp_path(path);
-                let f = File::create(&tmp).map_err(|source| StoreError::Io {
-                    path: tmp.clone(),
-                    source,
-                })?;
-                Out::File {
-                    w: BufWriter::new(f),
-                    tmp,
-                    target: path.clone(),
-                }
+                Out::File(AtomicFile::create(path)?)
             }
         };
         Ok(JsonlSink { out: Some(out) })
-    }
-}
-
-fn io(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
     }
 }
 
@@ -91,37 +73,17 @@ impl Sink for JsonlSink {
                 let mut lock = io::stdout().lock();
                 lock.write_all(text.as_bytes())
                     .and_then(|_| lock.flush())
-                    .map_err(io(Path::new("<stdout>")))
+                    .map_err(io_err(Path::new("<stdout>")))
             }
-            Some(Out::File { w, tmp, .. }) => w.write_all(text.as_bytes()).map_err(io(tmp)),
+            Some(Out::File(f)) => f.write_bytes(text.as_bytes()),
             None => Ok(()),
         }
     }
 
     fn finish(mut self: Box<Self>, _stats: &serde_json::Value) -> Result<(), StoreError> {
-        if let Some(Out::File { w, tmp, target }) = self.out.take() {
-            let result = (|| {
-                let f = w.into_inner().map_err(|e| StoreError::Io {
-                    path: tmp.clone(),
-                    source: e.into_error(),
-                })?;
-                f.sync_all().map_err(io(&tmp))?;
-                fs::rename(&tmp, &target).map_err(io(&target))
-            })();
-            if result.is_err() {
-                let _ = fs::remove_file(&tmp);
-            }
-            result?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for JsonlSink {
-    /// A sink dropped without `finish` (failed or interrupted run) removes its temp file.
-    fn drop(&mut self) {
-        if let Some(Out::File { tmp, .. }) = self.out.take() {
-            let _ = fs::remove_file(tmp);
+        match self.out.take() {
+            Some(Out::File(f)) => f.commit(),
+            _ => Ok(()),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Sinks: where records go. The c1z v1 file and JSON lines, behind one small trait, fed by a
-//! single writer thread. Nothing in this module talks to AWS.
+//! single writer thread; every output file is replaced atomically (`atomic`). Nothing in this
+//! module talks to AWS.
 
+pub mod atomic;
 pub mod c1z;
 pub mod jsonl;
 pub mod rotate;

@@ -20,24 +20,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::StoreError;
-use super::c1z::tmp_path;
+use super::atomic::{AtomicFile, io_err, parent_dir, rename_into_place, tmp_path};
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 const STAMP_LEN: usize = 16;
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// (directory, "stem.", ".ext") of the stable path.
 fn parts(latest: &Path) -> (PathBuf, String, String) {
-    let dir = match latest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(latest);
     let name = latest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -97,33 +87,26 @@ pub fn list(latest: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
-/// Makes `latest` the file `written`, atomically.
+/// Makes `latest` the file `written`, atomically: a hard link to it, or a copy where links
+/// are not possible, put in place through `<latest>.tmp` (`store::atomic`).
 pub fn publish(written: &Path, latest: &Path) -> Result<(), StoreError> {
     let tmp = tmp_path(latest);
     let _ = fs::remove_file(&tmp);
-    let result = match fs::hard_link(written, &tmp) {
-        Ok(()) => fs::rename(&tmp, latest).map_err(io_err(latest)),
+    match fs::hard_link(written, &tmp) {
+        Ok(()) => {
+            let result = rename_into_place(&tmp, latest);
+            // rename() of two links to the same file does nothing and leaves the source.
+            let _ = fs::remove_file(&tmp);
+            result
+        }
         Err(e) => {
             tracing::debug!(error = %e, "hard link failed; copying instead");
-            copy_synced(written, &tmp)
-                .and_then(|_| fs::rename(&tmp, latest).map_err(io_err(latest)))
+            let mut out = AtomicFile::create(latest)?;
+            let mut from = fs::File::open(written).map_err(io_err(written))?;
+            io::copy(&mut from, &mut out).map_err(io_err(&tmp))?;
+            out.commit()
         }
-    };
-    // rename() of two links to the same file does nothing and leaves the source.
-    let _ = fs::remove_file(&tmp);
-    result?;
-    let (dir, _, _) = parts(latest);
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
     }
-    Ok(())
-}
-
-fn copy_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
-    fs::copy(from, to).map_err(io_err(to))?;
-    fs::File::open(to)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(to))
 }
 
 /// Deletes all but the newest `keep + 1` timestamped files; returns the deleted paths.

@@ -111,7 +111,7 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
     assert_eq!(stats["resources_by_resource_type"]["group"], 1);
     assert_eq!(stats["grants_by_resource_type"]["iam_policy"], 1);
     w.finish(&stats).unwrap();
-    assert!(!c1z::tmp_path(&out).exists());
+    assert!(!super::atomic::tmp_path(&out).exists());
 
     // Envelope: magic, one zstd frame with content size and checksum.
     let (bytes, db) = decompress(&out);
