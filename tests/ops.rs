@@ -200,6 +200,15 @@ fn run_writes_rotates_and_serves_healthz_and_metrics() {
     }
     let reader = C1zReader::open(&latest).unwrap();
     assert_eq!(support::resources_of(&reader, "iam_user").len(), 5);
+    // With JSON logs every line of stderr is a JSON event: no summary tables between them.
+    let log = log_of(&log);
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not a JSON log line: {line:?} in\n{log}"
+        );
+    }
+    assert!(log.contains("run finished"), "{log}");
 }
 
 #[test]
@@ -481,6 +490,12 @@ fn config_file_drives_a_real_sync() {
         .arg("--config")
         .arg(&cfg));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // `sync` (unlike `run`) ends with the summary on stderr.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Accounts: 1 ok") && stderr.contains("AWS calls"),
+        "{stderr}"
+    );
     let reader = C1zReader::open(&target).unwrap();
     let keys = support::resources_of(&reader, "access-key");
     assert!(keys.is_empty(), "sync-secrets: false from the file");

@@ -1,5 +1,5 @@
 //! `orgsync sync`: validate the outputs, connect, plan, run the engine, finish the sinks
-//! atomically, print the summary, and pick the exit code.
+//! atomically, pick the exit code, and (`sync` only, not `run`) print the summary.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -142,11 +142,21 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let file = (!args.no_file).then_some(args.file.as_path());
     let metrics = CallMetrics::new();
     match execute(&args, &prepared, file, &metrics, interrupted()).await? {
-        Outcome::Written { code, .. } => Ok(code),
-        Outcome::Aborted { why, .. } => Err(exit::with_code(
-            exit::FAILURE,
-            anyhow::anyhow!("{why}; the previous output was left untouched"),
-        )),
+        Outcome::Written {
+            code,
+            result,
+            written,
+        } => {
+            print_summary(&result, &written, &metrics, file);
+            Ok(code)
+        }
+        Outcome::Aborted { result, why } => {
+            print_summary(&result, &WriteReport::default(), &metrics, None);
+            Err(exit::with_code(
+                exit::FAILURE,
+                anyhow::anyhow!("{why}; the previous output was left untouched"),
+            ))
+        }
         Outcome::Interrupted(sig) => Err(exit::with_code(
             if sig == "SIGTERM" {
                 143
@@ -159,9 +169,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
 }
 
 /// One sync: connect, plan, read, write the c1z to `file` (if any) and the other outputs of
-/// `args`, print the summary and write `--summary-json`. Shared by `orgsync sync` (once) and
-/// `orgsync run` (on a schedule, `file` then being a timestamped path). When `stop` completes
-/// first the run is abandoned and no output is touched. AWS calls are counted into `metrics`.
+/// `args`, and write `--summary-json`. Shared by `orgsync sync` (once, which then prints the
+/// summary) and `orgsync run` (on a schedule, `file` then being a timestamped path; it logs
+/// each run instead): it shows progress but prints no summary. When `stop` completes first
+/// the run is abandoned and no output is touched. AWS calls are counted into `metrics`.
 pub async fn execute(
     args: &SyncArgs,
     prepared: &Prepared,
@@ -224,7 +235,6 @@ pub async fn execute(
         .any(|a| a.status == AccountStatus::Ok);
     if result.stopped.is_some() || (!result.accounts.is_empty() && !any_ok) {
         sinkset.abort().await;
-        print_summary(&result, &WriteReport::default(), metrics, None);
         let why = result
             .stopped
             .clone()
@@ -235,7 +245,6 @@ pub async fn execute(
     // Per-type record counts are computed from the database by the c1z sink itself.
     let extra = result.stats_json(&calls);
     let written = sinkset.finish(extra).await.context("writing the output")?;
-    print_summary(&result, &written, metrics, file);
     let code = if result.partial() {
         exit::PARTIAL
     } else {
