@@ -14,14 +14,16 @@
 # stdout: exactly one line, the absolute path of moto_server (so callers can do
 #         MOTO_SERVER=$(scripts/moto-env.sh)). Everything else goes to stderr.
 #
+# The venv is always <repo>/.venv: the Makefile, scripts/demo.sh and the tests
+# (tests/support) look for it there.
+#
 # Environment:
 #   PYTHON        interpreter used to create the venv (default: python3)
-#   ORGSYNC_VENV  venv location (default: <repo>/.venv)
 set -euo pipefail
 
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 repo_root=$(cd -- "$script_dir/.." && pwd -P)
-venv=${ORGSYNC_VENV:-$repo_root/.venv}
+venv=$repo_root/.venv
 python=${PYTHON:-python3}
 req_moto=$script_dir/requirements-moto.txt
 req_lint=$script_dir/requirements-lint.txt
