@@ -132,7 +132,59 @@ pub fn capabilities() -> Capabilities {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::model::ids;
+    use crate::provision::request::{self, Change};
+
+    /// The type of the entitlement a provisioning change is about.
+    fn entitlement_type(c: &Change) -> &'static str {
+        match c {
+            Change::GroupMember { .. } => rt::GROUP,
+            Change::ManagedPolicy { .. } => rt::IAM_POLICY,
+            Change::InlinePolicy { .. } => rt::INLINE_POLICY,
+            Change::SsoGroupMember { .. } | Change::SsoMembership { .. } => rt::SSO_GROUP,
+            Change::AccountAssignment { binding: false, .. } => rt::ACCOUNT,
+            Change::AccountAssignment { binding: true, .. } => rt::PERMISSION_SET_ASSIGNMENT,
+        }
+    }
+
+    const ACCOUNT: &str = "111122223333";
+    const STORE: &str = "d-1234567890";
+    const PS: &str = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-0123456789abcdef";
+
+    /// An example principal of a grantable type, as a sync writes its id.
+    fn principal(principal_type: &str) -> String {
+        match principal_type {
+            rt::IAM_USER => format!("arn:aws:iam::{ACCOUNT}:user/eng/bob"),
+            rt::GROUP => format!("arn:aws:iam::{ACCOUNT}:group/devs"),
+            rt::ROLE => format!("arn:aws:iam::{ACCOUNT}:role/app"),
+            rt::SSO_USER => ids::sso_user_arn("us-east-1", STORE, "u-1"),
+            rt::SSO_GROUP => ids::sso_group_arn("us-east-1", STORE, "g-1"),
+            other => panic!("no example principal of type {other}"),
+        }
+    }
+
+    /// The advertised id pattern with its placeholders filled in for `principal`.
+    fn example(pattern: &str, resource_type: &str, principal: &str) -> String {
+        let group = if resource_type == rt::SSO_GROUP {
+            ids::sso_group_arn("us-east-1", STORE, "g-2")
+        } else {
+            format!("arn:aws:iam::{ACCOUNT}:group/eng/devs")
+        };
+        let id = pattern
+            .replace("<groupArn>", &group)
+            .replace("<accountId>", ACCOUNT)
+            .replace("<permissionSetArn>", PS)
+            .replace("<policyArn>", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .replace("<inlineId>", &ids::inline_policy_id(principal, "tmp-s3"));
+        assert!(
+            !id.contains('<'),
+            "a placeholder this test does not know: {id}"
+        );
+        id
+    }
 
     #[test]
     fn matches_the_baton_capability_table() {
@@ -176,5 +228,124 @@ mod tests {
         assert!(!inline.provisionable_entitlements[0].grant, "revoke only");
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["capabilities"][2], "ACCOUNT_PROVISIONING");
+        let group = v["resource_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == rt::GROUP)
+            .unwrap();
+        assert_eq!(
+            group["capabilities"],
+            serde_json::json!(["SYNC", "PROVISION"])
+        );
+    }
+
+    /// Every advertised entitlement really is provisionable: granted (unless revoke only) to
+    /// and revoked from every principal type it names, through the parser the provisioning
+    /// commands use, into a change of that entitlement's kind. A kind advertised as revoke
+    /// only is refused as a grant.
+    #[test]
+    fn every_advertised_entitlement_parses_into_a_provisioning_change() {
+        let mut seen = 0;
+        for t in capabilities().resource_types {
+            assert_eq!(
+                t.capabilities.contains(&Capability::Provision),
+                !t.provisionable_entitlements.is_empty(),
+                "{}: PROVISION if and only if it lists entitlements",
+                t.id
+            );
+            for e in &t.provisionable_entitlements {
+                assert!(
+                    e.revoke,
+                    "{}: every provisionable entitlement can be revoked",
+                    e.id
+                );
+                for &ptype in e.grantable_to {
+                    let who = principal(ptype);
+                    let ent = example(e.id, t.id, &who);
+                    let granted = request::grant(&ent, ptype, &who);
+                    if e.grant {
+                        let r =
+                            granted.unwrap_or_else(|err| panic!("grant {ent} to {ptype}: {err}"));
+                        assert_eq!(entitlement_type(&r.change), t.id, "{ent}");
+                    } else {
+                        assert!(
+                            matches!(granted, Err(request::RequestError::Unsupported { .. })),
+                            "{ent} is advertised as revoke only: {granted:?}"
+                        );
+                    }
+                    // The grant id as a sync writes it.
+                    let grant_id = match t.id {
+                        rt::ACCOUNT | rt::PERMISSION_SET_ASSIGNMENT => {
+                            ids::prefixed_grant_id(ptype, &who, &ent)
+                        }
+                        _ => ids::grant_id(&ent, ptype, &who),
+                    };
+                    let r = request::revoke(&grant_id)
+                        .unwrap_or_else(|err| panic!("revoke {grant_id}: {err}"));
+                    assert_eq!(entitlement_type(&r.change), t.id, "{grant_id}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 6, "only {seen} entitlement/principal pairs");
+    }
+
+    /// Types advertised with ACCOUNT_PROVISIONING / RESOURCE_DELETE are exactly the ones
+    /// `create-user --type` and `delete-resource` accept.
+    #[test]
+    fn user_types_are_the_ones_create_user_and_delete_resource_accept() {
+        use crate::cli::provision_cmd::UserType;
+        use clap::ValueEnum;
+        for t in capabilities().resource_types {
+            assert_eq!(
+                t.capabilities.contains(&Capability::AccountProvisioning),
+                UserType::from_str(t.id, false).is_ok(),
+                "{}",
+                t.id
+            );
+            let id = match t.id {
+                rt::IAM_USER | rt::GROUP | rt::ROLE | rt::SSO_USER | rt::SSO_GROUP => {
+                    principal(t.id)
+                }
+                _ => format!("arn:aws:iam::{ACCOUNT}:user/x"),
+            };
+            assert_eq!(
+                t.capabilities.contains(&Capability::ResourceDelete),
+                request::delete_target(t.id, &id).is_ok(),
+                "{}",
+                t.id
+            );
+        }
+    }
+
+    /// The synced types are the ones the sync declares (organization, IAM, Identity Center),
+    /// each with the condition of its group.
+    #[test]
+    fn synced_types_are_the_ones_a_sync_declares() {
+        use crate::sync::identity_center::IC_TYPES;
+        use crate::sync::plan::{IAM_TYPES, ORG_TYPES};
+        let declared: BTreeSet<&str> = ORG_TYPES
+            .iter()
+            .chain(&IAM_TYPES)
+            .chain(&IC_TYPES)
+            .copied()
+            .collect();
+        let c = capabilities();
+        let listed: BTreeSet<&str> = c.resource_types.iter().map(|t| t.id).collect();
+        assert_eq!(listed, declared);
+        for t in &c.resource_types {
+            assert!(t.capabilities.contains(&Capability::Sync), "{}", t.id);
+            let when = t.synced_when;
+            if ORG_TYPES.contains(&t.id) {
+                assert!(when.contains("organization"), "{}: {when}", t.id);
+            } else if IC_TYPES.contains(&t.id) {
+                assert!(when.contains("Identity Center"), "{}: {when}", t.id);
+            } else if t.id == rt::ACCESS_KEY {
+                assert!(when.contains("--sync-secrets"), "{when}");
+            } else {
+                assert!(when.starts_with("always"), "{}: {when}", t.id);
+            }
+        }
     }
 }
