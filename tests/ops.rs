@@ -7,14 +7,13 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use orgsync::store::c1z::C1zReader;
 use support::proxy::{Fault, FaultProxy, Rule};
-use support::{Moto, orgsync, run, text};
+use support::{Moto, http_get, orgsync, run, text};
 
 /// Polls `f` every 100 ms until it is true or `limit` passes (a hang guard, not a timing
 /// assertion).
@@ -29,22 +28,6 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// GET on loopback: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split(' ').nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
 /// The value of the sample `name` (with its labels, exactly as rendered).
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -54,7 +37,9 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 }
 
 fn metrics(port: u16) -> String {
-    get(port, "/metrics").map(|(_, b)| b).unwrap_or_default()
+    http_get(port, "/metrics")
+        .map(|(_, b)| b)
+        .unwrap_or_default()
 }
 
 fn signal(child: &Child, sig: i32) {
@@ -136,10 +121,10 @@ fn run_writes_rotates_and_serves_healthz_and_metrics() {
         log_of(&log)
     );
 
-    let (status, body) = get(port, "/healthz").unwrap();
+    let (status, body) = http_get(port, "/healthz").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("ok: last successful run"), "{body}");
-    assert_eq!(get(port, "/nope").unwrap().0, 404);
+    assert_eq!(http_get(port, "/nope").unwrap().0, 404);
     let m = metrics(port);
     let want = |name: &str| metric(&m, name).unwrap_or_else(|| panic!("no {name} in\n{m}"));
     assert!(want("orgsync_last_run_duration_seconds") > 0.0);
@@ -234,13 +219,13 @@ fn failing_runs_make_healthz_unhealthy_and_write_nothing() {
         wait_until(Duration::from_secs(60), || {
             let m = metrics(port);
             metric(&m, "orgsync_runs_total{result=\"failed\"}").unwrap_or(0.0) >= 2.0
-                && get(port, "/healthz").is_some_and(|(s, _)| s == 503)
+                && http_get(port, "/healthz").is_some_and(|(s, _)| s == 503)
         }),
         "healthz did not turn 503:\n{}\n{}",
         metrics(port),
         log_of(&log)
     );
-    let (_, body) = get(port, "/healthz").unwrap();
+    let (_, body) = http_get(port, "/healthz").unwrap();
     assert!(body.contains("no successful run yet"), "{body}");
     let m = metrics(port);
     assert_eq!(metric(&m, "orgsync_last_run_exit_code"), Some(1.0), "{m}");
@@ -253,6 +238,69 @@ fn failing_runs_make_healthz_unhealthy_and_write_nothing() {
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(0));
     assert!(support::files_in(dir.path()).is_empty());
     assert!(log_of(&log).contains("run failed"), "{}", log_of(&log));
+}
+
+/// A cron schedule with --run-at-start: one run at once, then it waits for the next match
+/// (next New Year, so no other run starts during the test), /metrics says when, the default
+/// /healthz max age is twice the schedule's longest gap, and SIGTERM while waiting exits 0.
+#[test]
+fn cron_schedule_runs_at_start_then_waits_for_the_next_match() {
+    let moto = Moto::start();
+    moto.seed("single-account.json");
+    let dir = support::tempdir();
+    let logs = support::tempdir();
+    let log = logs.path().join("run.log");
+    let latest = dir.path().join("sync.c1z");
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = spawn_run(
+        &moto.endpoint(),
+        &log,
+        &["--cron", "0 0 1 1 *", "--run-at-start", "--listen", &listen],
+        &latest,
+    );
+    let waiting = || {
+        let m = metrics(port);
+        metric(&m, "orgsync_runs_total{result=\"ok\"}") == Some(1.0)
+            && metric(&m, "orgsync_next_run_timestamp_seconds").is_some_and(|t| t > 0.0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(120), waiting),
+        "the run at start did not finish:\n{}\n{}",
+        metrics(port),
+        log_of(&log)
+    );
+    let m = metrics(port);
+    let want = |name: &str| metric(&m, name).unwrap_or_else(|| panic!("no {name} in\n{m}"));
+    let next = want("orgsync_next_run_timestamp_seconds") as i64;
+    let last = want("orgsync_last_run_timestamp_seconds") as i64;
+    let due = chrono::DateTime::from_timestamp(next, 0).unwrap();
+    assert_eq!(
+        due.format("%m-%d %H:%M:%S").to_string(),
+        "01-01 00:00:00",
+        "{due}"
+    );
+    assert!(next > last && next - last <= 366 * 86400, "{next} {last}");
+    let day = 86400.0;
+    let max_age = want("orgsync_health_max_age_seconds");
+    assert!(
+        (2.0 * 365.0 * day..=2.0 * 366.0 * day).contains(&max_age),
+        "twice a year: {max_age}"
+    );
+    assert_eq!(want("orgsync_run_in_progress"), 0.0);
+    assert_eq!(timestamped(dir.path()).len(), 1);
+    assert!(latest.exists());
+
+    signal(&child, libc::SIGTERM);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        log_of(&log)
+    );
+    let log = log_of(&log);
+    assert!(log.contains("stopping: no run in progress"), "{log}");
+    assert_eq!(support::files_in(dir.path()).len(), 2, "{log}");
 }
 
 /// Starts `orgsync run` through a proxy, waits for its first run, then slows
@@ -628,37 +676,30 @@ fn cloudformation_templates_match_orgsync_policy() {
     );
 }
 
+/// `orgsync capabilities` prints the capability table of the library (whose tests hold it
+/// to the provisioning parser and to the types a sync declares), in baton's spelling.
 #[test]
-fn capabilities_lists_synced_types_and_provisionable_entitlements() {
+fn capabilities_prints_the_capability_table() {
     let out = run(orgsync("http://127.0.0.1:9").arg("capabilities"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        c,
+        serde_json::to_value(orgsync::model::capabilities::capabilities()).unwrap()
+    );
     let types = c["resource_types"].as_array().unwrap();
-    assert_eq!(types.len(), 14);
-    let of = |id: &str| types.iter().find(|t| t["id"] == id).unwrap().clone();
-    assert_eq!(
-        of("group")["capabilities"],
-        serde_json::json!(["SYNC", "PROVISION"])
-    );
-    assert_eq!(
-        of("group")["provisionable_entitlements"][0]["id"],
-        "group:<groupArn>:member"
-    );
-    assert_eq!(
-        of("iam_user")["capabilities"],
-        serde_json::json!(["SYNC", "ACCOUNT_PROVISIONING", "RESOURCE_DELETE"])
-    );
-    assert_eq!(of("role")["capabilities"], serde_json::json!(["SYNC"]));
-    assert_eq!(
-        of("inline_policy")["provisionable_entitlements"][0]["grant"],
-        false
-    );
-    assert!(
-        of("sso_user")["synced_when"]
-            .as_str()
-            .unwrap()
-            .contains("Identity Center")
-    );
+    assert_eq!(types.len(), orgsync::model::types::ALL.len());
+    let spelled = [
+        "SYNC",
+        "PROVISION",
+        "ACCOUNT_PROVISIONING",
+        "RESOURCE_DELETE",
+    ];
+    for t in types {
+        for cap in t["capabilities"].as_array().unwrap() {
+            assert!(spelled.contains(&cap.as_str().unwrap()), "{t}");
+        }
+    }
 }
 
 #[test]

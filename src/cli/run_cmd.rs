@@ -264,7 +264,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             schedule.next(last_start, now)
         };
         let wait = (due - now).to_std().unwrap_or(Duration::ZERO);
-        lock(&state).next_run = Some(SystemTime::now() + wait);
+        lock(&state).next_run = Some(SystemTime::from(due));
         if !wait.is_zero() {
             tracing::info!(next_run = %due.to_rfc3339(), "waiting for the next run");
         }

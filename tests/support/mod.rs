@@ -79,7 +79,7 @@ impl Moto {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if http_get(self.port, "/moto-api/").is_some() {
+            if http_get(self.port, "/moto-api/").is_some_and(|(s, _)| (200..300).contains(&s)) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -157,20 +157,22 @@ impl Drop for Moto {
     }
 }
 
-/// A bare HTTP GET on loopback; Some(body) on a 2xx answer.
-pub fn http_get(port: u16, path: &str) -> Option<String> {
+/// A bare HTTP GET on loopback: Some((status, body)) for any HTTP answer, None when nothing
+/// answered.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::Write;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
-    let status_ok = buf.starts_with("HTTP/1.0 2") || buf.starts_with("HTTP/1.1 2");
-    status_ok.then(|| {
-        buf.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    })
+    let status = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
 }
 
 /// The real binary with a clean AWS environment pointed at `endpoint`.
