@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 
 use crate::aws::CallMetrics;
 use crate::aws::metrics::OpStats;
+use crate::sync::engine::AccountStatus;
 
 /// How a scheduled run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,10 +53,11 @@ pub struct LastRun {
     pub result: RunResultKind,
     /// What `orgsync sync` would have exited with (0, 1 or 3).
     pub exit_code: u8,
-    /// Accounts by outcome (`ok`, `failed`, `skipped`).
+    /// Accounts by outcome (`RunResult::account_counts`); empty when the run got no plan.
     pub accounts: BTreeMap<&'static str, u64>,
-    /// Records written, by (kind, resource type); empty when nothing was written.
-    pub records: BTreeMap<(String, String), u64>,
+    /// Records written, by kind and resource type (`WriteReport::counts`); empty when
+    /// nothing was written.
+    pub records: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// What the scheduler knows, shared with the HTTP handlers.
@@ -239,24 +241,16 @@ pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
         one(last.map(|r| f64::from(r.exit_code)).unwrap_or(0.0)),
     );
     family(
-        "orgsync_last_run_failed_accounts",
-        "gauge",
-        "Accounts the last run could not read.",
-        one(last
-            .and_then(|r| r.accounts.get("failed").copied())
-            .unwrap_or(0) as f64),
-    );
-    family(
         "orgsync_last_run_accounts",
         "gauge",
-        "Accounts of the last run by outcome.",
-        last.map(|r| {
-            r.accounts
-                .iter()
-                .map(|(s, n)| (format!("{{status=\"{s}\"}}"), *n as f64))
-                .collect()
-        })
-        .unwrap_or_default(),
+        "Accounts of the last run by outcome (ok, failed, skipped; 0 before any run).",
+        AccountStatus::KINDS
+            .iter()
+            .map(|k| {
+                let n = last.and_then(|r| r.accounts.get(k).copied()).unwrap_or(0);
+                (format!("{{status=\"{k}\"}}"), n as f64)
+            })
+            .collect(),
     );
     family(
         "orgsync_last_run_records",
@@ -265,15 +259,17 @@ pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
         last.map(|r| {
             r.records
                 .iter()
-                .map(|((kind, ty), n)| {
-                    (
-                        format!(
-                            "{{kind=\"{}\",resource_type=\"{}\"}}",
-                            escape(kind),
-                            escape(ty)
-                        ),
-                        *n as f64,
-                    )
+                .flat_map(|(kind, by_type)| {
+                    by_type.iter().map(move |(ty, n)| {
+                        (
+                            format!(
+                                "{{kind=\"{}\",resource_type=\"{}\"}}",
+                                escape(kind),
+                                escape(ty)
+                            ),
+                            *n as f64,
+                        )
+                    })
                 })
                 .collect()
         })
@@ -427,10 +423,16 @@ mod tests {
                 RunResultKind::Partial => 3,
                 RunResultKind::Failed => 1,
             },
-            accounts: BTreeMap::from([("ok", 5), ("failed", 1)]),
+            accounts: BTreeMap::from([("ok", 5), ("failed", 1), ("skipped", 0)]),
             records: BTreeMap::from([
-                (("resource".to_string(), "iam_user".to_string()), 7),
-                (("grant".to_string(), "group".to_string()), 3),
+                (
+                    "resource".to_string(),
+                    BTreeMap::from([("iam_user".to_string(), 7)]),
+                ),
+                (
+                    "grant".to_string(),
+                    BTreeMap::from([("group".to_string(), 3)]),
+                ),
             ]),
         }
     }
@@ -474,9 +476,11 @@ mod tests {
             "orgsync_last_run_timestamp_seconds 1700000005",
             "orgsync_last_run_duration_seconds 1.5",
             "orgsync_last_run_exit_code 1",
-            "orgsync_last_run_failed_accounts 1",
+            "orgsync_last_run_accounts{status=\"failed\"} 1",
             "orgsync_last_run_accounts{status=\"ok\"} 5",
+            "orgsync_last_run_accounts{status=\"skipped\"} 0",
             "orgsync_last_run_records{kind=\"resource\",resource_type=\"iam_user\"} 7",
+            "orgsync_last_run_records{kind=\"grant\",resource_type=\"group\"} 3",
             "orgsync_healthy 1",
             "orgsync_run_in_progress 0",
         ] {
@@ -485,6 +489,18 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+        assert!(
+            !text.contains("orgsync_last_run_failed_accounts"),
+            "one metric for failed accounts: {text}"
+        );
+        // Before any run the account outcomes are there, at 0.
+        let fresh = render_metrics(&RunnerState::new(Duration::from_secs(60)), finished);
+        assert!(
+            fresh
+                .lines()
+                .any(|l| l == "orgsync_last_run_accounts{status=\"failed\"} 0"),
+            "{fresh}"
+        );
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = l.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{l}");

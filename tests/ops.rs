@@ -145,7 +145,8 @@ fn run_writes_rotates_and_serves_healthz_and_metrics() {
         want("orgsync_last_run_records{kind=\"grant\",resource_type=\"group\"}"),
         5.0
     );
-    assert_eq!(want("orgsync_last_run_failed_accounts"), 0.0);
+    assert_eq!(want("orgsync_last_run_accounts{status=\"failed\"}"), 0.0);
+    assert_eq!(want("orgsync_last_run_accounts{status=\"ok\"}"), 1.0);
     assert_eq!(want("orgsync_last_run_exit_code"), 0.0);
     assert!(want("orgsync_aws_calls_total{service=\"iam\"}") >= 3.0 * 10.0);
     assert!(want("orgsync_aws_calls_total{service=\"sts\"}") >= 3.0);

@@ -17,8 +17,7 @@ use tokio::sync::watch;
 use crate::aws::CallMetrics;
 use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState};
-use crate::store::{StoreError, WriteReport, rotate};
-use crate::sync::engine::{AccountStatus, RunResult};
+use crate::store::{StoreError, rotate};
 
 use super::exit;
 use super::sync_cmd::{self, Outcome, SyncArgs};
@@ -177,31 +176,6 @@ fn lock(state: &Mutex<RunnerState>) -> std::sync::MutexGuard<'_, RunnerState> {
     }
 }
 
-fn account_counts(result: &RunResult) -> std::collections::BTreeMap<&'static str, u64> {
-    let mut m = std::collections::BTreeMap::from([("ok", 0), ("failed", 0), ("skipped", 0)]);
-    for a in &result.accounts {
-        let k = match a.status {
-            AccountStatus::Ok => "ok",
-            AccountStatus::Failed { .. } => "failed",
-            AccountStatus::Skipped { .. } => "skipped",
-        };
-        *m.entry(k).or_default() += 1;
-    }
-    m
-}
-
-fn record_counts(written: &WriteReport) -> std::collections::BTreeMap<(String, String), u64> {
-    written
-        .counts
-        .iter()
-        .flat_map(|(kind, by_type)| {
-            by_type
-                .iter()
-                .map(move |(ty, n)| ((kind.clone(), ty.clone()), *n))
-        })
-        .collect()
-}
-
 /// Points `latest` at the run written to `file`, then deletes old runs beyond `keep` with
 /// `prune`. Only publishing can fail the run: once `latest` is the new run, a prune error is
 /// logged as a warning (the old files stay until a later prune succeeds).
@@ -350,14 +324,14 @@ async fn run_once(
                         RunResultKind::Partial
                     };
                     tracing::info!(result = kind.as_str(), duration_ms = duration.as_millis() as u64, file = %shown(latest), "run finished");
-                    run(kind, code, account_counts(&result), record_counts(&written))
+                    run(kind, code, result.account_counts(), written.counts)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "run written but --file could not be updated");
                     run(
                         RunResultKind::Failed,
                         exit::FAILURE,
-                        account_counts(&result),
+                        result.account_counts(),
                         Default::default(),
                     )
                 }
@@ -371,7 +345,7 @@ async fn run_once(
             run(
                 RunResultKind::Failed,
                 exit::FAILURE,
-                account_counts(&result),
+                result.account_counts(),
                 Default::default(),
             )
         }

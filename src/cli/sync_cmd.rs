@@ -310,15 +310,15 @@ pub fn print_summary(
     metrics: &CallMetrics,
     file: Option<&Path>,
 ) {
-    let count =
-        |f: fn(&AccountStatus) -> bool| result.accounts.iter().filter(|a| f(&a.status)).count();
+    let accounts = result.account_counts();
+    let count = |kind: &str| accounts.get(kind).copied().unwrap_or(0);
     let totals = metrics.totals();
     let mut out = String::new();
     out.push_str(&format!(
         "\nAccounts: {} ok, {} failed, {} skipped   AWS requests: {} ({} retries, {} throttled)   Duration: {:.1}s\n",
-        count(|s| matches!(s, AccountStatus::Ok)),
-        count(|s| matches!(s, AccountStatus::Failed { .. })),
-        count(|s| matches!(s, AccountStatus::Skipped { .. })),
+        count("ok"),
+        count("failed"),
+        count("skipped"),
         totals.requests,
         totals.retries(),
         totals.throttled,

@@ -33,6 +33,20 @@ pub enum AccountStatus {
     },
 }
 
+impl AccountStatus {
+    /// Every [`AccountStatus::kind`], in display order.
+    pub const KINDS: [&'static str; 3] = ["ok", "failed", "skipped"];
+
+    /// `ok`, `failed` or `skipped`: the `status` this serializes with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AccountStatus::Ok => "ok",
+            AccountStatus::Failed { .. } => "failed",
+            AccountStatus::Skipped { .. } => "skipped",
+        }
+    }
+}
+
 /// One account's outcome.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AccountOutcome {
@@ -196,24 +210,30 @@ impl RunResult {
             || self.phases.iter().any(|p| p.error.is_some())
     }
 
+    /// Accounts by [`AccountStatus::kind`], every kind present (0 when none).
+    pub fn account_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut counts: BTreeMap<&'static str, u64> =
+            AccountStatus::KINDS.iter().map(|k| (*k, 0)).collect();
+        for a in &self.accounts {
+            *counts.entry(a.status.kind()).or_default() += 1;
+        }
+        counts
+    }
+
     /// The `orgsync` section of the sync run's stats JSON.
     pub fn stats_json(&self, calls: &BTreeMap<String, OpStats>) -> serde_json::Value {
-        let count = |pred: fn(&AccountStatus) -> bool| {
-            self.accounts.iter().filter(|a| pred(&a.status)).count()
-        };
         let failed: Vec<&AccountOutcome> = self
             .accounts
             .iter()
             .filter(|a| matches!(a.status, AccountStatus::Failed { .. }))
             .collect();
+        let mut accounts = serde_json::json!({ "total": self.accounts.len() });
+        for (kind, n) in self.account_counts() {
+            accounts[kind] = n.into();
+        }
         serde_json::json!({
             "orgsync": {
-                "accounts": {
-                    "total": self.accounts.len(),
-                    "ok": count(|s| matches!(s, AccountStatus::Ok)),
-                    "failed": count(|s| matches!(s, AccountStatus::Failed { .. })),
-                    "skipped": count(|s| matches!(s, AccountStatus::Skipped { .. })),
-                },
+                "accounts": accounts,
                 "failed_accounts": failed,
                 "phases": self.phases_json(),
                 "aws_calls": calls,
@@ -435,4 +455,62 @@ async fn read_one(
         records: out.records,
         shared: out.shared,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(id: &str, status: AccountStatus) -> AccountOutcome {
+        AccountOutcome {
+            account_id: id.into(),
+            name: id.into(),
+            status,
+            records: 0,
+            duration_ms: 0,
+        }
+    }
+
+    #[test]
+    fn account_counts_by_the_kind_each_status_serializes_as() {
+        let failed = AccountStatus::Failed {
+            class: ErrorClass::AccessDenied,
+            operation: "iam:GetAccountAuthorizationDetails".into(),
+            message: "denied".into(),
+        };
+        let skipped = AccountStatus::Skipped {
+            reason: "suspended".into(),
+        };
+        for s in [AccountStatus::Ok, failed.clone(), skipped.clone()] {
+            assert_eq!(serde_json::to_value(&s).unwrap()["status"], s.kind());
+            assert!(AccountStatus::KINDS.contains(&s.kind()));
+        }
+        let mut r = RunResult {
+            accounts: vec![],
+            phases: vec![],
+            notes: vec![],
+            duration: Duration::ZERO,
+            stopped: None,
+        };
+        assert_eq!(
+            r.account_counts(),
+            BTreeMap::from([("failed", 0), ("ok", 0), ("skipped", 0)])
+        );
+        r.accounts = vec![
+            outcome("1", AccountStatus::Ok),
+            outcome("2", failed),
+            outcome("3", AccountStatus::Ok),
+            outcome("4", skipped),
+        ];
+        assert_eq!(
+            r.account_counts(),
+            BTreeMap::from([("failed", 1), ("ok", 2), ("skipped", 1)])
+        );
+        let stats = r.stats_json(&BTreeMap::new());
+        assert_eq!(
+            stats["orgsync"]["accounts"],
+            serde_json::json!({"total": 4, "ok": 2, "failed": 1, "skipped": 1})
+        );
+        assert_eq!(stats["orgsync"]["failed_accounts"][0]["account_id"], "2");
+    }
 }
