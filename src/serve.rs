@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -73,8 +73,8 @@ pub struct RunnerState {
     pub runs: BTreeMap<RunResultKind, u64>,
     /// AWS calls of finished runs, by operation (`service:Operation`).
     pub calls: BTreeMap<String, OpStats>,
-    /// The run in progress: when it started and its live call counters.
-    pub current: Option<(SystemTime, Arc<CallMetrics>)>,
+    /// The live call counters of the run in progress.
+    pub current: Option<Arc<CallMetrics>>,
     /// When the next run is due, if one is scheduled.
     pub next_run: Option<SystemTime>,
 }
@@ -95,13 +95,13 @@ impl RunnerState {
 
     /// Marks a run as started; its calls show in `/metrics` while it runs.
     pub fn begin(&mut self, metrics: Arc<CallMetrics>) {
-        self.current = Some((SystemTime::now(), metrics));
+        self.current = Some(metrics);
         self.next_run = None;
     }
 
     /// Records a finished run and folds its calls into the totals.
     pub fn finish(&mut self, run: LastRun) {
-        if let Some((_, m)) = self.current.take() {
+        if let Some(m) = self.current.take() {
             add_calls(&mut self.calls, &m.snapshot());
         }
         if run.result != RunResultKind::Failed {
@@ -113,7 +113,7 @@ impl RunnerState {
 
     /// Drops the run in progress without recording a result (it was interrupted).
     pub fn abandon(&mut self) {
-        if let Some((_, m)) = self.current.take() {
+        if let Some(m) = self.current.take() {
             add_calls(&mut self.calls, &m.snapshot());
         }
     }
@@ -121,7 +121,7 @@ impl RunnerState {
     /// Calls of finished runs plus the run in progress.
     fn all_calls(&self) -> BTreeMap<String, OpStats> {
         let mut calls = self.calls.clone();
-        if let Some((_, m)) = &self.current {
+        if let Some(m) = &self.current {
             add_calls(&mut calls, &m.snapshot());
         }
         calls
@@ -130,12 +130,16 @@ impl RunnerState {
 
 fn add_calls(into: &mut BTreeMap<String, OpStats>, from: &BTreeMap<String, OpStats>) {
     for (op, s) in from {
-        let t = into.entry(op.clone()).or_default();
-        t.calls += s.calls;
-        t.requests += s.requests;
-        t.throttled += s.throttled;
-        t.errors += s.errors;
+        *into.entry(op.clone()).or_default() += *s;
     }
+}
+
+/// The state behind `mutex`, also when a thread panicked while holding it: the scheduler
+/// and the endpoints keep working with what was recorded.
+pub fn lock(mutex: &Mutex<RunnerState>) -> MutexGuard<'_, RunnerState> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn secs(t: SystemTime) -> f64 {
@@ -296,7 +300,7 @@ pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
     let mut by_service: BTreeMap<String, OpStats> = BTreeMap::new();
     for (op, s) in state.all_calls() {
         let service = op.split(':').next().unwrap_or("unknown").to_string();
-        add_calls(&mut by_service, &BTreeMap::from([(service, s)]));
+        *by_service.entry(service).or_default() += s;
     }
     let per_service = |f: fn(&OpStats) -> u64| {
         by_service
@@ -363,10 +367,7 @@ fn route(req: &Request<Incoming>, state: &Mutex<RunnerState>) -> Response<Full<B
         return answer(405, "text/plain", "only GET\n".into());
     }
     let now = SystemTime::now();
-    let guard = match state.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
+    let guard = lock(state);
     match req.uri().path() {
         "/healthz" => {
             let (status, body) = healthz(&guard, now);

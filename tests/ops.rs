@@ -416,6 +416,38 @@ fn drain_finishes_the_run_in_progress_before_exiting_0() {
     assert!(!log.contains("run abandoned"), "{log}");
 }
 
+/// `orgsync sync` in a container stopped mid-run (SIGTERM): exit 143, previous output kept.
+#[test]
+fn sigterm_mid_sync_exits_143_and_keeps_the_previous_output() {
+    let moto = Moto::start();
+    moto.seed("single-account.json");
+    let proxy = FaultProxy::start(&moto.endpoint());
+    proxy.add(
+        Rule::new(Fault::Latency(Duration::from_secs(30)))
+            .service("iam")
+            .operation("GetAccountAuthorizationDetails"),
+    );
+    let dir = support::tempdir();
+    let target = dir.path().join("keep.c1z");
+    std::fs::write(&target, b"previous").unwrap();
+    let mut child = orgsync(&proxy.url())
+        .arg("sync")
+        .arg("--file")
+        .arg(&target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || proxy.injected()[0] > 0),
+        "the slow call never started"
+    );
+    signal(&child, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), Some(143));
+    assert_eq!(std::fs::read(&target).unwrap(), b"previous");
+    assert_eq!(support::files_in(dir.path()), vec!["keep.c1z"]);
+}
+
 fn policy_actions(out: &std::process::Output) -> BTreeSet<String> {
     assert_eq!(out.status.code(), Some(0), "{}", text(out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -34,6 +34,15 @@ impl OpStats {
     }
 }
 
+impl std::ops::AddAssign for OpStats {
+    fn add_assign(&mut self, other: OpStats) {
+        self.calls += other.calls;
+        self.requests += other.requests;
+        self.throttled += other.throttled;
+        self.errors += other.errors;
+    }
+}
+
 /// Process-wide call counters, keyed by `service:Operation` (e.g. `iam:GetAccountAuthorizationDetails`).
 #[derive(Debug, Default)]
 pub struct CallMetrics {
@@ -58,15 +67,11 @@ impl CallMetrics {
 
     /// Totals over every operation.
     pub fn totals(&self) -> OpStats {
-        self.snapshot()
-            .values()
-            .fold(OpStats::default(), |mut t, s| {
-                t.calls += s.calls;
-                t.requests += s.requests;
-                t.throttled += s.throttled;
-                t.errors += s.errors;
-                t
-            })
+        let mut total = OpStats::default();
+        for s in self.snapshot().into_values() {
+            total += s;
+        }
+        total
     }
 
     /// The interceptor that feeds these counters.
@@ -211,6 +216,31 @@ mod tests {
         let denied = b"<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>";
         assert!(!is_throttling_response(403, None, Some(denied)));
         assert!(!is_throttling_response(200, None, Some(xml)));
+    }
+
+    #[test]
+    fn op_stats_add_up() {
+        let mut t = OpStats {
+            calls: 1,
+            requests: 2,
+            throttled: 3,
+            errors: 4,
+        };
+        t += OpStats {
+            calls: 10,
+            requests: 20,
+            throttled: 30,
+            errors: 40,
+        };
+        assert_eq!(
+            t,
+            OpStats {
+                calls: 11,
+                requests: 22,
+                throttled: 33,
+                errors: 44,
+            }
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod policy_cmd;
 pub mod progress;
 pub mod provision_cmd;
 pub mod run_cmd;
+pub mod signals;
 pub mod sync_cmd;
 
 use std::process::ExitCode;

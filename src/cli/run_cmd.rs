@@ -9,17 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args};
-use tokio::sync::watch;
 
 use crate::aws::CallMetrics;
 use crate::schedule::Schedule;
-use crate::serve::{self, LastRun, RunResultKind, RunnerState};
+use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
 use crate::store::{StoreError, rotate};
 
 use super::exit;
+use super::signals::Signals;
 use super::sync_cmd::{self, Outcome, SyncArgs};
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -99,81 +98,9 @@ pub struct RunArgs {
     pub sync: SyncArgs,
 }
 
-/// SIGTERM/SIGINT, counted from the start of the process.
-struct Signals {
-    rx: watch::Receiver<(u32, &'static str)>,
-}
-
-impl Signals {
-    /// Registers the handlers now (before any run), and counts signals in a task.
-    fn install(drain: bool) -> anyhow::Result<Signals> {
-        let (tx, rx) = watch::channel((0u32, ""));
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut term = signal(SignalKind::terminate()).context("installing SIGTERM")?;
-            let mut int = signal(SignalKind::interrupt()).context("installing SIGINT")?;
-            tokio::spawn(async move {
-                loop {
-                    let name = tokio::select! {
-                        Some(_) = term.recv() => "SIGTERM",
-                        Some(_) = int.recv() => "SIGINT",
-                        else => break,
-                    };
-                    tx.send_modify(|(n, s)| {
-                        *n += 1;
-                        *s = name;
-                    });
-                    let n = tx.borrow().0;
-                    if drain && n == 1 {
-                        tracing::info!(
-                            signal = name,
-                            "finishing the run in progress, if any (--drain); a second signal abandons it"
-                        );
-                    } else {
-                        tracing::info!(signal = name, "stopping");
-                    }
-                }
-            });
-        }
-        #[cfg(not(unix))]
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                tx.send_modify(|(n, s)| {
-                    *n += 1;
-                    *s = "SIGINT";
-                });
-            }
-        });
-        Ok(Signals { rx })
-    }
-
-    fn count(&self) -> u32 {
-        self.rx.borrow().0
-    }
-
-    /// Completes once `n` signals have arrived, naming the last.
-    fn wait(&self, n: u32) -> impl std::future::Future<Output = &'static str> + use<> {
-        let mut rx = self.rx.clone();
-        async move {
-            match rx.wait_for(|(c, _)| *c >= n).await {
-                Ok(v) => v.1,
-                Err(_) => std::future::pending().await,
-            }
-        }
-    }
-}
-
 fn shown(p: Option<&Path>) -> String {
     p.map(|p| p.display().to_string())
         .unwrap_or_else(|| "(no c1z file)".into())
-}
-
-fn lock(state: &Mutex<RunnerState>) -> std::sync::MutexGuard<'_, RunnerState> {
-    match state.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// Points `latest` at the run written to `file`, then deletes old runs beyond `keep` with
@@ -216,7 +143,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         .health_max_age
         .unwrap_or_else(|| schedule.longest_gap(Utc::now()) * 2);
     let state = Arc::new(Mutex::new(RunnerState::new(max_age)));
-    let signals = Signals::install(args.drain)?;
+    let drain = args.drain;
+    let signals = Signals::install(move |n, name| {
+        if drain && n == 1 {
+            tracing::info!(
+                signal = name,
+                "finishing the run in progress, if any (--drain); a second signal abandons it"
+            );
+        } else {
+            tracing::info!(signal = name, "stopping");
+        }
+    })?;
     let server = match args.listen {
         Some(addr) => {
             let listener = serve::bind(addr).await?;

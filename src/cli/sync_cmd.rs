@@ -23,6 +23,7 @@ use crate::sync::plan;
 use super::args::AwsArgs;
 use super::exit;
 use super::progress::Progress;
+use super::signals::Signals;
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration: {e}"))
@@ -141,7 +142,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let prepared = prepare(&args)?;
     let file = (!args.no_file).then_some(args.file.as_path());
     let metrics = CallMetrics::new();
-    match execute(&args, &prepared, file, &metrics, interrupted()).await? {
+    let signals = Signals::install(|_, _| {})?;
+    match execute(&args, &prepared, file, &metrics, signals.wait(1)).await? {
         Outcome::Written {
             code,
             result,
@@ -270,30 +272,6 @@ pub async fn execute(
         result,
         written,
     })
-}
-
-/// Completes on the first SIGINT or SIGTERM, naming it.
-pub async fn interrupted() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "SIGINT";
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    }
 }
 
 fn table(header: &[&str]) -> Table {
