@@ -17,14 +17,10 @@ use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
 use crate::store::{StoreError, rotate};
 
+use super::args::parse_duration;
 use super::exit;
 use super::signals::Signals;
 use super::sync_cmd::{self, Outcome, SyncArgs};
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("'{s}' is not a duration (e.g. 30m, 6h, 1day): {e}"))
-}
 
 const RUN_EXAMPLES: &str = "\
 Examples:

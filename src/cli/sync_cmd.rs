@@ -20,14 +20,10 @@ use crate::sync::iam::IamReadOptions;
 use crate::sync::identity_center;
 use crate::sync::plan;
 
-use super::args::AwsArgs;
+use super::args::{AwsArgs, parse_duration};
 use super::exit;
 use super::progress::Progress;
 use super::signals::Signals;
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration: {e}"))
-}
 
 const SYNC_EXAMPLES: &str = "\
 Examples:
