@@ -200,7 +200,7 @@ impl Default for PolicyRequest {
             read: true,
             write: false,
             identity_center: false,
-            member_role: "OrganizationAccountAccessRole".into(),
+            member_role: crate::sync::plan::DEFAULT_MEMBER_ROLE.into(),
             partition: "aws".into(),
         }
     }

@@ -80,7 +80,7 @@ pub struct PlanArgs {
     #[arg(
         long,
         env = "ORGSYNC_MEMBER_ROLE_NAME",
-        default_value = "OrganizationAccountAccessRole",
+        default_value = DEFAULT_MEMBER_ROLE,
         help_heading = "Organization"
     )]
     pub member_role_name: String,
@@ -131,7 +131,7 @@ impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             orgs: OrgMode::Auto,
-            member_role: "OrganizationAccountAccessRole".into(),
+            member_role: DEFAULT_MEMBER_ROLE.into(),
             member_external_id: None,
             overrides: AccountConfig::default(),
             accounts: None,
@@ -176,6 +176,10 @@ impl PlanArgs {
         })
     }
 }
+
+/// The role assumed in member accounts unless `--member-role-name` (or an `--account-config`
+/// entry) names another: the role AWS Organizations creates in accounts it creates.
+pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
 
 /// The IAM resource types every run declares.
 pub const IAM_TYPES: [&str; 7] = [
