@@ -125,14 +125,10 @@ fn publish_run(
 /// Runs `orgsync run`; returns the exit code (0 after a signal).
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let prepared = sync_cmd::prepare(&args.sync)?;
-    let schedule = match (&args.interval, &args.cron) {
-        (Some(d), _) => Schedule::interval(*d),
-        (None, Some(c)) => Schedule::cron(c),
-        (None, None) => {
-            return Err(exit::usage(anyhow::anyhow!(
-                "give a schedule: --interval DURATION or --cron EXPR"
-            )));
-        }
+    // clap's required `schedule` group gives exactly one of the two.
+    let schedule = match (args.interval, args.cron.as_deref()) {
+        (Some(d), _) => Schedule::interval(d),
+        (None, cron) => Schedule::cron(cron.unwrap_or_default()),
     }
     .map_err(exit::usage)?;
     let max_age = args
