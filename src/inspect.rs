@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use comfy_table::{Table, presets};
 use serde_json::Value;
 
+use crate::cli::table;
 use crate::model::{Record, any, pb, profile};
 use crate::store::c1z::{C1zReader, Filter};
 
@@ -98,13 +98,6 @@ pub enum What {
     Grants(Filters),
     /// Every sync run in the file.
     Syncs,
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING);
-    t.set_header(header.iter().map(|h| h.to_string()));
-    t
 }
 
 fn json_of(r: Record) -> Value {

@@ -94,6 +94,14 @@ pub enum Command {
     Capabilities,
 }
 
+/// A borderless table with `header`, as the commands print them.
+pub(crate) fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(header.iter().map(|h| h.to_string()));
+    t
+}
+
 /// Applies baton-aws environment aliases. Runs first thing in `main`, before any thread exists.
 fn apply_env_aliases() {
     for (baton, ours) in args::BATON_ALIASES {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{ArgAction, Args};
-use comfy_table::{Table, presets};
 
 use crate::aws::{CallMetrics, Session};
 use crate::store::atomic;
@@ -24,6 +23,7 @@ use super::args::{AwsArgs, parse_duration};
 use super::exit;
 use super::progress::Progress;
 use super::signals::Signals;
+use super::table;
 
 const SYNC_EXAMPLES: &str = "\
 Examples:
@@ -268,13 +268,6 @@ pub async fn execute(
         result,
         written,
     })
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING);
-    t.set_header(header.iter().map(|h| h.to_string()));
-    t
 }
 
 /// Prints the end-of-run summary to stderr.
