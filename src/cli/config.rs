@@ -71,22 +71,19 @@ pub fn config_path(args: &[OsString]) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// An `ORGSYNC_*` variable that some flag reads.
-#[derive(Debug, Clone, Default)]
-pub struct FlagEnv {
-    /// Whether a YAML list is accepted (joined with this delimiter).
-    pub delimiter: Option<char>,
-}
+/// The `ORGSYNC_*` variables flags read, each with the delimiter its flag joins a YAML list
+/// with (None: the flag takes one value, a list is refused).
+pub type Flags = BTreeMap<String, Option<char>>;
 
 /// Every `ORGSYNC_*` variable read by a flag of `cmd` or its subcommands.
-pub fn flags(cmd: &clap::Command) -> BTreeMap<String, FlagEnv> {
-    let mut out: BTreeMap<String, FlagEnv> = BTreeMap::new();
+pub fn flags(cmd: &clap::Command) -> Flags {
+    let mut out = Flags::new();
     collect(cmd, &mut out);
     out.remove(CONFIG_ENV);
     out
 }
 
-fn collect(cmd: &clap::Command, out: &mut BTreeMap<String, FlagEnv>) {
+fn collect(cmd: &clap::Command, out: &mut Flags) {
     for arg in cmd.get_arguments() {
         let Some(env) = arg.get_env().map(|e| e.to_string_lossy().into_owned()) else {
             continue;
@@ -94,9 +91,9 @@ fn collect(cmd: &clap::Command, out: &mut BTreeMap<String, FlagEnv>) {
         if !env.starts_with("ORGSYNC_") {
             continue;
         }
-        let entry = out.entry(env).or_default();
+        let delimiter = out.entry(env).or_default();
         if let Some(d) = arg.get_value_delimiter() {
-            entry.delimiter = Some(d);
+            *delimiter = Some(d);
         }
     }
     for sub in cmd.get_subcommands() {
@@ -121,10 +118,7 @@ fn key_of(env: &str) -> String {
 
 /// Reads `path` and returns the (environment variable, value) pairs it sets, checked against
 /// `flags`. Keys with a `null` value are ignored.
-pub fn load(
-    path: &Path,
-    flags: &BTreeMap<String, FlagEnv>,
-) -> Result<Vec<(String, String)>, ConfigError> {
+pub fn load(path: &Path, flags: &Flags) -> Result<Vec<(String, String)>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -133,11 +127,7 @@ pub fn load(
 }
 
 /// [`load`] on text already read.
-pub fn parse(
-    path: &Path,
-    text: &str,
-    flags: &BTreeMap<String, FlagEnv>,
-) -> Result<Vec<(String, String)>, ConfigError> {
+pub fn parse(path: &Path, text: &str, flags: &Flags) -> Result<Vec<(String, String)>, ConfigError> {
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Yaml {
             path: path.to_path_buf(),
@@ -160,7 +150,7 @@ pub fn parse(
             });
         };
         let env = env_of(&key);
-        let Some(flag) = flags.get(&env) else {
+        let Some(delimiter) = flags.get(&env) else {
             return Err(ConfigError::UnknownKey {
                 path: path.to_path_buf(),
                 hint: hint(&key_of(&env), flags),
@@ -175,7 +165,7 @@ pub fn parse(
         let value = match v {
             serde_yaml_ng::Value::Null => continue,
             serde_yaml_ng::Value::Sequence(items) => {
-                let Some(d) = flag.delimiter else {
+                let Some(d) = delimiter else {
                     return Err(bad("is a list, but the flag takes one value"));
                 };
                 let mut parts = vec![];
@@ -201,7 +191,7 @@ fn scalar(v: serde_yaml_ng::Value) -> Option<String> {
 }
 
 /// " (did you mean 'x'?)" for the closest known flag, or a list of examples.
-fn hint(name: &str, flags: &BTreeMap<String, FlagEnv>) -> String {
+fn hint(name: &str, flags: &Flags) -> String {
     let best = flags
         .keys()
         .map(|e| key_of(e))
@@ -232,14 +222,13 @@ fn distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    fn flags() -> BTreeMap<String, FlagEnv> {
-        let mut m = BTreeMap::new();
-        let f = |d: Option<char>| FlagEnv { delimiter: d };
-        m.insert("ORGSYNC_ROLE_ARN".to_string(), f(None));
-        m.insert("ORGSYNC_ACCOUNTS".to_string(), f(Some(',')));
-        m.insert("ORGSYNC_CONCURRENCY".to_string(), f(None));
-        m.insert("ORGSYNC_FAIL_FAST".to_string(), f(None));
-        m
+    fn flags() -> Flags {
+        Flags::from([
+            ("ORGSYNC_ROLE_ARN".to_string(), None),
+            ("ORGSYNC_ACCOUNTS".to_string(), Some(',')),
+            ("ORGSYNC_CONCURRENCY".to_string(), None),
+            ("ORGSYNC_FAIL_FAST".to_string(), None),
+        ])
     }
 
     fn p(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
