@@ -71,7 +71,7 @@ pub fn timestamped_path(latest: &Path, at: DateTime<Utc>) -> PathBuf {
 }
 
 /// The timestamped files of `latest`, oldest first.
-pub fn list(latest: &Path) -> Result<Vec<PathBuf>, StoreError> {
+fn list(latest: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let (dir, prefix, suffix) = parts(latest);
     let mut found = vec![];
     for e in fs::read_dir(&dir).map_err(io_err(&dir))? {
