@@ -187,12 +187,6 @@ pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
     let one = |v: f64| vec![(String::new(), v)];
     let last = state.last_run.as_ref();
     family(
-        "orgsync_up",
-        "gauge",
-        "1 while the scheduler runs.",
-        one(1.0),
-    );
-    family(
         "orgsync_healthy",
         "gauge",
         "1 while /healthz answers 200.",
