@@ -1,6 +1,7 @@
 //! When `orgsync run` syncs: a fixed interval (`--interval 6h`) or a crontab expression
 //! (`--cron "0 */6 * * *"`, evaluated in UTC with the `cron` crate). Pure: computes the next
-//! due time; the waiting and the signals are the scheduler's (`cli::run_cmd`).
+//! due time and the longest gap between runs (for `/healthz`'s default max age); the waiting
+//! and the signals are the scheduler's (`cli::run_cmd`).
 //!
 //! Crontab syntax is the classic five fields (minute hour day-of-month month day-of-week, with
 //! `*`, lists, ranges, steps and names; 0 or 7 = Sunday) or `@hourly`, `@daily`, `@weekly`,

@@ -1,5 +1,5 @@
-//! The `orgsync` command line: argument and environment parsing, logging, progress, exit
-//! codes. Commands call into the library; nothing here talks to AWS directly.
+//! The `orgsync` command line: argument and environment parsing, logging, progress, signals,
+//! tables, exit codes. Commands call into the library; nothing here talks to AWS directly.
 
 pub mod args;
 pub mod check_cmd;
