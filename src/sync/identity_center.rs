@@ -569,14 +569,13 @@ struct PhaseContext {
     page_size: i32,
 }
 
-/// False for an account resource whose profile says it is not ACTIVE (suspended or closed
-/// accounts cannot be assigned to).
+/// False for an account resource marked disabled: `sync::org` gives every account that is
+/// not ACTIVE (suspended, pending closure) the Disabled status, and such accounts cannot be
+/// assigned to.
 pub fn account_is_active(r: &pb::Resource) -> bool {
-    let Some(p) = &r.profile else { return true };
-    ["aws_account_status", "aws_account_state"]
-        .iter()
-        .filter_map(|k| crate::model::profile::get_str(p, k))
-        .all(|s| s.eq_ignore_ascii_case("ACTIVE"))
+    r.status
+        .as_ref()
+        .is_none_or(|s| s.status != pb::status::ResourceStatus::Disabled as i32)
 }
 
 async fn run_phase(input: PhaseInput<'_>, ctx: PhaseContext) -> PhaseOutput {
@@ -1548,25 +1547,35 @@ mod tests {
 
     #[test]
     fn ic_accounts_that_are_not_active_cannot_be_assigned() {
-        use crate::model::build::{resource, rid};
-        use crate::model::profile::to_struct;
-        let mk = |profile: serde_json::Value| {
-            resource(
-                rid("account", "1"),
-                "a",
-                None,
-                vec![],
-                Some(to_struct(&profile)),
-            )
+        use crate::sync::engine::AccountStatus;
+        use crate::sync::org::{OrgAccount, OrgSnapshot, account_resource};
+        // The account resources exactly as the organization read writes them.
+        let account = |status: &str| {
+            let a = OrgAccount {
+                id: "222222222222".into(),
+                name: "dev".into(),
+                arn: "arn:aws:organizations::111111111111:account/o-abc/222222222222".into(),
+                email: "dev@example.com".into(),
+                status: status.into(),
+                joined: None,
+                joined_method: None,
+                parent: "r-ab12".into(),
+            };
+            let snap = OrgSnapshot {
+                org: None,
+                roots: vec![],
+                ous: vec![],
+                accounts: vec![a.clone()],
+            };
+            account_resource(&snap, &a, &AccountStatus::Ok)
         };
-        assert!(account_is_active(&mk(
-            serde_json::json!({"aws_account_id": "1"})
-        )));
-        assert!(account_is_active(&mk(
-            serde_json::json!({"aws_account_status": "ACTIVE"})
-        )));
-        assert!(!account_is_active(&mk(
-            serde_json::json!({"aws_account_status": "SUSPENDED"})
-        )));
+        assert!(account_is_active(&account("ACTIVE")));
+        for status in ["SUSPENDED", "PENDING_CLOSURE"] {
+            assert!(!account_is_active(&account(status)), "{status}");
+        }
+        // An account resource without a status (not from the organization read) is usable.
+        let mut bare = account("ACTIVE");
+        bare.status = None;
+        assert!(account_is_active(&bare));
     }
 }
