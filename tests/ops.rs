@@ -805,6 +805,19 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
         .collect();
     assert!(hops.contains(&Some("member-ext".into())), "{hops:?}");
     assert!(hops.contains(&None), "{hops:?}");
+    // The management role is assumed exactly twice: once by the session (with its External
+    // ID), once without it.
+    let mut mgmt_hops: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| {
+            s.operation == "AssumeRole"
+                && s.params.get("RoleArn").map(String::as_str) == Some(mgmt_role)
+        })
+        .map(|s| s.params.get("ExternalId").cloned())
+        .collect();
+    mgmt_hops.sort();
+    assert_eq!(mgmt_hops, vec![None, Some("mgmt-ext".to_string())]);
 
     // The table says the same, with the fixes, and --strict fails on the warning alone.
     let out = run(orgsync(&proxy.url())
@@ -842,6 +855,35 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
             .any(|f| f["check"] == "identity_center"),
         "{doc:#}"
     );
+
+    // The management role refuses the hop: the fix names the base identity, which its trust
+    // policy must allow, and nothing after the hop is checked.
+    proxy.clear_rules();
+    proxy.add(
+        Rule::new(Fault::AccessDenied)
+            .service("sts")
+            .operation("AssumeRole")
+            .account("123456789012"),
+    );
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = findings(&out);
+    let creds = finding(&doc, "credentials", "base credentials");
+    assert_eq!(creds["status"], "ok", "{doc:#}");
+    let caller = creds["detail"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("caller arn:aws:")
+        .map(|rest| format!("arn:aws:{rest}"))
+        .unwrap_or_else(|| panic!("{creds}"));
+    let hop = finding(&doc, "management_hop", mgmt_role);
+    assert_eq!(hop["status"], "fail");
+    let fix = hop["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&caller) && fix.contains("trust policy") && fix.contains("sts:ExternalId"),
+        "{fix}"
+    );
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 2, "{doc:#}");
 }
 
 #[test]

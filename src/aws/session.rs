@@ -112,6 +112,29 @@ impl fmt::Debug for Hop {
 }
 
 impl Hop {
+    /// A hop into `role_arn` with the credentials `sts` signs with (`parent`: the hop those
+    /// credentials come from, refreshed when this one answers `ExpiredToken`), sending
+    /// `external_id` when set. Nothing is called until [`Hop::credentials`].
+    fn new(
+        sts: aws_sdk_sts::Client,
+        parent: Option<Arc<Hop>>,
+        role_arn: String,
+        external_id: Option<String>,
+        settings: &Settings,
+        duration: Duration,
+    ) -> Hop {
+        Hop {
+            sts,
+            parent,
+            role_arn,
+            external_id,
+            session_name: settings.session_name.clone(),
+            duration,
+            refresh_before: settings.refresh_before,
+            cached: Mutex::new(None),
+        }
+    }
+
     pub fn role_arn(&self) -> &str {
         &self.role_arn
     }
@@ -355,7 +378,7 @@ pub enum SessionError {
 
 /// The base SDK config (credential chain, region, retries, timeouts, endpoints) with its
 /// credentials resolved once, so a missing credential fails here with a clear message.
-pub async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionError> {
+async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionError> {
     let retry = RetryConfig::standard()
         .with_retry_mode(settings.retry_mode)
         .with_max_attempts(settings.max_attempts.max(1))
@@ -386,15 +409,6 @@ pub async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionE
     Ok(base)
 }
 
-/// An STS client on `sdk` that counts its calls into `metrics`, with its own retry partition.
-pub fn sts_client_on(
-    sdk: &SdkConfig,
-    metrics: &Arc<CallMetrics>,
-    name: &str,
-) -> aws_sdk_sts::Client {
-    sts_client(sdk, metrics, name.to_string())
-}
-
 /// The management session: base credentials, optional management hop, and the factory of
 /// per-account scopes.
 pub struct Session {
@@ -421,16 +435,14 @@ impl Session {
         let base = load_base_config(&settings).await?;
         let (mgmt_sdk, mgmt_hop) = match &settings.role_arn {
             Some(role) => {
-                let hop = Arc::new(Hop {
-                    sts: sts_client(&base, &metrics, "sts-base".into()),
-                    parent: None,
-                    role_arn: role.to_string(),
-                    external_id: settings.external_id.clone(),
-                    session_name: settings.session_name.clone(),
-                    duration: settings.hop_duration,
-                    refresh_before: settings.refresh_before,
-                    cached: Mutex::new(None),
-                });
+                let hop = Arc::new(Hop::new(
+                    sts_client(&base, &metrics, "sts-base".into()),
+                    None,
+                    role.to_string(),
+                    settings.external_id.clone(),
+                    &settings,
+                    settings.hop_duration,
+                ));
                 hop.credentials()
                     .await
                     .map_err(|source| SessionError::ManagementHop {
@@ -511,6 +523,39 @@ impl Session {
         &self.base
     }
 
+    /// The session's region: `--region`, else the SDK's (environment, profile), else
+    /// us-east-1 (the base config always has one).
+    pub fn region(&self) -> &str {
+        self.base
+            .region()
+            .map(|r| r.as_ref())
+            .unwrap_or("us-east-1")
+    }
+
+    /// A new scope hopping from the base credentials into the management role (`--role-arn`)
+    /// with `external_id` instead of `--external-id`: `orgsync check` tries the hop without
+    /// it. `None` without a management role. The hop happens lazily, as with [`Session::member`].
+    pub fn management_with_external_id(&self, external_id: Option<&str>) -> Option<Scope> {
+        let role = self.settings.role_arn.as_ref()?;
+        let hop = Arc::new(Hop::new(
+            sts_client(&self.base, &self.metrics, "sts-base-check".into()),
+            None,
+            role.to_string(),
+            external_id.map(str::to_string),
+            &self.settings,
+            self.settings.hop_duration,
+        ));
+        let sdk = with_hop(&self.base, &hop);
+        Some(build_scope(
+            &self.settings,
+            &self.metrics,
+            self.caller.account.clone(),
+            sdk,
+            Some(hop),
+            Some(role.to_string()),
+        ))
+    }
+
     /// A scope for `account`: the management scope for the caller's own account (never a hop
     /// into itself), otherwise a hop into `role` (a name with optional path) with `external_id`.
     /// The hop happens lazily; call [`Scope::verify`] to hop now.
@@ -519,16 +564,14 @@ impl Session {
             return self.mgmt.clone();
         }
         let role_arn = crate::arn::role_arn(&self.caller.partition, account, role);
-        let hop = Arc::new(Hop {
-            sts: sts_client(&self.mgmt.sdk, &self.metrics, format!("sts-hop-{account}")),
-            parent: self.mgmt.hop.clone(),
-            role_arn: role_arn.clone(),
-            external_id: external_id.map(str::to_string),
-            session_name: self.settings.session_name.clone(),
-            duration: self.settings.hop_duration.min(Duration::from_secs(3600)),
-            refresh_before: self.settings.refresh_before,
-            cached: Mutex::new(None),
-        });
+        let hop = Arc::new(Hop::new(
+            sts_client(&self.mgmt.sdk, &self.metrics, format!("sts-hop-{account}")),
+            self.mgmt.hop.clone(),
+            role_arn.clone(),
+            external_id.map(str::to_string),
+            &self.settings,
+            self.settings.hop_duration.min(Duration::from_secs(3600)),
+        ));
         let sdk = with_hop(&self.mgmt.sdk, &hop);
         build_scope(
             &self.settings,

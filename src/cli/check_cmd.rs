@@ -19,7 +19,7 @@ Examples:
   orgsync check --role-arn arn:aws:iam::111122223333:role/OrgSyncManagement --external-id ext-1 \\
                 --member-role-name OrgSyncMember --member-external-id ext-2 -o json
 
-Checks, in order: base credentials (sts:GetCallerIdentity), the management hop (--role-arn),
+Checks, in order: base credentials and the management hop (--role-arn), as a sync connects,
 the organization listing, every member hop plus one IAM read per account, Identity Center
 as the sync finds it (sso:ListInstances, identitystore:ListUsers, sso:ListPermissionSets;
 --identity-center off skips it, on makes a missing instance a failure). A hop that uses an External ID is tried again
