@@ -765,3 +765,50 @@ fn small_pages_give_the_same_records() {
         }
     }
 }
+
+#[test]
+fn an_operation_the_endpoint_does_not_implement_is_asked_once_on_any_client() {
+    // moto answers an operation it does not implement with an HTML 500: classified as
+    // not_implemented and never retried, whatever the client (identity store, IAM).
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let dev = account_id(&manifest, "dev");
+    let dir = support::tempdir();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    proxy.add(
+        Rule::new(Fault::NotImplemented)
+            .service("identitystore")
+            .operation("ListUsers"),
+    );
+    proxy.add(
+        Rule::new(Fault::NotImplemented)
+            .service("iam")
+            .operation("GetAccountAuthorizationDetails")
+            .account(&dev),
+    );
+    let out = dir.path().join("unimplemented.c1z");
+    let o = sync(&proxy.url(), &out, &["--identity-center", "on"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let s = summary(&out);
+    assert_eq!(s["phases"][0]["name"], "identity center");
+    assert_eq!(s["phases"][0]["error"]["class"], "not_implemented", "{s:#}");
+    assert_eq!(s["aws_calls"]["identitystore:ListUsers"]["requests"], 1);
+    assert_eq!(proxy.count("identitystore", "ListUsers"), 1);
+    let failed: Vec<&Value> = s["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{s:#}");
+    assert_eq!(failed[0]["account_id"], dev.as_str());
+    assert_eq!(failed[0]["class"], "not_implemented", "{}", failed[0]);
+    let gaad_in_dev = proxy
+        .seen()
+        .iter()
+        .filter(|r| {
+            r.operation == "GetAccountAuthorizationDetails" && r.account.as_deref() == Some(&dev)
+        })
+        .count();
+    assert_eq!(gaad_in_dev, 1, "not retried");
+}

@@ -1,8 +1,9 @@
 //! Credentials and clients: the base credential chain, the optional management-role hop, a hop
 //! into each member account (with External ID), credentials cached per account and refreshed
 //! before expiry (or at once on `ExpiredToken`), and one client set per account with its own
-//! SDK retry partition and IAM token bucket. Endpoints configured through `AWS_ENDPOINT_URL*`
-//! reach every client, including those built from hopped credentials.
+//! SDK retry partition and IAM token bucket; no client retries an answer saying the operation
+//! is not implemented. Endpoints configured through `AWS_ENDPOINT_URL*` reach every client,
+//! including those built from hopped credentials.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,15 +14,17 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_iam::config::IdentityCache;
 use aws_sdk_iam::config::retry::{RetryConfig, RetryMode, RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
 
 use crate::arn::{AccountId, Arn, Partition};
 
-use super::errors::{AwsError, ErrorClass};
+use super::errors::{AwsError, ErrorClass, is_not_implemented_answer};
 use super::limits::Limiter;
 use super::metrics::CallMetrics;
 
@@ -270,6 +273,7 @@ impl Scope {
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.sdk)
             .interceptor(self.metrics.interceptor())
+            .retry_classifier(NotImplementedIsFinal)
             .retry_partition(partition(format!("organizations-{}", self.account)))
             .build();
         aws_sdk_organizations::Client::from_conf(conf)
@@ -280,6 +284,7 @@ impl Scope {
         let conf = aws_sdk_ssoadmin::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
             .interceptor(self.metrics.interceptor())
+            .retry_classifier(NotImplementedIsFinal)
             .retry_partition(partition(format!("sso-{region}")))
             .build();
         aws_sdk_ssoadmin::Client::from_conf(conf)
@@ -290,6 +295,7 @@ impl Scope {
         let conf = aws_sdk_identitystore::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
             .interceptor(self.metrics.interceptor())
+            .retry_classifier(NotImplementedIsFinal)
             .retry_partition(partition(format!("identitystore-{region}")))
             .build();
         aws_sdk_identitystore::Client::from_conf(conf)
@@ -341,6 +347,27 @@ impl Scope {
     }
 }
 
+/// Forbids retrying an answer saying the endpoint does not implement the operation (an
+/// emulator's HTML 500, [`ErrorClass::NotImplemented`]): retrying cannot make it implemented.
+/// Installed on every client a [`Scope`] builds.
+#[derive(Debug)]
+struct NotImplementedIsFinal;
+
+impl ClassifyRetry for NotImplementedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if is_not_implemented_answer(r.status().as_u16(), r.body().bytes()) => {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "orgsync-not-implemented-is-final"
+    }
+}
+
 fn partition(name: String) -> RetryPartition {
     RetryPartition::custom(name)
         .token_bucket(TokenBucket::builder().capacity(2_000).build())
@@ -354,6 +381,7 @@ fn sts_client(
 ) -> aws_sdk_sts::Client {
     let conf = aws_sdk_sts::config::Builder::from(sdk)
         .interceptor(metrics.interceptor())
+        .retry_classifier(NotImplementedIsFinal)
         .retry_partition(partition(partition_name))
         .build();
     aws_sdk_sts::Client::from_conf(conf)
@@ -603,6 +631,7 @@ fn build_scope(
 ) -> Scope {
     let iam_conf = aws_sdk_iam::config::Builder::from(&sdk)
         .interceptor(metrics.interceptor())
+        .retry_classifier(NotImplementedIsFinal)
         .retry_partition(partition(format!("iam-{account}")))
         .build();
     Scope {

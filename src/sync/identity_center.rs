@@ -15,10 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_identitystore::types as ids_types;
 use aws_sdk_ssoadmin::types as sso_types;
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use clap::Args;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -192,45 +190,9 @@ pub const IC_TYPES: [&str; 4] = [
     rt::PERMISSION_SET_ASSIGNMENT,
 ];
 
-// ---------------------------------------------------------------------------------------------
-// "Not implemented" answers (an emulator's HTML 500) for optional per-permission-set reads.
-
-/// True for an HTML page answered with 500: what an endpoint that does not implement an
-/// operation sends (moto). AWS's JSON APIs answer errors in JSON.
-pub fn is_not_implemented(status: u16, body: Option<&[u8]>) -> bool {
-    status == 500
-        && body.is_some_and(|b| {
-            let head = String::from_utf8_lossy(&b[..b.len().min(64)])
-                .trim_start()
-                .to_ascii_lowercase();
-            head.starts_with("<!doctype html") || head.starts_with("<html")
-        })
-}
-
-fn response_not_implemented(r: &HttpResponse) -> bool {
-    is_not_implemented(r.status().as_u16(), r.body().bytes())
-}
-
-/// Forbids retrying a "not implemented" answer: retrying cannot make it implemented.
-#[derive(Debug)]
-struct NotImplementedIsFinal;
-
-impl ClassifyRetry for NotImplementedIsFinal {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        match ctx.response() {
-            Some(r) if response_not_implemented(r) => RetryAction::RetryForbidden,
-            _ => RetryAction::NoActionIndicated,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "orgsync-not-implemented-is-final"
-    }
-}
-
-fn optional_call_config() -> aws_sdk_ssoadmin::config::Builder {
-    aws_sdk_ssoadmin::config::Builder::default().retry_classifier(NotImplementedIsFinal)
-}
+/// The old name of [`crate::aws::errors::is_not_implemented_answer`], kept so provisioning
+/// builds until it tests [`crate::aws::errors::is_not_implemented`] on its `AwsError`s instead.
+pub use crate::aws::errors::is_not_implemented_answer as is_not_implemented;
 
 // ---------------------------------------------------------------------------------------------
 // Instance discovery.
@@ -782,7 +744,11 @@ impl<'a> Reader<'a> {
                         match fut.await {
                             Ok(v) => Ok(Some(v)),
                             Err(SdkError::ServiceError(se))
-                                if optional && response_not_implemented(se.raw()) =>
+                                if optional
+                                    && is_not_implemented(
+                                        se.raw().status().as_u16(),
+                                        se.raw().body().bytes(),
+                                    ) =>
                             {
                                 Ok(None)
                             }
@@ -970,8 +936,6 @@ impl<'a> Reader<'a> {
                         .permission_set_arn(arn)
                         .max_results(self.page)
                         .set_next_token(t)
-                        .customize()
-                        .config_override(optional_call_config())
                         .send()
                 },
                 |r, out| {
@@ -1000,8 +964,6 @@ impl<'a> Reader<'a> {
                         .permission_set_arn(arn)
                         .max_results(self.page)
                         .set_next_token(t)
-                        .customize()
-                        .config_override(optional_call_config())
                         .send()
                 },
                 |r, out| {
@@ -1025,8 +987,6 @@ impl<'a> Reader<'a> {
                         .get_inline_policy_for_permission_set()
                         .instance_arn(inst)
                         .permission_set_arn(arn)
-                        .customize()
-                        .config_override(optional_call_config())
                         .send()
                 },
                 |r, out| {
@@ -1049,8 +1009,6 @@ impl<'a> Reader<'a> {
                     .get_permissions_boundary_for_permission_set()
                     .instance_arn(inst)
                     .permission_set_arn(arn)
-                    .customize()
-                    .config_override(optional_call_config())
                     .send()
             },
             |r, out| {
@@ -1527,22 +1485,6 @@ mod tests {
         let (chosen, _) = select_instance(&[other, own.clone()], None, "222222222222").unwrap();
         assert_eq!(chosen, own);
         assert!(select_instance(&[], None, "x").is_err());
-    }
-
-    #[test]
-    fn ic_not_implemented_is_an_html_500_only() {
-        let html = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>";
-        assert!(is_not_implemented(500, Some(html)));
-        assert!(is_not_implemented(
-            500,
-            Some(b"  <HTML><body>x</body></HTML>")
-        ));
-        assert!(!is_not_implemented(503, Some(html)));
-        assert!(!is_not_implemented(
-            500,
-            Some(br#"{"__type":"InternalServerException","message":"x"}"#)
-        ));
-        assert!(!is_not_implemented(500, None));
     }
 
     #[test]
