@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_identitystore::types as ids_types;
 use aws_sdk_ssoadmin::types as sso_types;
@@ -21,6 +21,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use clap::Args;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::aws::errors::is_not_implemented as not_implemented;
 use crate::aws::limits::Limiter;
 use crate::aws::{AwsError, ErrorClass, Scope, Session};
 use crate::model::pb;
@@ -234,7 +235,8 @@ pub fn classify(owner: Option<&str>, management: Option<&str>) -> InstanceKind {
     }
 }
 
-async fn list_instances(
+/// The instances `sso:ListInstances` lists in `region`, classified against `management`.
+pub(crate) async fn list_instances(
     scope: &Scope,
     lim: &Limiter,
     region: &str,
@@ -242,34 +244,63 @@ async fn list_instances(
     page: i32,
 ) -> Result<Vec<Instance>, AwsError> {
     let sso = scope.sso_admin(region);
+    pages(
+        scope,
+        lim,
+        "sso",
+        "ListInstances",
+        None,
+        |t| {
+            sso.list_instances()
+                .max_results(page)
+                .set_next_token(t)
+                .send()
+        },
+        |r, out| {
+            out.extend(r.instances().iter().filter_map(|i| {
+                Some(Instance {
+                    arn: i.instance_arn()?.to_string(),
+                    identity_store_id: i.identity_store_id()?.to_string(),
+                    region: region.to_string(),
+                    owner_account: i.owner_account_id().map(str::to_string),
+                    name: i.name().map(str::to_string),
+                    status: i.status().map(|s| s.as_str().to_string()),
+                    kind: classify(i.owner_account_id(), management),
+                })
+            }));
+            r.next_token().map(str::to_string)
+        },
+    )
+    .await
+}
+
+/// Every page of a list call: `call` asks for the page after a token, `take` keeps a page's
+/// items and returns the next token. Stops at a missing, empty or already seen token. Each
+/// call waits for a token of `lim` and is counted in `counter`.
+async fn pages<R, E, Fut, T>(
+    scope: &Scope,
+    lim: &Limiter,
+    service: &'static str,
+    op: &'static str,
+    counter: Option<&AtomicU64>,
+    call: impl Fn(Option<String>) -> Fut,
+    mut take: impl FnMut(R, &mut Vec<T>) -> Option<String>,
+) -> Result<Vec<T>, AwsError>
+where
+    Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let mut out = vec![];
     let mut token: Option<String> = None;
+    let mut seen: HashSet<String> = HashSet::new();
     loop {
-        let t = token.clone();
-        let resp = scope
-            .call(lim, "sso", "ListInstances", || {
-                sso.list_instances()
-                    .max_results(page)
-                    .set_next_token(t.clone())
-                    .send()
-            })
-            .await?;
-        for i in resp.instances() {
-            let (Some(arn), Some(store)) = (i.instance_arn(), i.identity_store_id()) else {
-                continue;
-            };
-            out.push(Instance {
-                arn: arn.to_string(),
-                identity_store_id: store.to_string(),
-                region: region.to_string(),
-                owner_account: i.owner_account_id().map(str::to_string),
-                name: i.name().map(str::to_string),
-                status: i.status().map(|s| s.as_str().to_string()),
-                kind: classify(i.owner_account_id(), management),
-            });
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::Relaxed);
         }
-        match resp.next_token() {
-            Some(n) if !n.is_empty() && Some(n) != t.as_deref() => token = Some(n.to_string()),
+        let t = token.take();
+        let resp = scope.call(lim, service, op, || call(t.clone())).await?;
+        match take(resp, &mut out) {
+            Some(next) if !next.is_empty() && seen.insert(next.clone()) => token = Some(next),
             _ => return Ok(out),
         }
     }
@@ -686,7 +717,9 @@ struct Reader<'a> {
     instance: &'a Instance,
     page: i32,
     calls: AtomicU64,
-    unimplemented: Mutex<BTreeSet<&'static str>>,
+    /// Per optional operation: `None` until its first answer, then whether the endpoint
+    /// implements it.
+    implemented: Mutex<BTreeMap<&'static str, Arc<tokio::sync::Mutex<Option<bool>>>>>,
 }
 
 type Pairs = BTreeSet<(String, String)>;
@@ -701,76 +734,28 @@ impl<'a> Reader<'a> {
             instance,
             page: page.clamp(1, PAGE),
             calls: AtomicU64::new(0),
-            unimplemented: Mutex::new(BTreeSet::new()),
+            implemented: Mutex::new(BTreeMap::new()),
         }
     }
 
+    /// The optional operations the endpoint answered "not implemented".
     fn unimplemented(&self) -> Vec<&'static str> {
-        match self.unimplemented.lock() {
-            Ok(s) => s.iter().copied().collect(),
-            Err(p) => p.into_inner().iter().copied().collect(),
-        }
+        let gates = self
+            .implemented
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        gates
+            .iter()
+            .filter(|(_, g)| g.try_lock().is_ok_and(|k| *k == Some(false)))
+            .map(|(op, _)| *op)
+            .collect()
     }
 
     fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Every page of a list call. With `optional`, an operation the endpoint does not
-    /// implement gives `None` (and is remembered for a note) instead of an error.
-    async fn pages<R, E, Fut, T>(
-        &self,
-        service: &'static str,
-        op: &'static str,
-        optional: bool,
-        call: impl Fn(Option<String>) -> Fut,
-        mut take: impl FnMut(R, &mut Vec<T>) -> Option<String>,
-    ) -> Result<Option<Vec<T>>, AwsError>
-    where
-        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let mut out = vec![];
-        let mut token: Option<String> = None;
-        let mut seen: HashSet<String> = HashSet::new();
-        loop {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            let t = token.clone();
-            let resp = self
-                .scope
-                .call(self.lim, service, op, || {
-                    let fut = call(t.clone());
-                    async move {
-                        match fut.await {
-                            Ok(v) => Ok(Some(v)),
-                            Err(SdkError::ServiceError(se))
-                                if optional
-                                    && is_not_implemented(
-                                        se.raw().status().as_u16(),
-                                        se.raw().body().bytes(),
-                                    ) =>
-                            {
-                                Ok(None)
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                })
-                .await?;
-            let Some(resp) = resp else {
-                if let Ok(mut s) = self.unimplemented.lock() {
-                    s.insert(op);
-                }
-                return Ok(None);
-            };
-            match take(resp, &mut out) {
-                Some(next) if !next.is_empty() && seen.insert(next.clone()) => token = Some(next),
-                _ => return Ok(Some(out)),
-            }
-        }
-    }
-
-    /// Like [`Reader::pages`] for a call that is always implemented.
+    /// Every page of a list call (see [`pages`]), counted.
     async fn all<R, E, Fut, T>(
         &self,
         service: &'static str,
@@ -782,10 +767,70 @@ impl<'a> Reader<'a> {
         Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        Ok(self
-            .pages(service, op, false, call, take)
-            .await?
-            .unwrap_or_default())
+        pages(
+            self.scope,
+            self.lim,
+            service,
+            op,
+            Some(&self.calls),
+            call,
+            take,
+        )
+        .await
+    }
+
+    /// One call that is not paged, counted.
+    async fn one<R, E, Fut>(
+        &self,
+        service: &'static str,
+        op: &'static str,
+        call: impl Fn() -> Fut,
+    ) -> Result<R, AwsError>
+    where
+        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.scope.call(self.lim, service, op, call).await
+    }
+
+    /// `read` (calls of `op`, an operation an endpoint may not implement), or `None` when the
+    /// endpoint does not implement `op`. The first read of `op` runs alone and settles that,
+    /// so such an endpoint is asked once, not once per permission set; the reads after it run
+    /// concurrently, or not at all.
+    async fn optional<T, Fut>(
+        &self,
+        op: &'static str,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<Option<T>, AwsError>
+    where
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let gate = Arc::clone(
+            self.implemented
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(op)
+                .or_default(),
+        );
+        let known = gate.lock().await;
+        let first = match *known {
+            Some(false) => return Ok(None),
+            Some(true) => {
+                drop(known);
+                None
+            }
+            None => Some(known),
+        };
+        let answer = read().await;
+        if let Some(mut known) = first {
+            *known = Some(!answer.as_ref().is_err_and(not_implemented));
+        }
+        match answer {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if not_implemented(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Users, groups and the user memberships of every group (one paged call per group).
@@ -829,55 +874,47 @@ impl<'a> Reader<'a> {
                 },
             )
             .await?;
-        let per_group: Vec<Vec<Membership>> = stream::iter(
-            groups
-                .iter()
-                .map(|g| async move {
-                    self.all(
-                        "identitystore",
-                        "ListGroupMemberships",
-                        |t| {
-                            self.ids
-                                .list_group_memberships()
-                                .identity_store_id(store)
-                                .group_id(&g.id)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.group_memberships().iter().filter_map(|m| {
-                                let user = match m.member_id() {
-                                    Some(ids_types::MemberId::UserId(u)) => u.clone(),
-                                    _ => return None,
-                                };
-                                Some(Membership {
-                                    id: m.membership_id().to_string(),
-                                    group_id: m.group_id().unwrap_or(&g.id).to_string(),
-                                    user_id: user,
-                                })
-                            }));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .collect::<Vec<_>>(),
-        )
-        .buffered(IC_CONCURRENCY)
-        .try_collect()
+        let mut memberships = each_unordered(&groups, |g| async move {
+            self.all(
+                "identitystore",
+                "ListGroupMemberships",
+                |t| {
+                    self.ids
+                        .list_group_memberships()
+                        .identity_store_id(store)
+                        .group_id(&g.id)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.group_memberships().iter().filter_map(|m| {
+                        let user = match m.member_id() {
+                            Some(ids_types::MemberId::UserId(u)) => u.clone(),
+                            _ => return None,
+                        };
+                        Some(Membership {
+                            id: m.membership_id().to_string(),
+                            group_id: m.group_id().unwrap_or(&g.id).to_string(),
+                            user_id: user,
+                        })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
         .await?;
-        let mut memberships: Vec<Membership> = per_group.into_iter().flatten().collect();
         memberships.sort();
         memberships.dedup_by(|a, b| a.id == b.id);
         Ok((users, groups, memberships))
     }
 
     /// Every permission set with its details (five calls each; the optional ones tolerate an
-    /// endpoint that does not implement them).
+    /// endpoint that does not implement them), in ARN order.
     async fn permission_sets(&self) -> Result<Vec<PermissionSet>, AwsError> {
         let inst = self.instance.arn.as_str();
-        let arns: Vec<String> = self
+        let arns: BTreeSet<String> = self
             .all(
                 "sso",
                 "ListPermissionSets",
@@ -894,28 +931,21 @@ impl<'a> Reader<'a> {
                     r.next_token().map(str::to_string)
                 },
             )
-            .await?;
-        let mut unique = BTreeSet::new();
-        let arns: Vec<String> = arns
+            .await?
             .into_iter()
-            .filter(|a| unique.insert(a.clone()))
             .collect();
-        stream::iter(
-            arns.iter()
-                .map(|arn| self.permission_set(arn))
-                .collect::<Vec<_>>(),
-        )
-        .buffered(IC_CONCURRENCY)
-        .try_collect()
-        .await
+        let mut sets = each_unordered(&arns, |arn| async move {
+            self.permission_set(arn).await.map(|p| vec![p])
+        })
+        .await?;
+        sets.sort_by(|a, b| a.arn.cmp(&b.arn));
+        Ok(sets)
     }
 
     async fn permission_set(&self, arn: &str) -> Result<PermissionSet, AwsError> {
         let inst = self.instance.arn.as_str();
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let described = self
-            .scope
-            .call(self.lim, "sso", "DescribePermissionSet", || {
+            .one("sso", "DescribePermissionSet", || {
                 self.sso
                     .describe_permission_set()
                     .instance_arn(inst)
@@ -924,104 +954,102 @@ impl<'a> Reader<'a> {
             })
             .await?;
         let d = described.permission_set();
+        let op = "ListManagedPoliciesInPermissionSet";
         let managed = self
-            .pages(
-                "sso",
-                "ListManagedPoliciesInPermissionSet",
-                true,
-                |t| {
-                    self.sso
-                        .list_managed_policies_in_permission_set()
-                        .instance_arn(inst)
-                        .permission_set_arn(arn)
-                        .max_results(self.page)
-                        .set_next_token(t)
-                        .send()
-                },
-                |r, out| {
-                    out.extend(r.attached_managed_policies().iter().filter_map(|p| {
-                        let arn = p.arn()?.to_string();
-                        let name = p
-                            .name()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(&arn).to_string());
-                        Some(Attached { name, arn })
-                    }));
-                    r.next_token().map(str::to_string)
-                },
-            )
+            .optional(op, || {
+                self.all(
+                    "sso",
+                    op,
+                    |t| {
+                        self.sso
+                            .list_managed_policies_in_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .max_results(self.page)
+                            .set_next_token(t)
+                            .send()
+                    },
+                    |r, out| {
+                        out.extend(r.attached_managed_policies().iter().filter_map(|p| {
+                            let arn = p.arn()?.to_string();
+                            let name = p.name().map(str::to_string).unwrap_or_else(|| {
+                                arn.rsplit('/').next().unwrap_or(&arn).to_string()
+                            });
+                            Some(Attached { name, arn })
+                        }));
+                        r.next_token().map(str::to_string)
+                    },
+                )
+            })
             .await?
             .unwrap_or_default();
+        let op = "ListCustomerManagedPolicyReferencesInPermissionSet";
         let customer_managed = self
-            .pages(
-                "sso",
-                "ListCustomerManagedPolicyReferencesInPermissionSet",
-                true,
-                |t| {
-                    self.sso
-                        .list_customer_managed_policy_references_in_permission_set()
-                        .instance_arn(inst)
-                        .permission_set_arn(arn)
-                        .max_results(self.page)
-                        .set_next_token(t)
-                        .send()
-                },
-                |r, out| {
-                    out.extend(
-                        r.customer_managed_policy_references()
-                            .iter()
-                            .map(|c| CustomerPolicyRef::new(c.name(), c.path())),
-                    );
-                    r.next_token().map(str::to_string)
-                },
-            )
+            .optional(op, || {
+                self.all(
+                    "sso",
+                    op,
+                    |t| {
+                        self.sso
+                            .list_customer_managed_policy_references_in_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .max_results(self.page)
+                            .set_next_token(t)
+                            .send()
+                    },
+                    |r, out| {
+                        out.extend(
+                            r.customer_managed_policy_references()
+                                .iter()
+                                .map(|c| CustomerPolicyRef::new(c.name(), c.path())),
+                        );
+                        r.next_token().map(str::to_string)
+                    },
+                )
+            })
             .await?
             .unwrap_or_default();
+        let op = "GetInlinePolicyForPermissionSet";
         let inline = self
-            .pages(
-                "sso",
-                "GetInlinePolicyForPermissionSet",
-                true,
-                |_| {
-                    self.sso
-                        .get_inline_policy_for_permission_set()
-                        .instance_arn(inst)
-                        .permission_set_arn(arn)
-                        .send()
-                },
-                |r, out| {
-                    out.extend(
-                        r.inline_policy()
-                            .filter(|p| !p.trim().is_empty())
-                            .map(str::to_string),
-                    );
-                    None
-                },
-            )
+            .optional(op, || async {
+                let r = self
+                    .one("sso", op, || {
+                        self.sso
+                            .get_inline_policy_for_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .send()
+                    })
+                    .await?;
+                Ok(r.inline_policy()
+                    .filter(|p| !p.trim().is_empty())
+                    .map(str::to_string))
+            })
             .await?
-            .and_then(|v| v.into_iter().next());
-        let boundary = self.pages(
-            "sso",
-            "GetPermissionsBoundaryForPermissionSet",
-            true,
-            |_| {
-                self.sso
-                    .get_permissions_boundary_for_permission_set()
-                    .instance_arn(inst)
-                    .permission_set_arn(arn)
-                    .send()
-            },
-            |r, out| {
-                out.extend(r.permissions_boundary().and_then(boundary_of));
-                None
-            },
-        );
-        // A permission set without a boundary is answered with ResourceNotFoundException.
-        let boundary = match boundary.await {
-            Ok(b) => b.and_then(|v| v.into_iter().next()),
-            Err(e) if e.class == ErrorClass::NotFound => None,
-            Err(e) => return Err(e),
-        };
+            .flatten();
+        let op = "GetPermissionsBoundaryForPermissionSet";
+        let boundary = self
+            .optional(op, || async {
+                let r = self
+                    .one("sso", op, || {
+                        self.sso
+                            .get_permissions_boundary_for_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .send()
+                    })
+                    .await;
+                match r {
+                    Ok(r) => Ok(r.permissions_boundary().and_then(boundary_of)),
+                    // A permission set without a boundary is answered with
+                    // ResourceNotFoundException.
+                    Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?
+            .flatten();
         Ok(PermissionSet {
             arn: arn.to_string(),
             name: d
