@@ -954,12 +954,11 @@ impl<'a> Reader<'a> {
             })
             .await?;
         let d = described.permission_set();
-        let op = "ListManagedPoliciesInPermissionSet";
         let managed = self
-            .optional(op, || {
+            .optional("ListManagedPoliciesInPermissionSet", || {
                 self.all(
                     "sso",
-                    op,
+                    "ListManagedPoliciesInPermissionSet",
                     |t| {
                         self.sso
                             .list_managed_policies_in_permission_set()
@@ -983,12 +982,11 @@ impl<'a> Reader<'a> {
             })
             .await?
             .unwrap_or_default();
-        let op = "ListCustomerManagedPolicyReferencesInPermissionSet";
         let customer_managed = self
-            .optional(op, || {
+            .optional("ListCustomerManagedPolicyReferencesInPermissionSet", || {
                 self.all(
                     "sso",
-                    op,
+                    "ListCustomerManagedPolicyReferencesInPermissionSet",
                     |t| {
                         self.sso
                             .list_customer_managed_policy_references_in_permission_set()
@@ -1010,11 +1008,10 @@ impl<'a> Reader<'a> {
             })
             .await?
             .unwrap_or_default();
-        let op = "GetInlinePolicyForPermissionSet";
         let inline = self
-            .optional(op, || async {
+            .optional("GetInlinePolicyForPermissionSet", || async {
                 let r = self
-                    .one("sso", op, || {
+                    .one("sso", "GetInlinePolicyForPermissionSet", || {
                         self.sso
                             .get_inline_policy_for_permission_set()
                             .instance_arn(inst)
@@ -1028,11 +1025,10 @@ impl<'a> Reader<'a> {
             })
             .await?
             .flatten();
-        let op = "GetPermissionsBoundaryForPermissionSet";
         let boundary = self
-            .optional(op, || async {
+            .optional("GetPermissionsBoundaryForPermissionSet", || async {
                 let r = self
-                    .one("sso", op, || {
+                    .one("sso", "GetPermissionsBoundaryForPermissionSet", || {
                         self.sso
                             .get_permissions_boundary_for_permission_set()
                             .instance_arn(inst)
