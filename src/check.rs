@@ -19,7 +19,7 @@ use crate::arn::AccountId;
 use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
 use crate::sync::engine::{AccountPlan, Plan};
-use crate::sync::identity_center::{self as sic, IcMode, IcOptions};
+use crate::sync::identity_center::{self as sic, IcArgs, IcMode};
 use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
 
 /// The verdict of one check.
@@ -89,7 +89,7 @@ impl Finding {
 pub struct CheckOptions {
     pub plan: PlanOptions,
     /// Identity Center as `sync` would use it (`--identity-center off` skips the check).
-    pub ic: IcOptions,
+    pub ic: IcArgs,
     /// Accounts checked at the same time.
     pub concurrency: usize,
 }
@@ -283,7 +283,7 @@ async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> 
 
 /// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
 /// instance choice), then one identity-store read and one permission-set read on it.
-async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
+async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Finding> {
     let scope = session.management();
     let lim = session.ic_limiter();
     let management = sic::management_account(session, plan).await;
@@ -295,7 +295,7 @@ async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<
     let regions = sic::candidate_regions(ic.sso_region.as_deref(), session_region.as_deref());
     let found = sic::discover(scope, lim, &regions, management.as_deref(), 10).await;
     let target = format!("regions {}", found.tried.join(","));
-    let required = ic.mode == IcMode::On;
+    let required = ic.identity_center == IcMode::On;
     let missing = |detail: String, fix: &str, denied: bool| {
         let status = if required || denied {
             if required { Status::Fail } else { Status::Warn }
@@ -330,7 +330,7 @@ async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<
     }
     let caller = session.caller.account.to_string();
     let (instance, notes) =
-        match sic::select_instance(&found.instances, ic.instance_arn.as_deref(), &caller) {
+        match sic::select_instance(&found.instances, ic.ic_instance_arn.as_deref(), &caller) {
             Ok(p) => p,
             Err(why) => {
                 return vec![
@@ -602,7 +602,7 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     out.extend(members.drain(..).flatten());
 
     // 5. Identity Center.
-    if opts.ic.mode != IcMode::Off {
+    if opts.ic.identity_center != IcMode::Off {
         out.extend(identity_center(&session, &opts.ic, &ic_plan).await);
     }
     out

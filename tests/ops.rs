@@ -523,17 +523,37 @@ fn read_policy_covers_every_call_a_sync_makes() {
         calls.iter().any(|c| c == "identitystore:ListUsers"),
         "{calls:?}"
     );
-    let allowed = policy_actions(&run(orgsync("http://127.0.0.1:9").args([
-        "policy",
-        "--read",
-        "--identity-center",
-    ])));
+    // Plain `policy --read`: its default Identity Center mode is sync's (auto), so a role made
+    // from it lets this default sync read Identity Center.
+    let allowed = policy_actions(&run(
+        orgsync("http://127.0.0.1:9").args(["policy", "--read"])
+    ));
     for c in &calls {
         assert!(
             allowed.contains(c),
             "{c} is called but not in `orgsync policy --read`"
         );
     }
+    // Only `off` (any spelling sync accepts) leaves Identity Center out.
+    for (flag, ic) in [
+        (&["--identity-center"][..], true),
+        (&["--identity-center", "auto"][..], true),
+        (&["--identity-center", "TRUE"][..], true),
+        (&["--identity-center", "off"][..], false),
+        (&["--identity-center", "false"][..], false),
+    ] {
+        let a = policy_actions(&run(orgsync("http://127.0.0.1:9")
+            .args(["policy", "--read"])
+            .args(flag)));
+        assert_eq!(a.contains("sso:ListInstances"), ic, "{flag:?}");
+    }
+    let a = policy_actions(&run(orgsync("http://127.0.0.1:9")
+        .env("BATON_GLOBAL_AWS_SSO_ENABLED", "false")
+        .args(["policy", "--read"])));
+    assert!(
+        !a.contains("sso:ListInstances"),
+        "sync's variable, sync's meaning"
+    );
     let member = policy_actions(&run(
         orgsync("http://127.0.0.1:9").args(["policy", "--read", "--member"])
     ));

@@ -63,7 +63,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let plan = args.plan.options().map_err(exit::usage)?;
     let opts = CheckOptions {
         plan,
-        ic: args.ic.options(),
+        ic: args.ic.clone(),
         concurrency: args.concurrency as usize,
     };
     let findings = run_checks(args.aws.settings(), &opts).await;

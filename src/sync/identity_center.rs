@@ -18,7 +18,7 @@ use aws_sdk_ssoadmin::types as sso_types;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::errors::is_not_implemented as not_implemented;
@@ -52,26 +52,18 @@ const IC_CONCURRENCY: usize = 8;
 /// Largest page every Identity Center list call accepts (the default page size).
 const PAGE: i32 = 100;
 
-/// `--identity-center`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--identity-center` (of `sync`, `check` and `policy`; true/false are baton-aws's
+/// BATON_GLOBAL_AWS_SSO_ENABLED values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IcMode {
     /// On when an instance is found; off (with a note) when there is none or the caller may
     /// not list instances.
     Auto,
     /// Must be synced: a missing or unreadable instance fails the phase (exit 3).
+    #[value(alias = "true")]
     On,
+    #[value(alias = "false")]
     Off,
-}
-
-fn parse_mode(s: &str) -> Result<IcMode, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(IcMode::Auto),
-        "on" | "true" => Ok(IcMode::On),
-        "off" | "false" => Ok(IcMode::Off),
-        _ => Err(format!(
-            "'{s}' is not an Identity Center mode (auto, on, off; true/false also accepted)"
-        )),
-    }
 }
 
 fn parse_region(s: &str) -> Result<String, String> {
@@ -108,7 +100,7 @@ fn parse_instance_arn(s: &str) -> Result<String, String> {
     }
 }
 
-/// Identity Center flags of `orgsync sync`.
+/// Identity Center flags of `orgsync sync` (and `check`).
 #[derive(Debug, Clone, Args)]
 pub struct IcArgs {
     /// Sync IAM Identity Center: auto (when an instance is found), on, off. true/false are
@@ -116,8 +108,9 @@ pub struct IcArgs {
     #[arg(
         long = "identity-center",
         env = "ORGSYNC_IDENTITY_CENTER",
+        value_enum,
+        ignore_case = true,
         default_value = "auto",
-        value_parser = parse_mode,
         value_name = "auto|on|off",
         help_heading = "Identity Center"
     )]
@@ -148,38 +141,12 @@ pub struct IcArgs {
     pub ic_page_size: i32,
 }
 
-/// Validated Identity Center options.
-#[derive(Debug, Clone)]
-pub struct IcOptions {
-    pub mode: IcMode,
-    pub sso_region: Option<String>,
-    pub instance_arn: Option<String>,
-    pub strategy: StrategyArg,
-    /// Items per page asked of paged calls.
-    pub page_size: i32,
-}
-
 impl IcArgs {
-    pub fn options(&self) -> IcOptions {
-        IcOptions {
-            mode: self.identity_center,
-            sso_region: self.sso_region.clone(),
-            instance_arn: self.ic_instance_arn.clone(),
-            strategy: self.ic_assignment_strategy,
-            page_size: self.ic_page_size,
-        }
-    }
-}
-
-impl Default for IcOptions {
-    fn default() -> Self {
-        IcOptions {
-            mode: IcMode::Auto,
-            sso_region: None,
-            instance_arn: None,
-            strategy: StrategyArg::Auto,
-            page_size: PAGE,
-        }
+    /// A copy of these flags. Transitional: kept only so `cli::sync_cmd`'s
+    /// `attach(&session, &args.ic.options(), …)` builds unchanged; it goes when that call
+    /// passes `&args.ic`.
+    pub fn options(&self) -> IcArgs {
+        self.clone()
     }
 }
 
@@ -437,8 +404,8 @@ pub async fn management_account(session: &Session, plan: &Plan) -> Option<String
 
 /// Decides whether Identity Center is synced and, if so, adds its resource types and phase to
 /// `plan` (one `ListInstances` per searched region; see [`PROBE_REGIONS`]).
-pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
-    if opts.mode == IcMode::Off {
+pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
+    if opts.identity_center == IcMode::Off {
         return;
     }
     let scope = session.management();
@@ -450,7 +417,14 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
         .clone()
         .or_else(|| session.base_config().region().map(|r| r.to_string()));
     let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
-    let found = discover(scope, lim, &regions, management.as_deref(), opts.page_size).await;
+    let found = discover(
+        scope,
+        lim,
+        &regions,
+        management.as_deref(),
+        opts.ic_page_size,
+    )
+    .await;
     let caller = session.caller.account.to_string();
     let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
         Err((
@@ -470,13 +444,13 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
         };
         Err((why, found.errors.last().cloned()))
     } else {
-        select_instance(&found.instances, opts.instance_arn.as_deref(), &caller)
+        select_instance(&found.instances, opts.ic_instance_arn.as_deref(), &caller)
             .map_err(|why| (why, None))
     };
     let (instance, notes) = match picked {
         Ok(p) => p,
         Err((why, err)) => {
-            if opts.mode == IcMode::Auto {
+            if opts.identity_center == IcMode::Auto {
                 plan.notes.push(format!("Identity Center: off ({why})"));
                 return;
             }
@@ -528,10 +502,10 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
     add_types(plan);
     let ctx = PhaseContext {
         instance,
-        strategy: opts.strategy,
+        strategy: opts.ic_assignment_strategy,
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
-        page_size: opts.page_size,
+        page_size: opts.ic_page_size,
     };
     plan.phases.push(Phase {
         name: "identity center".into(),
@@ -1425,15 +1399,11 @@ mod tests {
             ("on", IcMode::On),
             ("TRUE", IcMode::On),
             ("false", IcMode::Off),
-            ("off", IcMode::Off),
+            ("Off", IcMode::Off),
         ] {
-            assert_eq!(parse_mode(s), Ok(m), "{s}");
+            assert_eq!(IcMode::from_str(s, true), Ok(m), "{s}");
         }
-        assert!(
-            parse_mode("yes please")
-                .unwrap_err()
-                .contains("auto, on, off")
-        );
+        assert!(IcMode::from_str("yes please", true).is_err());
         assert!(parse_region("eu-west-1").is_ok());
         assert!(parse_region("us-gov-west-1").is_ok());
         assert!(parse_region("EU-west-1").is_err());
