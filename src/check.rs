@@ -293,7 +293,7 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
         .clone()
         .or_else(|| session.base_config().region().map(|r| r.to_string()));
     let regions = sic::candidate_regions(ic.sso_region.as_deref(), session_region.as_deref());
-    let found = sic::discover(scope, lim, &regions, management.as_deref(), 10).await;
+    let found = sic::discover(scope, lim, &regions, management.as_deref()).await;
     let target = format!("regions {}", found.tried.join(","));
     let required = ic.identity_center == IcMode::On;
     let missing = |detail: String, fix: &str, denied: bool| {

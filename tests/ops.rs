@@ -738,6 +738,28 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
         "ok"
     );
     assert_eq!(finding(&doc, "member_hop", "legacy")["status"], "skipped");
+    // Identity Center is looked for with the sync's page size (ORGSYNC_IC_PAGE_SIZE).
+    let list_instances_pages = |proxy: &FaultProxy| -> BTreeSet<Option<String>> {
+        proxy
+            .seen()
+            .into_iter()
+            .filter(|s| s.operation == "ListInstances")
+            .map(|s| s.params.get("MaxResults").cloned())
+            .collect()
+    };
+    assert_eq!(
+        list_instances_pages(&proxy),
+        BTreeSet::from([Some("100".to_string())])
+    );
+    proxy.clear_seen();
+    let out = run(orgsync(&proxy.url())
+        .env("ORGSYNC_IC_PAGE_SIZE", "7")
+        .args(["check", "-o", "json", "--orgs", "off"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        list_instances_pages(&proxy),
+        BTreeSet::from([Some("7".to_string())])
+    );
 
     // Now: prod's role refuses the hop; every role but sandbox's (and the management role)
     // requires its External ID, as their trust policies would in AWS.

@@ -57,6 +57,9 @@ pub struct Settings {
     pub iam_page_size: i32,
     /// Items per page asked of paged Organizations calls (AWS allows up to 20).
     pub org_page_size: i32,
+    /// Items per page asked of paged Identity Center and identity-store calls (AWS allows up
+    /// to 100).
+    pub ic_page_size: i32,
 }
 
 impl Default for Settings {
@@ -79,6 +82,7 @@ impl Default for Settings {
             org_rps: 4.0,
             iam_page_size: 1000,
             org_page_size: 20,
+            ic_page_size: 100,
         }
     }
 }

@@ -49,8 +49,6 @@ pub const PROBE_REGIONS: [&str; 7] = [
 
 /// Identity Center calls in flight at once (the token bucket sets the rate).
 const IC_CONCURRENCY: usize = 8;
-/// Largest page every Identity Center list call accepts (the default page size).
-const PAGE: i32 = 100;
 
 /// `--identity-center` (of `sync`, `check` and `policy`; true/false are baton-aws's
 /// BATON_GLOBAL_AWS_SSO_ENABLED values).
@@ -135,10 +133,6 @@ pub struct IcArgs {
         help_heading = "Identity Center"
     )]
     pub ic_assignment_strategy: StrategyArg,
-
-    /// Items per page of paged Identity Center calls (1-100).
-    #[arg(long, env = "ORGSYNC_IC_PAGE_SIZE", default_value_t = PAGE, value_parser = clap::value_parser!(i32).range(1..=100), hide = true)]
-    pub ic_page_size: i32,
 }
 
 impl IcArgs {
@@ -208,9 +202,9 @@ pub(crate) async fn list_instances(
     lim: &Limiter,
     region: &str,
     management: Option<&str>,
-    page: i32,
 ) -> Result<Vec<Instance>, AwsError> {
     let sso = scope.sso_admin(region);
+    let page = scope.settings().ic_page_size;
     pages(
         scope,
         lim,
@@ -281,13 +275,12 @@ pub async fn discover(
     lim: &Limiter,
     regions: &[String],
     management: Option<&str>,
-    page: i32,
 ) -> Discovery {
     let mut d = Discovery::default();
     let mut fallback: Option<(String, Vec<Instance>)> = None;
     for region in regions {
         d.tried.push(region.clone());
-        match list_instances(scope, lim, region, management, page).await {
+        match list_instances(scope, lim, region, management).await {
             Ok(found) if found.is_empty() => {}
             Ok(found) => {
                 let org = found.iter().any(|i| i.kind == InstanceKind::Organization);
@@ -417,14 +410,7 @@ pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
         .clone()
         .or_else(|| session.base_config().region().map(|r| r.to_string()));
     let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
-    let found = discover(
-        scope,
-        lim,
-        &regions,
-        management.as_deref(),
-        opts.ic_page_size,
-    )
-    .await;
+    let found = discover(scope, lim, &regions, management.as_deref()).await;
     let caller = session.caller.account.to_string();
     let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
         Err((
@@ -505,7 +491,6 @@ pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
         strategy: opts.ic_assignment_strategy,
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
-        page_size: opts.ic_page_size,
     };
     plan.phases.push(Phase {
         name: "identity center".into(),
@@ -533,7 +518,6 @@ struct PhaseContext {
     /// delegated administrator).
     skip_account: Option<String>,
     partition: String,
-    page_size: i32,
 }
 
 /// False for an account resource marked disabled: `sync::org` gives every account that is
@@ -547,12 +531,7 @@ pub fn account_is_active(r: &pb::Resource) -> bool {
 
 async fn run_phase(input: PhaseInput<'_>, ctx: PhaseContext) -> PhaseOutput {
     let session = input.session;
-    let reader = Reader::new(
-        session.management(),
-        session.ic_limiter(),
-        &ctx.instance,
-        ctx.page_size,
-    );
+    let reader = Reader::new(session.management(), session.ic_limiter(), &ctx.instance);
     let accounts: BTreeMap<String, pb::Resource> = input
         .accounts
         .iter()
@@ -699,14 +678,14 @@ struct Reader<'a> {
 type Pairs = BTreeSet<(String, String)>;
 
 impl<'a> Reader<'a> {
-    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance, page: i32) -> Reader<'a> {
+    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance) -> Reader<'a> {
         Reader {
             scope,
             lim,
             sso: scope.sso_admin(&instance.region),
             ids: scope.identity_store(&instance.region),
             instance,
-            page: page.clamp(1, PAGE),
+            page: scope.settings().ic_page_size,
             calls: AtomicU64::new(0),
             implemented: Mutex::new(BTreeMap::new()),
         }

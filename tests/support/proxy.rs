@@ -111,7 +111,8 @@ pub struct Seen {
     pub service: String,
     pub operation: String,
     pub account: Option<String>,
-    /// Form or JSON parameters of interest (RoleArn, ExternalId, RoleSessionName, ...).
+    /// Form or JSON parameters of interest (RoleArn, ExternalId, RoleSessionName, MaxResults,
+    /// ...; JSON numbers as their text).
     pub params: HashMap<String, String>,
     pub status: u16,
     pub injected: Option<String>,
@@ -314,7 +315,14 @@ fn classify(
             .and_then(|v| v.as_object().cloned())
             .map(|m| {
                 m.into_iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                    .filter_map(|(k, v)| {
+                        let text = match v {
+                            serde_json::Value::String(s) => s,
+                            serde_json::Value::Number(n) => n.to_string(),
+                            _ => return None,
+                        };
+                        Some((k, text))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -435,6 +443,7 @@ async fn handle(
                         | "PolicyArn"
                         | "AccountId"
                         | "PermissionSetArn"
+                        | "MaxResults"
                 )
             })
             .map(|(k, v)| (k.clone(), v.clone()))
