@@ -19,7 +19,7 @@ use crate::arn::AccountId;
 use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
 use crate::sync::engine::{AccountPlan, Plan};
-use crate::sync::identity_center::{self as sic, IcArgs, IcMode};
+use crate::sync::identity_center::{self as sic, IcArgs, IcMode, Missing};
 use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
 
 /// The verdict of one check.
@@ -284,61 +284,51 @@ async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> 
 /// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
 /// instance choice), then one identity-store read and one permission-set read on it.
 async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Finding> {
-    let scope = session.management();
-    let lim = session.ic_limiter();
-    let management = sic::management_account(session, plan).await;
-    let session_region = session
-        .settings()
-        .region
-        .clone()
-        .or_else(|| session.base_config().region().map(|r| r.to_string()));
-    let regions = sic::candidate_regions(ic.sso_region.as_deref(), session_region.as_deref());
-    let found = sic::discover(scope, lim, &regions, management.as_deref()).await;
-    let target = format!("regions {}", found.tried.join(","));
+    let located = sic::locate(session, ic, plan).await;
+    let target = format!("regions {}", located.tried.join(","));
     let required = ic.identity_center == IcMode::On;
-    let missing = |detail: String, fix: &str, denied: bool| {
-        let status = if required || denied {
-            if required { Status::Fail } else { Status::Warn }
-        } else {
-            Status::Skipped
-        };
-        let f = Finding::new("identity_center", &target, status, detail);
-        if status == Status::Skipped {
-            f
-        } else {
-            f.fix(fix)
+    let (instance, notes) = match located.found {
+        Ok(p) => p,
+        Err(missing) => {
+            // A sync in auto mode leaves Identity Center out; a refusal or failure is still
+            // worth a warning, and `on` makes any of them a failure.
+            let (detail, fix, suspicious) = match &missing {
+                Missing::Denied(e) => (
+                    format!("sso:ListInstances refused: {e}"),
+                    "grant the Identity Center reads (`orgsync policy --read`), or pass --identity-center off",
+                    true,
+                ),
+                Missing::Failed(e) => (
+                    format!("no instance found (last error: {e})"),
+                    "set --sso-region to the instance's region",
+                    true,
+                ),
+                Missing::NoInstance => (
+                    "no Identity Center instance found; a sync leaves Identity Center out".into(),
+                    "set --sso-region to the instance's region, or --identity-center off",
+                    false,
+                ),
+                Missing::NotChosen(why) => {
+                    return vec![
+                        Finding::new("identity_center", &target, Status::Fail, why.clone())
+                            .fix("pass --ic-instance-arn with one of the instances found"),
+                    ];
+                }
+            };
+            let status = match (required, suspicious) {
+                (true, _) => Status::Fail,
+                (false, true) => Status::Warn,
+                (false, false) => Status::Skipped,
+            };
+            let f = Finding::new("identity_center", &target, status, detail);
+            return vec![if status == Status::Skipped {
+                f
+            } else {
+                f.fix(fix)
+            }];
         }
     };
-    if found.instances.is_empty() {
-        return vec![match (&found.denied, found.errors.last()) {
-            (Some(e), _) => missing(
-                format!("sso:ListInstances refused: {e}"),
-                "grant the Identity Center reads (`orgsync policy --read --identity-center`), or pass --identity-center off",
-                true,
-            ),
-            (None, Some(e)) => missing(
-                format!("no instance found (last error: {e})"),
-                "set --sso-region to the instance's region",
-                true,
-            ),
-            (None, None) => missing(
-                "no Identity Center instance found; a sync leaves Identity Center out".into(),
-                "set --sso-region to the instance's region, or --identity-center off",
-                false,
-            ),
-        }];
-    }
-    let caller = session.caller.account.to_string();
-    let (instance, notes) =
-        match sic::select_instance(&found.instances, ic.ic_instance_arn.as_deref(), &caller) {
-            Ok(p) => p,
-            Err(why) => {
-                return vec![
-                    Finding::new("identity_center", &target, Status::Fail, why)
-                        .fix("pass --ic-instance-arn with one of the instances found"),
-                ];
-            }
-        };
+    let (scope, lim) = (session.management(), session.ic_limiter());
     let target = format!("region {}", instance.region);
     let mut out = vec![Finding::new(
         "identity_center",
@@ -354,7 +344,7 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
     for n in notes {
         out.push(Finding::new("identity_center", &target, Status::Warn, n));
     }
-    let fix = "grant the Identity Center reads (`orgsync policy --read --identity-center`)";
+    let fix = "grant the Identity Center reads (`orgsync policy --read`)";
     let ids = scope.identity_store(&instance.region);
     let users = scope
         .call(lim, "identitystore", "ListUsers", || {

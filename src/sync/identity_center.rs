@@ -174,12 +174,12 @@ pub struct Discovery {
 }
 
 /// Regions to search: `--sso-region` alone, else the session's region then [`PROBE_REGIONS`].
-pub fn candidate_regions(sso_region: Option<&str>, session_region: Option<&str>) -> Vec<String> {
+fn candidate_regions(sso_region: Option<&str>, session_region: &str) -> Vec<String> {
     if let Some(r) = sso_region {
         return vec![r.to_string()];
     }
     let mut out: Vec<String> = vec![];
-    for r in session_region.into_iter().chain(PROBE_REGIONS) {
+    for r in std::iter::once(session_region).chain(PROBE_REGIONS) {
         if !out.iter().any(|o| o == r) {
             out.push(r.to_string());
         }
@@ -270,7 +270,7 @@ where
 /// Looks for instances region by region. Stops at the first region with an organization
 /// instance, or (when there is no organization) with any instance. Refusals are remembered
 /// and the search goes on (a region-deny policy refuses only some regions).
-pub async fn discover(
+async fn discover(
     scope: &Scope,
     lim: &Limiter,
     regions: &[String],
@@ -366,7 +366,7 @@ fn kind_word(k: InstanceKind) -> &'static str {
 
 /// The management account, as planning learnt it (one `DescribeOrganization` here only when
 /// planning did not look, with `--orgs off`).
-pub async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
+async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
     match &plan.organization {
         OrgKnowledge::Management(m) => return Some(m.clone()),
         OrgKnowledge::None => return None,
@@ -395,52 +395,107 @@ pub async fn management_account(session: &Session, plan: &Plan) -> Option<String
     }
 }
 
+/// Why no instance was located.
+#[derive(Debug, Clone)]
+pub enum Missing {
+    /// No instance, and `ListInstances` was refused (in at least one region).
+    Denied(AwsError),
+    /// No instance, and `ListInstances` failed in some region (the last failure).
+    Failed(AwsError),
+    /// No instance in the regions searched.
+    NoInstance,
+    /// Instances were found but none could be chosen (`--ic-instance-arn` names none of them).
+    NotChosen(String),
+}
+
+impl Missing {
+    /// Why Identity Center is not synced, for a note.
+    pub fn why(&self, tried: &[String]) -> String {
+        let tried = tried.join(", ");
+        match self {
+            Missing::Denied(e) => {
+                format!("the caller may not list Identity Center instances ({e})")
+            }
+            Missing::Failed(e) => format!(
+                "no Identity Center instance found in {tried} (last error: {e}); set --sso-region"
+            ),
+            Missing::NoInstance => format!(
+                "no Identity Center instance found in {tried}; set --sso-region if it is elsewhere"
+            ),
+            Missing::NotChosen(why) => why.clone(),
+        }
+    }
+
+    /// The AWS error behind it, if any.
+    pub fn error(&self) -> Option<&AwsError> {
+        match self {
+            Missing::Denied(e) | Missing::Failed(e) => Some(e),
+            Missing::NoInstance | Missing::NotChosen(_) => None,
+        }
+    }
+}
+
+/// Where the instance to sync was looked for, and what was found.
+#[derive(Debug)]
+pub struct Located {
+    /// Regions asked, in order.
+    pub tried: Vec<String>,
+    /// The management account (`None` without an organization).
+    pub management: Option<String>,
+    /// The instance to sync and notes about the others, or why there is none.
+    pub found: Result<(Instance, Vec<String>), Missing>,
+}
+
+/// Finds the instance a sync reads, as `attach` and `orgsync check` both find it: the
+/// management account (from `plan`), the candidate regions (`--sso-region`, or the
+/// session's region then [`PROBE_REGIONS`]), one `ListInstances` per region until one has
+/// it, then [`select_instance`].
+pub async fn locate(session: &Session, opts: &IcArgs, plan: &Plan) -> Located {
+    let management = management_account(session, plan).await;
+    let regions = candidate_regions(opts.sso_region.as_deref(), session.region());
+    let d = discover(
+        session.management(),
+        session.ic_limiter(),
+        &regions,
+        management.as_deref(),
+    )
+    .await;
+    let caller = session.caller.account.to_string();
+    let found = match (d.instances.is_empty(), d.denied, d.errors.last()) {
+        (true, Some(e), _) => Err(Missing::Denied(e)),
+        (true, None, Some(e)) => Err(Missing::Failed(e.clone())),
+        (true, None, None) => Err(Missing::NoInstance),
+        (false, ..) => select_instance(&d.instances, opts.ic_instance_arn.as_deref(), &caller)
+            .map_err(Missing::NotChosen),
+    };
+    Located {
+        tried: d.tried,
+        management,
+        found,
+    }
+}
+
 /// Decides whether Identity Center is synced and, if so, adds its resource types and phase to
 /// `plan` (one `ListInstances` per searched region; see [`PROBE_REGIONS`]).
 pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
     if opts.identity_center == IcMode::Off {
         return;
     }
-    let scope = session.management();
-    let lim = session.ic_limiter();
-    let management = management_account(session, plan).await;
-    let session_region = session
-        .settings()
-        .region
-        .clone()
-        .or_else(|| session.base_config().region().map(|r| r.to_string()));
-    let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
-    let found = discover(scope, lim, &regions, management.as_deref()).await;
+    let Located {
+        tried,
+        management,
+        found,
+    } = locate(session, opts, plan).await;
     let caller = session.caller.account.to_string();
-    let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
-        Err((
-            format!("the caller may not list Identity Center instances ({e})"),
-            Some(e.clone()),
-        ))
-    } else if found.instances.is_empty() {
-        let why = match found.errors.last() {
-            Some(e) => format!(
-                "no Identity Center instance found in {} (last error: {e}); set --sso-region",
-                found.tried.join(", ")
-            ),
-            None => format!(
-                "no Identity Center instance found in {}; set --sso-region if it is elsewhere",
-                found.tried.join(", ")
-            ),
-        };
-        Err((why, found.errors.last().cloned()))
-    } else {
-        select_instance(&found.instances, opts.ic_instance_arn.as_deref(), &caller)
-            .map_err(|why| (why, None))
-    };
-    let (instance, notes) = match picked {
+    let (instance, notes) = match found {
         Ok(p) => p,
-        Err((why, err)) => {
+        Err(missing) => {
+            let why = missing.why(&tried);
             if opts.identity_center == IcMode::Auto {
                 plan.notes.push(format!("Identity Center: off ({why})"));
                 return;
             }
-            let err = err.unwrap_or_else(|| {
+            let err = missing.error().cloned().unwrap_or_else(|| {
                 AwsError::local("sso", "ListInstances", ErrorClass::NotFound, why.clone())
             });
             add_types(plan);
@@ -471,7 +526,7 @@ pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
         if opts.sso_region.is_some() {
             " from --sso-region".to_string()
         } else {
-            format!("; regions searched: {}", found.tried.join(", "))
+            format!("; regions searched: {}", tried.join(", "))
         }
     );
     if delegated {
@@ -1394,15 +1449,15 @@ mod tests {
     #[test]
     fn ic_regions_are_bounded_and_start_with_the_session_region() {
         assert_eq!(
-            candidate_regions(Some("eu-west-1"), Some("us-east-1")),
+            candidate_regions(Some("eu-west-1"), "us-east-1"),
             vec!["eu-west-1"]
         );
-        let r = candidate_regions(None, Some("eu-west-1"));
+        let r = candidate_regions(None, "eu-west-1");
         assert_eq!(r[0], "eu-west-1");
         assert_eq!(r[1], "us-east-1");
         assert_eq!(r.len(), PROBE_REGIONS.len(), "no duplicate of eu-west-1");
         assert_eq!(
-            candidate_regions(None, Some("sa-east-1")).len(),
+            candidate_regions(None, "sa-east-1").len(),
             PROBE_REGIONS.len() + 1
         );
     }
