@@ -211,7 +211,7 @@ fn allowed<T>(
     }
 }
 
-async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> Vec<Finding> {
+async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) -> Vec<Finding> {
     let target = if acct.info.name == acct.info.account_id {
         acct.info.account_id.clone()
     } else {
@@ -499,9 +499,9 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     // 3. The organization, planned exactly as a sync plans it.
     let plan = match plan::build(&session, &opts.plan).await {
         Ok(p) => p,
-        Err(PlanError::NoOrganization(why)) => {
+        Err(e @ PlanError::NoOrganization(_)) => {
             out.push(
-                Finding::new("organization", session.caller.account.to_string(), Status::Fail, format!("--orgs on, but {why}"))
+                Finding::new("organization", session.caller.account.to_string(), Status::Fail, e.to_string())
                     .fix("run from the management account or a delegated administrator (--role-arn), or use --orgs auto/off"),
             );
             return out;
@@ -525,14 +525,6 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
             return out;
         }
     };
-    let ous = plan
-        .org_records
-        .iter()
-        .filter(|r| {
-            matches!(r, crate::model::Record::Resource(res)
-                if res.id.as_ref().is_some_and(|i| i.resource_type == crate::model::types::ORGANIZATIONAL_UNIT))
-        })
-        .count();
     if plan.org_records.is_empty() {
         let why = plan
             .notes
@@ -561,9 +553,10 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
             session.caller.account.to_string(),
             Status::Ok,
             format!(
-                "{} accounts planned ({} to read, {skipped} skipped), {ous} organizational units",
+                "{} accounts planned ({} to read, {skipped} skipped), {} organizational units",
                 plan.accounts.len(),
-                plan.accounts.len() - skipped
+                plan.accounts.len() - skipped,
+                plan.ou_count
             ),
         ));
         for n in &plan.notes {
@@ -577,23 +570,16 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     }
 
     // 4. Every member hop.
-    let session_ref = &session;
-    let principal_ref = principal.as_str();
-    // Identity Center needs the planned accounts' ARNs (to tell the management account).
-    let ic_plan = Plan {
-        accounts: plan.accounts.clone(),
-        ..Default::default()
-    };
-    let mut members: Vec<Vec<Finding>> = stream::iter(plan.accounts)
-        .map(|a| check_member(session_ref, a, principal_ref))
+    let members: Vec<Vec<Finding>> = stream::iter(&plan.accounts)
+        .map(|a| check_member(&session, a, &principal))
         .buffered(opts.concurrency.max(1))
         .collect()
         .await;
-    out.extend(members.drain(..).flatten());
+    out.extend(members.into_iter().flatten());
 
-    // 5. Identity Center.
+    // 5. Identity Center, with what planning learnt about the organization.
     if opts.ic.identity_center != IcMode::Off {
-        out.extend(identity_center(&session, &opts.ic, &ic_plan).await);
+        out.extend(identity_center(&session, &opts.ic, &plan).await);
     }
     out
 }

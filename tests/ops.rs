@@ -738,6 +738,15 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
         "ok"
     );
     assert_eq!(finding(&doc, "member_hop", "legacy")["status"], "skipped");
+    assert!(
+        finding(&doc, "organization", "123456789012")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(", 3 organizational units"),
+        "{doc:#}"
+    );
+    // Identity Center finds the management account in what planning learnt.
+    assert_eq!(proxy.count("organizations", "DescribeOrganization"), 1);
     // Identity Center is looked for with the sync's page size (ORGSYNC_IC_PAGE_SIZE).
     let list_instances_pages = |proxy: &FaultProxy| -> BTreeSet<Option<String>> {
         proxy

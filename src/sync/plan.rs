@@ -308,6 +308,7 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
         },
         resource_types,
         org_records: org::structure_records(&snap),
+        ou_count: snap.ous.len(),
         accounts,
         notes,
         phases: vec![],
@@ -320,6 +321,7 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
         organization,
         resource_types: IAM_TYPES.to_vec(),
         org_records: vec![],
+        ou_count: 0,
         accounts: vec![AccountPlan {
             info: AccountInfo {
                 account_id: account.clone(),
