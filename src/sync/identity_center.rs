@@ -161,11 +161,10 @@ pub use crate::aws::errors::is_not_implemented_answer as is_not_implemented;
 
 /// Where instances were looked for and what was found.
 #[derive(Debug, Default)]
-pub struct Discovery {
+struct Discovery {
     /// Regions asked, in order.
     pub tried: Vec<String>,
-    /// The region whose instances are in `instances`.
-    pub region: Option<String>,
+    /// The instances of the region the search stopped at.
     pub instances: Vec<Instance>,
     /// `ListInstances` was refused.
     pub denied: Option<AwsError>,
@@ -277,7 +276,7 @@ async fn discover(
     management: Option<&str>,
 ) -> Discovery {
     let mut d = Discovery::default();
-    let mut fallback: Option<(String, Vec<Instance>)> = None;
+    let mut fallback: Option<Vec<Instance>> = None;
     for region in regions {
         d.tried.push(region.clone());
         match list_instances(scope, lim, region, management).await {
@@ -285,12 +284,11 @@ async fn discover(
             Ok(found) => {
                 let org = found.iter().any(|i| i.kind == InstanceKind::Organization);
                 if org || management.is_none() {
-                    d.region = Some(region.clone());
                     d.instances = found;
                     return d;
                 }
                 if fallback.is_none() {
-                    fallback = Some((region.clone(), found));
+                    fallback = Some(found);
                 }
             }
             // A refusal may be one region's (a region-deny SCP): keep looking elsewhere.
@@ -304,8 +302,7 @@ async fn discover(
             }
         }
     }
-    if let Some((region, found)) = fallback {
-        d.region = Some(region);
+    if let Some(found) = fallback {
         d.instances = found;
     }
     d
@@ -344,7 +341,7 @@ pub fn select_instance(
     for other in instances.iter().filter(|i| i.arn != chosen.arn) {
         notes.push(format!(
             "Identity Center: {} instance {} (owner {}) not synced{}",
-            kind_word(other.kind),
+            other.kind.as_str(),
             other.arn,
             other.owner_account.as_deref().unwrap_or("unknown"),
             if other.kind == InstanceKind::Account {
@@ -355,13 +352,6 @@ pub fn select_instance(
         ));
     }
     Ok((chosen.clone(), notes))
-}
-
-fn kind_word(k: InstanceKind) -> &'static str {
-    match k {
-        InstanceKind::Organization => "organization",
-        InstanceKind::Account => "account",
-    }
 }
 
 /// The management account, as planning learnt it (one `DescribeOrganization` here only when
@@ -518,7 +508,7 @@ pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
         && instance.owner_account.as_deref() != Some(caller.as_str());
     let mut head = format!(
         "Identity Center: {} instance {} in {} (identity store {}, owner {}){}",
-        kind_word(instance.kind),
+        instance.kind.as_str(),
         instance.arn,
         instance.region,
         instance.identity_store_id,
@@ -537,7 +527,7 @@ pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
     if instance.kind == InstanceKind::Account {
         head.push_str("; account instances have no permission sets or account assignments");
     }
-    tracing::info!(instance = %instance.arn, region = %instance.region, kind = kind_word(instance.kind), "Identity Center instance");
+    tracing::info!(instance = %instance.arn, region = %instance.region, kind = instance.kind.as_str(), "Identity Center instance");
     plan.notes.push(head);
     plan.notes.extend(notes);
     add_types(plan);
@@ -1113,10 +1103,16 @@ impl<'a> Reader<'a> {
             },
         };
         report.strategy = plan;
-        let result = if plan == Strategy::Principal {
-            self.by_principal(users, groups, accounts).await?
-        } else {
-            let pairs = self.discover_pairs(plan, sets, &set_arns, accounts).await?;
+        let discovered = match plan {
+            Strategy::Principal => None,
+            Strategy::PermissionSet => Some(self.pairs_by_permission_set(sets).await?),
+            Strategy::Account => Some(self.pairs_by_account(accounts).await?),
+        };
+        let result = if let Some(discovered) = discovered {
+            let pairs: Pairs = discovered
+                .into_iter()
+                .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
+                .collect();
             report.estimate = known.describe(Some(pairs.len() as u64));
             if report.auto && !keep_pairs(&known, pairs.len() as u64) {
                 report.switched_from = Some(plan);
@@ -1125,6 +1121,8 @@ impl<'a> Reader<'a> {
             } else {
                 self.by_pairs(&pairs).await?
             }
+        } else {
+            self.by_principal(users, groups, accounts).await?
         };
         report.calls = self.calls() - start;
         Ok((result, report))
@@ -1184,71 +1182,68 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
-    /// The provisioned (account, permission set) pairs within `accounts`.
-    async fn discover_pairs(
+    /// The provisioned (account, permission set) pairs, one
+    /// `ListAccountsForProvisionedPermissionSet` per permission set.
+    async fn pairs_by_permission_set(
         &self,
-        how: Strategy,
         sets: &[PermissionSet],
-        set_arns: &BTreeSet<&str>,
-        accounts: &BTreeSet<String>,
-    ) -> Result<Pairs, AwsError> {
+    ) -> Result<Vec<(String, String)>, AwsError> {
         let inst = self.instance.arn.as_str();
-        let found: Vec<(String, String)> = match how {
-            Strategy::PermissionSet => {
-                each_unordered(sets, |ps| async move {
-                    self.all(
-                        "sso",
-                        "ListAccountsForProvisionedPermissionSet",
-                        |t| {
-                            self.sso
-                                .list_accounts_for_provisioned_permission_set()
-                                .instance_arn(inst)
-                                .permission_set_arn(&ps.arn)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .await?
-            }
-            Strategy::Account | Strategy::Principal => {
-                each_unordered(accounts, |acct| async move {
-                    self.all(
-                        "sso",
-                        "ListPermissionSetsProvisionedToAccount",
-                        |t| {
-                            self.sso
-                                .list_permission_sets_provisioned_to_account()
-                                .instance_arn(inst)
-                                .account_id(acct)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(
-                                r.permission_sets()
-                                    .iter()
-                                    .map(|ps| (acct.clone(), ps.clone())),
-                            );
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .await?
-            }
-        };
-        Ok(found
-            .into_iter()
-            .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
-            .collect())
+        each_unordered(sets, |ps| async move {
+            self.all(
+                "sso",
+                "ListAccountsForProvisionedPermissionSet",
+                |t| {
+                    self.sso
+                        .list_accounts_for_provisioned_permission_set()
+                        .instance_arn(inst)
+                        .permission_set_arn(&ps.arn)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
+        .await
+    }
+
+    /// The provisioned (account, permission set) pairs, one
+    /// `ListPermissionSetsProvisionedToAccount` per account.
+    async fn pairs_by_account(
+        &self,
+        accounts: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let inst = self.instance.arn.as_str();
+        each_unordered(accounts, |acct| async move {
+            self.all(
+                "sso",
+                "ListPermissionSetsProvisionedToAccount",
+                |t| {
+                    self.sso
+                        .list_permission_sets_provisioned_to_account()
+                        .instance_arn(inst)
+                        .account_id(acct)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(
+                        r.permission_sets()
+                            .iter()
+                            .map(|ps| (acct.clone(), ps.clone())),
+                    );
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
+        .await
     }
 
     /// `ListAccountAssignments` for every pair.
