@@ -2,7 +2,9 @@
 //! 4 permission sets, 15 assignments in 6 accounts): exact sso_user / sso_group /
 //! permission_set / membership / assignment records derived from the fixture independently of
 //! orgsync's mapping; every assignment strategy gives the same records wherever moto answers
-//! correctly; throttled Identity Center calls give the same records; the modes; `inspect`.
+//! correctly, and auto switches back to asking principals when discovery finds more pairs;
+//! throttled Identity Center calls give the same records; an operation the endpoint does not
+//! implement is asked once; the modes; `inspect`.
 
 mod support;
 
@@ -820,4 +822,70 @@ fn an_operation_the_endpoint_does_not_implement_is_asked_once_on_any_client() {
         })
         .count();
     assert_eq!(gaad_in_dev, 1, "not retried");
+}
+
+#[test]
+fn auto_switches_to_principals_when_discovery_finds_more_pairs() {
+    // demo.json plus three permission sets assigned once each: 5 permission sets, 4 accounts,
+    // 6 users + 2 groups. auto: min(5, 4) = 4 discovery calls < 8 principals, so it discovers
+    // the pairs per account; moto answers every provisioned set for any account (20 pairs),
+    // more than the 8 principals, so auto asks every principal instead.
+    let mut fx = fixture("demo.json");
+    for (i, account) in ["dev", "prod", "security"].into_iter().enumerate() {
+        let name = format!("Extra{i}");
+        let ic = &mut fx["identity_center"];
+        ic["permission_sets"].as_array_mut().unwrap().push(json!({
+            "name": name,
+            "description": "one more",
+            "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        }));
+        ic["assignments"].as_array_mut().unwrap().push(json!({
+            "account": account, "permission_set": name, "user": "fay@example.com",
+        }));
+    }
+    let dir = support::tempdir();
+    let fixture_path = dir.path().join("switch.json");
+    std::fs::write(&fixture_path, fx.to_string()).unwrap();
+    let moto = Moto::start();
+    moto.seed(fixture_path.to_str().unwrap());
+
+    let auto = dir.path().join("auto.c1z");
+    let o = sync(&moto.endpoint(), &auto, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        calls(&auto, "sso:ListPermissionSetsProvisionedToAccount"),
+        4
+    );
+    assert_eq!(
+        calls(&auto, "sso:ListAccountsForProvisionedPermissionSet"),
+        0
+    );
+    assert_eq!(calls(&auto, "sso:ListAccountAssignments"), 0);
+    assert_eq!(calls(&auto, "sso:ListAccountAssignmentsForPrincipal"), 8);
+    let n = notes(&auto);
+    assert!(
+        n.iter().any(|x| x.contains(
+            "auto chose principal after account discovery showed more pairs than principals"
+        ) && x.contains("account 4 + 20 pairs = 24")
+            && x.contains("made 12 calls")),
+        "{n:?}"
+    );
+    // The same records as asking every principal from the start.
+    let principal = dir.path().join("principal.c1z");
+    let o = sync(
+        &moto.endpoint(),
+        &principal,
+        &["--ic-assignment-strategy", "principal"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = ic_records(&auto);
+    expect::assert_same(&got, &ic_records(&principal));
+    assert_eq!(
+        got.grants
+            .iter()
+            .filter(|g| g.starts_with("grant:") && g.contains('|'))
+            .count(),
+        8,
+        "5 demo assignments and 3 more"
+    );
 }
