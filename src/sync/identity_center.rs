@@ -1,8 +1,10 @@
-//! IAM Identity Center, read once per organization: find the instance (`--sso-region`, or a
-//! bounded list of regions), then read the identity store (users, groups, memberships), the
-//! permission sets (with their managed, customer-managed, inline policies and boundary) and
-//! the account assignments by the cheapest strategy (`sync::ic_strategy`). Every call goes
-//! through the session's org-wide Identity Center token bucket. The mapping to records is
+//! IAM Identity Center, read once per organization: find the instance ([`locate`], which
+//! `orgsync check` uses too: `--sso-region`, or a bounded list of regions), then read the
+//! identity store (users, groups, memberships), the permission sets (with their managed,
+//! customer-managed, inline policies and boundary; a detail the endpoint does not implement is
+//! asked for once and left out) and the account assignments by the cheapest strategy
+//! (`sync::ic_strategy`). Every call goes through the session's org-wide Identity Center
+//! token bucket. The mapping to records is
 //! `sync::ic_records`; this module only reads and plans (its mapping of identity-store answers
 //! to `sync::ic_model`, `ic_user_of!` / `ic_group_of!`, serves provisioning too).
 //!
@@ -163,13 +165,13 @@ pub use crate::aws::errors::is_not_implemented_answer as is_not_implemented;
 #[derive(Debug, Default)]
 struct Discovery {
     /// Regions asked, in order.
-    pub tried: Vec<String>,
+    tried: Vec<String>,
     /// The instances of the region the search stopped at.
-    pub instances: Vec<Instance>,
+    instances: Vec<Instance>,
     /// `ListInstances` was refused.
-    pub denied: Option<AwsError>,
+    denied: Option<AwsError>,
     /// Other failures, per region.
-    pub errors: Vec<AwsError>,
+    errors: Vec<AwsError>,
 }
 
 /// Regions to search: `--sso-region` alone, else the session's region then [`PROBE_REGIONS`].
