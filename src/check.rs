@@ -1,9 +1,10 @@
 //! `orgsync check`: validates a setup before the first sync, step by step, and says how to
-//! fix what is broken. Base credentials (`GetCallerIdentity`), the management hop, the
-//! organization listing (the sync's own planner, so filters and overrides apply), every
-//! member hop with a representative IAM read, and Identity Center access. Every hop that
-//! uses an External ID is tried again without it: if AWS lets that through, the role is open
-//! to the confused-deputy problem and a warning says so.
+//! fix what is broken. Base credentials and the management hop (the sync's own
+//! `Session::connect`, its failures mapped to findings), the organization listing (the
+//! sync's own planner, so filters and overrides apply), every member hop with a
+//! representative IAM read, and Identity Center access. Every hop that uses an External ID is
+//! tried again without it: if AWS lets that through, the role is open to the confused-deputy
+//! problem and a warning says so.
 //!
 //! Not here: rendering (`cli::check_cmd`), or reading anything beyond one cheap call per
 //! permission that a sync needs.
@@ -15,10 +16,10 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::arn::AccountId;
-use crate::aws::session::{Session, Settings, load_base_config, sts_client_on};
+use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
 use crate::sync::engine::{AccountPlan, Plan};
-use crate::sync::identity_center::{self as sic, IcMode, IcOptions};
+use crate::sync::identity_center::{self as sic, IcArgs, IcMode, Missing};
 use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
 
 /// The verdict of one check.
@@ -88,7 +89,7 @@ impl Finding {
 pub struct CheckOptions {
     pub plan: PlanOptions,
     /// Identity Center as `sync` would use it (`--identity-center off` skips the check).
-    pub ic: IcOptions,
+    pub ic: IcArgs,
     /// Accounts checked at the same time.
     pub concurrency: usize,
 }
@@ -132,8 +133,9 @@ fn hop_fix(
     }
 }
 
-/// Tries `hop` again without an External ID. Ok when AWS refuses it.
-async fn without_external_id(open: &Scope, target: &str, role_arn: &str, flag: &str) -> Finding {
+/// The verdict on `open`, a hop into `role_arn` without the External ID `flag` sets: ok when
+/// AWS refuses it, a warning when it lets it through (or cannot tell).
+async fn external_id_finding(open: &Scope, target: &str, role_arn: &str, flag: &str) -> Finding {
     match open.verify().await {
         Ok(()) => Finding::new(
             "external_id",
@@ -209,7 +211,7 @@ fn allowed<T>(
     }
 }
 
-async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> Vec<Finding> {
+async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) -> Vec<Finding> {
     let target = if acct.info.name == acct.info.account_id {
         acct.info.account_id.clone()
     } else {
@@ -274,69 +276,59 @@ async fn check_member(session: &Session, acct: AccountPlan, principal: &str) -> 
     out.push(iam_read(&scope, &target, &role_arn).await);
     if acct.external_id.is_some() {
         let open = session.member(&id, &acct.role, None);
-        out.push(without_external_id(&open, &target, &role_arn, "--member-external-id").await);
+        out.push(external_id_finding(&open, &target, &role_arn, "--member-external-id").await);
     }
     out
 }
 
 /// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
 /// instance choice), then one identity-store read and one permission-set read on it.
-async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
-    let scope = session.management();
-    let lim = session.ic_limiter();
-    let management = sic::management_account(session, plan).await;
-    let session_region = session
-        .settings()
-        .region
-        .clone()
-        .or_else(|| session.base_config().region().map(|r| r.to_string()));
-    let regions = sic::candidate_regions(ic.sso_region.as_deref(), session_region.as_deref());
-    let found = sic::discover(scope, lim, &regions, management.as_deref(), 10).await;
-    let target = format!("regions {}", found.tried.join(","));
-    let required = ic.mode == IcMode::On;
-    let missing = |detail: String, fix: &str, denied: bool| {
-        let status = if required || denied {
-            if required { Status::Fail } else { Status::Warn }
-        } else {
-            Status::Skipped
-        };
-        let f = Finding::new("identity_center", &target, status, detail);
-        if status == Status::Skipped {
-            f
-        } else {
-            f.fix(fix)
+async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Finding> {
+    let located = sic::locate(session, ic, plan).await;
+    let target = format!("regions {}", located.tried.join(","));
+    let required = ic.identity_center == IcMode::On;
+    let (instance, notes) = match located.found {
+        Ok(p) => p,
+        Err(missing) => {
+            // A sync in auto mode leaves Identity Center out; a refusal or failure is still
+            // worth a warning, and `on` makes any of them a failure.
+            let (detail, fix, suspicious) = match &missing {
+                Missing::Denied(e) => (
+                    format!("sso:ListInstances refused: {e}"),
+                    "grant the Identity Center reads (`orgsync policy --read`), or pass --identity-center off",
+                    true,
+                ),
+                Missing::Failed(e) => (
+                    format!("no instance found (last error: {e})"),
+                    "set --sso-region to the instance's region",
+                    true,
+                ),
+                Missing::NoInstance => (
+                    "no Identity Center instance found; a sync leaves Identity Center out".into(),
+                    "set --sso-region to the instance's region, or --identity-center off",
+                    false,
+                ),
+                Missing::NotChosen(why) => {
+                    return vec![
+                        Finding::new("identity_center", &target, Status::Fail, why.clone())
+                            .fix("pass --ic-instance-arn with one of the instances found"),
+                    ];
+                }
+            };
+            let status = match (required, suspicious) {
+                (true, _) => Status::Fail,
+                (false, true) => Status::Warn,
+                (false, false) => Status::Skipped,
+            };
+            let f = Finding::new("identity_center", &target, status, detail);
+            return vec![if status == Status::Skipped {
+                f
+            } else {
+                f.fix(fix)
+            }];
         }
     };
-    if found.instances.is_empty() {
-        return vec![match (&found.denied, found.errors.last()) {
-            (Some(e), _) => missing(
-                format!("sso:ListInstances refused: {e}"),
-                "grant the Identity Center reads (`orgsync policy --read --identity-center`), or pass --identity-center off",
-                true,
-            ),
-            (None, Some(e)) => missing(
-                format!("no instance found (last error: {e})"),
-                "set --sso-region to the instance's region",
-                true,
-            ),
-            (None, None) => missing(
-                "no Identity Center instance found; a sync leaves Identity Center out".into(),
-                "set --sso-region to the instance's region, or --identity-center off",
-                false,
-            ),
-        }];
-    }
-    let caller = session.caller.account.to_string();
-    let (instance, notes) =
-        match sic::select_instance(&found.instances, ic.instance_arn.as_deref(), &caller) {
-            Ok(p) => p,
-            Err(why) => {
-                return vec![
-                    Finding::new("identity_center", &target, Status::Fail, why)
-                        .fix("pass --ic-instance-arn with one of the instances found"),
-                ];
-            }
-        };
+    let (scope, lim) = (session.management(), session.ic_limiter());
     let target = format!("region {}", instance.region);
     let mut out = vec![Finding::new(
         "identity_center",
@@ -352,7 +344,7 @@ async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<
     for n in notes {
         out.push(Finding::new("identity_center", &target, Status::Warn, n));
     }
-    let fix = "grant the Identity Center reads (`orgsync policy --read --identity-center`)";
+    let fix = "grant the Identity Center reads (`orgsync policy --read`)";
     let ids = scope.identity_store(&instance.region);
     let users = scope
         .call(lim, "identitystore", "ListUsers", || {
@@ -388,141 +380,128 @@ async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<
     out
 }
 
+/// The findings of a session that could not be established: which step failed and its fix.
+async fn session_failure(settings: &Settings, e: SessionError) -> Vec<Finding> {
+    let unusable = |e: &AwsError| match e.class {
+        ErrorClass::InvalidCredentials | ErrorClass::ExpiredToken => {
+            Some("the base credentials are not valid or have expired: refresh them")
+        }
+        ErrorClass::Throttled | ErrorClass::Timeout | ErrorClass::Transient => {
+            Some("cannot reach STS: check the network, proxies, AWS_REGION and AWS_ENDPOINT_URL")
+        }
+        _ => None,
+    };
+    let base = "base credentials";
+    match e {
+        SessionError::NoCredentials(_) => vec![Finding::new("credentials", base, Status::Fail, e.to_string()).fix(
+            "give orgsync AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance, task or web-identity (IRSA) role",
+        )],
+        // The hop was refused for the base credentials themselves (not valid, STS not reached).
+        SessionError::ManagementHop { ref source, .. } if unusable(source).is_some() => {
+            let fix = unusable(source).unwrap_or_default();
+            vec![Finding::new("credentials", base, Status::Fail, e.to_string()).fix(fix)]
+        }
+        SessionError::ManagementHop { role, source } => {
+            // The base identity is what the trust policy must name: ask who it is (only
+            // here, when the hop failed).
+            let mut without_hop = settings.clone();
+            without_hop.role_arn = None;
+            without_hop.external_id = None;
+            let caller = Session::connect(without_hop, CallMetrics::new())
+                .await
+                .ok()
+                .map(|s| s.caller.arn);
+            let principal = caller
+                .as_deref()
+                .map(principal_of)
+                .unwrap_or_else(|| "the base identity".into());
+            let flag = settings.external_id.as_ref().map(|_| "--external-id");
+            let fix = hop_fix(&source, &role, &principal, flag);
+            vec![
+                Finding::new(
+                    "credentials",
+                    base,
+                    Status::Ok,
+                    caller
+                        .map(|c| format!("caller {c}"))
+                        .unwrap_or_else(|| "resolved".into()),
+                ),
+                Finding::new("management_hop", role, Status::Fail, source.to_string()).fix(fix),
+            ]
+        }
+        SessionError::CallerIdentity(ref source) => {
+            let fix = unusable(source).unwrap_or("see the AWS error and run check again");
+            let target = if settings.role_arn.is_some() {
+                "management session"
+            } else {
+                base
+            };
+            vec![Finding::new("credentials", target, Status::Fail, e.to_string()).fix(fix)]
+        }
+    }
+}
+
 /// Runs every check; never fails as a whole (each problem is a finding).
 pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding> {
     let metrics = CallMetrics::new();
     let mut out = vec![];
 
-    // 1. Base credentials.
-    let base = match load_base_config(&settings).await {
-        Ok(b) => b,
-        Err(e) => {
-            out.push(Finding::new("credentials", "base credentials", Status::Fail, e.to_string()).fix(
-                "give orgsync AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance, task or web-identity (IRSA) role",
-            ));
-            return out;
-        }
+    // 1. Base credentials and the management hop: the session the sync would use.
+    let session = match Session::connect(settings.clone(), Arc::clone(&metrics)).await {
+        Ok(s) => s,
+        Err(e) => return session_failure(&settings, e).await,
     };
-    let sts = sts_client_on(&base, &metrics, "sts-check");
-    let caller = match sts.get_caller_identity().send().await {
-        Ok(who) => who.arn().unwrap_or_default().to_string(),
-        Err(e) => {
-            let e = AwsError::from_sdk("sts", "GetCallerIdentity", e);
-            let fix = match e.class {
-                ErrorClass::InvalidCredentials | ErrorClass::ExpiredToken => {
-                    "the base credentials are not valid or have expired: refresh them"
-                }
-                _ => {
-                    "cannot reach STS: check the network, proxies, AWS_REGION and AWS_ENDPOINT_URL"
-                }
-            };
-            out.push(
-                Finding::new(
-                    "credentials",
-                    "base credentials",
-                    Status::Fail,
-                    e.to_string(),
-                )
-                .fix(fix),
-            );
-            return out;
-        }
-    };
-    out.push(Finding::new(
-        "credentials",
-        "base credentials",
-        Status::Ok,
-        format!("caller {caller}"),
-    ));
-
-    // 2. The management hop, with and without its External ID.
     match &settings.role_arn {
-        None => out.push(Finding::new(
-            "management_hop",
-            "(no --role-arn)",
-            Status::Skipped,
-            "the base credentials act as the management identity",
-        )),
+        None => {
+            out.push(Finding::new(
+                "credentials",
+                "base credentials",
+                Status::Ok,
+                format!("caller {}", session.caller.arn),
+            ));
+            out.push(Finding::new(
+                "management_hop",
+                "(no --role-arn)",
+                Status::Skipped,
+                "the base credentials act as the management identity",
+            ));
+        }
         Some(role) => {
             let role = role.to_string();
-            let hop = |external_id: Option<&String>| {
-                let mut req = sts
-                    .assume_role()
-                    .role_arn(&role)
-                    .role_session_name(&settings.session_name)
-                    .duration_seconds(900);
-                if let Some(x) = external_id {
-                    req = req.external_id(x);
-                }
-                req.send()
+            out.push(Finding::new(
+                "credentials",
+                "base credentials",
+                Status::Ok,
+                "resolved; they assumed the management role",
+            ));
+            let with = if settings.external_id.is_some() {
+                " with the External ID"
+            } else {
+                ""
             };
-            match hop(settings.external_id.as_ref()).await {
-                Ok(_) => out.push(Finding::new(
-                    "management_hop",
-                    &role,
-                    Status::Ok,
-                    if settings.external_id.is_some() {
-                        "assumed with the External ID"
-                    } else {
-                        "assumed"
-                    },
-                )),
-                Err(e) => {
-                    let e = AwsError::from_sdk("sts", "AssumeRole", e);
-                    let flag = settings.external_id.as_ref().map(|_| "--external-id");
-                    let fix = hop_fix(&e, &role, &principal_of(&caller), flag);
-                    out.push(
-                        Finding::new("management_hop", &role, Status::Fail, e.to_string()).fix(fix),
-                    );
-                    return out;
-                }
-            }
-            if settings.external_id.is_some() {
-                let f = match hop(None).await {
-                    Ok(_) => Finding::new(
-                        "external_id",
-                        &role,
-                        Status::Warn,
-                        format!("{role} can be assumed WITHOUT the External ID: the role is open to the confused-deputy problem"),
-                    )
-                    .fix(format!(
-                        "add to the trust policy of {role} the condition {{\"StringEquals\": {{\"sts:ExternalId\": \"<the value of --external-id>\"}}}}"
-                    )),
-                    Err(e) => {
-                        let e = AwsError::from_sdk("sts", "AssumeRole", e);
-                        if matches!(e.class, ErrorClass::AssumeRoleDenied | ErrorClass::AccessDenied) {
-                            Finding::new("external_id", &role, Status::Ok, "refused without the External ID")
-                        } else {
-                            Finding::new("external_id", &role, Status::Warn, format!("could not verify that the External ID is required: {e}"))
-                        }
-                    }
-                };
-                out.push(f);
+            out.push(Finding::new(
+                "management_hop",
+                &role,
+                Status::Ok,
+                format!("assumed{with} as {}", session.caller.arn),
+            ));
+            // 2. The same hop without its External ID.
+            if settings.external_id.is_some()
+                && let Some(open) = session.management_with_external_id(None)
+            {
+                out.push(external_id_finding(&open, &role, &role, "--external-id").await);
             }
         }
     }
 
-    // 3. The session the sync would use.
-    let session = match Session::connect(settings.clone(), Arc::clone(&metrics)).await {
-        Ok(s) => s,
-        Err(e) => {
-            out.push(Finding::new(
-                "credentials",
-                "management session",
-                Status::Fail,
-                e.to_string(),
-            ));
-            return out;
-        }
-    };
     let principal = principal_of(&session.caller.arn);
 
-    // 4. The organization, planned exactly as a sync plans it.
+    // 3. The organization, planned exactly as a sync plans it.
     let plan = match plan::build(&session, &opts.plan).await {
         Ok(p) => p,
-        Err(PlanError::NoOrganization(why)) => {
+        Err(e @ PlanError::NoOrganization(_)) => {
             out.push(
-                Finding::new("organization", session.caller.account.to_string(), Status::Fail, format!("--orgs on, but {why}"))
+                Finding::new("organization", session.caller.account.to_string(), Status::Fail, e.to_string())
                     .fix("run from the management account or a delegated administrator (--role-arn), or use --orgs auto/off"),
             );
             return out;
@@ -546,14 +525,6 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
             return out;
         }
     };
-    let ous = plan
-        .org_records
-        .iter()
-        .filter(|r| {
-            matches!(r, crate::model::Record::Resource(res)
-                if res.id.as_ref().is_some_and(|i| i.resource_type == crate::model::types::ORGANIZATIONAL_UNIT))
-        })
-        .count();
     if plan.org_records.is_empty() {
         let why = plan
             .notes
@@ -582,9 +553,10 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
             session.caller.account.to_string(),
             Status::Ok,
             format!(
-                "{} accounts planned ({} to read, {skipped} skipped), {ous} organizational units",
+                "{} accounts planned ({} to read, {skipped} skipped), {} organizational units",
                 plan.accounts.len(),
-                plan.accounts.len() - skipped
+                plan.accounts.len() - skipped,
+                plan.ou_count
             ),
         ));
         for n in &plan.notes {
@@ -597,24 +569,17 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
         }
     }
 
-    // 5. Every member hop.
-    let session_ref = &session;
-    let principal_ref = principal.as_str();
-    // Identity Center needs the planned accounts' ARNs (to tell the management account).
-    let ic_plan = Plan {
-        accounts: plan.accounts.clone(),
-        ..Default::default()
-    };
-    let mut members: Vec<Vec<Finding>> = stream::iter(plan.accounts)
-        .map(|a| check_member(session_ref, a, principal_ref))
+    // 4. Every member hop.
+    let members: Vec<Vec<Finding>> = stream::iter(&plan.accounts)
+        .map(|a| check_member(&session, a, &principal))
         .buffered(opts.concurrency.max(1))
         .collect()
         .await;
-    out.extend(members.drain(..).flatten());
+    out.extend(members.into_iter().flatten());
 
-    // 6. Identity Center.
-    if opts.ic.mode != IcMode::Off {
-        out.extend(identity_center(&session, &opts.ic, &ic_plan).await);
+    // 5. Identity Center, with what planning learnt about the organization.
+    if opts.ic.identity_center != IcMode::Off {
+        out.extend(identity_center(&session, &opts.ic, &plan).await);
     }
     out
 }

@@ -2,7 +2,9 @@
 //! 4 permission sets, 15 assignments in 6 accounts): exact sso_user / sso_group /
 //! permission_set / membership / assignment records derived from the fixture independently of
 //! orgsync's mapping; every assignment strategy gives the same records wherever moto answers
-//! correctly; throttled Identity Center calls give the same records; the modes; `inspect`.
+//! correctly, and auto switches back to asking principals when discovery finds more pairs;
+//! throttled Identity Center calls give the same records; an operation the endpoint does not
+//! implement is asked once; the modes; `inspect`.
 
 mod support;
 
@@ -441,8 +443,9 @@ fn identity_center_records_are_exact() {
         ])
     );
 
-    // The call plan: one ListInstances, the identity store in bulk, 5 calls per permission set,
-    // one call per principal; every Identity Center call counted.
+    // The call plan: one ListInstances, the identity store in bulk, 5 calls per permission set
+    // (4 for all but the first when the endpoint lacks one), one call per principal; every
+    // Identity Center call counted.
     let out_calls = |op: &str| calls(&out, op);
     assert_eq!(out_calls("sso:ListInstances"), 1);
     assert_eq!(out_calls("identitystore:ListUsers"), 1);
@@ -450,14 +453,22 @@ fn identity_center_records_are_exact() {
     assert_eq!(out_calls("identitystore:ListGroupMemberships"), 5);
     assert_eq!(out_calls("sso:ListPermissionSets"), 1);
     assert_eq!(out_calls("sso:DescribePermissionSet"), 4);
+    assert_eq!(out_calls("sso:ListManagedPoliciesInPermissionSet"), 4);
+    assert_eq!(
+        out_calls("sso:ListCustomerManagedPolicyReferencesInPermissionSet"),
+        4
+    );
+    assert_eq!(out_calls("sso:GetInlinePolicyForPermissionSet"), 4);
     assert_eq!(out_calls("sso:ListAccountAssignmentsForPrincipal"), 29);
     assert_eq!(out_calls("sso:ListAccountAssignments"), 0);
-    // moto does not implement permission-set boundaries (HTML 500): read once, not retried,
-    // left out with a note, and the run still succeeds.
+    // moto does not implement permission-set boundaries (HTML 500): asked once for the first
+    // permission set, not retried, not asked for the other three, left out with a note, and
+    // the run still succeeds.
     let s = summary(&out);
+    let boundary = &s["aws_calls"]["sso:GetPermissionsBoundaryForPermissionSet"];
     assert_eq!(
-        s["aws_calls"]["sso:GetPermissionsBoundaryForPermissionSet"]["requests"],
-        4
+        (&boundary["calls"], &boundary["requests"]),
+        (&json!(1), &json!(1))
     );
     let n = notes(&out);
     assert!(
@@ -764,4 +775,117 @@ fn small_pages_give_the_same_records() {
             );
         }
     }
+}
+
+#[test]
+fn an_operation_the_endpoint_does_not_implement_is_asked_once_on_any_client() {
+    // moto answers an operation it does not implement with an HTML 500: classified as
+    // not_implemented and never retried, whatever the client (identity store, IAM).
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let dev = account_id(&manifest, "dev");
+    let dir = support::tempdir();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    proxy.add(
+        Rule::new(Fault::NotImplemented)
+            .service("identitystore")
+            .operation("ListUsers"),
+    );
+    proxy.add(
+        Rule::new(Fault::NotImplemented)
+            .service("iam")
+            .operation("GetAccountAuthorizationDetails")
+            .account(&dev),
+    );
+    let out = dir.path().join("unimplemented.c1z");
+    let o = sync(&proxy.url(), &out, &["--identity-center", "on"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let s = summary(&out);
+    assert_eq!(s["phases"][0]["name"], "identity center");
+    assert_eq!(s["phases"][0]["error"]["class"], "not_implemented", "{s:#}");
+    assert_eq!(s["aws_calls"]["identitystore:ListUsers"]["requests"], 1);
+    assert_eq!(proxy.count("identitystore", "ListUsers"), 1);
+    let failed: Vec<&Value> = s["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{s:#}");
+    assert_eq!(failed[0]["account_id"], dev.as_str());
+    assert_eq!(failed[0]["class"], "not_implemented", "{}", failed[0]);
+    let gaad_in_dev = proxy
+        .seen()
+        .iter()
+        .filter(|r| {
+            r.operation == "GetAccountAuthorizationDetails" && r.account.as_deref() == Some(&dev)
+        })
+        .count();
+    assert_eq!(gaad_in_dev, 1, "not retried");
+}
+
+#[test]
+fn auto_switches_to_principals_when_discovery_finds_more_pairs() {
+    // demo.json plus three permission sets assigned once each: 5 permission sets, 4 accounts,
+    // 6 users + 2 groups. auto: min(5, 4) = 4 discovery calls < 8 principals, so it discovers
+    // the pairs per account; moto answers every provisioned set for any account (20 pairs),
+    // more than the 8 principals, so auto asks every principal instead.
+    let mut fx = fixture("demo.json");
+    for (i, account) in ["dev", "prod", "security"].into_iter().enumerate() {
+        let name = format!("Extra{i}");
+        let ic = &mut fx["identity_center"];
+        ic["permission_sets"].as_array_mut().unwrap().push(json!({
+            "name": name,
+            "description": "one more",
+            "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        }));
+        ic["assignments"].as_array_mut().unwrap().push(json!({
+            "account": account, "permission_set": name, "user": "fay@example.com",
+        }));
+    }
+    let dir = support::tempdir();
+    let fixture_path = dir.path().join("switch.json");
+    std::fs::write(&fixture_path, fx.to_string()).unwrap();
+    let moto = Moto::start();
+    moto.seed(fixture_path.to_str().unwrap());
+
+    let auto = dir.path().join("auto.c1z");
+    let o = sync(&moto.endpoint(), &auto, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        calls(&auto, "sso:ListPermissionSetsProvisionedToAccount"),
+        4
+    );
+    assert_eq!(
+        calls(&auto, "sso:ListAccountsForProvisionedPermissionSet"),
+        0
+    );
+    assert_eq!(calls(&auto, "sso:ListAccountAssignments"), 0);
+    assert_eq!(calls(&auto, "sso:ListAccountAssignmentsForPrincipal"), 8);
+    let n = notes(&auto);
+    assert!(
+        n.iter().any(|x| x.contains(
+            "auto chose principal after account discovery showed more pairs than principals"
+        ) && x.contains("account 4 + 20 pairs = 24")
+            && x.contains("made 12 calls")),
+        "{n:?}"
+    );
+    // The same records as asking every principal from the start.
+    let principal = dir.path().join("principal.c1z");
+    let o = sync(
+        &moto.endpoint(),
+        &principal,
+        &["--ic-assignment-strategy", "principal"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = ic_records(&auto);
+    expect::assert_same(&got, &ic_records(&principal));
+    assert_eq!(
+        got.grants
+            .iter()
+            .filter(|g| g.starts_with("grant:") && g.contains('|'))
+            .count(),
+        8,
+        "5 demo assignments and 3 more"
+    );
 }

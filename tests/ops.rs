@@ -619,17 +619,37 @@ fn read_policy_covers_every_call_a_sync_makes() {
         calls.iter().any(|c| c == "identitystore:ListUsers"),
         "{calls:?}"
     );
-    let allowed = policy_actions(&run(orgsync("http://127.0.0.1:9").args([
-        "policy",
-        "--read",
-        "--identity-center",
-    ])));
+    // Plain `policy --read`: its default Identity Center mode is sync's (auto), so a role made
+    // from it lets this default sync read Identity Center.
+    let allowed = policy_actions(&run(
+        orgsync("http://127.0.0.1:9").args(["policy", "--read"])
+    ));
     for c in &calls {
         assert!(
             allowed.contains(c),
             "{c} is called but not in `orgsync policy --read`"
         );
     }
+    // Only `off` (any spelling sync accepts) leaves Identity Center out.
+    for (flag, ic) in [
+        (&["--identity-center"][..], true),
+        (&["--identity-center", "auto"][..], true),
+        (&["--identity-center", "TRUE"][..], true),
+        (&["--identity-center", "off"][..], false),
+        (&["--identity-center", "false"][..], false),
+    ] {
+        let a = policy_actions(&run(orgsync("http://127.0.0.1:9")
+            .args(["policy", "--read"])
+            .args(flag)));
+        assert_eq!(a.contains("sso:ListInstances"), ic, "{flag:?}");
+    }
+    let a = policy_actions(&run(orgsync("http://127.0.0.1:9")
+        .env("BATON_GLOBAL_AWS_SSO_ENABLED", "false")
+        .args(["policy", "--read"])));
+    assert!(
+        !a.contains("sso:ListInstances"),
+        "sync's variable, sync's meaning"
+    );
     let member = policy_actions(&run(
         orgsync("http://127.0.0.1:9").args(["policy", "--read", "--member"])
     ));
@@ -807,6 +827,37 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
         "ok"
     );
     assert_eq!(finding(&doc, "member_hop", "legacy")["status"], "skipped");
+    assert!(
+        finding(&doc, "organization", "123456789012")["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(", 3 organizational units"),
+        "{doc:#}"
+    );
+    // Identity Center finds the management account in what planning learnt.
+    assert_eq!(proxy.count("organizations", "DescribeOrganization"), 1);
+    // Identity Center is looked for with the sync's page size (ORGSYNC_IC_PAGE_SIZE).
+    let list_instances_pages = |proxy: &FaultProxy| -> BTreeSet<Option<String>> {
+        proxy
+            .seen()
+            .into_iter()
+            .filter(|s| s.operation == "ListInstances")
+            .map(|s| s.params.get("MaxResults").cloned())
+            .collect()
+    };
+    assert_eq!(
+        list_instances_pages(&proxy),
+        BTreeSet::from([Some("100".to_string())])
+    );
+    proxy.clear_seen();
+    let out = run(orgsync(&proxy.url())
+        .env("ORGSYNC_IC_PAGE_SIZE", "7")
+        .args(["check", "-o", "json", "--orgs", "off"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        list_instances_pages(&proxy),
+        BTreeSet::from([Some("7".to_string())])
+    );
 
     // Now: prod's role refuses the hop; every role but sandbox's (and the management role)
     // requires its External ID, as their trust policies would in AWS.
@@ -894,6 +945,19 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
         .collect();
     assert!(hops.contains(&Some("member-ext".into())), "{hops:?}");
     assert!(hops.contains(&None), "{hops:?}");
+    // The management role is assumed exactly twice: once by the session (with its External
+    // ID), once without it.
+    let mut mgmt_hops: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| {
+            s.operation == "AssumeRole"
+                && s.params.get("RoleArn").map(String::as_str) == Some(mgmt_role)
+        })
+        .map(|s| s.params.get("ExternalId").cloned())
+        .collect();
+    mgmt_hops.sort();
+    assert_eq!(mgmt_hops, vec![None, Some("mgmt-ext".to_string())]);
 
     // The table says the same, with the fixes, and --strict fails on the warning alone.
     let out = run(orgsync(&proxy.url())
@@ -931,6 +995,35 @@ fn check_reports_an_unreachable_account_and_a_role_open_without_its_external_id(
             .any(|f| f["check"] == "identity_center"),
         "{doc:#}"
     );
+
+    // The management role refuses the hop: the fix names the base identity, which its trust
+    // policy must allow, and nothing after the hop is checked.
+    proxy.clear_rules();
+    proxy.add(
+        Rule::new(Fault::AccessDenied)
+            .service("sts")
+            .operation("AssumeRole")
+            .account("123456789012"),
+    );
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = findings(&out);
+    let creds = finding(&doc, "credentials", "base credentials");
+    assert_eq!(creds["status"], "ok", "{doc:#}");
+    let caller = creds["detail"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("caller arn:aws:")
+        .map(|rest| format!("arn:aws:{rest}"))
+        .unwrap_or_else(|| panic!("{creds}"));
+    let hop = finding(&doc, "management_hop", mgmt_role);
+    assert_eq!(hop["status"], "fail");
+    let fix = hop["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&caller) && fix.contains("trust policy") && fix.contains("sts:ExternalId"),
+        "{fix}"
+    );
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 2, "{doc:#}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! One error type for every AWS call, classified into what a user acts on: denied, throttled,
-//! timed out, not found, expired credentials, transient. Messages carry AWS's code and text
-//! (never credentials).
+//! timed out, not found, expired credentials, transient, not implemented by the endpoint.
+//! Messages carry AWS's code and text (never credentials).
 
 use std::fmt;
 
@@ -33,6 +33,8 @@ pub enum ErrorClass {
     Transient,
     /// The request was rejected as invalid (or a conflict).
     InvalidRequest,
+    /// The endpoint does not implement the operation (an emulator's HTML 500; never retried).
+    NotImplemented,
     /// Anything else.
     Other,
 }
@@ -50,6 +52,7 @@ impl ErrorClass {
             ErrorClass::NotInOrganization => "not_in_organization",
             ErrorClass::Transient => "transient",
             ErrorClass::InvalidRequest => "invalid_request",
+            ErrorClass::NotImplemented => "not_implemented",
             ErrorClass::Other => "other",
         }
     }
@@ -166,6 +169,9 @@ impl AwsError {
                 let code = e.code().map(str::to_string).or(body_code);
                 let status = se.raw().status().as_u16();
                 let class = match code.as_deref() {
+                    _ if is_not_implemented_answer(status, se.raw().body().bytes()) => {
+                        ErrorClass::NotImplemented
+                    }
                     Some(c) => ErrorClass::from_code(c, operation),
                     // An answer without a parsable code is classified by its HTTP status.
                     None => ErrorClass::from_status(status, operation),
@@ -223,6 +229,24 @@ impl AwsError {
             message: message.into(),
         }
     }
+}
+
+/// True for an HTML page answered with 500: what an endpoint that does not implement an
+/// operation sends (moto). AWS's APIs answer errors in JSON or XML, so this never matches an
+/// AWS answer.
+pub fn is_not_implemented_answer(status: u16, body: Option<&[u8]>) -> bool {
+    status == 500
+        && body.is_some_and(|b| {
+            let head = String::from_utf8_lossy(&b[..b.len().min(64)])
+                .trim_start()
+                .to_ascii_lowercase();
+            head.starts_with("<!doctype html") || head.starts_with("<html")
+        })
+}
+
+/// True when the endpoint does not implement the operation ([`ErrorClass::NotImplemented`]).
+pub fn is_not_implemented(e: &AwsError) -> bool {
+    e.class == ErrorClass::NotImplemented
 }
 
 /// The error code and message of an error body the SDK could not parse: the first
@@ -297,6 +321,27 @@ mod tests {
             ErrorClass::from_status(503, "ListAccounts"),
             ErrorClass::Transient
         );
+    }
+
+    #[test]
+    fn not_implemented_is_an_html_500_only() {
+        let html = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>";
+        assert!(is_not_implemented_answer(500, Some(html)));
+        assert!(is_not_implemented_answer(
+            500,
+            Some(b"  <HTML><body>x</body></HTML>")
+        ));
+        assert!(!is_not_implemented_answer(503, Some(html)));
+        assert!(!is_not_implemented_answer(
+            500,
+            Some(br#"{"__type":"InternalServerException","message":"x"}"#)
+        ));
+        assert!(!is_not_implemented_answer(
+            500,
+            Some(b"<ErrorResponse><Error><Code>ServiceFailure</Code></Error></ErrorResponse>")
+        ));
+        assert!(!is_not_implemented_answer(500, None));
+        assert_eq!(ErrorClass::NotImplemented.as_str(), "not_implemented");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Credentials and clients: the base credential chain, the optional management-role hop, a hop
 //! into each member account (with External ID), credentials cached per account and refreshed
 //! before expiry (or at once on `ExpiredToken`), and one client set per account with its own
-//! SDK retry partition and IAM token bucket. Endpoints configured through `AWS_ENDPOINT_URL*`
-//! reach every client, including those built from hopped credentials.
+//! SDK retry partition and IAM token bucket; no client retries an answer saying the operation
+//! is not implemented. Endpoints configured through `AWS_ENDPOINT_URL*` reach every client,
+//! including those built from hopped credentials.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,15 +14,17 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_iam::config::IdentityCache;
 use aws_sdk_iam::config::retry::{RetryConfig, RetryMode, RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
 
 use crate::arn::{AccountId, Arn, Partition};
 
-use super::errors::{AwsError, ErrorClass};
+use super::errors::{AwsError, ErrorClass, is_not_implemented_answer};
 use super::limits::Limiter;
 use super::metrics::CallMetrics;
 
@@ -54,6 +57,9 @@ pub struct Settings {
     pub iam_page_size: i32,
     /// Items per page asked of paged Organizations calls (AWS allows up to 20).
     pub org_page_size: i32,
+    /// Items per page asked of paged Identity Center and identity-store calls (AWS allows up
+    /// to 100).
+    pub ic_page_size: i32,
 }
 
 impl Default for Settings {
@@ -76,6 +82,7 @@ impl Default for Settings {
             org_rps: 4.0,
             iam_page_size: 1000,
             org_page_size: 20,
+            ic_page_size: 100,
         }
     }
 }
@@ -112,6 +119,29 @@ impl fmt::Debug for Hop {
 }
 
 impl Hop {
+    /// A hop into `role_arn` with the credentials `sts` signs with (`parent`: the hop those
+    /// credentials come from, refreshed when this one answers `ExpiredToken`), sending
+    /// `external_id` when set. Nothing is called until [`Hop::credentials`].
+    fn new(
+        sts: aws_sdk_sts::Client,
+        parent: Option<Arc<Hop>>,
+        role_arn: String,
+        external_id: Option<String>,
+        settings: &Settings,
+        duration: Duration,
+    ) -> Hop {
+        Hop {
+            sts,
+            parent,
+            role_arn,
+            external_id,
+            session_name: settings.session_name.clone(),
+            duration,
+            refresh_before: settings.refresh_before,
+            cached: Mutex::new(None),
+        }
+    }
+
     pub fn role_arn(&self) -> &str {
         &self.role_arn
     }
@@ -247,6 +277,7 @@ impl Scope {
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.sdk)
             .interceptor(self.metrics.interceptor())
+            .retry_classifier(NotImplementedIsFinal)
             .retry_partition(partition(format!("organizations-{}", self.account)))
             .build();
         aws_sdk_organizations::Client::from_conf(conf)
@@ -257,6 +288,7 @@ impl Scope {
         let conf = aws_sdk_ssoadmin::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
             .interceptor(self.metrics.interceptor())
+            .retry_classifier(NotImplementedIsFinal)
             .retry_partition(partition(format!("sso-{region}")))
             .build();
         aws_sdk_ssoadmin::Client::from_conf(conf)
@@ -267,6 +299,7 @@ impl Scope {
         let conf = aws_sdk_identitystore::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
             .interceptor(self.metrics.interceptor())
+            .retry_classifier(NotImplementedIsFinal)
             .retry_partition(partition(format!("identitystore-{region}")))
             .build();
         aws_sdk_identitystore::Client::from_conf(conf)
@@ -318,6 +351,27 @@ impl Scope {
     }
 }
 
+/// Forbids retrying an answer saying the endpoint does not implement the operation (an
+/// emulator's HTML 500, [`ErrorClass::NotImplemented`]): retrying cannot make it implemented.
+/// Installed on every client a [`Scope`] builds.
+#[derive(Debug)]
+struct NotImplementedIsFinal;
+
+impl ClassifyRetry for NotImplementedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if is_not_implemented_answer(r.status().as_u16(), r.body().bytes()) => {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "orgsync-not-implemented-is-final"
+    }
+}
+
 fn partition(name: String) -> RetryPartition {
     RetryPartition::custom(name)
         .token_bucket(TokenBucket::builder().capacity(2_000).build())
@@ -331,6 +385,7 @@ fn sts_client(
 ) -> aws_sdk_sts::Client {
     let conf = aws_sdk_sts::config::Builder::from(sdk)
         .interceptor(metrics.interceptor())
+        .retry_classifier(NotImplementedIsFinal)
         .retry_partition(partition(partition_name))
         .build();
     aws_sdk_sts::Client::from_conf(conf)
@@ -355,7 +410,7 @@ pub enum SessionError {
 
 /// The base SDK config (credential chain, region, retries, timeouts, endpoints) with its
 /// credentials resolved once, so a missing credential fails here with a clear message.
-pub async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionError> {
+async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionError> {
     let retry = RetryConfig::standard()
         .with_retry_mode(settings.retry_mode)
         .with_max_attempts(settings.max_attempts.max(1))
@@ -386,15 +441,6 @@ pub async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionE
     Ok(base)
 }
 
-/// An STS client on `sdk` that counts its calls into `metrics`, with its own retry partition.
-pub fn sts_client_on(
-    sdk: &SdkConfig,
-    metrics: &Arc<CallMetrics>,
-    name: &str,
-) -> aws_sdk_sts::Client {
-    sts_client(sdk, metrics, name.to_string())
-}
-
 /// The management session: base credentials, optional management hop, and the factory of
 /// per-account scopes.
 pub struct Session {
@@ -421,16 +467,14 @@ impl Session {
         let base = load_base_config(&settings).await?;
         let (mgmt_sdk, mgmt_hop) = match &settings.role_arn {
             Some(role) => {
-                let hop = Arc::new(Hop {
-                    sts: sts_client(&base, &metrics, "sts-base".into()),
-                    parent: None,
-                    role_arn: role.to_string(),
-                    external_id: settings.external_id.clone(),
-                    session_name: settings.session_name.clone(),
-                    duration: settings.hop_duration,
-                    refresh_before: settings.refresh_before,
-                    cached: Mutex::new(None),
-                });
+                let hop = Arc::new(Hop::new(
+                    sts_client(&base, &metrics, "sts-base".into()),
+                    None,
+                    role.to_string(),
+                    settings.external_id.clone(),
+                    &settings,
+                    settings.hop_duration,
+                ));
                 hop.credentials()
                     .await
                     .map_err(|source| SessionError::ManagementHop {
@@ -511,6 +555,39 @@ impl Session {
         &self.base
     }
 
+    /// The session's region: `--region`, else the SDK's (environment, profile), else
+    /// us-east-1 (the base config always has one).
+    pub fn region(&self) -> &str {
+        self.base
+            .region()
+            .map(|r| r.as_ref())
+            .unwrap_or("us-east-1")
+    }
+
+    /// A new scope hopping from the base credentials into the management role (`--role-arn`)
+    /// with `external_id` instead of `--external-id`: `orgsync check` tries the hop without
+    /// it. `None` without a management role. The hop happens lazily, as with [`Session::member`].
+    pub fn management_with_external_id(&self, external_id: Option<&str>) -> Option<Scope> {
+        let role = self.settings.role_arn.as_ref()?;
+        let hop = Arc::new(Hop::new(
+            sts_client(&self.base, &self.metrics, "sts-base-check".into()),
+            None,
+            role.to_string(),
+            external_id.map(str::to_string),
+            &self.settings,
+            self.settings.hop_duration,
+        ));
+        let sdk = with_hop(&self.base, &hop);
+        Some(build_scope(
+            &self.settings,
+            &self.metrics,
+            self.caller.account.clone(),
+            sdk,
+            Some(hop),
+            Some(role.to_string()),
+        ))
+    }
+
     /// A scope for `account`: the management scope for the caller's own account (never a hop
     /// into itself), otherwise a hop into `role` (a name with optional path) with `external_id`.
     /// The hop happens lazily; call [`Scope::verify`] to hop now.
@@ -519,16 +596,14 @@ impl Session {
             return self.mgmt.clone();
         }
         let role_arn = crate::arn::role_arn(&self.caller.partition, account, role);
-        let hop = Arc::new(Hop {
-            sts: sts_client(&self.mgmt.sdk, &self.metrics, format!("sts-hop-{account}")),
-            parent: self.mgmt.hop.clone(),
-            role_arn: role_arn.clone(),
-            external_id: external_id.map(str::to_string),
-            session_name: self.settings.session_name.clone(),
-            duration: self.settings.hop_duration.min(Duration::from_secs(3600)),
-            refresh_before: self.settings.refresh_before,
-            cached: Mutex::new(None),
-        });
+        let hop = Arc::new(Hop::new(
+            sts_client(&self.mgmt.sdk, &self.metrics, format!("sts-hop-{account}")),
+            self.mgmt.hop.clone(),
+            role_arn.clone(),
+            external_id.map(str::to_string),
+            &self.settings,
+            self.settings.hop_duration.min(Duration::from_secs(3600)),
+        ));
         let sdk = with_hop(&self.mgmt.sdk, &hop);
         build_scope(
             &self.settings,
@@ -560,6 +635,7 @@ fn build_scope(
 ) -> Scope {
     let iam_conf = aws_sdk_iam::config::Builder::from(&sdk)
         .interceptor(metrics.interceptor())
+        .retry_classifier(NotImplementedIsFinal)
         .retry_partition(partition(format!("iam-{account}")))
         .build();
     Scope {

@@ -114,6 +114,10 @@ pub struct AwsArgs {
     #[arg(long, env = "ORGSYNC_ORG_PAGE_SIZE", default_value_t = 20, value_parser = clap::value_parser!(i32).range(1..=20), hide = true)]
     pub org_page_size: i32,
 
+    /// Items per page of paged Identity Center and identity-store calls (1-100).
+    #[arg(long, env = "ORGSYNC_IC_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=100), hide = true)]
+    pub ic_page_size: i32,
+
     /// Refresh hopped credentials this long before they expire.
     #[arg(long, env = "ORGSYNC_CREDENTIAL_REFRESH", default_value = "5m", value_parser = parse_duration, help_heading = "AWS", action = ArgAction::Set)]
     pub credential_refresh: Duration,
@@ -140,6 +144,7 @@ impl AwsArgs {
             refresh_before: self.credential_refresh,
             iam_page_size: self.iam_page_size,
             org_page_size: self.org_page_size,
+            ic_page_size: self.ic_page_size,
             ..Settings::default()
         }
     }

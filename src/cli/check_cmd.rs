@@ -19,7 +19,7 @@ Examples:
   orgsync check --role-arn arn:aws:iam::111122223333:role/OrgSyncManagement --external-id ext-1 \\
                 --member-role-name OrgSyncMember --member-external-id ext-2 -o json
 
-Checks, in order: base credentials (sts:GetCallerIdentity), the management hop (--role-arn),
+Checks, in order: base credentials and the management hop (--role-arn), as a sync connects,
 the organization listing, every member hop plus one IAM read per account, Identity Center
 as the sync finds it (sso:ListInstances, identitystore:ListUsers, sso:ListPermissionSets;
 --identity-center off skips it, on makes a missing instance a failure). A hop that uses an External ID is tried again
@@ -63,7 +63,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let plan = args.plan.options().map_err(exit::usage)?;
     let opts = CheckOptions {
         plan,
-        ic: args.ic.options(),
+        ic: args.ic.clone(),
         concurrency: args.concurrency as usize,
     };
     let findings = run_checks(args.aws.settings(), &opts).await;

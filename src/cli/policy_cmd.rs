@@ -6,17 +6,7 @@ use clap::{ArgGroup, Args};
 
 use crate::arn::Partition;
 use crate::permissions::{PolicyRequest, RoleKind, policy};
-
-/// Identity Center mode → whether its permissions are needed.
-fn parse_ic(s: &str) -> Result<bool, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "auto" | "on" | "true" => Ok(true),
-        "off" | "false" => Ok(false),
-        _ => Err(format!(
-            "'{s}' is not an Identity Center mode (auto, on, off; true/false also accepted)"
-        )),
-    }
-}
+use crate::sync::identity_center::IcMode;
 
 fn parse_partition(s: &str) -> Result<Partition, String> {
     s.parse().map_err(|e: crate::arn::IdError| e.to_string())
@@ -24,10 +14,11 @@ fn parse_partition(s: &str) -> Result<Partition, String> {
 
 const POLICY_EXAMPLES: &str = "\
 Examples:
-  orgsync policy --read                          # management role: orgs, member hops, IAM
-  orgsync policy --read --identity-center        # ... plus Identity Center
+  orgsync policy --read                          # management role: orgs, member hops, IAM,
+                                                 # Identity Center
+  orgsync policy --read --identity-center off    # ... without Identity Center
   orgsync policy --read --write --member         # the role in each member account
-  orgsync policy --write --identity-center       # provisioning from the management account
+  orgsync policy --write                         # provisioning from the management account
 
 The management policy is for the identity orgsync runs as (or its --role-arn); --member is for
 the role it assumes in each member account (--member-role-name). deploy/cloudformation/ has
@@ -46,10 +37,11 @@ pub struct PolicyArgs {
     #[arg(long, env = "ORGSYNC_WRITE")]
     pub write: bool,
 
-    /// Include IAM Identity Center and its identity store. Takes sync's values too (auto and
-    /// on include it, off leaves it out), so ORGSYNC_IDENTITY_CENTER works for both.
-    #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_name = "auto|on|off", num_args = 0..=1, default_missing_value = "on", default_value = "off", value_parser = parse_ic, action = clap::ArgAction::Set)]
-    pub identity_center: bool,
+    /// IAM Identity Center and its identity store: included unless off. The values and the
+    /// default (auto) are sync's, so one ORGSYNC_IDENTITY_CENTER serves both, and a role made
+    /// from this policy lets a default sync read Identity Center.
+    #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_enum, ignore_case = true, value_name = "auto|on|off", num_args = 0..=1, default_missing_value = "on", default_value = "auto", action = clap::ArgAction::Set)]
+    pub identity_center: IcMode,
 
     /// The policy of the member-account role instead of the management one.
     #[arg(long, env = "ORGSYNC_MEMBER")]
@@ -78,7 +70,7 @@ pub fn policy_cmd(args: &PolicyArgs) -> anyhow::Result<u8> {
         },
         read: args.read,
         write: args.write,
-        identity_center: args.identity_center,
+        identity_center: args.identity_center != IcMode::Off,
         member_role: args.member_role_name.clone(),
         partition: args.partition.to_string(),
     });

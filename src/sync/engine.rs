@@ -136,6 +136,8 @@ pub struct Plan {
     pub resource_types: Vec<&'static str>,
     /// Organization-level records (organization, organizational units), written first.
     pub org_records: Vec<Record>,
+    /// Organizational units among `org_records` (0 without an organization).
+    pub ou_count: usize,
     pub accounts: Vec<AccountPlan>,
     /// Notes for the summary (e.g. "not in an organization").
     pub notes: Vec<String>,

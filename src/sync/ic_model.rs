@@ -11,11 +11,20 @@ use super::iam_model::Attached;
 
 /// Organization instance (owned by the management account, has permission sets) or account
 /// instance (owned by a member or standalone account, identity store and applications only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceKind {
     Organization,
     Account,
+}
+
+impl InstanceKind {
+    /// `organization` or `account`, as notes say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceKind::Organization => "organization",
+            InstanceKind::Account => "account",
+        }
+    }
 }
 
 /// An Identity Center instance, as `sso:ListInstances` describes it.

@@ -19,8 +19,7 @@
 use std::fmt;
 
 /// One way of enumerating account assignments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// `ListAccountAssignmentsForPrincipal` per user and group.
     Principal,

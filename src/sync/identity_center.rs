@@ -1,8 +1,10 @@
-//! IAM Identity Center, read once per organization: find the instance (`--sso-region`, or a
-//! bounded list of regions), then read the identity store (users, groups, memberships), the
-//! permission sets (with their managed, customer-managed, inline policies and boundary) and
-//! the account assignments by the cheapest strategy (`sync::ic_strategy`). Every call goes
-//! through the session's org-wide Identity Center token bucket. The mapping to records is
+//! IAM Identity Center, read once per organization: find the instance ([`locate`], which
+//! `orgsync check` uses too: `--sso-region`, or a bounded list of regions), then read the
+//! identity store (users, groups, memberships), the permission sets (with their managed,
+//! customer-managed, inline policies and boundary; a detail the endpoint does not implement is
+//! asked for once and left out) and the account assignments by the cheapest strategy
+//! (`sync::ic_strategy`). Every call goes through the session's org-wide Identity Center
+//! token bucket. The mapping to records is
 //! `sync::ic_records`; this module only reads and plans (its mapping of identity-store answers
 //! to `sync::ic_model`, `ic_user_of!` / `ic_group_of!`, serves provisioning too).
 //!
@@ -10,19 +12,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_identitystore::types as ids_types;
 use aws_sdk_ssoadmin::types as sso_types;
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::aws::errors::is_not_implemented as not_implemented;
 use crate::aws::limits::Limiter;
 use crate::aws::{AwsError, ErrorClass, Scope, Session};
 use crate::model::pb;
@@ -50,29 +51,19 @@ pub const PROBE_REGIONS: [&str; 7] = [
 
 /// Identity Center calls in flight at once (the token bucket sets the rate).
 const IC_CONCURRENCY: usize = 8;
-/// Largest page every Identity Center list call accepts (the default page size).
-const PAGE: i32 = 100;
 
-/// `--identity-center`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--identity-center` (of `sync`, `check` and `policy`; true/false are baton-aws's
+/// BATON_GLOBAL_AWS_SSO_ENABLED values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IcMode {
     /// On when an instance is found; off (with a note) when there is none or the caller may
     /// not list instances.
     Auto,
     /// Must be synced: a missing or unreadable instance fails the phase (exit 3).
+    #[value(alias = "true")]
     On,
+    #[value(alias = "false")]
     Off,
-}
-
-fn parse_mode(s: &str) -> Result<IcMode, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "auto" => Ok(IcMode::Auto),
-        "on" | "true" => Ok(IcMode::On),
-        "off" | "false" => Ok(IcMode::Off),
-        _ => Err(format!(
-            "'{s}' is not an Identity Center mode (auto, on, off; true/false also accepted)"
-        )),
-    }
 }
 
 fn parse_region(s: &str) -> Result<String, String> {
@@ -109,7 +100,7 @@ fn parse_instance_arn(s: &str) -> Result<String, String> {
     }
 }
 
-/// Identity Center flags of `orgsync sync`.
+/// Identity Center flags of `orgsync sync` (and `check`).
 #[derive(Debug, Clone, Args)]
 pub struct IcArgs {
     /// Sync IAM Identity Center: auto (when an instance is found), on, off. true/false are
@@ -117,8 +108,9 @@ pub struct IcArgs {
     #[arg(
         long = "identity-center",
         env = "ORGSYNC_IDENTITY_CENTER",
+        value_enum,
+        ignore_case = true,
         default_value = "auto",
-        value_parser = parse_mode,
         value_name = "auto|on|off",
         help_heading = "Identity Center"
     )]
@@ -143,44 +135,14 @@ pub struct IcArgs {
         help_heading = "Identity Center"
     )]
     pub ic_assignment_strategy: StrategyArg,
-
-    /// Items per page of paged Identity Center calls (1-100).
-    #[arg(long, env = "ORGSYNC_IC_PAGE_SIZE", default_value_t = PAGE, value_parser = clap::value_parser!(i32).range(1..=100), hide = true)]
-    pub ic_page_size: i32,
-}
-
-/// Validated Identity Center options.
-#[derive(Debug, Clone)]
-pub struct IcOptions {
-    pub mode: IcMode,
-    pub sso_region: Option<String>,
-    pub instance_arn: Option<String>,
-    pub strategy: StrategyArg,
-    /// Items per page asked of paged calls.
-    pub page_size: i32,
 }
 
 impl IcArgs {
-    pub fn options(&self) -> IcOptions {
-        IcOptions {
-            mode: self.identity_center,
-            sso_region: self.sso_region.clone(),
-            instance_arn: self.ic_instance_arn.clone(),
-            strategy: self.ic_assignment_strategy,
-            page_size: self.ic_page_size,
-        }
-    }
-}
-
-impl Default for IcOptions {
-    fn default() -> Self {
-        IcOptions {
-            mode: IcMode::Auto,
-            sso_region: None,
-            instance_arn: None,
-            strategy: StrategyArg::Auto,
-            page_size: PAGE,
-        }
+    /// A copy of these flags. Transitional: kept only so `cli::sync_cmd`'s
+    /// `attach(&session, &args.ic.options(), …)` builds unchanged; it goes when that call
+    /// passes `&args.ic`.
+    pub fn options(&self) -> IcArgs {
+        self.clone()
     }
 }
 
@@ -192,70 +154,33 @@ pub const IC_TYPES: [&str; 4] = [
     rt::PERMISSION_SET_ASSIGNMENT,
 ];
 
-// ---------------------------------------------------------------------------------------------
-// "Not implemented" answers (an emulator's HTML 500) for optional per-permission-set reads.
-
-/// True for an HTML page answered with 500: what an endpoint that does not implement an
-/// operation sends (moto). AWS's JSON APIs answer errors in JSON.
-pub fn is_not_implemented(status: u16, body: Option<&[u8]>) -> bool {
-    status == 500
-        && body.is_some_and(|b| {
-            let head = String::from_utf8_lossy(&b[..b.len().min(64)])
-                .trim_start()
-                .to_ascii_lowercase();
-            head.starts_with("<!doctype html") || head.starts_with("<html")
-        })
-}
-
-fn response_not_implemented(r: &HttpResponse) -> bool {
-    is_not_implemented(r.status().as_u16(), r.body().bytes())
-}
-
-/// Forbids retrying a "not implemented" answer: retrying cannot make it implemented.
-#[derive(Debug)]
-struct NotImplementedIsFinal;
-
-impl ClassifyRetry for NotImplementedIsFinal {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        match ctx.response() {
-            Some(r) if response_not_implemented(r) => RetryAction::RetryForbidden,
-            _ => RetryAction::NoActionIndicated,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "orgsync-not-implemented-is-final"
-    }
-}
-
-fn optional_call_config() -> aws_sdk_ssoadmin::config::Builder {
-    aws_sdk_ssoadmin::config::Builder::default().retry_classifier(NotImplementedIsFinal)
-}
+/// The old name of [`crate::aws::errors::is_not_implemented_answer`], kept so provisioning
+/// builds until it tests [`crate::aws::errors::is_not_implemented`] on its `AwsError`s instead.
+pub use crate::aws::errors::is_not_implemented_answer as is_not_implemented;
 
 // ---------------------------------------------------------------------------------------------
 // Instance discovery.
 
 /// Where instances were looked for and what was found.
 #[derive(Debug, Default)]
-pub struct Discovery {
+struct Discovery {
     /// Regions asked, in order.
-    pub tried: Vec<String>,
-    /// The region whose instances are in `instances`.
-    pub region: Option<String>,
-    pub instances: Vec<Instance>,
+    tried: Vec<String>,
+    /// The instances of the region the search stopped at.
+    instances: Vec<Instance>,
     /// `ListInstances` was refused.
-    pub denied: Option<AwsError>,
+    denied: Option<AwsError>,
     /// Other failures, per region.
-    pub errors: Vec<AwsError>,
+    errors: Vec<AwsError>,
 }
 
 /// Regions to search: `--sso-region` alone, else the session's region then [`PROBE_REGIONS`].
-pub fn candidate_regions(sso_region: Option<&str>, session_region: Option<&str>) -> Vec<String> {
+fn candidate_regions(sso_region: Option<&str>, session_region: &str) -> Vec<String> {
     if let Some(r) = sso_region {
         return vec![r.to_string()];
     }
     let mut out: Vec<String> = vec![];
-    for r in session_region.into_iter().chain(PROBE_REGIONS) {
+    for r in std::iter::once(session_region).chain(PROBE_REGIONS) {
         if !out.iter().any(|o| o == r) {
             out.push(r.to_string());
         }
@@ -272,42 +197,72 @@ pub fn classify(owner: Option<&str>, management: Option<&str>) -> InstanceKind {
     }
 }
 
-async fn list_instances(
+/// The instances `sso:ListInstances` lists in `region`, classified against `management`.
+pub(crate) async fn list_instances(
     scope: &Scope,
     lim: &Limiter,
     region: &str,
     management: Option<&str>,
-    page: i32,
 ) -> Result<Vec<Instance>, AwsError> {
     let sso = scope.sso_admin(region);
+    let page = scope.settings().ic_page_size;
+    pages(
+        scope,
+        lim,
+        "sso",
+        "ListInstances",
+        None,
+        |t| {
+            sso.list_instances()
+                .max_results(page)
+                .set_next_token(t)
+                .send()
+        },
+        |r, out| {
+            out.extend(r.instances().iter().filter_map(|i| {
+                Some(Instance {
+                    arn: i.instance_arn()?.to_string(),
+                    identity_store_id: i.identity_store_id()?.to_string(),
+                    region: region.to_string(),
+                    owner_account: i.owner_account_id().map(str::to_string),
+                    name: i.name().map(str::to_string),
+                    status: i.status().map(|s| s.as_str().to_string()),
+                    kind: classify(i.owner_account_id(), management),
+                })
+            }));
+            r.next_token().map(str::to_string)
+        },
+    )
+    .await
+}
+
+/// Every page of a list call: `call` asks for the page after a token, `take` keeps a page's
+/// items and returns the next token. Stops at a missing, empty or already seen token. Each
+/// call waits for a token of `lim` and is counted in `counter`.
+async fn pages<R, E, Fut, T>(
+    scope: &Scope,
+    lim: &Limiter,
+    service: &'static str,
+    op: &'static str,
+    counter: Option<&AtomicU64>,
+    call: impl Fn(Option<String>) -> Fut,
+    mut take: impl FnMut(R, &mut Vec<T>) -> Option<String>,
+) -> Result<Vec<T>, AwsError>
+where
+    Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let mut out = vec![];
     let mut token: Option<String> = None;
+    let mut seen: HashSet<String> = HashSet::new();
     loop {
-        let t = token.clone();
-        let resp = scope
-            .call(lim, "sso", "ListInstances", || {
-                sso.list_instances()
-                    .max_results(page)
-                    .set_next_token(t.clone())
-                    .send()
-            })
-            .await?;
-        for i in resp.instances() {
-            let (Some(arn), Some(store)) = (i.instance_arn(), i.identity_store_id()) else {
-                continue;
-            };
-            out.push(Instance {
-                arn: arn.to_string(),
-                identity_store_id: store.to_string(),
-                region: region.to_string(),
-                owner_account: i.owner_account_id().map(str::to_string),
-                name: i.name().map(str::to_string),
-                status: i.status().map(|s| s.as_str().to_string()),
-                kind: classify(i.owner_account_id(), management),
-            });
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::Relaxed);
         }
-        match resp.next_token() {
-            Some(n) if !n.is_empty() && Some(n) != t.as_deref() => token = Some(n.to_string()),
+        let t = token.take();
+        let resp = scope.call(lim, service, op, || call(t.clone())).await?;
+        match take(resp, &mut out) {
+            Some(next) if !next.is_empty() && seen.insert(next.clone()) => token = Some(next),
             _ => return Ok(out),
         }
     }
@@ -316,28 +271,26 @@ async fn list_instances(
 /// Looks for instances region by region. Stops at the first region with an organization
 /// instance, or (when there is no organization) with any instance. Refusals are remembered
 /// and the search goes on (a region-deny policy refuses only some regions).
-pub async fn discover(
+async fn discover(
     scope: &Scope,
     lim: &Limiter,
     regions: &[String],
     management: Option<&str>,
-    page: i32,
 ) -> Discovery {
     let mut d = Discovery::default();
-    let mut fallback: Option<(String, Vec<Instance>)> = None;
+    let mut fallback: Option<Vec<Instance>> = None;
     for region in regions {
         d.tried.push(region.clone());
-        match list_instances(scope, lim, region, management, page).await {
+        match list_instances(scope, lim, region, management).await {
             Ok(found) if found.is_empty() => {}
             Ok(found) => {
                 let org = found.iter().any(|i| i.kind == InstanceKind::Organization);
                 if org || management.is_none() {
-                    d.region = Some(region.clone());
                     d.instances = found;
                     return d;
                 }
                 if fallback.is_none() {
-                    fallback = Some((region.clone(), found));
+                    fallback = Some(found);
                 }
             }
             // A refusal may be one region's (a region-deny SCP): keep looking elsewhere.
@@ -351,8 +304,7 @@ pub async fn discover(
             }
         }
     }
-    if let Some((region, found)) = fallback {
-        d.region = Some(region);
+    if let Some(found) = fallback {
         d.instances = found;
     }
     d
@@ -391,7 +343,7 @@ pub fn select_instance(
     for other in instances.iter().filter(|i| i.arn != chosen.arn) {
         notes.push(format!(
             "Identity Center: {} instance {} (owner {}) not synced{}",
-            kind_word(other.kind),
+            other.kind.as_str(),
             other.arn,
             other.owner_account.as_deref().unwrap_or("unknown"),
             if other.kind == InstanceKind::Account {
@@ -404,16 +356,9 @@ pub fn select_instance(
     Ok((chosen.clone(), notes))
 }
 
-fn kind_word(k: InstanceKind) -> &'static str {
-    match k {
-        InstanceKind::Organization => "organization",
-        InstanceKind::Account => "account",
-    }
-}
-
 /// The management account, as planning learnt it (one `DescribeOrganization` here only when
 /// planning did not look, with `--orgs off`).
-pub async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
+async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
     match &plan.organization {
         OrgKnowledge::Management(m) => return Some(m.clone()),
         OrgKnowledge::None => return None,
@@ -442,52 +387,107 @@ pub async fn management_account(session: &Session, plan: &Plan) -> Option<String
     }
 }
 
+/// Why no instance was located.
+#[derive(Debug, Clone)]
+pub enum Missing {
+    /// No instance, and `ListInstances` was refused (in at least one region).
+    Denied(AwsError),
+    /// No instance, and `ListInstances` failed in some region (the last failure).
+    Failed(AwsError),
+    /// No instance in the regions searched.
+    NoInstance,
+    /// Instances were found but none could be chosen (`--ic-instance-arn` names none of them).
+    NotChosen(String),
+}
+
+impl Missing {
+    /// Why Identity Center is not synced, for a note.
+    pub fn why(&self, tried: &[String]) -> String {
+        let tried = tried.join(", ");
+        match self {
+            Missing::Denied(e) => {
+                format!("the caller may not list Identity Center instances ({e})")
+            }
+            Missing::Failed(e) => format!(
+                "no Identity Center instance found in {tried} (last error: {e}); set --sso-region"
+            ),
+            Missing::NoInstance => format!(
+                "no Identity Center instance found in {tried}; set --sso-region if it is elsewhere"
+            ),
+            Missing::NotChosen(why) => why.clone(),
+        }
+    }
+
+    /// The AWS error behind it, if any.
+    pub fn error(&self) -> Option<&AwsError> {
+        match self {
+            Missing::Denied(e) | Missing::Failed(e) => Some(e),
+            Missing::NoInstance | Missing::NotChosen(_) => None,
+        }
+    }
+}
+
+/// Where the instance to sync was looked for, and what was found.
+#[derive(Debug)]
+pub struct Located {
+    /// Regions asked, in order.
+    pub tried: Vec<String>,
+    /// The management account (`None` without an organization).
+    pub management: Option<String>,
+    /// The instance to sync and notes about the others, or why there is none.
+    pub found: Result<(Instance, Vec<String>), Missing>,
+}
+
+/// Finds the instance a sync reads, as `attach` and `orgsync check` both find it: the
+/// management account (from `plan`), the candidate regions (`--sso-region`, or the
+/// session's region then [`PROBE_REGIONS`]), one `ListInstances` per region until one has
+/// it, then [`select_instance`].
+pub async fn locate(session: &Session, opts: &IcArgs, plan: &Plan) -> Located {
+    let management = management_account(session, plan).await;
+    let regions = candidate_regions(opts.sso_region.as_deref(), session.region());
+    let d = discover(
+        session.management(),
+        session.ic_limiter(),
+        &regions,
+        management.as_deref(),
+    )
+    .await;
+    let caller = session.caller.account.to_string();
+    let found = match (d.instances.is_empty(), d.denied, d.errors.last()) {
+        (true, Some(e), _) => Err(Missing::Denied(e)),
+        (true, None, Some(e)) => Err(Missing::Failed(e.clone())),
+        (true, None, None) => Err(Missing::NoInstance),
+        (false, ..) => select_instance(&d.instances, opts.ic_instance_arn.as_deref(), &caller)
+            .map_err(Missing::NotChosen),
+    };
+    Located {
+        tried: d.tried,
+        management,
+        found,
+    }
+}
+
 /// Decides whether Identity Center is synced and, if so, adds its resource types and phase to
 /// `plan` (one `ListInstances` per searched region; see [`PROBE_REGIONS`]).
-pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
-    if opts.mode == IcMode::Off {
+pub async fn attach(session: &Session, opts: &IcArgs, plan: &mut Plan) {
+    if opts.identity_center == IcMode::Off {
         return;
     }
-    let scope = session.management();
-    let lim = session.ic_limiter();
-    let management = management_account(session, plan).await;
-    let session_region = session
-        .settings()
-        .region
-        .clone()
-        .or_else(|| session.base_config().region().map(|r| r.to_string()));
-    let regions = candidate_regions(opts.sso_region.as_deref(), session_region.as_deref());
-    let found = discover(scope, lim, &regions, management.as_deref(), opts.page_size).await;
+    let Located {
+        tried,
+        management,
+        found,
+    } = locate(session, opts, plan).await;
     let caller = session.caller.account.to_string();
-    let picked = if let (true, Some(e)) = (found.instances.is_empty(), &found.denied) {
-        Err((
-            format!("the caller may not list Identity Center instances ({e})"),
-            Some(e.clone()),
-        ))
-    } else if found.instances.is_empty() {
-        let why = match found.errors.last() {
-            Some(e) => format!(
-                "no Identity Center instance found in {} (last error: {e}); set --sso-region",
-                found.tried.join(", ")
-            ),
-            None => format!(
-                "no Identity Center instance found in {}; set --sso-region if it is elsewhere",
-                found.tried.join(", ")
-            ),
-        };
-        Err((why, found.errors.last().cloned()))
-    } else {
-        select_instance(&found.instances, opts.instance_arn.as_deref(), &caller)
-            .map_err(|why| (why, None))
-    };
-    let (instance, notes) = match picked {
+    let (instance, notes) = match found {
         Ok(p) => p,
-        Err((why, err)) => {
-            if opts.mode == IcMode::Auto {
+        Err(missing) => {
+            let why = missing.why(&tried);
+            if opts.identity_center == IcMode::Auto {
                 plan.notes.push(format!("Identity Center: off ({why})"));
                 return;
             }
-            let err = err.unwrap_or_else(|| {
+            let err = missing.error().cloned().unwrap_or_else(|| {
                 AwsError::local("sso", "ListInstances", ErrorClass::NotFound, why.clone())
             });
             add_types(plan);
@@ -510,7 +510,7 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
         && instance.owner_account.as_deref() != Some(caller.as_str());
     let mut head = format!(
         "Identity Center: {} instance {} in {} (identity store {}, owner {}){}",
-        kind_word(instance.kind),
+        instance.kind.as_str(),
         instance.arn,
         instance.region,
         instance.identity_store_id,
@@ -518,7 +518,7 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
         if opts.sso_region.is_some() {
             " from --sso-region".to_string()
         } else {
-            format!("; regions searched: {}", found.tried.join(", "))
+            format!("; regions searched: {}", tried.join(", "))
         }
     );
     if delegated {
@@ -529,16 +529,15 @@ pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
     if instance.kind == InstanceKind::Account {
         head.push_str("; account instances have no permission sets or account assignments");
     }
-    tracing::info!(instance = %instance.arn, region = %instance.region, kind = kind_word(instance.kind), "Identity Center instance");
+    tracing::info!(instance = %instance.arn, region = %instance.region, kind = instance.kind.as_str(), "Identity Center instance");
     plan.notes.push(head);
     plan.notes.extend(notes);
     add_types(plan);
     let ctx = PhaseContext {
         instance,
-        strategy: opts.strategy,
+        strategy: opts.ic_assignment_strategy,
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
-        page_size: opts.page_size,
     };
     plan.phases.push(Phase {
         name: "identity center".into(),
@@ -566,27 +565,20 @@ struct PhaseContext {
     /// delegated administrator).
     skip_account: Option<String>,
     partition: String,
-    page_size: i32,
 }
 
-/// False for an account resource whose profile says it is not ACTIVE (suspended or closed
-/// accounts cannot be assigned to).
+/// False for an account resource marked disabled: `sync::org` gives every account that is
+/// not ACTIVE (suspended, pending closure) the Disabled status, and such accounts cannot be
+/// assigned to.
 pub fn account_is_active(r: &pb::Resource) -> bool {
-    let Some(p) = &r.profile else { return true };
-    ["aws_account_status", "aws_account_state"]
-        .iter()
-        .filter_map(|k| crate::model::profile::get_str(p, k))
-        .all(|s| s.eq_ignore_ascii_case("ACTIVE"))
+    r.status
+        .as_ref()
+        .is_none_or(|s| s.status != pb::status::ResourceStatus::Disabled as i32)
 }
 
 async fn run_phase(input: PhaseInput<'_>, ctx: PhaseContext) -> PhaseOutput {
     let session = input.session;
-    let reader = Reader::new(
-        session.management(),
-        session.ic_limiter(),
-        &ctx.instance,
-        ctx.page_size,
-    );
+    let reader = Reader::new(session.management(), session.ic_limiter(), &ctx.instance);
     let accounts: BTreeMap<String, pb::Resource> = input
         .accounts
         .iter()
@@ -725,87 +717,45 @@ struct Reader<'a> {
     instance: &'a Instance,
     page: i32,
     calls: AtomicU64,
-    unimplemented: Mutex<BTreeSet<&'static str>>,
+    /// Per optional operation: `None` until its first answer, then whether the endpoint
+    /// implements it.
+    implemented: Mutex<BTreeMap<&'static str, Arc<tokio::sync::Mutex<Option<bool>>>>>,
 }
 
 type Pairs = BTreeSet<(String, String)>;
 
 impl<'a> Reader<'a> {
-    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance, page: i32) -> Reader<'a> {
+    fn new(scope: &'a Scope, lim: &'a Limiter, instance: &'a Instance) -> Reader<'a> {
         Reader {
             scope,
             lim,
             sso: scope.sso_admin(&instance.region),
             ids: scope.identity_store(&instance.region),
             instance,
-            page: page.clamp(1, PAGE),
+            page: scope.settings().ic_page_size,
             calls: AtomicU64::new(0),
-            unimplemented: Mutex::new(BTreeSet::new()),
+            implemented: Mutex::new(BTreeMap::new()),
         }
     }
 
+    /// The optional operations the endpoint answered "not implemented".
     fn unimplemented(&self) -> Vec<&'static str> {
-        match self.unimplemented.lock() {
-            Ok(s) => s.iter().copied().collect(),
-            Err(p) => p.into_inner().iter().copied().collect(),
-        }
+        let gates = self
+            .implemented
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        gates
+            .iter()
+            .filter(|(_, g)| g.try_lock().is_ok_and(|k| *k == Some(false)))
+            .map(|(op, _)| *op)
+            .collect()
     }
 
     fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// Every page of a list call. With `optional`, an operation the endpoint does not
-    /// implement gives `None` (and is remembered for a note) instead of an error.
-    async fn pages<R, E, Fut, T>(
-        &self,
-        service: &'static str,
-        op: &'static str,
-        optional: bool,
-        call: impl Fn(Option<String>) -> Fut,
-        mut take: impl FnMut(R, &mut Vec<T>) -> Option<String>,
-    ) -> Result<Option<Vec<T>>, AwsError>
-    where
-        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let mut out = vec![];
-        let mut token: Option<String> = None;
-        let mut seen: HashSet<String> = HashSet::new();
-        loop {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            let t = token.clone();
-            let resp = self
-                .scope
-                .call(self.lim, service, op, || {
-                    let fut = call(t.clone());
-                    async move {
-                        match fut.await {
-                            Ok(v) => Ok(Some(v)),
-                            Err(SdkError::ServiceError(se))
-                                if optional && response_not_implemented(se.raw()) =>
-                            {
-                                Ok(None)
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                })
-                .await?;
-            let Some(resp) = resp else {
-                if let Ok(mut s) = self.unimplemented.lock() {
-                    s.insert(op);
-                }
-                return Ok(None);
-            };
-            match take(resp, &mut out) {
-                Some(next) if !next.is_empty() && seen.insert(next.clone()) => token = Some(next),
-                _ => return Ok(Some(out)),
-            }
-        }
-    }
-
-    /// Like [`Reader::pages`] for a call that is always implemented.
+    /// Every page of a list call (see [`pages`]), counted.
     async fn all<R, E, Fut, T>(
         &self,
         service: &'static str,
@@ -817,10 +767,70 @@ impl<'a> Reader<'a> {
         Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        Ok(self
-            .pages(service, op, false, call, take)
-            .await?
-            .unwrap_or_default())
+        pages(
+            self.scope,
+            self.lim,
+            service,
+            op,
+            Some(&self.calls),
+            call,
+            take,
+        )
+        .await
+    }
+
+    /// One call that is not paged, counted.
+    async fn one<R, E, Fut>(
+        &self,
+        service: &'static str,
+        op: &'static str,
+        call: impl Fn() -> Fut,
+    ) -> Result<R, AwsError>
+    where
+        Fut: Future<Output = Result<R, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.scope.call(self.lim, service, op, call).await
+    }
+
+    /// `read` (calls of `op`, an operation an endpoint may not implement), or `None` when the
+    /// endpoint does not implement `op`. The first read of `op` runs alone and settles that,
+    /// so such an endpoint is asked once, not once per permission set; the reads after it run
+    /// concurrently, or not at all.
+    async fn optional<T, Fut>(
+        &self,
+        op: &'static str,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<Option<T>, AwsError>
+    where
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let gate = Arc::clone(
+            self.implemented
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(op)
+                .or_default(),
+        );
+        let known = gate.lock().await;
+        let first = match *known {
+            Some(false) => return Ok(None),
+            Some(true) => {
+                drop(known);
+                None
+            }
+            None => Some(known),
+        };
+        let answer = read().await;
+        if let Some(mut known) = first {
+            *known = Some(!answer.as_ref().is_err_and(not_implemented));
+        }
+        match answer {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if not_implemented(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Users, groups and the user memberships of every group (one paged call per group).
@@ -864,55 +874,47 @@ impl<'a> Reader<'a> {
                 },
             )
             .await?;
-        let per_group: Vec<Vec<Membership>> = stream::iter(
-            groups
-                .iter()
-                .map(|g| async move {
-                    self.all(
-                        "identitystore",
-                        "ListGroupMemberships",
-                        |t| {
-                            self.ids
-                                .list_group_memberships()
-                                .identity_store_id(store)
-                                .group_id(&g.id)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.group_memberships().iter().filter_map(|m| {
-                                let user = match m.member_id() {
-                                    Some(ids_types::MemberId::UserId(u)) => u.clone(),
-                                    _ => return None,
-                                };
-                                Some(Membership {
-                                    id: m.membership_id().to_string(),
-                                    group_id: m.group_id().unwrap_or(&g.id).to_string(),
-                                    user_id: user,
-                                })
-                            }));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .collect::<Vec<_>>(),
-        )
-        .buffered(IC_CONCURRENCY)
-        .try_collect()
+        let mut memberships = each_unordered(&groups, |g| async move {
+            self.all(
+                "identitystore",
+                "ListGroupMemberships",
+                |t| {
+                    self.ids
+                        .list_group_memberships()
+                        .identity_store_id(store)
+                        .group_id(&g.id)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.group_memberships().iter().filter_map(|m| {
+                        let user = match m.member_id() {
+                            Some(ids_types::MemberId::UserId(u)) => u.clone(),
+                            _ => return None,
+                        };
+                        Some(Membership {
+                            id: m.membership_id().to_string(),
+                            group_id: m.group_id().unwrap_or(&g.id).to_string(),
+                            user_id: user,
+                        })
+                    }));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
         .await?;
-        let mut memberships: Vec<Membership> = per_group.into_iter().flatten().collect();
         memberships.sort();
         memberships.dedup_by(|a, b| a.id == b.id);
         Ok((users, groups, memberships))
     }
 
     /// Every permission set with its details (five calls each; the optional ones tolerate an
-    /// endpoint that does not implement them).
+    /// endpoint that does not implement them), in ARN order.
     async fn permission_sets(&self) -> Result<Vec<PermissionSet>, AwsError> {
         let inst = self.instance.arn.as_str();
-        let arns: Vec<String> = self
+        let arns: BTreeSet<String> = self
             .all(
                 "sso",
                 "ListPermissionSets",
@@ -929,28 +931,21 @@ impl<'a> Reader<'a> {
                     r.next_token().map(str::to_string)
                 },
             )
-            .await?;
-        let mut unique = BTreeSet::new();
-        let arns: Vec<String> = arns
+            .await?
             .into_iter()
-            .filter(|a| unique.insert(a.clone()))
             .collect();
-        stream::iter(
-            arns.iter()
-                .map(|arn| self.permission_set(arn))
-                .collect::<Vec<_>>(),
-        )
-        .buffered(IC_CONCURRENCY)
-        .try_collect()
-        .await
+        let mut sets = each_unordered(&arns, |arn| async move {
+            self.permission_set(arn).await.map(|p| vec![p])
+        })
+        .await?;
+        sets.sort_by(|a, b| a.arn.cmp(&b.arn));
+        Ok(sets)
     }
 
     async fn permission_set(&self, arn: &str) -> Result<PermissionSet, AwsError> {
         let inst = self.instance.arn.as_str();
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let described = self
-            .scope
-            .call(self.lim, "sso", "DescribePermissionSet", || {
+            .one("sso", "DescribePermissionSet", || {
                 self.sso
                     .describe_permission_set()
                     .instance_arn(inst)
@@ -960,111 +955,97 @@ impl<'a> Reader<'a> {
             .await?;
         let d = described.permission_set();
         let managed = self
-            .pages(
-                "sso",
-                "ListManagedPoliciesInPermissionSet",
-                true,
-                |t| {
-                    self.sso
-                        .list_managed_policies_in_permission_set()
-                        .instance_arn(inst)
-                        .permission_set_arn(arn)
-                        .max_results(self.page)
-                        .set_next_token(t)
-                        .customize()
-                        .config_override(optional_call_config())
-                        .send()
-                },
-                |r, out| {
-                    out.extend(r.attached_managed_policies().iter().filter_map(|p| {
-                        let arn = p.arn()?.to_string();
-                        let name = p
-                            .name()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(&arn).to_string());
-                        Some(Attached { name, arn })
-                    }));
-                    r.next_token().map(str::to_string)
-                },
-            )
+            .optional("ListManagedPoliciesInPermissionSet", || {
+                self.all(
+                    "sso",
+                    "ListManagedPoliciesInPermissionSet",
+                    |t| {
+                        self.sso
+                            .list_managed_policies_in_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .max_results(self.page)
+                            .set_next_token(t)
+                            .send()
+                    },
+                    |r, out| {
+                        out.extend(r.attached_managed_policies().iter().filter_map(|p| {
+                            let arn = p.arn()?.to_string();
+                            let name = p.name().map(str::to_string).unwrap_or_else(|| {
+                                arn.rsplit('/').next().unwrap_or(&arn).to_string()
+                            });
+                            Some(Attached { name, arn })
+                        }));
+                        r.next_token().map(str::to_string)
+                    },
+                )
+            })
             .await?
             .unwrap_or_default();
         let customer_managed = self
-            .pages(
-                "sso",
-                "ListCustomerManagedPolicyReferencesInPermissionSet",
-                true,
-                |t| {
-                    self.sso
-                        .list_customer_managed_policy_references_in_permission_set()
-                        .instance_arn(inst)
-                        .permission_set_arn(arn)
-                        .max_results(self.page)
-                        .set_next_token(t)
-                        .customize()
-                        .config_override(optional_call_config())
-                        .send()
-                },
-                |r, out| {
-                    out.extend(
-                        r.customer_managed_policy_references()
-                            .iter()
-                            .map(|c| CustomerPolicyRef::new(c.name(), c.path())),
-                    );
-                    r.next_token().map(str::to_string)
-                },
-            )
+            .optional("ListCustomerManagedPolicyReferencesInPermissionSet", || {
+                self.all(
+                    "sso",
+                    "ListCustomerManagedPolicyReferencesInPermissionSet",
+                    |t| {
+                        self.sso
+                            .list_customer_managed_policy_references_in_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .max_results(self.page)
+                            .set_next_token(t)
+                            .send()
+                    },
+                    |r, out| {
+                        out.extend(
+                            r.customer_managed_policy_references()
+                                .iter()
+                                .map(|c| CustomerPolicyRef::new(c.name(), c.path())),
+                        );
+                        r.next_token().map(str::to_string)
+                    },
+                )
+            })
             .await?
             .unwrap_or_default();
         let inline = self
-            .pages(
-                "sso",
-                "GetInlinePolicyForPermissionSet",
-                true,
-                |_| {
-                    self.sso
-                        .get_inline_policy_for_permission_set()
-                        .instance_arn(inst)
-                        .permission_set_arn(arn)
-                        .customize()
-                        .config_override(optional_call_config())
-                        .send()
-                },
-                |r, out| {
-                    out.extend(
-                        r.inline_policy()
-                            .filter(|p| !p.trim().is_empty())
-                            .map(str::to_string),
-                    );
-                    None
-                },
-            )
+            .optional("GetInlinePolicyForPermissionSet", || async {
+                let r = self
+                    .one("sso", "GetInlinePolicyForPermissionSet", || {
+                        self.sso
+                            .get_inline_policy_for_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .send()
+                    })
+                    .await?;
+                Ok(r.inline_policy()
+                    .filter(|p| !p.trim().is_empty())
+                    .map(str::to_string))
+            })
             .await?
-            .and_then(|v| v.into_iter().next());
-        let boundary = self.pages(
-            "sso",
-            "GetPermissionsBoundaryForPermissionSet",
-            true,
-            |_| {
-                self.sso
-                    .get_permissions_boundary_for_permission_set()
-                    .instance_arn(inst)
-                    .permission_set_arn(arn)
-                    .customize()
-                    .config_override(optional_call_config())
-                    .send()
-            },
-            |r, out| {
-                out.extend(r.permissions_boundary().and_then(boundary_of));
-                None
-            },
-        );
-        // A permission set without a boundary is answered with ResourceNotFoundException.
-        let boundary = match boundary.await {
-            Ok(b) => b.and_then(|v| v.into_iter().next()),
-            Err(e) if e.class == ErrorClass::NotFound => None,
-            Err(e) => return Err(e),
-        };
+            .flatten();
+        let boundary = self
+            .optional("GetPermissionsBoundaryForPermissionSet", || async {
+                let r = self
+                    .one("sso", "GetPermissionsBoundaryForPermissionSet", || {
+                        self.sso
+                            .get_permissions_boundary_for_permission_set()
+                            .instance_arn(inst)
+                            .permission_set_arn(arn)
+                            .send()
+                    })
+                    .await;
+                match r {
+                    Ok(r) => Ok(r.permissions_boundary().and_then(boundary_of)),
+                    // A permission set without a boundary is answered with
+                    // ResourceNotFoundException.
+                    Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?
+            .flatten();
         Ok(PermissionSet {
             arn: arn.to_string(),
             name: d
@@ -1124,10 +1105,16 @@ impl<'a> Reader<'a> {
             },
         };
         report.strategy = plan;
-        let result = if plan == Strategy::Principal {
-            self.by_principal(users, groups, accounts).await?
-        } else {
-            let pairs = self.discover_pairs(plan, sets, &set_arns, accounts).await?;
+        let discovered = match plan {
+            Strategy::Principal => None,
+            Strategy::PermissionSet => Some(self.pairs_by_permission_set(sets).await?),
+            Strategy::Account => Some(self.pairs_by_account(accounts).await?),
+        };
+        let result = if let Some(discovered) = discovered {
+            let pairs: Pairs = discovered
+                .into_iter()
+                .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
+                .collect();
             report.estimate = known.describe(Some(pairs.len() as u64));
             if report.auto && !keep_pairs(&known, pairs.len() as u64) {
                 report.switched_from = Some(plan);
@@ -1136,6 +1123,8 @@ impl<'a> Reader<'a> {
             } else {
                 self.by_pairs(&pairs).await?
             }
+        } else {
+            self.by_principal(users, groups, accounts).await?
         };
         report.calls = self.calls() - start;
         Ok((result, report))
@@ -1195,71 +1184,68 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
-    /// The provisioned (account, permission set) pairs within `accounts`.
-    async fn discover_pairs(
+    /// The provisioned (account, permission set) pairs, one
+    /// `ListAccountsForProvisionedPermissionSet` per permission set.
+    async fn pairs_by_permission_set(
         &self,
-        how: Strategy,
         sets: &[PermissionSet],
-        set_arns: &BTreeSet<&str>,
-        accounts: &BTreeSet<String>,
-    ) -> Result<Pairs, AwsError> {
+    ) -> Result<Vec<(String, String)>, AwsError> {
         let inst = self.instance.arn.as_str();
-        let found: Vec<(String, String)> = match how {
-            Strategy::PermissionSet => {
-                each_unordered(sets, |ps| async move {
-                    self.all(
-                        "sso",
-                        "ListAccountsForProvisionedPermissionSet",
-                        |t| {
-                            self.sso
-                                .list_accounts_for_provisioned_permission_set()
-                                .instance_arn(inst)
-                                .permission_set_arn(&ps.arn)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())));
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .await?
-            }
-            Strategy::Account | Strategy::Principal => {
-                each_unordered(accounts, |acct| async move {
-                    self.all(
-                        "sso",
-                        "ListPermissionSetsProvisionedToAccount",
-                        |t| {
-                            self.sso
-                                .list_permission_sets_provisioned_to_account()
-                                .instance_arn(inst)
-                                .account_id(acct)
-                                .max_results(self.page)
-                                .set_next_token(t)
-                                .send()
-                        },
-                        |r, out| {
-                            out.extend(
-                                r.permission_sets()
-                                    .iter()
-                                    .map(|ps| (acct.clone(), ps.clone())),
-                            );
-                            r.next_token().map(str::to_string)
-                        },
-                    )
-                    .await
-                })
-                .await?
-            }
-        };
-        Ok(found
-            .into_iter()
-            .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
-            .collect())
+        each_unordered(sets, |ps| async move {
+            self.all(
+                "sso",
+                "ListAccountsForProvisionedPermissionSet",
+                |t| {
+                    self.sso
+                        .list_accounts_for_provisioned_permission_set()
+                        .instance_arn(inst)
+                        .permission_set_arn(&ps.arn)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(r.account_ids().iter().map(|a| (a.clone(), ps.arn.clone())));
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
+        .await
+    }
+
+    /// The provisioned (account, permission set) pairs, one
+    /// `ListPermissionSetsProvisionedToAccount` per account.
+    async fn pairs_by_account(
+        &self,
+        accounts: &BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, AwsError> {
+        let inst = self.instance.arn.as_str();
+        each_unordered(accounts, |acct| async move {
+            self.all(
+                "sso",
+                "ListPermissionSetsProvisionedToAccount",
+                |t| {
+                    self.sso
+                        .list_permission_sets_provisioned_to_account()
+                        .instance_arn(inst)
+                        .account_id(acct)
+                        .max_results(self.page)
+                        .set_next_token(t)
+                        .send()
+                },
+                |r, out| {
+                    out.extend(
+                        r.permission_sets()
+                            .iter()
+                            .map(|ps| (acct.clone(), ps.clone())),
+                    );
+                    r.next_token().map(str::to_string)
+                },
+            )
+            .await
+        })
+        .await
     }
 
     /// `ListAccountAssignments` for every pair.
@@ -1444,15 +1430,11 @@ mod tests {
             ("on", IcMode::On),
             ("TRUE", IcMode::On),
             ("false", IcMode::Off),
-            ("off", IcMode::Off),
+            ("Off", IcMode::Off),
         ] {
-            assert_eq!(parse_mode(s), Ok(m), "{s}");
+            assert_eq!(IcMode::from_str(s, true), Ok(m), "{s}");
         }
-        assert!(
-            parse_mode("yes please")
-                .unwrap_err()
-                .contains("auto, on, off")
-        );
+        assert!(IcMode::from_str("yes please", true).is_err());
         assert!(parse_region("eu-west-1").is_ok());
         assert!(parse_region("us-gov-west-1").is_ok());
         assert!(parse_region("EU-west-1").is_err());
@@ -1464,15 +1446,15 @@ mod tests {
     #[test]
     fn ic_regions_are_bounded_and_start_with_the_session_region() {
         assert_eq!(
-            candidate_regions(Some("eu-west-1"), Some("us-east-1")),
+            candidate_regions(Some("eu-west-1"), "us-east-1"),
             vec!["eu-west-1"]
         );
-        let r = candidate_regions(None, Some("eu-west-1"));
+        let r = candidate_regions(None, "eu-west-1");
         assert_eq!(r[0], "eu-west-1");
         assert_eq!(r[1], "us-east-1");
         assert_eq!(r.len(), PROBE_REGIONS.len(), "no duplicate of eu-west-1");
         assert_eq!(
-            candidate_regions(None, Some("sa-east-1")).len(),
+            candidate_regions(None, "sa-east-1").len(),
             PROBE_REGIONS.len() + 1
         );
     }
@@ -1531,42 +1513,36 @@ mod tests {
     }
 
     #[test]
-    fn ic_not_implemented_is_an_html_500_only() {
-        let html = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>";
-        assert!(is_not_implemented(500, Some(html)));
-        assert!(is_not_implemented(
-            500,
-            Some(b"  <HTML><body>x</body></HTML>")
-        ));
-        assert!(!is_not_implemented(503, Some(html)));
-        assert!(!is_not_implemented(
-            500,
-            Some(br#"{"__type":"InternalServerException","message":"x"}"#)
-        ));
-        assert!(!is_not_implemented(500, None));
-    }
-
-    #[test]
     fn ic_accounts_that_are_not_active_cannot_be_assigned() {
-        use crate::model::build::{resource, rid};
-        use crate::model::profile::to_struct;
-        let mk = |profile: serde_json::Value| {
-            resource(
-                rid("account", "1"),
-                "a",
-                None,
-                vec![],
-                Some(to_struct(&profile)),
-            )
+        use crate::sync::engine::AccountStatus;
+        use crate::sync::org::{OrgAccount, OrgSnapshot, account_resource};
+        // The account resources exactly as the organization read writes them.
+        let account = |status: &str| {
+            let a = OrgAccount {
+                id: "222222222222".into(),
+                name: "dev".into(),
+                arn: "arn:aws:organizations::111111111111:account/o-abc/222222222222".into(),
+                email: "dev@example.com".into(),
+                status: status.into(),
+                joined: None,
+                joined_method: None,
+                parent: "r-ab12".into(),
+            };
+            let snap = OrgSnapshot {
+                org: None,
+                roots: vec![],
+                ous: vec![],
+                accounts: vec![a.clone()],
+            };
+            account_resource(&snap, &a, &AccountStatus::Ok)
         };
-        assert!(account_is_active(&mk(
-            serde_json::json!({"aws_account_id": "1"})
-        )));
-        assert!(account_is_active(&mk(
-            serde_json::json!({"aws_account_status": "ACTIVE"})
-        )));
-        assert!(!account_is_active(&mk(
-            serde_json::json!({"aws_account_status": "SUSPENDED"})
-        )));
+        assert!(account_is_active(&account("ACTIVE")));
+        for status in ["SUSPENDED", "PENDING_CLOSURE"] {
+            assert!(!account_is_active(&account(status)), "{status}");
+        }
+        // An account resource without a status (not from the organization read) is usable.
+        let mut bare = account("ACTIVE");
+        bare.status = None;
+        assert!(account_is_active(&bare));
     }
 }

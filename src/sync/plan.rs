@@ -312,6 +312,7 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
         },
         resource_types,
         org_records: org::structure_records(&snap),
+        ou_count: snap.ous.len(),
         accounts,
         notes,
         phases: vec![],
@@ -324,6 +325,7 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
         organization,
         resource_types: IAM_TYPES.to_vec(),
         org_records: vec![],
+        ou_count: 0,
         accounts: vec![AccountPlan {
             info: AccountInfo {
                 account_id: account.clone(),

@@ -1,8 +1,9 @@
 //! Fault-injection HTTP proxy for tests and benchmarks. Sits between the SDK (pointed at it via
 //! AWS_ENDPOINT_URL) and moto, and per service / operation / target account can inject
 //! throttling in each protocol's real wire format, 5xx answers, dropped connections, latency,
-//! AccessDenied and ExpiredToken. It records every request it saw (service, operation,
-//! account, and the AssumeRole parameters), so tests can assert External IDs and session names.
+//! AccessDenied, ExpiredToken and moto's "not implemented" HTML 500. It records every request
+//! it saw (service, operation, account, and the AssumeRole parameters), so tests can assert
+//! External IDs and session names.
 //! The target account of a request is known from its access key: the proxy reads AssumeRole
 //! answers and remembers which account each issued key belongs to.
 
@@ -36,6 +37,8 @@ pub enum Fault {
     AccessDenied,
     /// Answer ExpiredToken.
     ExpiredToken,
+    /// Answer as moto does for an operation it does not implement: HTTP 500 with an HTML page.
+    NotImplemented,
 }
 
 /// A fault rule: all given fields must match.
@@ -108,7 +111,8 @@ pub struct Seen {
     pub service: String,
     pub operation: String,
     pub account: Option<String>,
-    /// Form or JSON parameters of interest (RoleArn, ExternalId, RoleSessionName, ...).
+    /// Form or JSON parameters of interest (RoleArn, ExternalId, RoleSessionName, MaxResults,
+    /// ...; JSON numbers as their text).
     pub params: HashMap<String, String>,
     pub status: u16,
     pub injected: Option<String>,
@@ -311,7 +315,14 @@ fn classify(
             .and_then(|v| v.as_object().cloned())
             .map(|m| {
                 m.into_iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                    .filter_map(|(k, v)| {
+                        let text = match v {
+                            serde_json::Value::String(s) => s,
+                            serde_json::Value::Number(n) => n.to_string(),
+                            _ => return None,
+                        };
+                        Some((k, text))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -367,6 +378,15 @@ fn fault_response(service: &str, fault: &Fault) -> Option<Response<Full<Bytes>>>
             },
             "The security token included in the request is expired",
         ),
+        Fault::NotImplemented => {
+            return Response::builder()
+                .status(500)
+                .header("content-type", "text/html; charset=utf-8")
+                .body(Full::new(Bytes::from_static(
+                    b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n",
+                )))
+                .ok();
+        }
         Fault::Drop | Fault::Latency(_) => return None,
     };
     let resp = if json_service(service) {
@@ -423,6 +443,7 @@ async fn handle(
                         | "PolicyArn"
                         | "AccountId"
                         | "PermissionSetArn"
+                        | "MaxResults"
                 )
             })
             .map(|(k, v)| (k.clone(), v.clone()))
