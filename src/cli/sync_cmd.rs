@@ -207,7 +207,7 @@ pub async fn execute(
 
     let work = async {
         let mut plan = plan::build(&session, plan_opts).await?;
-        identity_center::attach(&session, &args.ic.options(), &mut plan).await;
+        identity_center::attach(&session, &args.ic, &mut plan).await;
         let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
         anyhow::Ok(result)
     };

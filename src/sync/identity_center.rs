@@ -137,15 +137,6 @@ pub struct IcArgs {
     pub ic_assignment_strategy: StrategyArg,
 }
 
-impl IcArgs {
-    /// A copy of these flags. Transitional: kept only so `cli::sync_cmd`'s
-    /// `attach(&session, &args.ic.options(), …)` builds unchanged; it goes when that call
-    /// passes `&args.ic`.
-    pub fn options(&self) -> IcArgs {
-        self.clone()
-    }
-}
-
 /// The resource types an Identity Center sync declares.
 pub const IC_TYPES: [&str; 4] = [
     rt::SSO_USER,
