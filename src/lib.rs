@@ -4,9 +4,9 @@
 
 pub mod arn;
 pub mod aws;
-pub mod check;
 pub mod cli;
-pub mod inspect;
+pub mod connector;
+pub mod doctor;
 pub mod model;
 pub mod permissions;
 pub mod policy;

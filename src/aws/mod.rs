@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod limits;
+pub mod member_roles;
 pub mod metrics;
 pub mod session;
 

@@ -2,22 +2,23 @@
 //! tables, exit codes. Commands call into the library; nothing here talks to AWS directly.
 
 pub mod args;
-pub mod check_cmd;
+pub mod cmd;
 pub mod config;
 pub mod exit;
 pub mod logging;
-pub mod policy_cmd;
 pub mod progress;
-pub mod provision_cmd;
-pub mod run_cmd;
 pub mod signals;
-pub mod sync_cmd;
+
+use cmd::{
+    check as check_cmd, policy as policy_cmd, provision as provision_cmd, run as run_cmd,
+    sync as sync_cmd,
+};
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::inspect::InspectArgs;
+use crate::cli::cmd::inspect::InspectArgs;
 
 const ABOUT: &str = "Who can access what across an AWS Organization: sync IAM and IAM Identity Center into a baton-compatible c1z file, and grant or revoke access.";
 
@@ -184,7 +185,7 @@ pub fn main() -> ExitCode {
             Command::Sync(a) => sync_cmd::run(*a).await,
             Command::Run(a) => run_cmd::run(*a).await,
             Command::Check(a) => check_cmd::run(*a).await,
-            Command::Inspect(a) => crate::inspect::run(a).map(|_| exit::OK),
+            Command::Inspect(a) => crate::cli::cmd::inspect::run(a).map(|_| exit::OK),
             Command::Grant(a) => provision_cmd::run_grant(*a).await,
             Command::Revoke(a) => provision_cmd::run_revoke(*a).await,
             Command::CreateUser(a) => provision_cmd::run_create_user(*a).await,

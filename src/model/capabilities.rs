@@ -295,7 +295,7 @@ mod tests {
     /// `create-user --type` and `delete-resource` accept.
     #[test]
     fn user_types_are_the_ones_create_user_and_delete_resource_accept() {
-        use crate::cli::provision_cmd::UserType;
+        use crate::cli::cmd::provision::UserType;
         use clap::ValueEnum;
         for t in capabilities().resource_types {
             assert_eq!(
@@ -323,7 +323,7 @@ mod tests {
     /// each with the condition of its group.
     #[test]
     fn synced_types_are_the_ones_a_sync_declares() {
-        use crate::sync::identity_center::IC_TYPES;
+        use crate::connector::identity_center::IC_TYPES;
         use crate::sync::plan::{IAM_TYPES, ORG_TYPES};
         let declared: BTreeSet<&str> = ORG_TYPES
             .iter()

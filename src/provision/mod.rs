@@ -6,18 +6,15 @@
 //! [`Outcome`] carries the status and the resulting record as a sync would write it.
 //! Not here: argument parsing and printing (`cli::provision_cmd`).
 
-pub mod assignment;
-pub mod check;
-mod iam;
-mod identity_center;
+pub mod call;
 pub mod outcome;
-pub mod plan;
 pub mod provisioner;
 pub mod records;
 pub mod request;
 mod users;
+pub mod verify_ids;
 
+pub use call::{Call, PlanContext};
 pub use outcome::{Outcome, ProvisionError, Status};
-pub use plan::{Call, PlanContext};
 pub use provisioner::{Options, Provisioner};
 pub use request::{DeleteTarget, Direction, NewUser, Request, RequestError};

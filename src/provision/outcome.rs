@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::aws::AwsError;
 use crate::model::Record;
 
-use super::plan::Call;
+use super::call::Call;
 use super::request::RequestError;
 
 /// How a request ended.

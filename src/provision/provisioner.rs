@@ -15,15 +15,17 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::arn::AccountId;
 use crate::aws::{AwsError, Limiter, Scope, Session};
+use crate::connector::identity_center::is_not_implemented;
 use crate::model::Record;
-use crate::sync::identity_center::is_not_implemented;
 
-use super::assignment::{self, AssignmentGate};
+use super::call::Call;
 use super::outcome::{Outcome, ProvisionError, Status};
-use super::plan::Call;
 use super::request::{Change, DeleteTarget, NewUser, Request};
-use super::{iam, identity_center, users};
-use crate::sync::account_config::AccountConfig;
+use super::users;
+use crate::aws::member_roles::AccountConfig;
+use crate::connector::iam::provision as iam;
+use crate::connector::identity_center::assignment::{self, AssignmentGate};
+use crate::connector::identity_center::membership as identity_center;
 
 /// How changes are made.
 #[derive(Debug, Clone)]

@@ -7,14 +7,16 @@
 
 use serde_json::json;
 
+use crate::connector::identity_center::model::{
+    IcGroup, IcUser, Instance, InstanceKind, PermissionSet,
+};
+use crate::connector::identity_center::records as ic_records;
 use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
 use crate::model::build::{entitlement_ref, grant, resource, rid};
 use crate::model::ids::{self, IdentityStoreRef};
 use crate::model::pb;
 use crate::model::profile::to_struct;
 use crate::model::types as rt;
-use crate::sync::ic_model::{IcGroup, IcUser, Instance, InstanceKind, PermissionSet};
-use crate::sync::ic_records;
 
 /// The instance a synthetic identity-store ARN belongs to, as far as record ids need it
 /// (region and identity store).

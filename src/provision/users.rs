@@ -15,20 +15,22 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::arn::AccountId;
 use crate::aws::{ErrorClass, Scope};
+use crate::connector::iam::model::{Credentials, IamSnapshot, User};
+use crate::connector::iam::records::user_resource;
 use crate::model::Record;
 use crate::model::ids;
-use crate::sync::iam_model::{Credentials, IamSnapshot, User};
-use crate::sync::iam_records::user_resource;
 
-use super::iam::account_info;
-use super::identity_center::{self, delete_membership, describe_user};
+use super::call::{create_user_params, tags_text};
 use super::outcome::{ProvisionError, Status};
-use super::plan::{create_user_params, tags_text};
 use super::provisioner::{Done, Exec, iam_pages, is_unimplemented_html_500};
 use super::records::{instance_of, sso_user_resource};
 use super::request::{IamPrincipal, NewUser, RequestError, SsoPrincipal};
+use crate::connector::iam::provision::account_info;
+use crate::connector::identity_center::membership::{
+    self as identity_center, delete_membership, describe_user,
+};
+use crate::connector::identity_center::model::{Email as IcEmail, IcUser, PersonName, UserStatus};
 use crate::model::ids::IdentityStoreRef;
-use crate::sync::ic_model::{Email as IcEmail, IcUser, PersonName, UserStatus};
 
 /// What blocks `iam:DeleteUser`, as (list operation, removal operations), after the login
 /// profile (which has no list call: `DeleteLoginProfile` answers NoSuchEntity when there is none).

@@ -14,8 +14,8 @@ use crate::aws::{AwsError, ErrorClass, Scope, Session};
 use crate::model::{Record, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
-use super::iam::{AwsPolicyDocs, IamReadOptions, read_account};
-use super::iam_records::{AccountInfo, IamRecordOptions, iam_records};
+use crate::connector::iam::read::{AwsPolicyDocs, IamReadOptions, read_account};
+use crate::connector::iam::records::{AccountInfo, IamRecordOptions, iam_records};
 
 /// How one account ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -13,10 +13,10 @@ use crate::aws::{AwsError, Session};
 use crate::model::Record;
 use crate::model::types as rt;
 
-use super::account_config::{AccountConfig, is_ou_or_root_id};
 use super::engine::{AccountPlan, AccountRecordFn, OrgKnowledge, Plan};
-use super::iam_records::AccountInfo;
-use super::org;
+use crate::aws::member_roles::{AccountConfig, is_ou_or_root_id};
+use crate::connector::iam::records::AccountInfo;
+use crate::connector::org;
 
 /// `--orgs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

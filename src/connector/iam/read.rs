@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use crate::aws::{AwsError, ErrorClass, Scope};
 use crate::policy::decode_document;
 
-use super::iam_model::*;
+use super::model::*;
 
 /// How to read IAM.
 #[derive(Debug, Clone)]

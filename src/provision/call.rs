@@ -78,7 +78,7 @@ pub struct PlanContext {
     pub member_role: String,
     pub member_external_id: bool,
     /// `--account-config` overrides for the member hop (when no provisioning role is named).
-    pub overrides: Option<crate::sync::account_config::AccountConfig>,
+    pub overrides: Option<crate::aws::member_roles::AccountConfig>,
     /// Identity Center region when no principal ARN names one.
     pub sso_region: String,
 }
@@ -316,7 +316,8 @@ pub fn plan(req: &Request, cx: &PlanContext) -> Vec<Call> {
             ..
         } => {
             let m = cx.mgmt();
-            let instance = super::assignment::instance_arn(permission_set);
+            let instance =
+                crate::connector::identity_center::assignment::instance_arn(permission_set);
             let acct = account.to_string();
             out.push(
                 Call::new(

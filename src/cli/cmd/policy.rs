@@ -5,8 +5,8 @@
 use clap::{ArgGroup, Args};
 
 use crate::arn::Partition;
+use crate::connector::identity_center::IcMode;
 use crate::permissions::{PolicyRequest, RoleKind, policy};
-use crate::sync::identity_center::IcMode;
 
 fn parse_partition(s: &str) -> Result<Partition, String> {
     s.parse().map_err(|e: crate::arn::IdError| e.to_string())
@@ -75,12 +75,12 @@ pub fn policy_cmd(args: &PolicyArgs) -> anyhow::Result<u8> {
         partition: args.partition.to_string(),
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(super::exit::OK)
+    Ok(crate::cli::exit::OK)
 }
 
 /// Prints the capability table.
 pub fn capabilities_cmd() -> anyhow::Result<u8> {
     let c = crate::model::capabilities::capabilities();
     println!("{}", serde_json::to_string_pretty(&c)?);
-    Ok(super::exit::OK)
+    Ok(crate::cli::exit::OK)
 }

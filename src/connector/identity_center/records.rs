@@ -26,11 +26,11 @@ use crate::model::pb;
 use crate::model::profile::to_struct;
 use crate::model::types as rt;
 
-use super::iam_model::{Attached, ManagedPolicy};
-use super::iam_records::{
+use super::model::*;
+use crate::connector::iam::model::{Attached, ManagedPolicy};
+use crate::connector::iam::records::{
     AccountInfo, inline_policy, policy_entitlement, policy_grant, policy_resource,
 };
-use super::ic_model::*;
 
 /// The records of one Identity Center read.
 #[derive(Debug, Default)]

@@ -17,10 +17,10 @@ use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
 use crate::store::{StoreError, rotate};
 
-use super::args::parse_duration;
-use super::exit;
-use super::signals::Signals;
-use super::sync_cmd::{self, Outcome, SyncArgs};
+use super::sync::{self as sync_cmd, Outcome, SyncArgs};
+use crate::cli::args::parse_duration;
+use crate::cli::exit;
+use crate::cli::signals::Signals;
 
 const RUN_EXAMPLES: &str = "\
 Examples:

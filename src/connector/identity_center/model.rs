@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::iam_model::Attached;
+use crate::connector::iam::model::Attached;
 
 /// Organization instance (owned by the management account, has permission sets) or account
 /// instance (owned by a member or standalone account, identity store and applications only).

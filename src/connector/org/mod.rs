@@ -16,8 +16,8 @@ use crate::model::pb;
 use crate::model::profile::to_struct;
 use crate::model::types as rt;
 
-use super::engine::AccountStatus;
-use super::iam::utc;
+use crate::connector::iam::read::utc;
+use crate::sync::engine::AccountStatus;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Organization {

@@ -5,13 +5,13 @@
 use clap::Args;
 use comfy_table::{Table, presets};
 
-use crate::check::{CheckOptions, Status, run_checks};
-use crate::inspect::Output;
-use crate::sync::identity_center::IcArgs;
+use crate::cli::cmd::inspect::Output;
+use crate::connector::identity_center::IcArgs;
+use crate::doctor::{CheckOptions, Status, run_checks};
 use crate::sync::plan::PlanArgs;
 
-use super::args::AwsArgs;
-use super::exit;
+use crate::cli::args::AwsArgs;
+use crate::cli::exit;
 
 const CHECK_EXAMPLES: &str = "\
 Examples:

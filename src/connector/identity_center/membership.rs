@@ -14,14 +14,14 @@ use crate::aws::ErrorClass;
 use crate::model::Record;
 use crate::model::ids;
 
-use super::outcome::{ProvisionError, Status};
-use super::provisioner::{Done, Exec};
+use crate::connector::identity_center::model::{IcGroup, IcUser};
+use crate::connector::identity_center::{ic_group_of, ic_user_of};
 use crate::model::ids::IdentityStoreRef;
-use crate::sync::ic_model::{IcGroup, IcUser};
-use crate::sync::identity_center::{ic_group_of, ic_user_of};
+use crate::provision::outcome::{ProvisionError, Status};
+use crate::provision::provisioner::{Done, Exec};
 
-use super::records::{instance_of, membership_grant, sso_group_resource};
-use super::request::{Direction, SsoKind, SsoPrincipal};
+use crate::provision::records::{instance_of, membership_grant, sso_group_resource};
+use crate::provision::request::{Direction, SsoKind, SsoPrincipal};
 
 /// The identity store of the first Identity Center instance in `region`.
 pub(crate) async fn identity_store(x: &Exec<'_>, region: &str) -> Result<String, ProvisionError> {

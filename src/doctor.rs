@@ -18,8 +18,8 @@ use serde::Serialize;
 use crate::arn::AccountId;
 use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
+use crate::connector::identity_center::{self as sic, IcArgs, IcMode, Missing};
 use crate::sync::engine::{AccountPlan, Plan};
-use crate::sync::identity_center::{self as sic, IcArgs, IcMode, Missing};
 use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
 
 /// The verdict of one check.

@@ -20,14 +20,14 @@ use crate::aws::ErrorClass;
 use crate::model::Record;
 use crate::model::ids::PermissionSetRef;
 
-use super::identity_center::word;
-use super::outcome::{ProvisionError, Status};
-use super::plan::assignment_params;
-use super::provisioner::{Done, Exec};
-use super::records::{
+use super::membership::word;
+use crate::provision::call::assignment_params;
+use crate::provision::outcome::{ProvisionError, Status};
+use crate::provision::provisioner::{Done, Exec};
+use crate::provision::records::{
     AccountFacts, account_grant, account_resource, binding_grant, permission_set,
 };
-use super::request::{Direction, SsoKind, SsoPrincipal};
+use crate::provision::request::{Direction, SsoKind, SsoPrincipal};
 
 /// AWS runs at most 10 account-assignment operations of an instance at a time.
 pub const MAX_IN_FLIGHT: usize = 10;

@@ -10,16 +10,16 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use crate::arn::{AccountId, Arn};
+use crate::aws::member_roles::AccountConfig;
 use crate::aws::{CallMetrics, Session};
 use crate::model::Record;
-use crate::provision::check::SyncFile;
-use crate::provision::plan::{self, Call, PlanContext};
+use crate::provision::call::{self as plan, Call, PlanContext};
 use crate::provision::request::{self, DeleteTarget, NewUser, Request};
+use crate::provision::verify_ids::SyncFile;
 use crate::provision::{Options, Outcome, Provisioner};
-use crate::sync::account_config::AccountConfig;
 
-use super::args::{AwsArgs, parse_arn, parse_duration};
-use super::exit;
+use crate::cli::args::{AwsArgs, parse_arn, parse_duration};
+use crate::cli::exit;
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

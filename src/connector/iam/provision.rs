@@ -10,19 +10,19 @@ use aws_sdk_iam::types::AttachedPolicy;
 
 use crate::arn::{AccountId, Arn};
 use crate::aws::{AwsError, ErrorClass, Scope};
-use crate::model::Record;
-use crate::policy::decode_document;
-use crate::sync::iam_model::{Attached, Group};
-use crate::sync::iam_records::{
+use crate::connector::iam::model::{Attached, Group};
+use crate::connector::iam::records::{
     AccountInfo, group_member_grant, group_resource, iam_inline_policy, principal_policy_grant,
 };
+use crate::model::Record;
+use crate::policy::decode_document;
 
-use super::outcome::{ProvisionError, Status};
-use super::plan::{
+use crate::provision::call::{
     attach_op, delete_inline_op, detach_op, get_inline_op, list_attached_op, name_key,
 };
-use super::provisioner::{Done, Exec, iam_pages};
-use super::request::{Direction, IamKind, IamPrincipal};
+use crate::provision::outcome::{ProvisionError, Status};
+use crate::provision::provisioner::{Done, Exec, iam_pages};
+use crate::provision::request::{Direction, IamKind, IamPrincipal};
 
 /// How the sync describes `account` when it maps IAM to records.
 pub(crate) fn account_info(x: &Exec<'_>, account: &AccountId) -> AccountInfo {

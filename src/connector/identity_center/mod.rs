@@ -10,6 +10,12 @@
 //!
 //! Not here: provisioning (assignment create/delete), application assignments.
 
+pub mod assignment;
+pub mod membership;
+pub mod model;
+pub mod records;
+pub mod strategy;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,12 +35,12 @@ use crate::aws::{AwsError, ErrorClass, Scope, Session};
 use crate::model::pb;
 use crate::model::types as rt;
 
-use super::engine::{OrgKnowledge, Phase, PhaseInput, PhaseOutput, Plan};
-use super::iam::utc;
-use super::iam_model::Attached;
-use super::ic_model::*;
-use super::ic_records::ic_records;
-use super::ic_strategy::{FirstStep, Known, Strategy, StrategyArg, first_step, keep_pairs};
+use crate::connector::iam::model::Attached;
+use crate::connector::iam::read::utc;
+use crate::sync::engine::{OrgKnowledge, Phase, PhaseInput, PhaseOutput, Plan};
+use model::*;
+use records::ic_records;
+use strategy::{FirstStep, Known, Strategy, StrategyArg, first_step, keep_pairs};
 
 /// Regions searched for the instance when `--sso-region` is not set, after the session's own
 /// region: the regions organizations most often enable Identity Center in. At most this many
@@ -1359,9 +1365,9 @@ pub(crate) fn group_display_name(display_name: Option<&str>, id: &str) -> String
 /// through it, so what it reports is what a sync reads.
 macro_rules! ic_user_of {
     ($u:expr) => {{
-        use $crate::sync::identity_center as sic;
+        use $crate::connector::identity_center as sic;
         let u = $u;
-        $crate::sync::ic_model::IcUser {
+        $crate::connector::identity_center::model::IcUser {
             id: u.user_id().to_string(),
             user_name: u.user_name().unwrap_or_default().to_string(),
             display_name: sic::nonempty(u.display_name()),
@@ -1378,9 +1384,9 @@ pub(crate) use ic_user_of;
 /// (see [`ic_user_of`]).
 macro_rules! ic_group_of {
     ($g:expr) => {{
-        use $crate::sync::identity_center as sic;
+        use $crate::connector::identity_center as sic;
         let g = $g;
-        $crate::sync::ic_model::IcGroup {
+        $crate::connector::identity_center::model::IcGroup {
             id: g.group_id().to_string(),
             display_name: sic::group_display_name(g.display_name(), g.group_id()),
             description: sic::nonempty(g.description()),
@@ -1505,8 +1511,8 @@ mod tests {
 
     #[test]
     fn ic_accounts_that_are_not_active_cannot_be_assigned() {
+        use crate::connector::org::{OrgAccount, OrgSnapshot, account_resource};
         use crate::sync::engine::AccountStatus;
-        use crate::sync::org::{OrgAccount, OrgSnapshot, account_resource};
         // The account resources exactly as the organization read writes them.
         let account = |status: &str| {
             let a = OrgAccount {

@@ -17,7 +17,7 @@ use crate::model::profile::to_struct;
 use crate::model::types as rt;
 use crate::policy::{AwsPrincipal, nhi_kind, parse_trust};
 
-use super::iam_model::*;
+use super::model::*;
 
 /// Which account is being mapped, and how.
 #[derive(Debug, Clone)]

@@ -10,20 +10,20 @@ use anyhow::Context;
 use clap::{ArgAction, Args};
 
 use crate::aws::{CallMetrics, Session};
+use crate::connector::iam::read::IamReadOptions;
+use crate::connector::identity_center;
 use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
 use crate::sync::engine::{self, AccountStatus, EngineOptions, RunResult};
-use crate::sync::iam::IamReadOptions;
-use crate::sync::identity_center;
 use crate::sync::plan;
 
-use super::args::{AwsArgs, parse_duration};
-use super::exit;
-use super::progress::Progress;
-use super::signals::Signals;
-use super::table;
+use crate::cli::args::{AwsArgs, parse_duration};
+use crate::cli::exit;
+use crate::cli::progress::Progress;
+use crate::cli::signals::Signals;
+use crate::cli::table;
 
 const SYNC_EXAMPLES: &str = "\
 Examples:

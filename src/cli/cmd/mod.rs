@@ -1,0 +1,8 @@
+//! One file per subcommand: its clap arguments, the call into the library, and the printing.
+
+pub mod check;
+pub mod inspect;
+pub mod policy;
+pub mod provision;
+pub mod run;
+pub mod sync;

@@ -1,0 +1,8 @@
+//! One folder per AWS domain: what orgsync reads there (`read`), the plain model of what was
+//! read (`model`), the pure mapping of that model to records (`records`), and the write side
+//! used by provisioning. Organizations (`org`), IAM per account (`iam`), IAM Identity Center
+//! (`identity_center`).
+
+pub mod iam;
+pub mod identity_center;
+pub mod org;
