@@ -167,7 +167,7 @@ async fn external_id_finding(open: &Scope, target: &str, role_arn: &str, flag: &
 async fn iam_read(scope: &Scope, target: &str, role_hint: &str) -> Finding {
     let iam = scope.iam();
     let r = scope
-        .call(
+        .call_legacy(
             scope.iam_limiter(),
             "iam",
             "GetAccountAuthorizationDetails",
@@ -347,7 +347,7 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
     let fix = "grant the Identity Center reads (`orgsync policy --read`)";
     let ids = scope.identity_store(&instance.region);
     let users = scope
-        .call(lim, "identitystore", "ListUsers", || {
+        .call_legacy(lim, "identitystore", "ListUsers", || {
             ids.list_users()
                 .identity_store_id(&instance.identity_store_id)
                 .max_results(1)
@@ -363,7 +363,7 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
     ));
     let sso = scope.sso_admin(&instance.region);
     let sets = scope
-        .call(lim, "sso", "ListPermissionSets", || {
+        .call_legacy(lim, "sso", "ListPermissionSets", || {
             sso.list_permission_sets()
                 .instance_arn(&instance.arn)
                 .max_results(1)

@@ -9,6 +9,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::call::Op;
+
 /// What kind of failure an AWS error is. The snake_case names are recorded in outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,8 +138,10 @@ impl fmt::Display for ErrorClass {
 #[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
 #[error("{service}:{operation} failed ({class}){}: {message}", code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
 pub struct AwsError {
-    pub service: &'static str,
-    pub operation: &'static str,
+    /// The IAM action prefix of the service (`iam`, `sso`, …).
+    pub service: String,
+    /// The operation's name (`GetAccountAuthorizationDetails`).
+    pub operation: String,
     pub class: ErrorClass,
     /// AWS's error code, when it answered with one.
     pub code: Option<String>,
@@ -146,12 +150,8 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    /// Classifies an SDK error from `service:operation`.
-    pub fn from_sdk<E>(
-        service: &'static str,
-        operation: &'static str,
-        err: SdkError<E, HttpResponse>,
-    ) -> AwsError
+    /// Classifies an SDK error of the operation `op`.
+    pub fn from_sdk<E>(op: &Op, err: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -172,9 +172,9 @@ impl AwsError {
                     _ if is_not_implemented_answer(status, se.raw().body().bytes()) => {
                         ErrorClass::NotImplemented
                     }
-                    Some(c) => ErrorClass::from_code(c, operation),
+                    Some(c) => ErrorClass::from_code(c, &op.name),
                     // An answer without a parsable code is classified by its HTTP status.
-                    None => ErrorClass::from_status(status, operation),
+                    None => ErrorClass::from_status(status, &op.name),
                 };
                 let message = e
                     .message()
@@ -206,24 +206,37 @@ impl AwsError {
             ),
         };
         AwsError {
-            service,
-            operation,
+            service: op.service.clone(),
+            operation: op.name.clone(),
             class,
             code,
             message,
         }
     }
 
+    /// A list call answered a page token it had already answered: following it would loop.
+    pub fn repeated_page_token(op: &Op, token: &str) -> AwsError {
+        let shown: String = token.chars().take(80).collect();
+        AwsError::local(
+            &op.service,
+            &op.name,
+            ErrorClass::Other,
+            format!(
+                "the answer repeated the page token '{shown}' it had already given; stopping rather than looping"
+            ),
+        )
+    }
+
     /// An error made up by orgsync about an AWS answer (e.g. a missing field).
     pub fn local(
-        service: &'static str,
-        operation: &'static str,
+        service: &str,
+        operation: &str,
         class: ErrorClass,
         message: impl Into<String>,
     ) -> AwsError {
         AwsError {
-            service,
-            operation,
+            service: service.to_string(),
+            operation: operation.to_string(),
             class,
             code: None,
             message: message.into(),

@@ -15,6 +15,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
+use super::call::{self, Op};
+
 /// Counters of one operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpStats {
@@ -90,16 +92,8 @@ pub struct MetricsInterceptor {
 
 fn op_key(cfg: &ConfigBag) -> String {
     match cfg.load::<Metadata>() {
-        Some(m) => format!("{}:{}", service_prefix(m.service()), m.name()),
+        Some(m) => Op::from_sdk(m.service(), m.name()).to_string(),
         None => "unknown:unknown".to_string(),
-    }
-}
-
-/// The IAM-policy style prefix of an SDK service name (`IAM` → `iam`, `SSO Admin` → `sso`).
-fn service_prefix(service: &str) -> String {
-    match service.to_ascii_lowercase().as_str() {
-        "sso admin" | "ssoadmin" => "sso".to_string(),
-        other => other.replace(' ', ""),
     }
 }
 
@@ -156,6 +150,9 @@ impl Intercept for MetricsInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.metrics.bump(op_key(cfg), |s| s.calls += 1);
+        if let Some(m) = cfg.load::<Metadata>() {
+            call::note_operation(|| Op::from_sdk(m.service(), m.name()));
+        }
         Ok(())
     }
 
@@ -241,13 +238,5 @@ mod tests {
                 errors: 44,
             }
         );
-    }
-
-    #[test]
-    fn service_prefixes() {
-        assert_eq!(service_prefix("IAM"), "iam");
-        assert_eq!(service_prefix("SSO Admin"), "sso");
-        assert_eq!(service_prefix("identitystore"), "identitystore");
-        assert_eq!(service_prefix("Organizations"), "organizations");
     }
 }

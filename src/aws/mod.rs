@@ -1,6 +1,7 @@
 //! Everything that talks to AWS at the transport level: sessions and hops, per-account clients,
 //! rate limits, call metrics and error classification. Collectors build on it; sinks never see it.
 
+pub mod call;
 pub mod errors;
 pub mod limits;
 pub mod member_roles;

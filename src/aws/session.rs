@@ -186,10 +186,7 @@ impl Hop {
         if let Some(x) = &self.external_id {
             req = req.external_id(x);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("sts", "AssumeRole", e))?;
+        let out = super::call::send(req.send()).await?;
         let c = out.credentials().ok_or_else(|| {
             AwsError::local(
                 "sts",
@@ -310,39 +307,32 @@ impl Scope {
         sts_client(&self.sdk, &self.metrics, format!("sts-{}", self.account))
     }
 
-    /// Runs one AWS call: waits for a token from `limiter`, classifies a failure, and after
-    /// an `ExpiredToken` answer refreshes the hop and tries once more.
-    pub async fn call<T, E, Fut>(
+    /// Drops the hop's cached credentials so the next call hops again; false when this scope
+    /// does not hop (the base credentials cannot be refreshed that way).
+    pub(crate) async fn refresh_hop(&self) -> bool {
+        match &self.hop {
+            Some(hop) => {
+                hop.invalidate().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Transitional: the old call wrapper with the operation named at the call site. The
+    /// names are ignored (the SDK's are used); call sites move to [`Scope::call`].
+    pub async fn call_legacy<T, E, Fut>(
         &self,
         limiter: &Limiter,
-        service: &'static str,
-        operation: &'static str,
+        _service: &'static str,
+        _operation: &'static str,
         f: impl Fn() -> Fut,
     ) -> Result<T, AwsError>
     where
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let mut refreshed = false;
-        loop {
-            limiter.acquire().await;
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    let err = AwsError::from_sdk(service, operation, e);
-                    if err.class == ErrorClass::ExpiredToken
-                        && !refreshed
-                        && let Some(hop) = &self.hop
-                    {
-                        tracing::info!(account = %self.account, operation, "session token expired; hopping again");
-                        hop.invalidate().await;
-                        refreshed = true;
-                        continue;
-                    }
-                    return Err(err);
-                }
-            }
-        }
+        self.call(limiter, f).await
     }
 
     /// Settings in force.
@@ -486,9 +476,9 @@ impl Session {
             None => (base.clone(), None),
         };
         let sts = sts_client(&mgmt_sdk, &metrics, "sts-management".into());
-        let who = sts.get_caller_identity().send().await.map_err(|e| {
-            SessionError::CallerIdentity(AwsError::from_sdk("sts", "GetCallerIdentity", e))
-        })?;
+        let who = super::call::send(sts.get_caller_identity().send())
+            .await
+            .map_err(SessionError::CallerIdentity)?;
         let bad = |what: &str| {
             SessionError::CallerIdentity(AwsError::local(
                 "sts",

@@ -382,7 +382,7 @@ impl<'p> Exec<'p> {
             scope.account.to_string(),
             params,
         ));
-        scope.call(limiter, service, operation, f).await
+        scope.call_legacy(limiter, service, operation, f).await
     }
 }
 

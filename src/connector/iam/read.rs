@@ -68,7 +68,7 @@ async fn fetch_policy_document(scope: &Scope, arn: &str) -> Option<String> {
     let iam = scope.iam();
     let lim = scope.iam_limiter();
     let policy = match scope
-        .call(lim, "iam", "GetPolicy", || {
+        .call_legacy(lim, "iam", "GetPolicy", || {
             iam.get_policy().policy_arn(arn).send()
         })
         .await
@@ -84,7 +84,7 @@ async fn fetch_policy_document(scope: &Scope, arn: &str) -> Option<String> {
         .and_then(|p| p.default_version_id())?
         .to_string();
     match scope
-        .call(lim, "iam", "GetPolicyVersion", || {
+        .call_legacy(lim, "iam", "GetPolicyVersion", || {
             iam.get_policy_version()
                 .policy_arn(arn)
                 .version_id(&version)
@@ -157,7 +157,7 @@ pub async fn read_account(
     let mut marker: Option<String> = None;
     loop {
         let page = scope
-            .call(lim, "iam", "GetAccountAuthorizationDetails", || {
+            .call_legacy(lim, "iam", "GetAccountAuthorizationDetails", || {
                 iam.get_account_authorization_details()
                     .filter(EntityType::User)
                     .filter(EntityType::Group)
@@ -252,7 +252,7 @@ pub async fn read_account(
         let mut marker: Option<String> = None;
         loop {
             let page = scope
-                .call(lim, "iam", "ListRoles", || {
+                .call_legacy(lim, "iam", "ListRoles", || {
                     iam.list_roles()
                         .max_items(page_size)
                         .set_marker(marker.clone())
@@ -312,7 +312,7 @@ pub async fn read_account(
             let mut marker: Option<String> = None;
             loop {
                 let page = scope
-                    .call(lim, "iam", "ListUsers", || {
+                    .call_legacy(lim, "iam", "ListUsers", || {
                         iam.list_users()
                             .max_items(page_size)
                             .set_marker(marker.clone())
@@ -350,7 +350,7 @@ pub async fn read_account(
                 continue;
             }
             let out = scope
-                .call(lim, "iam", "ListAccessKeys", || {
+                .call_legacy(lim, "iam", "ListAccessKeys", || {
                     iam.list_access_keys().user_name(&u.name).send()
                 })
                 .await?;
@@ -377,7 +377,7 @@ pub async fn read_account(
             for i in unmatched {
                 let id = keys[i].id.clone();
                 let used = scope
-                    .call(lim, "iam", "GetAccessKeyLastUsed", || {
+                    .call_legacy(lim, "iam", "GetAccessKeyLastUsed", || {
                         iam.get_access_key_last_used().access_key_id(&id).send()
                     })
                     .await?;
@@ -443,13 +443,13 @@ async fn credential_report(
     let mut delay = Duration::from_millis(250);
     loop {
         let generated = scope
-            .call(lim, "iam", "GenerateCredentialReport", || {
+            .call_legacy(lim, "iam", "GenerateCredentialReport", || {
                 iam.generate_credential_report().send()
             })
             .await?;
         if generated.state() == Some(&ReportStateType::Complete) {
             match scope
-                .call(lim, "iam", "GetCredentialReport", || {
+                .call_legacy(lim, "iam", "GetCredentialReport", || {
                     iam.get_credential_report().send()
                 })
                 .await

@@ -257,7 +257,9 @@ where
             c.fetch_add(1, Ordering::Relaxed);
         }
         let t = token.take();
-        let resp = scope.call(lim, service, op, || call(t.clone())).await?;
+        let resp = scope
+            .call_legacy(lim, service, op, || call(t.clone()))
+            .await?;
         match take(resp, &mut out) {
             Some(next) if !next.is_empty() && seen.insert(next.clone()) => token = Some(next),
             _ => return Ok(out),
@@ -365,7 +367,7 @@ async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
     let scope = session.management();
     let org = scope.organizations();
     match scope
-        .call(
+        .call_legacy(
             session.org_limiter(),
             "organizations",
             "DescribeOrganization",
@@ -788,7 +790,7 @@ impl<'a> Reader<'a> {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.scope.call(self.lim, service, op, call).await
+        self.scope.call_legacy(self.lim, service, op, call).await
     }
 
     /// `read` (calls of `op`, an operation an endpoint may not implement), or `None` when the

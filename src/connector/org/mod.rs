@@ -112,7 +112,7 @@ pub async fn discover(
     let orgs = scope.organizations();
     let page_size = scope.settings().org_page_size;
     let described = scope
-        .call(limiter, "organizations", "DescribeOrganization", || {
+        .call_legacy(limiter, "organizations", "DescribeOrganization", || {
             orgs.describe_organization().send()
         })
         .await;
@@ -156,7 +156,7 @@ pub async fn discover(
     let mut token: Option<String> = None;
     loop {
         let page = match scope
-            .call(limiter, "organizations", "ListRoots", || {
+            .call_legacy(limiter, "organizations", "ListRoots", || {
                 orgs.list_roots()
                     .max_results(page_size)
                     .set_next_token(token.clone())
@@ -202,7 +202,7 @@ pub async fn discover(
         let mut token: Option<String> = None;
         loop {
             let page = scope
-                .call(
+                .call_legacy(
                     limiter,
                     "organizations",
                     "ListOrganizationalUnitsForParent",
@@ -246,7 +246,7 @@ pub async fn discover(
         let mut token: Option<String> = None;
         loop {
             let page = scope
-                .call(limiter, "organizations", "ListAccountsForParent", || {
+                .call_legacy(limiter, "organizations", "ListAccountsForParent", || {
                     orgs.list_accounts_for_parent()
                         .parent_id(&node)
                         .max_results(page_size)
