@@ -21,10 +21,9 @@ echo "seeded fixtures/demo.json (ids in demo/manifest.json)"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL="$MOTO_ENDPOINT" AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
-# moto's ListAccountsForProvisionedPermissionSet answers only the caller's account, so the
-# per-permission-set assignment strategy that `auto` picks for this small organization would
-# miss member-account assignments on the emulator (not on AWS). Ask per principal instead.
-export ORGSYNC_IC_ASSIGNMENT_STRATEGY=${ORGSYNC_IC_ASSIGNMENT_STRATEGY:-principal}
+# Identity Center assignments are read with the default strategy (auto): scripts/moto-up.sh
+# starts moto with its provisioned-permission-set answers patched to AWS's (see
+# docs/moto-notes.md §6), so every strategy finds every assignment here.
 
 set +e
 "$bin" sync --file demo/sync.c1z --jsonl demo/sync.jsonl --log-format text "$@"

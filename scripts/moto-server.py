@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run moto_server (moto 5.2.5) with a small catalogue of AWS-managed IAM policies.
+"""Run moto_server (moto 5.2.5) with a small catalogue of AWS-managed IAM policies and
+sso-admin's provisioned-permission-set state patched to answer as AWS does.
 
 Why: moto's IAM only knows AWS-managed policies (arn:aws:iam::aws:policy/...) when
 MOTO_IAM_LOAD_MANAGED_POLICIES=true, and then it builds all ~1,580 of them for
@@ -22,6 +23,13 @@ Environment:
 
 Only IAM's catalogue is trimmed. sso-admin validates permission-set policy ARNs
 against moto's full list on its own (see docs/moto-notes.md for its path bug).
+
+sso-admin: scripts/moto_sso_provisioning.py (imported from this directory) makes
+CreateAccountAssignment / ProvisionPermissionSet provision a permission set to an account and
+ListAccountsForProvisionedPermissionSet / ListPermissionSetsProvisionedToAccount answer from
+that state, as AWS does (moto 5.2.5 answers the caller's account, and every set whatever
+the account). It is always installed; the server refuses to start if the patch does not fit
+the installed moto.
 """
 
 from __future__ import annotations
@@ -96,6 +104,10 @@ def main() -> None:
 
             catalogue = json.loads(iam_models.aws_managed_policies_data)
             iam_models.aws_managed_policies_data = json.dumps(_selected(spec, catalogue))
+
+    import moto_sso_provisioning  # scripts/ is sys.path[0] when this file runs as a script
+
+    moto_sso_provisioning.install()
 
     from moto.server import main as moto_main
 

@@ -76,6 +76,7 @@ SCHEMA: dict[str, set[str]] = {
                        "permissions_boundary"},
     "cmp_ref": {"name", "path"},
     "assignment": {"account", "permission_set", "user", "group"},
+    "provision": {"account", "permission_set"},
 }
 REQUIRED: dict[str, set[str]] = {
     "ou": {"name"},
@@ -89,6 +90,7 @@ REQUIRED: dict[str, set[str]] = {
     "permission_set": {"name"},
     "cmp_ref": {"name"},
     "assignment": {"account", "permission_set"},
+    "provision": {"account", "permission_set"},
 }
 
 
@@ -156,6 +158,14 @@ def validate(fx: dict) -> None:
                 raise SeedError(f"{w}: give exactly one of user / group")
             if a["account"] != MANAGEMENT and a["account"] not in names:
                 raise SeedError(f"{w}: unknown account {a['account']!r}")
+        if not isinstance(ic.get("provision", []), list):
+            raise SeedError("identity_center.provision: expected a list of {account, permission_set} "
+                            "(assignments provision their permission sets on their own)")
+        for i, p in enumerate(ic.get("provision") or []):
+            w = f"identity_center.provision[{i}]"
+            check(p, "provision", w)
+            if p["account"] != MANAGEMENT and p["account"] not in names:
+                raise SeedError(f"{w}: unknown account {p['account']!r}")
     # Placeholders must name known accounts: check now, before anything is sent.
     substitute(fx, {n: "000000000000" for n in names | {MANAGEMENT}}, "o-check" if org is not None else None)
 
@@ -626,7 +636,6 @@ class Seeder:
                         InstanceArn=ia, PermissionSetArn=arn, PermissionsBoundary=boundary
                     )
 
-        provisioned: dict[str, str] = {}  # permission set ARN -> first assigned account
         for i, a in enumerate(ic.get("assignments") or []):
             acct = ids[a["account"]]
             if a["permission_set"] not in out["permission_sets"]:
@@ -645,19 +654,24 @@ class Seeder:
                 )["AccountAssignmentCreationStatus"]
             if st.get("Status") != "SUCCEEDED":
                 raise SeedError(f"CreateAccountAssignment {a}: status {st.get('Status')}")
-            provisioned.setdefault(ps, acct)
-        # AWS provisions a permission set to an account with its first assignment there.
-        # moto lists only what ProvisionPermissionSet was called for, ignores the target
-        # and the AccountId filter, and repeats a set once per call: so call it once per
-        # assigned permission set (ListPermissionSetsProvisionedToAccount then returns every
-        # assigned set, for any account).
-        if ic.get("provision", True):
-            for ps, acct in provisioned.items():
-                with step(f"sso-admin:ProvisionPermissionSet {ps}"):
-                    sso.provision_permission_set(InstanceArn=ia, PermissionSetArn=ps, TargetType="AWS_ACCOUNT",
-                                                 TargetId=acct)
+        # An assignment provisions its permission set to its account (AWS, and moto through
+        # scripts/moto_sso_provisioning.py). `provision` adds a set to an account with no
+        # assignment there, as ProvisionPermissionSet does.
+        for i, p in enumerate(ic.get("provision") or []):
+            if p["permission_set"] not in out["permission_sets"]:
+                raise SeedError(f"provision[{i}]: unknown permission set {p['permission_set']!r}")
+            with step(f"sso-admin:ProvisionPermissionSet {p['account']}/{p['permission_set']}"):
+                st = sso.provision_permission_set(
+                    InstanceArn=ia, PermissionSetArn=out["permission_sets"][p["permission_set"]],
+                    TargetType="AWS_ACCOUNT", TargetId=ids[p["account"]],
+                )["PermissionSetProvisioningStatus"]
+            if st.get("Status") != "SUCCEEDED" or st.get("AccountId") != ids[p["account"]]:
+                raise SeedError(
+                    f"ProvisionPermissionSet {p}: status {st.get('Status')} for account {st.get('AccountId')} "
+                    "(moto without scripts/moto_sso_provisioning.py ignores the target)"
+                )
         self.log(f"identity center: {len(out['permission_sets'])} permission sets, "
-                 f"{len(ic.get('assignments') or [])} assignments")
+                 f"{len(ic.get('assignments') or [])} assignments, {len(ic.get('provision') or [])} provisioned")
         return out
 
 

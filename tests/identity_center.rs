@@ -1,19 +1,27 @@
 //! IAM Identity Center against moto (fixtures/org.json: 24 users, 5 groups, 26 memberships,
 //! 4 permission sets, 15 assignments in 6 accounts): exact sso_user / sso_group /
 //! permission_set / membership / assignment records derived from the fixture independently of
-//! orgsync's mapping; every assignment strategy gives the same records wherever moto answers
-//! correctly, and auto switches back to asking principals when discovery finds more pairs;
-//! throttled Identity Center calls give the same records; an operation the endpoint does not
-//! implement is asked once; the modes; `inspect`.
+//! orgsync's mapping; every assignment strategy (auto included) gives exactly those records,
+//! on the whole organization and on some accounts, with the calls `sync::ic_strategy`
+//! estimates for it, also when every list pages; the pair strategies follow provisioning
+//! through grants, revokes and ProvisionPermissionSet; auto switches back to asking principals
+//! when discovery finds more pairs; throttled Identity Center calls give the same records; an
+//! operation the endpoint does not implement is asked once; the modes; `inspect`.
+//!
+//! moto runs with scripts/moto_sso_provisioning.py (through scripts/moto-server.py), which
+//! gives its sso-admin AWS's provisioned-permission-set answers; the tests of the pair
+//! strategies fail without it, and `emulator_answers_provisioning_calls_as_aws_does` checks
+//! the rest of it directly.
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
 use orgsync::model::{any, pb, profile};
 use orgsync::store::c1z::{C1zReader, Filter};
+use orgsync::sync::ic_strategy::{Known, Strategy};
 use serde_json::{Value, json};
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
@@ -205,14 +213,8 @@ fn identity_center_records_are_exact() {
     let fx = fixture("org.json");
     let dir = support::tempdir();
     let out = dir.path().join("ic.c1z");
-    // The per-principal strategy: moto answers ListAccountAssignmentsForPrincipal correctly
-    // (auto would pick per-permission-set discovery here, which moto answers wrongly; see
-    // every_strategy_gives_the_same_records_where_moto_answers_correctly).
-    let o = sync(
-        &moto.endpoint(),
-        &out,
-        &["--ic-assignment-strategy", "principal"],
-    );
+    // The default assignment strategy (auto; it discovers pairs per permission set here).
+    let o = sync(&moto.endpoint(), &out, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let want = expected_ic(&fx, &manifest, &ACTIVE);
     let got = ic_records(&out);
@@ -444,8 +446,9 @@ fn identity_center_records_are_exact() {
     );
 
     // The call plan: one ListInstances, the identity store in bulk, 5 calls per permission set
-    // (4 for all but the first when the endpoint lacks one), one call per principal; every
-    // Identity Center call counted.
+    // (4 for all but the first when the endpoint lacks one), one discovery call per permission
+    // set and one call per provisioned (account, permission set) pair; every Identity Center
+    // call counted.
     let out_calls = |op: &str| calls(&out, op);
     assert_eq!(out_calls("sso:ListInstances"), 1);
     assert_eq!(out_calls("identitystore:ListUsers"), 1);
@@ -459,8 +462,10 @@ fn identity_center_records_are_exact() {
         4
     );
     assert_eq!(out_calls("sso:GetInlinePolicyForPermissionSet"), 4);
-    assert_eq!(out_calls("sso:ListAccountAssignmentsForPrincipal"), 29);
-    assert_eq!(out_calls("sso:ListAccountAssignments"), 0);
+    assert_eq!(out_calls("sso:ListAccountsForProvisionedPermissionSet"), 4);
+    assert_eq!(out_calls("sso:ListAccountAssignments"), 13);
+    assert_eq!(out_calls("sso:ListPermissionSetsProvisionedToAccount"), 0);
+    assert_eq!(out_calls("sso:ListAccountAssignmentsForPrincipal"), 0);
     // moto does not implement permission-set boundaries (HTML 500): asked once for the first
     // permission set, not retried, not asked for the other three, left out with a note, and
     // the run still succeeds.
@@ -484,106 +489,242 @@ fn identity_center_records_are_exact() {
     assert_eq!(s["exit_code"], 0);
 }
 
+/// The assignment-reading operations, as the summary names them.
+const ASSIGNMENT_OPS: [&str; 4] = [
+    "sso:ListAccountAssignmentsForPrincipal",
+    "sso:ListAccountsForProvisionedPermissionSet",
+    "sso:ListPermissionSetsProvisionedToAccount",
+    "sso:ListAccountAssignments",
+];
+
+/// The (account, permission set) pairs of `accounts` (fixture names) a permission set is
+/// provisioned to, as AWS counts them: every pair with an assignment, plus the fixture's
+/// `provision` entries (ProvisionPermissionSet without an assignment).
+fn provisioned_pairs(fx: &Value, accounts: &[&str]) -> BTreeSet<(String, String)> {
+    let ic = &fx["identity_center"];
+    ic["assignments"]
+        .as_array()
+        .into_iter()
+        .chain(ic["provision"].as_array())
+        .flatten()
+        .map(|a| {
+            (
+                a["account"].as_str().unwrap().to_string(),
+                a["permission_set"].as_str().unwrap().to_string(),
+            )
+        })
+        .filter(|(acct, _)| accounts.contains(&acct.as_str()))
+        .collect()
+}
+
+/// What `sync::ic_strategy` knows before any assignment call, from the fixture.
+fn known(fx: &Value, accounts: &[&str]) -> Known {
+    let n = |k: &str| {
+        fx["identity_center"][k]
+            .as_array()
+            .map_or(0, |a| a.len() as u64)
+    };
+    Known {
+        users: n("users"),
+        groups: n("groups"),
+        permission_sets: n("permission_sets"),
+        accounts: accounts.len() as u64,
+    }
+}
+
+/// The assignment calls `s` makes per operation by `sync::ic_strategy`'s estimate (one page
+/// per principal, permission set, account and pair); operations it does not call are absent.
+fn estimated_calls(k: &Known, s: Strategy, pairs: u64) -> BTreeMap<&'static str, u64> {
+    let calls = match s {
+        Strategy::Principal => vec![(ASSIGNMENT_OPS[0], k.principal_calls())],
+        Strategy::PermissionSet => vec![
+            (ASSIGNMENT_OPS[1], k.discovery_calls(s)),
+            (ASSIGNMENT_OPS[3], pairs),
+        ],
+        Strategy::Account => vec![
+            (ASSIGNMENT_OPS[2], k.discovery_calls(s)),
+            (ASSIGNMENT_OPS[3], pairs),
+        ],
+    };
+    let calls: BTreeMap<_, _> = calls.into_iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(calls.values().sum::<u64>(), k.total(s, pairs), "{s}");
+    calls
+}
+
+/// The assignment calls a sync made per operation (from its summary); absent when none.
+fn assignment_calls(out: &Path) -> BTreeMap<&'static str, u64> {
+    ASSIGNMENT_OPS
+        .into_iter()
+        .map(|op| (op, calls(out, op)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 #[test]
-fn every_strategy_gives_the_same_records_where_moto_answers_correctly() {
+fn every_strategy_gives_the_oracle_records_with_the_calls_it_estimates() {
     let moto = Moto::start();
     let manifest = moto.seed("org.json");
     let fx = fixture("org.json");
     let dir = support::tempdir();
-    let want = expected_ic(&fx, &manifest, &ACTIVE);
-
-    // Whole organization. moto answers ListAccountAssignmentsForPrincipal correctly, and
-    // ListPermissionSetsProvisionedToAccount with every provisioned set whatever the account:
-    // a superset of the real pairs, which ListAccountAssignments (correct on moto) narrows
-    // down, so the account strategy's records are right (its call count is not).
-    let principal = dir.path().join("principal.c1z");
-    let o = sync(
-        &moto.endpoint(),
-        &principal,
-        &["--ic-assignment-strategy", "principal"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let account = dir.path().join("account.c1z");
-    let o = sync(
-        &moto.endpoint(),
-        &account,
-        &["--ic-assignment-strategy", "account"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    expect::assert_same(&ic_records(&principal), &want);
-    expect::assert_same(&ic_records(&account), &want);
-    assert_eq!(
-        calls(&principal, "sso:ListAccountAssignmentsForPrincipal"),
-        29
-    );
-    assert_eq!(
-        calls(&account, "sso:ListPermissionSetsProvisionedToAccount"),
-        6
-    );
-    assert_eq!(
-        calls(&account, "sso:ListAccountAssignments"),
-        24,
-        "moto: every set looks provisioned to every account (AWS: the 13 real pairs)"
-    );
-
-    // auto on the whole organization: 4 permission sets < 6 accounts < 29 principals, so it
-    // discovers pairs per permission set. moto's ListAccountsForProvisionedPermissionSet
-    // returns only the caller's account, so the records are not compared here; only the
-    // choice and its calls are.
-    let auto = dir.path().join("auto.c1z");
-    let o = sync(&moto.endpoint(), &auto, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(
-        calls(&auto, "sso:ListAccountsForProvisionedPermissionSet"),
-        4
-    );
-    assert_eq!(calls(&auto, "sso:ListAccountAssignmentsForPrincipal"), 0);
-    let n = notes(&auto);
-    assert!(
-        n.iter().any(|x| x.contains("auto chose permission-set")
-            && x.contains("principal 29 (24 users + 5 groups)")),
-        "{n:?}"
-    );
-
-    // Only the management account: there moto's per-permission-set answer (the caller's
-    // account) is right too, so all four give the same records.
-    let mgmt = account_id(&manifest, "management");
-    let want_mgmt = expected_ic(&fx, &manifest, &["management"]);
-    let mut outs = vec![];
-    for s in ["principal", "permission-set", "account", "auto"] {
-        let out = dir.path().join(format!("mgmt-{s}.c1z"));
-        let o = sync(
-            &moto.endpoint(),
-            &out,
-            &["--accounts", &mgmt, "--ic-assignment-strategy", s],
-        );
-        assert_eq!(o.status.code(), Some(0), "{s}: {}", text(&o));
-        expect::assert_same(&ic_records(&out), &want_mgmt);
-        outs.push(out);
+    // The whole organization, then three accounts. For each scope: the strategy auto picks
+    // (by the estimates: 4 permission sets < 6 accounts < 29 principals, then 3 accounts < 4
+    // permission sets < 29 principals, and the pairs found are fewer than the principals both
+    // times), and the total assignment calls of principal, permission-set, account and auto
+    // (counted by hand from the fixture: 24 users + 5 groups; 13 provisioned pairs in all, 8
+    // of them in management, dev and prod).
+    let some = ["management", "dev", "prod"];
+    let scopes: [(&[&str], Strategy, [u64; 4]); 2] = [
+        (
+            &ACTIVE,
+            Strategy::PermissionSet,
+            [29, 4 + 13, 6 + 13, 4 + 13],
+        ),
+        (&some, Strategy::Account, [29, 4 + 8, 3 + 8, 3 + 8]),
+    ];
+    for (accounts, auto_picks, totals) in scopes {
+        let want = expected_ic(&fx, &manifest, accounts);
+        let k = known(&fx, accounts);
+        let pairs = provisioned_pairs(&fx, accounts).len() as u64;
+        let ids: Vec<String> = accounts.iter().map(|a| account_id(&manifest, a)).collect();
+        let ids = ids.join(",");
+        let strategies = [
+            ("principal", Strategy::Principal),
+            ("permission-set", Strategy::PermissionSet),
+            ("account", Strategy::Account),
+            ("auto", auto_picks),
+        ];
+        for ((arg, strategy), total) in strategies.into_iter().zip(totals) {
+            let what = format!("{arg} on {accounts:?}");
+            let out = dir.path().join(format!("{arg}-{}.c1z", accounts.len()));
+            let o = sync(
+                &moto.endpoint(),
+                &out,
+                &["--accounts", &ids, "--ic-assignment-strategy", arg],
+            );
+            assert_eq!(o.status.code(), Some(0), "{what}: {}", text(&o));
+            expect::assert_same(&ic_records(&out), &want);
+            let made = assignment_calls(&out);
+            assert_eq!(made, estimated_calls(&k, strategy, pairs), "{what}");
+            assert_eq!(made.values().sum::<u64>(), total, "{what}");
+            let chose = match arg {
+                "auto" => format!("auto chose {strategy};"),
+                _ => format!("{strategy} (--ic-assignment-strategy)"),
+            };
+            let n = notes(&out);
+            assert!(
+                n.iter()
+                    .any(|x| x.starts_with("Identity Center assignments: ")
+                        && x.contains(&chose)
+                        && x.ends_with(&format!("made {total} calls"))),
+                "{what}: {n:?}"
+            );
+        }
     }
+    // The oracle has every assignment of the fixture: 15, each an account grant and a binding
+    // grant.
+    let all = expected_ic(&fx, &manifest, &ACTIVE);
     assert_eq!(
-        want_mgmt
-            .grants
+        all.grants
             .iter()
-            .filter(|g| g.starts_with("grant:") && g.contains('|'))
+            .filter(|g| g.starts_with("grant:sso_"))
             .count(),
-        3
+        30
     );
-    // auto: 1 account < 4 permission sets < 29 principals, so it discovers per account
-    // (1 call), finds 4 pairs (moto: every provisioned set) and lists them (4 calls).
-    let auto = &outs[3];
-    assert_eq!(calls(auto, "sso:ListPermissionSetsProvisionedToAccount"), 1);
-    assert_eq!(calls(auto, "sso:ListAccountAssignments"), 4);
-    assert_eq!(calls(auto, "sso:ListAccountAssignmentsForPrincipal"), 0);
-    assert!(
-        notes(auto).iter().any(|x| x.contains("auto chose account")),
-        "{:?}",
-        notes(auto)
-    );
-    assert_eq!(
-        calls(&outs[1], "sso:ListAccountsForProvisionedPermissionSet"),
-        4
-    );
+}
+
+/// demo.json with `extra` more permission sets, each assigned once to a user; `provision`
+/// (account, permission set) pairs provisioned with no assignment.
+fn demo_with(extra: &[(&str, &str)], provision: &[(&str, &str)]) -> Value {
+    let mut fx = fixture("demo.json");
+    let ic = &mut fx["identity_center"];
+    for (name, account) in extra {
+        ic["permission_sets"].as_array_mut().unwrap().push(json!({
+            "name": name,
+            "description": "one more",
+            "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        }));
+        ic["assignments"].as_array_mut().unwrap().push(json!({
+            "account": account, "permission_set": name, "user": "fay@example.com",
+        }));
+    }
+    ic["provision"] = provision
+        .iter()
+        .map(|(account, ps)| json!({"account": account, "permission_set": ps}))
+        .collect();
+    fx
+}
+
+/// The accounts of demo.json.
+const DEMO: [&str; 4] = ["management", "dev", "prod", "security"];
+
+#[test]
+fn pair_strategies_follow_provisioning_through_grants_and_revokes() {
+    // demo.json (5 assignments, 5 pairs) with Admin also provisioned to security with no
+    // assignment there (ProvisionPermissionSet): the pair strategies list that pair too (and
+    // find nobody). Revoking the only assignment of Admin in dev deprovisions that pair;
+    // granting ReadOnly in dev, where it was not provisioned, provisions it. Each time every
+    // strategy gives the oracle's records, and the pair strategies one ListAccountAssignments
+    // per provisioned pair.
+    let mut fx = demo_with(&[], &[("security", "Admin")]);
+    let dir = support::tempdir();
+    let fixture_path = dir.path().join("provisioned.json");
+    std::fs::write(&fixture_path, fx.to_string()).unwrap();
+    let moto = Moto::start();
+    let manifest = moto.seed(fixture_path.to_str().unwrap());
+    let ic = &manifest["identity_center"];
+    let ps = |n: &str| ic["permission_sets"][n].as_str().unwrap().to_string();
+    let store = ic["identity_store_id"].as_str().unwrap();
+    let principal_arn = |kind: &str, id: &Value| {
+        format!(
+            "arn:aws:identitystore:us-east-1::{store}/{kind}/{}",
+            id.as_str().unwrap()
+        )
+    };
+    let dev = account_id(&manifest, "dev");
+    let check = |fx: &Value, step: &str, pairs: u64| {
+        assert_eq!(provisioned_pairs(fx, &DEMO).len() as u64, pairs, "{step}");
+        let want = expected_ic(fx, &manifest, &DEMO);
+        for s in ["principal", "permission-set", "account", "auto"] {
+            let out = dir.path().join(format!("{step}-{s}.c1z"));
+            let o = sync(&moto.endpoint(), &out, &["--ic-assignment-strategy", s]);
+            assert_eq!(o.status.code(), Some(0), "{step}, {s}: {}", text(&o));
+            expect::assert_same(&ic_records(&out), &want);
+            if s == "permission-set" || s == "account" {
+                assert_eq!(
+                    calls(&out, "sso:ListAccountAssignments"),
+                    pairs,
+                    "{step}, {s}"
+                );
+            }
+        }
+    };
+    check(&fx, "seeded", 6);
+
+    let engineers = principal_arn("group", &ic["groups"]["Engineers"]);
+    let revoke = format!("grant:sso_group:{engineers}:{dev}|{}", ps("Admin"));
+    let o = run(orgsync(&moto.endpoint()).args(["revoke", "--grant", &revoke]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let assignments = fx["identity_center"]["assignments"].as_array_mut().unwrap();
+    assignments.retain(|a| !(a["account"] == "dev" && a["permission_set"] == "Admin"));
+    check(&fx, "revoked", 5);
+
+    let ana = principal_arn("user", &ic["users"]["ana@example.com"]);
+    let entitlement = format!("{dev}|{}", ps("ReadOnly"));
+    let o = run(orgsync(&moto.endpoint()).args([
+        "grant",
+        "--entitlement",
+        &entitlement,
+        "--principal-type",
+        "sso_user",
+        "--principal",
+        &ana,
+    ]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    fx["identity_center"]["assignments"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"account": "dev", "permission_set": "ReadOnly", "user": "ana@example.com"}));
+    check(&fx, "granted", 6);
 }
 
 #[test]
@@ -701,17 +842,18 @@ fn synthetic_arns_carry_the_instance_region() {
     let ic = &manifest["identity_center"];
     let dir = support::tempdir();
     let out = dir.path().join("eu.c1z");
-    let o = sync(
-        &moto.endpoint(),
-        &out,
-        &[
-            "--sso-region",
-            "eu-west-1",
-            "--ic-assignment-strategy",
-            "principal",
-        ],
-    );
+    let o = sync(&moto.endpoint(), &out, &["--sso-region", "eu-west-1"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The default strategy finds all 5 assignments there (the emulator keeps what is
+    // provisioned per region, with the instance).
+    assert_eq!(
+        ic_records(&out)
+            .grants
+            .iter()
+            .filter(|g| g.starts_with("grant:sso_") && g.contains('|'))
+            .count(),
+        5
+    );
     let store = ic["identity_store_id"].as_str().unwrap();
     let users: BTreeSet<String> = resource_ids(&C1zReader::open(&out).unwrap(), "sso_user");
     let want: BTreeSet<String> = ic["users"]
@@ -738,14 +880,36 @@ fn synthetic_arns_carry_the_instance_region() {
 
 #[test]
 fn small_pages_give_the_same_records() {
-    // moto honours MaxResults/NextToken on every Identity Center list call, so pages of two
-    // items make each of them page.
+    // moto honours MaxResults/NextToken on every Identity Center list call (the two
+    // provisioned-permission-set listings through scripts/moto_sso_provisioning.py), so pages
+    // of two items make each of them page.
     let moto = Moto::start();
     let manifest = moto.seed("org.json");
     let fx = fixture("org.json");
     let dir = support::tempdir();
     let want = expected_ic(&fx, &manifest, &ACTIVE);
-    for s in ["principal", "account"] {
+    // Pages of two, counted from the fixture: one page per set or account with at most two
+    // items; a last full page has no NextToken (as AWS).
+    let pages = |n: usize| n.div_ceil(2).max(1) as u64;
+    let pairs = provisioned_pairs(&fx, &ACTIVE);
+    let sets = fx["identity_center"]["permission_sets"].as_array().unwrap();
+    let per_set: u64 = sets
+        .iter()
+        .map(|p| {
+            pages(
+                pairs
+                    .iter()
+                    .filter(|(_, ps)| p["name"] == ps.as_str())
+                    .count(),
+            )
+        })
+        .sum();
+    let per_account: u64 = ACTIVE
+        .iter()
+        .map(|a| pages(pairs.iter().filter(|(acct, _)| acct == a).count()))
+        .sum();
+    assert_eq!((per_set, per_account), (8, 8));
+    for s in ["principal", "permission-set", "account", "auto"] {
         let out = dir.path().join(format!("paged-{s}.c1z"));
         let o = sync_with(
             orgsync(&moto.endpoint()).env("ORGSYNC_IC_PAGE_SIZE", "2"),
@@ -767,12 +931,21 @@ fn small_pages_give_the_same_records() {
             "Developers has 12 members"
         );
         assert!(calls(&out, "sso:ListPermissionSets") >= 2);
-        // (moto ignores paging of ListPermissionSetsProvisionedToAccount: one page each.)
-        if s == "principal" {
-            assert!(
+        match s {
+            "principal" => assert!(
                 calls(&out, "sso:ListAccountAssignmentsForPrincipal") > 29,
                 "a group with 4 assignments pages"
-            );
+            ),
+            // auto discovers per permission set here, as on one-item pages.
+            "permission-set" | "auto" => assert_eq!(
+                calls(&out, "sso:ListAccountsForProvisionedPermissionSet"),
+                per_set,
+                "{s}"
+            ),
+            _ => assert_eq!(
+                calls(&out, "sso:ListPermissionSetsProvisionedToAccount"),
+                per_account
+            ),
         }
     }
 }
@@ -826,66 +999,130 @@ fn an_operation_the_endpoint_does_not_implement_is_asked_once_on_any_client() {
 
 #[test]
 fn auto_switches_to_principals_when_discovery_finds_more_pairs() {
-    // demo.json plus three permission sets assigned once each: 5 permission sets, 4 accounts,
-    // 6 users + 2 groups. auto: min(5, 4) = 4 discovery calls < 8 principals, so it discovers
-    // the pairs per account; moto answers every provisioned set for any account (20 pairs),
-    // more than the 8 principals, so auto asks every principal instead.
-    let mut fx = fixture("demo.json");
-    for (i, account) in ["dev", "prod", "security"].into_iter().enumerate() {
-        let name = format!("Extra{i}");
-        let ic = &mut fx["identity_center"];
-        ic["permission_sets"].as_array_mut().unwrap().push(json!({
-            "name": name,
-            "description": "one more",
-            "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-        }));
-        ic["assignments"].as_array_mut().unwrap().push(json!({
-            "account": account, "permission_set": name, "user": "fay@example.com",
-        }));
-    }
+    // demo.json plus three permission sets, each assigned once and provisioned to the three
+    // other accounts with no assignment (ProvisionPermissionSet): 5 permission sets, 4
+    // accounts, 6 users + 2 groups. auto: min(5, 4) = 4 discovery calls < 8 principals, so it
+    // discovers the pairs per account and finds 5 + 3 × 4 = 17, more than the 8 principals,
+    // so it asks every principal instead.
+    let extra = [
+        ("Extra0", "dev"),
+        ("Extra1", "prod"),
+        ("Extra2", "security"),
+    ];
+    let provision: Vec<(&str, &str)> = extra
+        .iter()
+        .flat_map(|(ps, assigned)| {
+            DEMO.iter()
+                .filter(move |a| *a != assigned)
+                .map(move |a| (*a, *ps))
+        })
+        .collect();
+    let fx = demo_with(&extra, &provision);
+    assert_eq!(provisioned_pairs(&fx, &DEMO).len(), 17);
     let dir = support::tempdir();
     let fixture_path = dir.path().join("switch.json");
     std::fs::write(&fixture_path, fx.to_string()).unwrap();
     let moto = Moto::start();
-    moto.seed(fixture_path.to_str().unwrap());
+    let manifest = moto.seed(fixture_path.to_str().unwrap());
 
     let auto = dir.path().join("auto.c1z");
     let o = sync(&moto.endpoint(), &auto, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(
-        calls(&auto, "sso:ListPermissionSetsProvisionedToAccount"),
-        4
+        assignment_calls(&auto),
+        BTreeMap::from([
+            ("sso:ListPermissionSetsProvisionedToAccount", 4),
+            ("sso:ListAccountAssignmentsForPrincipal", 8),
+        ])
     );
-    assert_eq!(
-        calls(&auto, "sso:ListAccountsForProvisionedPermissionSet"),
-        0
-    );
-    assert_eq!(calls(&auto, "sso:ListAccountAssignments"), 0);
-    assert_eq!(calls(&auto, "sso:ListAccountAssignmentsForPrincipal"), 8);
     let n = notes(&auto);
     assert!(
         n.iter().any(|x| x.contains(
             "auto chose principal after account discovery showed more pairs than principals"
-        ) && x.contains("account 4 + 20 pairs = 24")
+        ) && x.contains("account 4 + 17 pairs = 21")
             && x.contains("made 12 calls")),
         "{n:?}"
     );
-    // The same records as asking every principal from the start.
-    let principal = dir.path().join("principal.c1z");
-    let o = sync(
-        &moto.endpoint(),
-        &principal,
-        &["--ic-assignment-strategy", "principal"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The oracle's records: 5 demo assignments and 3 more.
     let got = ic_records(&auto);
-    expect::assert_same(&got, &ic_records(&principal));
+    expect::assert_same(&got, &expected_ic(&fx, &manifest, &DEMO));
     assert_eq!(
         got.grants
             .iter()
             .filter(|g| g.starts_with("grant:") && g.contains('|'))
             .count(),
-        8,
-        "5 demo assignments and 3 more"
+        8
     );
+    // The account strategy on its own lists all 17 pairs to find the same records.
+    let account = dir.path().join("account.c1z");
+    let o = sync(
+        &moto.endpoint(),
+        &account,
+        &["--ic-assignment-strategy", "account"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    expect::assert_same(&ic_records(&account), &got);
+    assert_eq!(calls(&account, "sso:ListAccountAssignments"), 17);
+}
+
+/// The provisioning rules of scripts/moto_sso_provisioning.py that no orgsync command reaches,
+/// checked through boto3 (argv[1] is the endpoint): ProvisionPermissionSet to one account and
+/// to all provisioned accounts, ProvisioningStatus after a policy change, the last assignment's
+/// deletion deprovisioning, and DeletePermissionSet refused while assignments use the set.
+const PROVISIONING_CONTRACT: &str = r#"
+import sys, boto3
+sso = boto3.client("sso-admin", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+ia = sso.list_instances()["Instances"][0]["InstanceArn"]
+p0, p1 = (sso.create_permission_set(InstanceArn=ia, Name=n, SessionDuration="PT1H")["PermissionSet"]["PermissionSetArn"]
+          for n in ("P0", "P1"))
+A, B, C = "111111111111", "222222222222", "333333333333"
+def assignment(op, account, ps, user):
+    getattr(sso, op + "_account_assignment")(InstanceArn=ia, TargetId=account, TargetType="AWS_ACCOUNT",
+                                             PermissionSetArn=ps, PrincipalType="USER", PrincipalId=user)
+def accounts(ps, **kw):
+    return sso.list_accounts_for_provisioned_permission_set(InstanceArn=ia, PermissionSetArn=ps, **kw)["AccountIds"]
+def sets(account):
+    return sso.list_permission_sets_provisioned_to_account(InstanceArn=ia, AccountId=account)["PermissionSets"]
+def fails(code, call, **kw):
+    try:
+        call(InstanceArn=ia, **kw)
+    except sso.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == code, e
+    else:
+        raise AssertionError(f"{call.__name__} {kw}: no {code}")
+for account, user in ((A, "u1"), (A, "u2"), (B, "u1")):
+    assignment("create", account, p0, user)
+st = sso.provision_permission_set(InstanceArn=ia, PermissionSetArn=p1, TargetType="AWS_ACCOUNT", TargetId=C)
+assert st["PermissionSetProvisioningStatus"]["Status"] == "SUCCEEDED", st
+assert st["PermissionSetProvisioningStatus"]["AccountId"] == C, st
+assert (accounts(p0), accounts(p1)) == ([A, B], [C])
+assert (sets(A), sets(B), sets(C), sets("444444444444")) == ([p0], [p0], [p1], [])
+fails("ValidationException", sso.provision_permission_set, PermissionSetArn=p1, TargetType="AWS_ACCOUNT")
+sso.put_inline_policy_to_permission_set(InstanceArn=ia, PermissionSetArn=p0, InlinePolicy="{}")
+old, new = "LATEST_PERMISSION_SET_NOT_PROVISIONED", "LATEST_PERMISSION_SET_PROVISIONED"
+assert (accounts(p0, ProvisioningStatus=old), accounts(p0, ProvisioningStatus=new)) == ([A, B], [])
+sso.provision_permission_set(InstanceArn=ia, PermissionSetArn=p0, TargetType="ALL_PROVISIONED_ACCOUNTS")
+assert (accounts(p0, ProvisioningStatus=old), accounts(p0, ProvisioningStatus=new)) == ([], [A, B])
+assignment("delete", A, p0, "u1")
+assert sets(A) == [p0], "one assignment of P0 is left in A"
+assignment("delete", A, p0, "u2")
+assert (sets(A), accounts(p0)) == ([], [B]), "the last one deprovisions"
+fails("ConflictException", sso.delete_permission_set, PermissionSetArn=p0)
+assignment("delete", B, p0, "u1")
+sso.delete_permission_set(InstanceArn=ia, PermissionSetArn=p0)
+assert sets(B) == []
+fails("ResourceNotFoundException", sso.list_accounts_for_provisioned_permission_set, PermissionSetArn=p0)
+print("ok")
+"#;
+
+#[test]
+fn emulator_answers_provisioning_calls_as_aws_does() {
+    let moto = Moto::start();
+    let o = run(Command::new(support::repo_root().join(".venv/bin/python"))
+        .args(["-c", PROVISIONING_CONTRACT])
+        .arg(moto.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }

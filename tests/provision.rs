@@ -87,11 +87,11 @@ impl World {
         self.syncs.set(n);
         let file = self.dir.path().join(format!("sync-{n}.c1z"));
         let out = run(orgsync(&self.moto.endpoint())
-            // Read Identity Center too, listing assignments per principal: moto does not provision a permission set on
-            // CreateAccountAssignment (AWS does), so a strategy starting from
-            // ListPermissionSetsProvisionedToAccount would not see a new assignment there.
+            // Read Identity Center too, with the default assignment strategy (auto discovers
+            // pairs per permission set on provision.json), so a granted assignment is seen only
+            // if CreateAccountAssignment provisioned its permission set to its account, as on AWS
+            // (the emulator does it through scripts/moto_sso_provisioning.py).
             .env("ORGSYNC_IDENTITY_CENTER", "on")
-            .env("ORGSYNC_IC_ASSIGNMENT_STRATEGY", "principal")
             .arg("sync")
             .arg("--file")
             .arg(&file));
