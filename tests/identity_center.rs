@@ -2,7 +2,7 @@
 //! 4 permission sets, 15 assignments in 6 accounts): exact sso_user / sso_group /
 //! permission_set / membership / assignment records derived from the fixture independently of
 //! orgsync's mapping; every assignment strategy (auto included) gives exactly those records,
-//! on the whole organization and on some accounts, with the calls `sync::ic_strategy`
+//! on the whole organization and on some accounts, with the calls `connector::identity_center::strategy`
 //! estimates for it, also when every list pages; the pair strategies follow provisioning
 //! through grants, revokes and ProvisionPermissionSet; auto switches back to asking principals
 //! when discovery finds more pairs; throttled Identity Center calls give the same records; an
@@ -21,7 +21,7 @@ use std::process::Command;
 
 use orgsync::model::{any, pb, profile};
 use orgsync::store::c1z::{C1zReader, Filter};
-use orgsync::sync::ic_strategy::{Known, Strategy};
+use orgsync::connector::identity_center::strategy::{Known, Strategy};
 use serde_json::{Value, json};
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};
@@ -517,7 +517,7 @@ fn provisioned_pairs(fx: &Value, accounts: &[&str]) -> BTreeSet<(String, String)
         .collect()
 }
 
-/// What `sync::ic_strategy` knows before any assignment call, from the fixture.
+/// What `connector::identity_center::strategy` knows before any assignment call, from the fixture.
 fn known(fx: &Value, accounts: &[&str]) -> Known {
     let n = |k: &str| {
         fx["identity_center"][k]
@@ -532,7 +532,7 @@ fn known(fx: &Value, accounts: &[&str]) -> Known {
     }
 }
 
-/// The assignment calls `s` makes per operation by `sync::ic_strategy`'s estimate (one page
+/// The assignment calls `s` makes per operation by `connector::identity_center::strategy`'s estimate (one page
 /// per principal, permission set, account and pair); operations it does not call are absent.
 fn estimated_calls(k: &Known, s: Strategy, pairs: u64) -> BTreeMap<&'static str, u64> {
     let calls = match s {
