@@ -2,11 +2,11 @@
 //! single writer thread; every output file is replaced atomically (`atomic`). Nothing in this
 //! module talks to AWS.
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod c1z;
 pub mod jsonl;
-pub mod rotate;
-pub mod writer;
+pub(crate) mod rotate;
+mod writer;
 
 use std::path::PathBuf;
 

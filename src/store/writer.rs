@@ -32,13 +32,6 @@ pub struct WriteReport {
 }
 
 impl WriteReport {
-    pub fn total(&self, kind: Kind) -> u64 {
-        self.counts
-            .get(kind.as_str())
-            .map(|m| m.values().sum())
-            .unwrap_or(0)
-    }
-
     fn add(&mut self, r: &Record) {
         let ty = match r {
             Record::ResourceType(t) => t.id.clone(),

@@ -92,3 +92,50 @@ impl Collectors {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Stub(&'static [&'static str]);
+
+    impl AccountCollector for Stub {
+        fn resource_types(&self) -> &'static [&'static str] {
+            self.0
+        }
+        fn collect<'a>(
+            &'a self,
+            _scope: &'a Scope,
+            _account: &'a AccountInfo,
+        ) -> BoxFuture<'a, Result<Collected, AwsError>> {
+            Box::pin(async { Ok(Collected::default()) })
+        }
+    }
+
+    impl OrgCollector for Stub {
+        fn name(&self) -> &'static str {
+            "stub"
+        }
+        fn resource_types(&self) -> &'static [&'static str] {
+            self.0
+        }
+        fn collect<'a>(&'a self, _input: OrgInput<'a>) -> BoxFuture<'a, OrgOutput> {
+            Box::pin(async { OrgOutput::default() })
+        }
+    }
+
+    #[test]
+    fn resource_types_in_collector_order_each_once() {
+        let c = Collectors {
+            per_account: vec![Box::new(Stub(&["account_iam", "iam_policy"]))],
+            per_org: vec![
+                Box::new(Stub(&["sso_user", "iam_policy"])),
+                Box::new(Stub(&["sso_user", "permission_set"])),
+            ],
+        };
+        assert_eq!(
+            c.resource_types(),
+            ["account_iam", "iam_policy", "sso_user", "permission_set"]
+        );
+    }
+}

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::arn::AccountId;
 use crate::aws::member_roles::AccountConfig;
+use crate::aws::session::CallerIdentity;
 use crate::aws::{AwsError, Session};
 use crate::connector::iam::records::AccountInfo;
 use crate::connector::org::{self, OrgAccount, OrgSnapshot};
@@ -149,7 +150,7 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
         Ok(s) => Arc::new(s),
         Err(organization) => return Ok(single_account(session, organization, notes)),
     };
-    let accounts = plan_accounts(session, opts, &snap, &mut notes);
+    let accounts = plan_accounts(&session.caller, opts, &snap, &mut notes);
     if let Some(only) = &opts.accounts {
         notes.extend(unknown_accounts(&snap, only));
     }
@@ -198,12 +199,12 @@ async fn read_organization(
 /// The organization's accounts that pass the filters, each with its role and External ID.
 /// An account whose id does not parse is left out, with a note.
 fn plan_accounts(
-    session: &Session,
+    caller: &CallerIdentity,
     opts: &PlanOptions,
     snap: &Arc<OrgSnapshot>,
     notes: &mut Vec<String>,
 ) -> Vec<AccountPlan> {
-    let partition = session.caller.partition.to_string();
+    let partition = caller.partition.to_string();
     let in_ous = opts.ous.as_ref().map(|tops| snap.subtree(tops));
     let mut accounts = vec![];
     for a in &snap.accounts {
@@ -236,7 +237,7 @@ fn plan_accounts(
         };
         accounts.push(AccountPlan {
             info: AccountInfo {
-                is_caller: id == session.caller.account,
+                is_caller: id == caller.account,
                 account_id: id,
                 name: a.name.clone(),
                 arn: Some(a.arn.clone()).filter(|s| !s.is_empty()),
@@ -286,5 +287,103 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
             org_account: None,
         }],
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arn::Partition;
+    use crate::connector::org::Node;
+
+    fn account(id: &str, name: &str, status: &str, parent: &str) -> OrgAccount {
+        OrgAccount {
+            id: id.into(),
+            name: name.into(),
+            arn: format!("arn:aws:organizations::111111111111:account/o-abc/{id}"),
+            email: format!("{name}@example.com"),
+            status: status.into(),
+            joined: None,
+            joined_method: None,
+            parent: parent.into(),
+        }
+    }
+
+    fn org() -> Arc<OrgSnapshot> {
+        let node = |id: &str, parent: Option<&str>| Node {
+            id: id.into(),
+            name: id.into(),
+            arn: String::new(),
+            parent: parent.map(str::to_string),
+        };
+        Arc::new(OrgSnapshot {
+            org: None,
+            roots: vec![node("r-ab12", None)],
+            ous: vec![node("ou-ab12-eng", Some("r-ab12"))],
+            accounts: vec![
+                account("111111111111", "management", "ACTIVE", "r-ab12"),
+                account("22222222222x", "broken-id", "ACTIVE", "r-ab12"),
+                account("333333333333", "dev", "ACTIVE", "ou-ab12-eng"),
+                account("444444444444", "legacy", "SUSPENDED", "ou-ab12-eng"),
+                account("555555555555", "excluded", "ACTIVE", "r-ab12"),
+            ],
+        })
+    }
+
+    fn caller() -> CallerIdentity {
+        CallerIdentity {
+            account: "111111111111".parse().unwrap(),
+            arn: "arn:aws:iam::111111111111:user/me".into(),
+            partition: Partition::aws(),
+        }
+    }
+
+    #[test]
+    fn an_account_id_that_does_not_parse_is_left_out_with_a_note() {
+        let opts = PlanOptions {
+            exclude: BTreeSet::from(["555555555555".parse().unwrap()]),
+            ..PlanOptions::default()
+        };
+        let mut notes = vec![];
+        let plans = plan_accounts(&caller(), &opts, &org(), &mut notes);
+        let ids: Vec<&str> = plans.iter().map(|p| p.info.account_id.as_str()).collect();
+        assert_eq!(ids, ["111111111111", "333333333333", "444444444444"]);
+        assert_eq!(
+            notes,
+            ["ignored an account with a malformed id '22222222222x'"]
+        );
+        assert!(plans[0].info.is_caller && !plans[1].info.is_caller);
+        assert_eq!(plans[1].role, DEFAULT_MEMBER_ROLE);
+        assert_eq!(plans[1].skip, None);
+        assert!(plans[2].skip.as_deref().unwrap().contains("SUSPENDED"));
+        // Each account's own record carries how its sync ended.
+        let failed = AccountStatus::Skipped {
+            reason: "not started".into(),
+        };
+        let r = plans[1].org_account.as_ref().unwrap().resource(&failed);
+        assert_eq!(r.id.unwrap().resource, "333333333333");
+    }
+
+    #[test]
+    fn filters_by_ou_and_notes_accounts_the_organization_does_not_have() {
+        let only: BTreeSet<AccountId> = ["333333333333", "999999999999"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let opts = PlanOptions {
+            ous: Some(BTreeSet::from(["ou-ab12-eng".to_string()])),
+            accounts: Some(only.clone()),
+            ..PlanOptions::default()
+        };
+        let mut notes = vec![];
+        let plans = plan_accounts(&caller(), &opts, &org(), &mut notes);
+        let ids: Vec<&str> = plans.iter().map(|p| p.info.account_id.as_str()).collect();
+        assert_eq!(ids, ["333333333333"]);
+        assert_eq!(
+            unknown_accounts(&org(), &only),
+            [
+                "--accounts names 999999999999, which is not in the organization (or not under --ous)"
+            ]
+        );
     }
 }
