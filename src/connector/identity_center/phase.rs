@@ -154,7 +154,7 @@ impl OrgCollector for IdentityCenter {
 /// False for an account resource marked disabled: `connector::org` gives every account that
 /// is not ACTIVE (suspended, pending closure) the Disabled status, and such accounts cannot
 /// be assigned to.
-pub fn account_is_active(r: &pb::Resource) -> bool {
+fn account_is_active(r: &pb::Resource) -> bool {
     r.status
         .as_ref()
         .is_none_or(|s| s.status != pb::status::ResourceStatus::Disabled as i32)
