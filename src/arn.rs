@@ -49,6 +49,20 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// Written as its 12 digits; read back through [`FromStr`], so a stored id is checked too.
+impl serde::Serialize for AccountId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AccountId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// An AWS partition; decides the ARN prefix of every role we hop into.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Partition(String);
@@ -186,6 +200,16 @@ mod tests {
         let e = "12345".parse::<AccountId>().unwrap_err();
         assert!(e.to_string().contains("'12345'"));
         assert!("12345678901a".parse::<AccountId>().is_err());
+    }
+
+    #[test]
+    fn account_ids_in_json_are_strings_checked_on_the_way_in() {
+        let id: AccountId = "123456789012".parse().unwrap();
+        assert_eq!(serde_json::to_value(&id).unwrap(), "123456789012");
+        let back: AccountId = serde_json::from_str("\"123456789012\"").unwrap();
+        assert_eq!(back, id);
+        let e = serde_json::from_str::<AccountId>("\"12345\"").unwrap_err();
+        assert!(e.to_string().contains("'12345'"), "{e}");
     }
 
     #[test]

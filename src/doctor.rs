@@ -15,12 +15,10 @@ use aws_sdk_iam::types::EntityType;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::arn::AccountId;
 use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
 use crate::connector::identity_center::{self as sic, IcArgs, IcMode, Missing};
-use crate::sync::engine::{AccountPlan, Plan};
-use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
+use crate::sync::plan::{self, AccountPlan, OrgMode, Plan, PlanError, PlanOptions};
 
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -212,8 +210,9 @@ fn allowed<T>(
 }
 
 async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) -> Vec<Finding> {
-    let target = if acct.info.name == acct.info.account_id {
-        acct.info.account_id.clone()
+    let id = &acct.info.account_id;
+    let target = if acct.info.name == id.as_str() {
+        id.to_string()
     } else {
         format!("{} ({})", acct.info.account_id, acct.info.name)
     };
@@ -225,14 +224,6 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
             reason.clone(),
         )];
     }
-    let Ok(id) = acct.info.account_id.parse::<AccountId>() else {
-        return vec![Finding::new(
-            "member_hop",
-            target,
-            Status::Fail,
-            "malformed account id",
-        )];
-    };
     if acct.info.is_caller {
         return vec![
             Finding::new(
@@ -244,7 +235,7 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
             iam_read(session.management(), &target, principal).await,
         ];
     }
-    let scope = session.member(&id, &acct.role, acct.external_id.as_deref());
+    let scope = session.member(id, &acct.role, acct.external_id.as_deref());
     let role_arn = scope.role_arn.clone().unwrap_or_default();
     let mut out = vec![];
     match scope.verify().await {
@@ -275,7 +266,7 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
     }
     out.push(iam_read(&scope, &target, &role_arn).await);
     if acct.external_id.is_some() {
-        let open = session.member(&id, &acct.role, None);
+        let open = session.member(id, &acct.role, None);
         out.push(external_id_finding(&open, &target, &role_arn, "--member-external-id").await);
     }
     out

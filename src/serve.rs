@@ -3,7 +3,7 @@
 //! 0.0.4). [`RunnerState`] is what the scheduler records after each run; rendering is a pure
 //! function of it, so the formats are unit-tested without a socket.
 //!
-//! Not here: scheduling or running syncs (`cli::run_cmd`), or counting AWS calls
+//! Not here: scheduling or running syncs (`cli::cmd::run`), or counting AWS calls
 //! (`aws::metrics`, whose per-run counters are folded in here).
 
 use std::collections::BTreeMap;
@@ -22,11 +22,11 @@ use tokio::net::TcpListener;
 
 use crate::aws::CallMetrics;
 use crate::aws::metrics::OpStats;
-use crate::sync::engine::AccountStatus;
+use crate::model::stats::{AccountCounts, RecordCounts};
 
 /// How a scheduled run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RunResultKind {
+pub(crate) enum RunResultKind {
     /// Everything was read and written.
     Ok,
     /// Written, but some accounts or phases failed (recorded in the output).
@@ -36,7 +36,7 @@ pub enum RunResultKind {
 }
 
 impl RunResultKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunResultKind::Ok => "ok",
             RunResultKind::Partial => "partial",
@@ -47,40 +47,40 @@ impl RunResultKind {
 
 /// The last finished run.
 #[derive(Debug, Clone)]
-pub struct LastRun {
-    pub finished: SystemTime,
-    pub duration: Duration,
-    pub result: RunResultKind,
+pub(crate) struct LastRun {
+    pub(crate) finished: SystemTime,
+    pub(crate) duration: Duration,
+    pub(crate) result: RunResultKind,
     /// What `orgsync sync` would have exited with (0, 1 or 3).
-    pub exit_code: u8,
-    /// Accounts by outcome (`RunResult::account_counts`); empty when the run got no plan.
-    pub accounts: BTreeMap<&'static str, u64>,
+    pub(crate) exit_code: u8,
+    /// Accounts by outcome (`RunResult::account_counts`); zero when the run got no plan.
+    pub(crate) accounts: AccountCounts,
     /// Records written, by kind and resource type (`WriteReport::counts`); empty when
     /// nothing was written.
-    pub records: BTreeMap<String, BTreeMap<String, u64>>,
+    pub(crate) records: RecordCounts,
 }
 
 /// What the scheduler knows, shared with the HTTP handlers.
 #[derive(Debug)]
-pub struct RunnerState {
+pub(crate) struct RunnerState {
     /// When the process started (the reference for `/healthz` before any success).
-    pub started: SystemTime,
+    started: SystemTime,
     /// `/healthz` answers 503 once the last success (or the start) is older than this.
-    pub max_age: Duration,
-    pub last_run: Option<LastRun>,
-    pub last_success: Option<SystemTime>,
+    max_age: Duration,
+    last_run: Option<LastRun>,
+    last_success: Option<SystemTime>,
     /// Finished runs by result.
-    pub runs: BTreeMap<RunResultKind, u64>,
+    runs: BTreeMap<RunResultKind, u64>,
     /// AWS calls of finished runs, by operation (`service:Operation`).
-    pub calls: BTreeMap<String, OpStats>,
+    calls: BTreeMap<String, OpStats>,
     /// The live call counters of the run in progress.
-    pub current: Option<Arc<CallMetrics>>,
+    current: Option<Arc<CallMetrics>>,
     /// When the next run is due, if one is scheduled.
-    pub next_run: Option<SystemTime>,
+    pub(crate) next_run: Option<SystemTime>,
 }
 
 impl RunnerState {
-    pub fn new(max_age: Duration) -> RunnerState {
+    pub(crate) fn new(max_age: Duration) -> RunnerState {
         RunnerState {
             started: SystemTime::now(),
             max_age,
@@ -94,13 +94,13 @@ impl RunnerState {
     }
 
     /// Marks a run as started; its calls show in `/metrics` while it runs.
-    pub fn begin(&mut self, metrics: Arc<CallMetrics>) {
+    pub(crate) fn begin(&mut self, metrics: Arc<CallMetrics>) {
         self.current = Some(metrics);
         self.next_run = None;
     }
 
     /// Records a finished run and folds its calls into the totals.
-    pub fn finish(&mut self, run: LastRun) {
+    pub(crate) fn finish(&mut self, run: LastRun) {
         if let Some(m) = self.current.take() {
             add_calls(&mut self.calls, &m.snapshot());
         }
@@ -112,7 +112,7 @@ impl RunnerState {
     }
 
     /// Drops the run in progress without recording a result (it was interrupted).
-    pub fn abandon(&mut self) {
+    pub(crate) fn abandon(&mut self) {
         if let Some(m) = self.current.take() {
             add_calls(&mut self.calls, &m.snapshot());
         }
@@ -136,7 +136,7 @@ fn add_calls(into: &mut BTreeMap<String, OpStats>, from: &BTreeMap<String, OpSta
 
 /// The state behind `mutex`, also when a thread panicked while holding it: the scheduler
 /// and the endpoints keep working with what was recorded.
-pub fn lock(mutex: &Mutex<RunnerState>) -> MutexGuard<'_, RunnerState> {
+pub(crate) fn lock(mutex: &Mutex<RunnerState>) -> MutexGuard<'_, RunnerState> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -150,7 +150,7 @@ fn secs(t: SystemTime) -> f64 {
 
 /// `/healthz`: (status, body). Healthy while the last success, or the process start when
 /// there was none yet, is at most `max_age` old.
-pub fn healthz(state: &RunnerState, now: SystemTime) -> (u16, String) {
+fn healthz(state: &RunnerState, now: SystemTime) -> (u16, String) {
     let (reference, what) = match state.last_success {
         Some(t) => (t, "last successful run"),
         None => (state.started, "start (no successful run yet)"),
@@ -174,83 +174,114 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// `/metrics` in the Prometheus text format.
-pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
+/// Writes metric families in the Prometheus text format.
+struct Families(String);
+
+impl Families {
+    /// One family: its help and type lines, then one line per `(labels, value)` sample.
+    fn add(&mut self, name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
         for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{labels} {v}");
+            let _ = writeln!(self.0, "{name}{labels} {v}");
         }
-    };
-    let one = |v: f64| vec![(String::new(), v)];
-    let last = state.last_run.as_ref();
-    family(
+    }
+
+    /// A family of one unlabelled gauge.
+    fn gauge(&mut self, name: &str, help: &str, v: f64) {
+        self.add(name, "gauge", help, vec![(String::new(), v)]);
+    }
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// `/metrics` in the Prometheus text format.
+fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
+    let mut out = Families(String::new());
+    scheduler_metrics(&mut out, state, now);
+    last_run_metrics(&mut out, state.last_run.as_ref());
+    out.add(
+        "orgsync_runs_total",
+        "counter",
+        "Finished runs by result (ok, partial, failed).",
+        [
+            RunResultKind::Ok,
+            RunResultKind::Partial,
+            RunResultKind::Failed,
+        ]
+        .iter()
+        .map(|k| {
+            (
+                format!("{{result=\"{}\"}}", k.as_str()),
+                state.runs.get(k).copied().unwrap_or(0) as f64,
+            )
+        })
+        .collect(),
+    );
+    aws_metrics(&mut out, &state.all_calls());
+    out.0
+}
+
+/// Health, the run in progress, and the times of the next run and of the last ones.
+fn scheduler_metrics(out: &mut Families, state: &RunnerState, now: SystemTime) {
+    out.gauge(
         "orgsync_healthy",
-        "gauge",
         "1 while /healthz answers 200.",
-        one(if healthz(state, now).0 == 200 {
-            1.0
-        } else {
-            0.0
-        }),
+        flag(healthz(state, now).0 == 200),
     );
-    family(
+    out.gauge(
         "orgsync_health_max_age_seconds",
-        "gauge",
         "Age of the last success after which /healthz answers 503.",
-        one(state.max_age.as_secs_f64()),
+        state.max_age.as_secs_f64(),
     );
-    family(
+    out.gauge(
         "orgsync_run_in_progress",
-        "gauge",
         "1 while a sync runs.",
-        one(if state.current.is_some() { 1.0 } else { 0.0 }),
+        flag(state.current.is_some()),
     );
-    family(
+    out.gauge(
         "orgsync_next_run_timestamp_seconds",
-        "gauge",
         "When the next run is due (Unix time; 0 while one runs).",
-        one(state.next_run.map(secs).unwrap_or(0.0)),
+        state.next_run.map(secs).unwrap_or(0.0),
     );
-    family(
+    out.gauge(
         "orgsync_last_success_timestamp_seconds",
-        "gauge",
         "End of the last run that wrote its output (Unix time; 0 if none yet).",
-        one(state.last_success.map(secs).unwrap_or(0.0)),
+        state.last_success.map(secs).unwrap_or(0.0),
     );
-    family(
+}
+
+/// What the last finished run did (zeros before any run).
+fn last_run_metrics(out: &mut Families, last: Option<&LastRun>) {
+    out.gauge(
         "orgsync_last_run_timestamp_seconds",
-        "gauge",
         "End of the last finished run (Unix time; 0 if none yet).",
-        one(last.map(|r| secs(r.finished)).unwrap_or(0.0)),
+        last.map(|r| secs(r.finished)).unwrap_or(0.0),
     );
-    family(
+    out.gauge(
         "orgsync_last_run_duration_seconds",
-        "gauge",
         "Duration of the last finished run.",
-        one(last.map(|r| r.duration.as_secs_f64()).unwrap_or(0.0)),
+        last.map(|r| r.duration.as_secs_f64()).unwrap_or(0.0),
     );
-    family(
+    out.gauge(
         "orgsync_last_run_exit_code",
-        "gauge",
         "Exit code `orgsync sync` would have given the last run (0 ok, 1 failed, 3 partial).",
-        one(last.map(|r| f64::from(r.exit_code)).unwrap_or(0.0)),
+        last.map(|r| f64::from(r.exit_code)).unwrap_or(0.0),
     );
-    family(
+    let accounts = last.map(|r| r.accounts).unwrap_or_default();
+    out.add(
         "orgsync_last_run_accounts",
         "gauge",
         "Accounts of the last run by outcome (ok, failed, skipped; 0 before any run).",
-        AccountStatus::KINDS
+        accounts
+            .by_kind()
             .iter()
-            .map(|k| {
-                let n = last.and_then(|r| r.accounts.get(k).copied()).unwrap_or(0);
-                (format!("{{status=\"{k}\"}}"), n as f64)
-            })
+            .map(|(k, n)| (format!("{{status=\"{k}\"}}"), *n as f64))
             .collect(),
     );
-    family(
+    out.add(
         "orgsync_last_run_records",
         "gauge",
         "Records written by the last run, by kind and resource type.",
@@ -273,28 +304,14 @@ pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
         })
         .unwrap_or_default(),
     );
-    family(
-        "orgsync_runs_total",
-        "counter",
-        "Finished runs by result (ok, partial, failed).",
-        [
-            RunResultKind::Ok,
-            RunResultKind::Partial,
-            RunResultKind::Failed,
-        ]
-        .iter()
-        .map(|k| {
-            (
-                format!("{{result=\"{}\"}}", k.as_str()),
-                state.runs.get(k).copied().unwrap_or(0) as f64,
-            )
-        })
-        .collect(),
-    );
+}
+
+/// AWS calls, requests, throttles and errors by service.
+fn aws_metrics(out: &mut Families, calls: &BTreeMap<String, OpStats>) {
     let mut by_service: BTreeMap<String, OpStats> = BTreeMap::new();
-    for (op, s) in state.all_calls() {
+    for (op, s) in calls {
         let service = op.split(':').next().unwrap_or("unknown").to_string();
-        *by_service.entry(service).or_default() += s;
+        *by_service.entry(service).or_default() += *s;
     }
     let per_service = |f: fn(&OpStats) -> u64| {
         by_service
@@ -302,36 +319,35 @@ pub fn render_metrics(state: &RunnerState, now: SystemTime) -> String {
             .map(|(svc, s)| (format!("{{service=\"{}\"}}", escape(svc)), f(s) as f64))
             .collect::<Vec<_>>()
     };
-    family(
+    out.add(
         "orgsync_aws_calls_total",
         "counter",
         "AWS API operations started, by service (one per SDK call, retries excluded).",
         per_service(|s| s.calls),
     );
-    family(
+    out.add(
         "orgsync_aws_requests_total",
         "counter",
         "AWS HTTP requests sent, by service (calls plus retries).",
         per_service(|s| s.requests),
     );
-    family(
+    out.add(
         "orgsync_aws_throttled_total",
         "counter",
         "AWS requests answered with a throttling error, by service.",
         per_service(|s| s.throttled),
     );
-    family(
+    out.add(
         "orgsync_aws_errors_total",
         "counter",
         "AWS requests answered with another error (or none), by service.",
         per_service(|s| s.errors),
     );
-    out
 }
 
 /// Failures of the HTTP endpoint.
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -341,7 +357,7 @@ pub enum ServeError {
 }
 
 /// Binds `addr` (done before the first run, so a taken port fails fast).
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })
@@ -381,7 +397,7 @@ fn route(req: &Request<Incoming>, state: &Mutex<RunnerState>) -> Response<Full<B
 }
 
 /// Serves `/healthz` and `/metrics` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, state: Arc<Mutex<RunnerState>>) {
+pub(crate) async fn serve(listener: TcpListener, state: Arc<Mutex<RunnerState>>) {
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -418,7 +434,12 @@ mod tests {
                 RunResultKind::Partial => 3,
                 RunResultKind::Failed => 1,
             },
-            accounts: BTreeMap::from([("ok", 5), ("failed", 1), ("skipped", 0)]),
+            accounts: AccountCounts {
+                total: 6,
+                ok: 5,
+                failed: 1,
+                skipped: 0,
+            },
             records: BTreeMap::from([
                 (
                     "resource".to_string(),

@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod config;
 pub mod exit;
 pub mod logging;
+pub mod plan_args;
 pub mod progress;
 pub mod signals;
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws::CallMetrics;
-use crate::sync::engine::{AccountStatus, Event, Observer};
+use crate::model::stats::AccountStatus;
+use crate::sync::{Event, Observer};
 
 /// Shows progress for one run.
 pub struct Progress {

@@ -9,6 +9,7 @@ pub mod json;
 pub mod pb;
 pub mod profile;
 pub mod record;
+pub mod stats;
 pub mod types;
 
 pub use record::{Kind, Record};

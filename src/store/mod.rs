@@ -2,17 +2,17 @@
 //! single writer thread; every output file is replaced atomically (`atomic`). Nothing in this
 //! module talks to AWS.
 
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod c1z;
 pub mod jsonl;
-pub mod rotate;
-pub mod writer;
+pub(crate) mod rotate;
+mod writer;
 
 use std::path::PathBuf;
 
 use crate::model::Record;
 
-pub use writer::{SinkSet, Unit, UnitSender, WriteReport};
+pub use writer::{SinkSet, Unit, WriteReport};
 
 /// Storage failures, each naming the file involved.
 #[derive(Debug, thiserror::Error)]

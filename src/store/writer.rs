@@ -32,13 +32,6 @@ pub struct WriteReport {
 }
 
 impl WriteReport {
-    pub fn total(&self, kind: Kind) -> u64 {
-        self.counts
-            .get(kind.as_str())
-            .map(|m| m.values().sum())
-            .unwrap_or(0)
-    }
-
     fn add(&mut self, r: &Record) {
         let ty = match r {
             Record::ResourceType(t) => t.id.clone(),
@@ -105,13 +98,6 @@ impl SinkSet {
         Ok(())
     }
 
-    /// A cloneable sender for concurrent collectors.
-    pub fn sender(&self) -> UnitSender {
-        UnitSender {
-            tx: self.tx.clone(),
-        }
-    }
-
     /// Writes the end-of-run metadata (`extra` goes into the c1z stats), replaces the targets
     /// and reports what was written.
     pub async fn finish(mut self, extra: serde_json::Value) -> Result<WriteReport, StoreError> {
@@ -145,21 +131,6 @@ impl Drop for SinkSet {
         if let Some(join) = self.join.take() {
             let _ = join.join();
         }
-    }
-}
-
-/// A cloneable handle that queues units.
-#[derive(Clone)]
-pub struct UnitSender {
-    tx: Option<mpsc::Sender<Msg>>,
-}
-
-impl UnitSender {
-    pub async fn send(&self, unit: Unit) -> Result<(), StoreError> {
-        let tx = self.tx.as_ref().ok_or(StoreError::WriterGone)?;
-        tx.send(Msg::Unit(unit))
-            .await
-            .map_err(|_| StoreError::WriterGone)
     }
 }
 

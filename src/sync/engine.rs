@@ -1,264 +1,35 @@
-//! The sync engine: plans the run (which accounts, with which role), reads accounts
-//! concurrently within bounds, isolates each account's failure (recorded, never fatal unless
-//! `fail_fast`), and streams whole units to the writer. Reports progress through an observer.
+//! The engine: runs a plan with its collectors. It writes the resource types and the
+//! organization records, then enters every planned account, `concurrency` at a time, and runs
+//! the per-account collectors there; each account's records (with its own `account` record)
+//! go to the writer as one unit. An account's failure is recorded, never fatal unless
+//! `fail_fast`. The per-organization collectors run after the accounts. Progress goes to an
+//! observer.
+//!
+//! Not here: which accounts, with which role (`plan`), which collectors (`run`), what is read
+//! in an account (the collectors), writing files (`store`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
-use crate::aws::metrics::OpStats;
-use crate::aws::{AwsError, ErrorClass, Scope, Session};
-use crate::model::{Record, types as rt};
+use crate::arn::AccountId;
+use crate::aws::{AwsError, Session};
+use crate::model::stats::{AccountOutcome, AccountStatus};
+use crate::model::{Record, pb, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
-use crate::connector::iam::read::{AwsPolicyDocs, IamReadOptions, read_account};
-use crate::connector::iam::records::{AccountInfo, IamRecordOptions, iam_records};
-
-/// How one account ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum AccountStatus {
-    Ok,
-    Failed {
-        class: ErrorClass,
-        /// `service:Operation` that failed.
-        operation: String,
-        message: String,
-    },
-    Skipped {
-        reason: String,
-    },
-}
-
-impl AccountStatus {
-    /// Every [`AccountStatus::kind`], in display order.
-    pub const KINDS: [&'static str; 3] = ["ok", "failed", "skipped"];
-
-    /// `ok`, `failed` or `skipped`: the `status` this serializes with.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AccountStatus::Ok => "ok",
-            AccountStatus::Failed { .. } => "failed",
-            AccountStatus::Skipped { .. } => "skipped",
-        }
-    }
-}
-
-/// One account's outcome.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AccountOutcome {
-    pub account_id: String,
-    pub name: String,
-    #[serde(flatten)]
-    pub status: AccountStatus,
-    pub records: usize,
-    pub duration_ms: u64,
-}
-
-/// An account the run will visit (or record as skipped).
-#[derive(Debug, Clone)]
-pub struct AccountPlan {
-    pub info: AccountInfo,
-    /// Member role (name with optional path) and External ID for the hop.
-    pub role: String,
-    pub external_id: Option<String>,
-    /// Why the account is not read, if it is not.
-    pub skip: Option<String>,
-    /// Builds the account's own record (org mode) from its outcome.
-    pub account_record: Option<AccountRecordFn>,
-}
-
-/// Builds an account's own record once its outcome is known.
-#[derive(Clone)]
-pub struct AccountRecordFn(pub Arc<dyn Fn(&AccountStatus) -> Record + Send + Sync>);
-
-impl std::fmt::Debug for AccountRecordFn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AccountRecordFn")
-    }
-}
-
-/// What a phase (work that is not per account, e.g. Identity Center) gets to work with.
-pub struct PhaseInput<'a> {
-    pub session: &'a Session,
-    /// The `account` resources of the run (org mode), by account id, with their final sync
-    /// status. Empty when the caller is not in an organization.
-    pub accounts: &'a BTreeMap<String, crate::model::pb::Resource>,
-}
-
-/// What a phase produced: its records are written as one unit.
-#[derive(Debug, Default)]
-pub struct PhaseOutput {
-    pub records: Vec<Record>,
-    /// Records other units may carry too (AWS-managed policies); written once.
-    pub shared: Vec<Record>,
-    pub notes: Vec<String>,
-    /// Set when the phase failed; its records (if any) are still written.
-    pub error: Option<AwsError>,
-}
-
-/// A phase run after the accounts.
-pub struct Phase {
-    pub name: String,
-    #[allow(clippy::type_complexity)]
-    pub run: Box<
-        dyn for<'a> FnOnce(PhaseInput<'a>) -> futures::future::BoxFuture<'a, PhaseOutput> + Send,
-    >,
-}
-
-impl std::fmt::Debug for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Phase({})", self.name)
-    }
-}
-
-/// What planning learnt about the caller's organization.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum OrgKnowledge {
-    /// Not asked (`--orgs off`).
-    #[default]
-    Unknown,
-    /// Not in an organization, or not allowed to describe it.
-    None,
-    /// In an organization whose management account is this.
-    Management(String),
-}
-
-/// What the run covers.
-#[derive(Debug, Default)]
-pub struct Plan {
-    /// The organization, as far as planning read it.
-    pub organization: OrgKnowledge,
-    /// Resource types to write (ids).
-    pub resource_types: Vec<&'static str>,
-    /// Organization-level records (organization, organizational units), written first.
-    pub org_records: Vec<Record>,
-    /// Organizational units among `org_records` (0 without an organization).
-    pub ou_count: usize,
-    pub accounts: Vec<AccountPlan>,
-    /// Notes for the summary (e.g. "not in an organization").
-    pub notes: Vec<String>,
-    /// Phases run after the accounts, in order.
-    pub phases: Vec<Phase>,
-}
+use super::collector::{AccountCollector, Collected, Collectors, OrgCollector, OrgInput};
+use super::observer::{Event, Observer};
+use super::plan::{AccountPlan, Plan};
+use super::result::{PhaseOutcome, RunResult};
 
 /// Options of the engine.
 #[derive(Debug, Clone)]
-pub struct EngineOptions {
-    pub iam: IamReadOptions,
+pub(crate) struct EngineOptions {
     pub concurrency: usize,
     pub fail_fast: bool,
-}
-
-/// Events for progress display.
-#[derive(Debug, Clone)]
-pub enum Event<'a> {
-    Planned {
-        accounts: usize,
-    },
-    AccountStarted {
-        account: &'a str,
-    },
-    AccountFinished {
-        outcome: &'a AccountOutcome,
-    },
-    /// A phase other than accounts (e.g. Identity Center) finished.
-    PhaseFinished {
-        phase: &'a str,
-        records: usize,
-        error: Option<&'a AwsError>,
-    },
-}
-
-/// Receives progress events (implemented by the CLI).
-pub trait Observer: Send + Sync {
-    fn on_event(&self, event: &Event<'_>);
-}
-
-/// An observer that ignores everything.
-pub struct Quiet;
-impl Observer for Quiet {
-    fn on_event(&self, _event: &Event<'_>) {}
-}
-
-/// A phase that is not per account (Identity Center), run after the accounts.
-#[derive(Debug, Clone)]
-pub struct PhaseOutcome {
-    pub name: String,
-    pub records: usize,
-    pub error: Option<AwsError>,
-}
-
-/// The result of a run, before the sinks are finished.
-#[derive(Debug, Clone)]
-pub struct RunResult {
-    pub accounts: Vec<AccountOutcome>,
-    pub phases: Vec<PhaseOutcome>,
-    pub notes: Vec<String>,
-    pub duration: Duration,
-    /// Set when `fail_fast` stopped the run.
-    pub stopped: Option<String>,
-}
-
-impl RunResult {
-    /// True if any account or phase failed.
-    pub fn partial(&self) -> bool {
-        self.accounts
-            .iter()
-            .any(|a| matches!(a.status, AccountStatus::Failed { .. }))
-            || self.phases.iter().any(|p| p.error.is_some())
-    }
-
-    /// Accounts by [`AccountStatus::kind`], every kind present (0 when none).
-    pub fn account_counts(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts: BTreeMap<&'static str, u64> =
-            AccountStatus::KINDS.iter().map(|k| (*k, 0)).collect();
-        for a in &self.accounts {
-            *counts.entry(a.status.kind()).or_default() += 1;
-        }
-        counts
-    }
-
-    /// The `orgsync` section of the sync run's stats JSON.
-    pub fn stats_json(&self, calls: &BTreeMap<String, OpStats>) -> serde_json::Value {
-        let failed: Vec<&AccountOutcome> = self
-            .accounts
-            .iter()
-            .filter(|a| matches!(a.status, AccountStatus::Failed { .. }))
-            .collect();
-        let mut accounts = serde_json::json!({ "total": self.accounts.len() });
-        for (kind, n) in self.account_counts() {
-            accounts[kind] = n.into();
-        }
-        serde_json::json!({
-            "orgsync": {
-                "accounts": accounts,
-                "failed_accounts": failed,
-                "phases": self.phases_json(),
-                "aws_calls": calls,
-                "duration_ms": self.duration.as_millis() as u64,
-                "notes": self.notes,
-            }
-        })
-    }
-
-    /// The phases (Identity Center, …) with their record counts and errors.
-    pub fn phases_json(&self) -> serde_json::Value {
-        serde_json::Value::Array(
-            self.phases
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "name": p.name, "records": p.records,
-                        "error": p.error.as_ref().map(|e| serde_json::json!({"class": e.class, "message": e.to_string()})),
-                    })
-                })
-                .collect(),
-        )
-    }
 }
 
 /// Engine failures that stop the whole run.
@@ -268,162 +39,45 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
-fn failed(err: &AwsError) -> AccountStatus {
-    AccountStatus::Failed {
-        class: err.class,
-        operation: format!("{}:{}", err.service, err.operation),
-        message: err.to_string(),
-    }
-}
-
-/// Runs the account part of a plan: resource types, organization records, then every
-/// account, `concurrency` at a time. Each account's records go to the writer as one unit.
-pub async fn run_accounts(
+/// Runs `plan`: resource types, organization records, every account, then the
+/// per-organization collectors (skipped once `fail_fast` stopped the run).
+pub(crate) async fn run(
     session: &Session,
     plan: Plan,
+    collectors: &Collectors,
     opts: &EngineOptions,
     sinks: &SinkSet,
     observer: &dyn Observer,
 ) -> Result<RunResult, EngineError> {
     let start = Instant::now();
-    let types: Vec<Record> = plan
-        .resource_types
-        .iter()
-        .filter_map(|t| rt::resource_type(t))
-        .map(Record::ResourceType)
-        .collect();
-    sinks
-        .send(Unit {
-            label: "resource types".into(),
-            records: types,
-            shared: vec![],
-        })
-        .await?;
-    if !plan.org_records.is_empty() {
-        sinks
-            .send(Unit {
-                label: "organization".into(),
-                records: plan.org_records,
-                shared: vec![],
-            })
-            .await?;
-    }
+    write_preamble(&plan.resource_types, plan.org_records, sinks).await?;
     observer.on_event(&Event::Planned {
         accounts: plan.accounts.len(),
     });
-    let docs = AwsPolicyDocs::new();
-    let stop = Arc::new(AtomicBool::new(false));
-    let record_opts = IamRecordOptions {
-        sync_secrets: opts.iam.sync_secrets,
+    let accounts = Accounts {
+        session,
+        collectors: &collectors.per_account,
+        opts,
+        sinks,
+        observer,
+        stop: AtomicBool::new(false),
     };
-    let sender = sinks.sender();
-    let jobs = plan.accounts.into_iter().map(|acct| {
-        let docs = Arc::clone(&docs);
-        let stop = Arc::clone(&stop);
-        let sender = sender.clone();
-        async move {
-            let t0 = Instant::now();
-            let label = format!("account {}", acct.info.account_id);
-            let (status, mut unit) = if let Some(reason) = &acct.skip {
-                (AccountStatus::Skipped { reason: reason.clone() }, Unit::default())
-            } else if stop.load(Ordering::SeqCst) {
-                (
-                    AccountStatus::Skipped {
-                        reason: "not started: --fail-fast stopped the run".into(),
-                    },
-                    Unit::default(),
-                )
-            } else {
-                observer.on_event(&Event::AccountStarted {
-                    account: &acct.info.account_id,
-                });
-                let scope = session.member(
-                    &acct.info.account_id.parse().unwrap_or_else(|_| session.caller.account.clone()),
-                    &acct.role,
-                    acct.external_id.as_deref(),
-                );
-                match read_one(&scope, &acct.info, &docs, opts, record_opts).await {
-                    Ok(unit) => (AccountStatus::Ok, unit),
-                    Err(e) => {
-                        tracing::warn!(account = %acct.info.account_id, error = %e, "account failed; continuing with the others");
-                        if opts.fail_fast {
-                            stop.store(true, Ordering::SeqCst);
-                        }
-                        (failed(&e), Unit::default())
-                    }
-                }
-            };
-            let account_resource = acct.account_record.as_ref().map(|build| (build.0)(&status));
-            if let Some(r) = &account_resource {
-                unit.records.insert(0, r.clone());
-            }
-            let records = unit.records.len() + unit.shared.len();
-            unit.label = label;
-            let sent = if unit.records.is_empty() && unit.shared.is_empty() {
-                Ok(())
-            } else {
-                sender.send(unit).await
-            };
-            let outcome = AccountOutcome {
-                account_id: acct.info.account_id.clone(),
-                name: acct.info.name.clone(),
-                status,
-                records,
-                duration_ms: t0.elapsed().as_millis() as u64,
-            };
-            observer.on_event(&Event::AccountFinished { outcome: &outcome });
-            sent.map(|_| (outcome, account_resource))
-        }
-    });
-    let mut outcomes = vec![];
-    let mut account_resources: BTreeMap<String, crate::model::pb::Resource> = BTreeMap::new();
-    let mut results = stream::iter(jobs).buffer_unordered(opts.concurrency.max(1));
-    while let Some(r) = results.next().await {
-        let (outcome, resource) = r?;
-        if let Some(Record::Resource(res)) = resource {
-            account_resources.insert(outcome.account_id.clone(), res);
-        }
-        outcomes.push(outcome);
-    }
-    drop(results);
-    outcomes.sort_by(|a, b| a.account_id.cmp(&b.account_id));
-    let stopped = stop
+    let (outcomes, account_resources) = accounts.run(plan.accounts).await?;
+    let stopped = accounts
+        .stop
         .load(Ordering::SeqCst)
         .then(|| "an account failed and --fail-fast is set".to_string());
     let mut notes = plan.notes;
     let mut phases = vec![];
     if stopped.is_none() {
-        for phase in plan.phases {
-            let input = PhaseInput {
-                session,
-                accounts: &account_resources,
-            };
-            let out = (phase.run)(input).await;
-            let records = out.records.len() + out.shared.len();
-            if records > 0 {
-                sinks
-                    .send(Unit {
-                        label: phase.name.clone(),
-                        records: out.records,
-                        shared: out.shared,
-                    })
-                    .await?;
-            }
-            if let Some(e) = &out.error {
-                tracing::warn!(phase = %phase.name, error = %e, "phase failed");
-            }
-            observer.on_event(&Event::PhaseFinished {
-                phase: &phase.name,
-                records,
-                error: out.error.as_ref(),
-            });
-            let failed = out.error.is_some();
-            notes.extend(out.notes);
-            phases.push(PhaseOutcome {
-                name: phase.name,
-                records,
-                error: out.error,
-            });
+        let input = || OrgInput {
+            session,
+            accounts: &account_resources,
+        };
+        for collector in &collectors.per_org {
+            let phase = run_phase(collector.as_ref(), input(), sinks, observer, &mut notes).await?;
+            let failed = phase.error.is_some();
+            phases.push(phase);
             if failed && opts.fail_fast {
                 break;
             }
@@ -442,77 +96,177 @@ pub async fn run_accounts(
     })
 }
 
-async fn read_one(
-    scope: &Scope,
-    info: &AccountInfo,
-    docs: &AwsPolicyDocs,
-    opts: &EngineOptions,
-    record_opts: IamRecordOptions,
-) -> Result<Unit, AwsError> {
-    scope.verify().await?;
-    let snap = read_account(scope, docs, &opts.iam).await?;
-    let out = iam_records(info, &snap, record_opts);
-    Ok(Unit {
-        label: String::new(),
-        records: out.records,
-        shared: out.shared,
-    })
+/// The resource-type records, then the organization records (when there are any).
+async fn write_preamble(
+    types: &[&'static str],
+    org_records: Vec<Record>,
+    sinks: &SinkSet,
+) -> Result<(), StoreError> {
+    let types: Vec<Record> = types
+        .iter()
+        .filter_map(|t| rt::resource_type(t))
+        .map(Record::ResourceType)
+        .collect();
+    sinks.send(unit("resource types", types, vec![])).await?;
+    if !org_records.is_empty() {
+        sinks
+            .send(unit("organization", org_records, vec![]))
+            .await?;
+    }
+    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn unit(label: impl Into<String>, records: Vec<Record>, shared: Vec<Record>) -> Unit {
+    Unit {
+        label: label.into(),
+        records,
+        shared,
+    }
+}
 
-    fn outcome(id: &str, status: AccountStatus) -> AccountOutcome {
-        AccountOutcome {
-            account_id: id.into(),
-            name: id.into(),
+/// The account part of a run.
+struct Accounts<'a> {
+    session: &'a Session,
+    collectors: &'a [Box<dyn AccountCollector>],
+    opts: &'a EngineOptions,
+    sinks: &'a SinkSet,
+    observer: &'a dyn Observer,
+    /// Set by the first failure when `fail_fast`: accounts not started yet are skipped.
+    stop: AtomicBool,
+}
+
+impl Accounts<'_> {
+    /// Visits every account, `concurrency` at a time. Returns the outcomes in account id
+    /// order, and the `account` resources (org mode) by account id.
+    async fn run(
+        &self,
+        accounts: Vec<AccountPlan>,
+    ) -> Result<(Vec<AccountOutcome>, BTreeMap<AccountId, pb::Resource>), StoreError> {
+        let mut outcomes = vec![];
+        let mut resources = BTreeMap::new();
+        let mut results = stream::iter(accounts.iter().map(|a| self.visit(a)))
+            .buffer_unordered(self.opts.concurrency.max(1));
+        while let Some(r) = results.next().await {
+            let (outcome, resource) = r?;
+            if let Some(res) = resource {
+                resources.insert(outcome.account_id.clone(), res);
+            }
+            outcomes.push(outcome);
+        }
+        drop(results);
+        outcomes.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        Ok((outcomes, resources))
+    }
+
+    /// One account: read it (unless skipped), add its own `account` record, queue the unit.
+    async fn visit(
+        &self,
+        acct: &AccountPlan,
+    ) -> Result<(AccountOutcome, Option<pb::Resource>), StoreError> {
+        let t0 = Instant::now();
+        let (status, mut collected) = self.read(acct).await;
+        let resource = acct.org_account.as_ref().map(|o| o.resource(&status));
+        if let Some(r) = &resource {
+            collected.records.insert(0, Record::Resource(r.clone()));
+        }
+        let records = collected.records.len() + collected.shared.len();
+        let sent = if records == 0 {
+            Ok(())
+        } else {
+            let label = format!("account {}", acct.info.account_id);
+            self.sinks
+                .send(unit(label, collected.records, collected.shared))
+                .await
+        };
+        let outcome = AccountOutcome {
+            account_id: acct.info.account_id.clone(),
+            name: acct.info.name.clone(),
             status,
-            records: 0,
-            duration_ms: 0,
+            records,
+            duration_ms: t0.elapsed().as_millis() as u64,
+        };
+        self.observer
+            .on_event(&Event::AccountFinished { outcome: &outcome });
+        sent.map(|_| (outcome, resource))
+    }
+
+    /// How the account ends and what was read in it (nothing unless it ends `Ok`).
+    async fn read(&self, acct: &AccountPlan) -> (AccountStatus, Collected) {
+        if let Some(reason) = &acct.skip {
+            let reason = reason.clone();
+            return (AccountStatus::Skipped { reason }, Collected::default());
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            let reason = "not started: --fail-fast stopped the run".into();
+            return (AccountStatus::Skipped { reason }, Collected::default());
+        }
+        let account = &acct.info.account_id;
+        self.observer.on_event(&Event::AccountStarted { account });
+        match self.collect(acct).await {
+            Ok(collected) => (AccountStatus::Ok, collected),
+            Err(e) => {
+                tracing::warn!(account = %account, error = %e, "account failed; continuing with the others");
+                if self.opts.fail_fast {
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+                (failed(&e), Collected::default())
+            }
         }
     }
 
-    #[test]
-    fn account_counts_by_the_kind_each_status_serializes_as() {
-        let failed = AccountStatus::Failed {
-            class: ErrorClass::AccessDenied,
-            operation: "iam:GetAccountAuthorizationDetails".into(),
-            message: "denied".into(),
-        };
-        let skipped = AccountStatus::Skipped {
-            reason: "suspended".into(),
-        };
-        for s in [AccountStatus::Ok, failed.clone(), skipped.clone()] {
-            assert_eq!(serde_json::to_value(&s).unwrap()["status"], s.kind());
-            assert!(AccountStatus::KINDS.contains(&s.kind()));
+    /// Enters the account (the hop is verified first) and runs every collector in it.
+    async fn collect(&self, acct: &AccountPlan) -> Result<Collected, AwsError> {
+        let scope = self.session.member(
+            &acct.info.account_id,
+            &acct.role,
+            acct.external_id.as_deref(),
+        );
+        scope.verify().await?;
+        let mut all = Collected::default();
+        for c in self.collectors {
+            let out = c.collect(&scope, &acct.info).await?;
+            all.records.extend(out.records);
+            all.shared.extend(out.shared);
         }
-        let mut r = RunResult {
-            accounts: vec![],
-            phases: vec![],
-            notes: vec![],
-            duration: Duration::ZERO,
-            stopped: None,
-        };
-        assert_eq!(
-            r.account_counts(),
-            BTreeMap::from([("failed", 0), ("ok", 0), ("skipped", 0)])
-        );
-        r.accounts = vec![
-            outcome("1", AccountStatus::Ok),
-            outcome("2", failed),
-            outcome("3", AccountStatus::Ok),
-            outcome("4", skipped),
-        ];
-        assert_eq!(
-            r.account_counts(),
-            BTreeMap::from([("failed", 1), ("ok", 2), ("skipped", 1)])
-        );
-        let stats = r.stats_json(&BTreeMap::new());
-        assert_eq!(
-            stats["orgsync"]["accounts"],
-            serde_json::json!({"total": 4, "ok": 2, "failed": 1, "skipped": 1})
-        );
-        assert_eq!(stats["orgsync"]["failed_accounts"][0]["account_id"], "2");
+        Ok(all)
     }
+}
+
+fn failed(err: &AwsError) -> AccountStatus {
+    AccountStatus::Failed {
+        class: err.class,
+        operation: format!("{}:{}", err.service, err.operation),
+        message: err.to_string(),
+    }
+}
+
+/// One per-organization collector: its records as one unit, its notes into `notes`.
+async fn run_phase(
+    collector: &dyn OrgCollector,
+    input: OrgInput<'_>,
+    sinks: &SinkSet,
+    observer: &dyn Observer,
+    notes: &mut Vec<String>,
+) -> Result<PhaseOutcome, StoreError> {
+    let name = collector.name();
+    let out = collector.collect(input).await;
+    let Collected { records, shared } = out.collected;
+    let count = records.len() + shared.len();
+    if count > 0 {
+        sinks.send(unit(name, records, shared)).await?;
+    }
+    if let Some(e) = &out.error {
+        tracing::warn!(phase = %name, error = %e, "phase failed");
+    }
+    observer.on_event(&Event::PhaseFinished {
+        phase: name,
+        records: count,
+        error: out.error.as_ref(),
+    });
+    notes.extend(out.notes);
+    Ok(PhaseOutcome {
+        name: name.to_string(),
+        records: count,
+        error: out.error,
+    })
 }

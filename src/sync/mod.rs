@@ -1,6 +1,22 @@
-//! The sync: which accounts, with which role (`plan`), and the engine that reads them
-//! concurrently and streams records to the sinks (`engine`). What is read per AWS domain lives
-//! in `connector`.
+//! The sync pipeline. [`run`] is the entry point: it plans the run (`plan`: which accounts,
+//! with which role), chooses the collectors (`collector`: per account, per organization;
+//! implemented in `connector`), and runs them (`engine`), streaming records to the sinks; the
+//! [`RunResult`] (`result`) gives the typed statistics (`model::stats`). Progress goes to an
+//! [`Observer`] (`observer`).
+//!
+//! Not here: what is read per AWS domain (`connector`), the sinks (`store`), the command line
+//! (`cli`).
 
-pub mod engine;
-pub mod plan;
+mod collector;
+mod engine;
+mod observer;
+pub(crate) mod plan;
+mod result;
+mod run;
+
+pub(crate) use collector::{AccountCollector, Collected, OrgCollector, OrgInput, OrgOutput};
+pub use engine::EngineError;
+pub use observer::{Event, Observer, Quiet};
+pub use plan::{DEFAULT_MEMBER_ROLE, OrgMode, PlanError, PlanOptions};
+pub use result::{PhaseOutcome, RunResult};
+pub use run::{SyncConfig, SyncError, run};

@@ -1,129 +1,45 @@
 //! Plans a run: organization or single account, which accounts are read (filters, status,
-//! overrides), with which member role and External ID, and which resource types the output
-//! declares. Flags are validated here, before any AWS call.
+//! overrides), with which member role and External ID, the organization-level records, and
+//! the resource types the organization declares. An account id that does not parse is
+//! refused here (left out, with a note), so none reaches the engine.
+//!
+//! Not here: the flags (`cli::plan_args`, which validates them into [`PlanOptions`]), which
+//! collectors read the accounts (`sync::run`), running the plan (`sync::engine`).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
-
 use crate::arn::AccountId;
+use crate::aws::member_roles::AccountConfig;
+use crate::aws::session::CallerIdentity;
 use crate::aws::{AwsError, Session};
-use crate::model::Record;
-use crate::model::types as rt;
-
-use super::engine::{AccountPlan, AccountRecordFn, OrgKnowledge, Plan};
-use crate::aws::member_roles::{AccountConfig, is_ou_or_root_id};
 use crate::connector::iam::records::AccountInfo;
-use crate::connector::org;
+use crate::connector::org::{self, OrgAccount, OrgSnapshot};
+use crate::model::stats::AccountStatus;
+use crate::model::{Record, pb, types as rt};
 
-/// `--orgs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Organization mode (`--orgs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgMode {
     /// Sync the whole organization when the caller can list it, else the caller's account.
     Auto,
     /// Require an organization (fail if it cannot be listed).
-    #[value(alias = "true")]
     On,
     /// Sync only the caller's account.
-    #[value(alias = "false")]
     Off,
-}
-
-/// A comma-separated list of account ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountList(pub Vec<AccountId>);
-
-/// A comma-separated list of OU or root ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OuList(pub Vec<String>);
-
-fn parse_account_list(s: &str) -> Result<AccountList, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(|x| x.parse::<AccountId>().map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()
-        .map(AccountList)
-}
-
-fn parse_ou_list(s: &str) -> Result<OuList, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            if is_ou_or_root_id(x) {
-                Ok(x.to_string())
-            } else {
-                Err(format!("'{x}' is not an OU or root id (ou-…, r-…)"))
-            }
-        })
-        .collect::<Result<_, _>>()
-        .map(OuList)
-}
-
-/// Planning flags of `orgsync sync`.
-#[derive(Debug, Clone, Args)]
-pub struct PlanArgs {
-    /// Organization mode: auto (whole org when listable, else the caller's account), on, off.
-    #[arg(
-        long,
-        env = "ORGSYNC_ORGS",
-        value_enum,
-        default_value = "auto",
-        help_heading = "Organization"
-    )]
-    pub orgs: OrgMode,
-
-    /// Role assumed in each member account (a name, optionally with a path: ops/OrgSyncReader).
-    #[arg(
-        long,
-        env = "ORGSYNC_MEMBER_ROLE_NAME",
-        default_value = DEFAULT_MEMBER_ROLE,
-        help_heading = "Organization"
-    )]
-    pub member_role_name: String,
-
-    /// External ID sent on every member-account hop.
-    #[arg(
-        long,
-        env = "ORGSYNC_MEMBER_EXTERNAL_ID",
-        help_heading = "Organization"
-    )]
-    pub member_external_id: Option<String>,
-
-    /// YAML file of per-account / per-OU overrides: role_name, external_id, skip.
-    #[arg(
-        long,
-        env = "ORGSYNC_ACCOUNT_CONFIG",
-        value_name = "FILE",
-        help_heading = "Organization"
-    )]
-    pub account_config: Option<PathBuf>,
-
-    /// Only these accounts (comma-separated ids).
-    #[arg(long, env = "ORGSYNC_ACCOUNTS", value_parser = parse_account_list, help_heading = "Organization")]
-    pub accounts: Option<AccountList>,
-
-    /// Leave out these accounts (comma-separated ids).
-    #[arg(long, env = "ORGSYNC_EXCLUDE_ACCOUNTS", value_parser = parse_account_list, help_heading = "Organization")]
-    pub exclude_accounts: Option<AccountList>,
-
-    /// Only accounts under these OUs or roots (comma-separated ids; an OU includes its subtree).
-    #[arg(long, env = "ORGSYNC_OUS", value_parser = parse_ou_list, help_heading = "Organization")]
-    pub ous: Option<OuList>,
 }
 
 /// Validated planning options.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
     pub orgs: OrgMode,
+    /// Member role name, with an optional path (no leading or trailing `/`).
     pub member_role: String,
     pub member_external_id: Option<String>,
     pub overrides: AccountConfig,
     pub accounts: Option<BTreeSet<AccountId>>,
     pub exclude: BTreeSet<AccountId>,
+    /// OU or root ids.
     pub ous: Option<BTreeSet<String>>,
 }
 
@@ -141,48 +57,12 @@ impl Default for PlanOptions {
     }
 }
 
-impl PlanArgs {
-    /// Validates the flags (and reads the overrides file).
-    pub fn options(&self) -> Result<PlanOptions, anyhow::Error> {
-        let role = self.member_role_name.trim_matches('/');
-        if role.is_empty()
-            || !role
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
-        {
-            anyhow::bail!(
-                "--member-role-name '{}' is not a valid IAM role name/path",
-                self.member_role_name
-            );
-        }
-        let overrides = match &self.account_config {
-            Some(p) => AccountConfig::load(p)?,
-            None => AccountConfig::default(),
-        };
-        Ok(PlanOptions {
-            orgs: self.orgs,
-            member_role: role.to_string(),
-            member_external_id: self.member_external_id.clone(),
-            overrides,
-            accounts: self.accounts.clone().map(|v| v.0.into_iter().collect()),
-            exclude: self
-                .exclude_accounts
-                .clone()
-                .map(|v| v.0)
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            ous: self.ous.clone().map(|v| v.0.into_iter().collect()),
-        })
-    }
-}
-
 /// The role assumed in member accounts unless `--member-role-name` (or an `--account-config`
 /// entry) names another: the role AWS Organizations creates in accounts it creates.
 pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
 
 /// The IAM resource types every run declares.
-pub const IAM_TYPES: [&str; 7] = [
+pub(crate) const IAM_TYPES: [&str; 7] = [
     rt::ACCOUNT_IAM,
     rt::IAM_USER,
     rt::GROUP,
@@ -193,7 +73,7 @@ pub const IAM_TYPES: [&str; 7] = [
 ];
 
 /// The organization resource types.
-pub const ORG_TYPES: [&str; 3] = [rt::ORGANIZATION, rt::ORGANIZATIONAL_UNIT, rt::ACCOUNT];
+pub(crate) const ORG_TYPES: [&str; 3] = [rt::ORGANIZATION, rt::ORGANIZATIONAL_UNIT, rt::ACCOUNT];
 
 /// Planning failures.
 #[derive(Debug, thiserror::Error)]
@@ -204,43 +84,127 @@ pub enum PlanError {
     NoOrganization(String),
 }
 
+/// What planning learnt about the caller's organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum OrgKnowledge {
+    /// Not asked (`--orgs off`).
+    #[default]
+    Unknown,
+    /// Not in an organization, or not allowed to describe it.
+    None,
+    /// In an organization whose management account is this.
+    Management(String),
+}
+
+/// What the run covers.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// The organization, as far as planning read it.
+    pub organization: OrgKnowledge,
+    /// Resource types to write (ids). The collectors' types are added by `sync::run`.
+    pub resource_types: Vec<&'static str>,
+    /// Organization-level records (organization, organizational units), written first.
+    pub org_records: Vec<Record>,
+    /// Organizational units among `org_records` (0 without an organization).
+    pub ou_count: usize,
+    pub accounts: Vec<AccountPlan>,
+    /// Notes for the summary (e.g. "not in an organization").
+    pub notes: Vec<String>,
+}
+
+/// An account the run will visit (or record as skipped).
+#[derive(Debug, Clone)]
+pub(crate) struct AccountPlan {
+    pub info: AccountInfo,
+    /// Member role (name with optional path) and External ID for the hop.
+    pub role: String,
+    pub external_id: Option<String>,
+    /// Why the account is not read, if it is not.
+    pub skip: Option<String>,
+    /// The account as the organization lists it (org mode): its own `account` record.
+    pub org_account: Option<OrgAccountRecord>,
+}
+
+/// An organization account whose `account` resource is written with its outcome.
+#[derive(Debug, Clone)]
+pub(crate) struct OrgAccountRecord {
+    org: Arc<OrgSnapshot>,
+    account: OrgAccount,
+}
+
+impl OrgAccountRecord {
+    /// The account's `account` resource, carrying how its sync ended.
+    pub fn resource(&self, status: &AccountStatus) -> pb::Resource {
+        org::account_resource(&self.org, &self.account, status)
+    }
+}
+
 /// Builds the plan: the whole organization (filtered), or the caller's account.
-pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanError> {
+pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = vec![];
-    let mut organization = OrgKnowledge::Unknown;
     let snap = match opts.orgs {
-        OrgMode::Off => None,
-        OrgMode::Auto | OrgMode::On => {
-            match org::discover(
-                session.management(),
-                session.org_limiter(),
-                opts.ous.as_ref(),
-            )
-            .await?
-            {
-                Ok(s) => Some(s),
-                Err(no) if opts.orgs == OrgMode::On => {
-                    return Err(PlanError::NoOrganization(no.reason));
-                }
-                Err(no) => {
-                    organization = match no.management_account {
-                        Some(m) => OrgKnowledge::Management(m),
-                        None => OrgKnowledge::None,
-                    };
-                    notes.push(format!(
-                        "{}; syncing the caller's account {} alone",
-                        no.reason, session.caller.account
-                    ));
-                    None
-                }
-            }
+        OrgMode::Off => Err(OrgKnowledge::Unknown),
+        OrgMode::Auto | OrgMode::On => read_organization(session, opts, &mut notes).await?,
+    };
+    let snap = match snap {
+        Ok(s) => Arc::new(s),
+        Err(organization) => return Ok(single_account(session, organization, notes)),
+    };
+    let accounts = plan_accounts(&session.caller, opts, &snap, &mut notes);
+    if let Some(only) = &opts.accounts {
+        notes.extend(unknown_accounts(&snap, only));
+    }
+    Ok(Plan {
+        organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
+            Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
+            // Asked, but the answer named no management account.
+            _ => OrgKnowledge::None,
+        },
+        resource_types: ORG_TYPES.to_vec(),
+        org_records: org::structure_records(&snap),
+        ou_count: snap.ous.len(),
+        accounts,
+        notes,
+    })
+}
+
+/// The organization, or (without one, `--orgs auto`) what was learnt about it, with a note.
+async fn read_organization(
+    session: &Session,
+    opts: &PlanOptions,
+    notes: &mut Vec<String>,
+) -> Result<Result<OrgSnapshot, OrgKnowledge>, PlanError> {
+    let found = org::discover(
+        session.management(),
+        session.org_limiter(),
+        opts.ous.as_ref(),
+    )
+    .await?;
+    match found {
+        Ok(s) => Ok(Ok(s)),
+        Err(no) if opts.orgs == OrgMode::On => Err(PlanError::NoOrganization(no.reason)),
+        Err(no) => {
+            notes.push(format!(
+                "{}; syncing the caller's account {} alone",
+                no.reason, session.caller.account
+            ));
+            Ok(Err(match no.management_account {
+                Some(m) => OrgKnowledge::Management(m),
+                None => OrgKnowledge::None,
+            }))
         }
-    };
-    let Some(snap) = snap else {
-        return Ok(single_account(session, organization, notes));
-    };
-    let snap = Arc::new(snap);
-    let partition = session.caller.partition.to_string();
+    }
+}
+
+/// The organization's accounts that pass the filters, each with its role and External ID.
+/// An account whose id does not parse is left out, with a note.
+fn plan_accounts(
+    caller: &CallerIdentity,
+    opts: &PlanOptions,
+    snap: &Arc<OrgSnapshot>,
+    notes: &mut Vec<String>,
+) -> Vec<AccountPlan> {
+    let partition = caller.partition.to_string();
     let in_ous = opts.ous.as_ref().map(|tops| snap.subtree(tops));
     let mut accounts = vec![];
     for a in &snap.accounts {
@@ -271,65 +235,48 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
         } else {
             resolved.skip
         };
-        let builder = {
-            let snap = Arc::clone(&snap);
-            let acct = a.clone();
-            AccountRecordFn(Arc::new(move |status| {
-                Record::Resource(org::account_resource(&snap, &acct, status))
-            }))
-        };
         accounts.push(AccountPlan {
             info: AccountInfo {
-                account_id: a.id.clone(),
+                is_caller: id == caller.account,
+                account_id: id,
                 name: a.name.clone(),
                 arn: Some(a.arn.clone()).filter(|s| !s.is_empty()),
-                is_caller: id == session.caller.account,
                 partition: partition.clone(),
             },
             role: resolved.role_name,
             external_id: resolved.external_id,
             skip,
-            account_record: Some(builder),
+            org_account: Some(OrgAccountRecord {
+                org: Arc::clone(snap),
+                account: a.clone(),
+            }),
         });
     }
-    if let Some(only) = &opts.accounts {
-        let known: BTreeSet<&str> = snap.accounts.iter().map(|a| a.id.as_str()).collect();
-        for id in only {
-            if !known.contains(id.as_str()) {
-                notes.push(format!(
-                    "--accounts names {id}, which is not in the organization (or not under --ous)"
-                ));
-            }
-        }
-    }
-    let mut resource_types: Vec<&'static str> = ORG_TYPES.to_vec();
-    resource_types.extend(IAM_TYPES);
-    Ok(Plan {
-        organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
-            Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
-            // Asked, but the answer named no management account.
-            _ => OrgKnowledge::None,
-        },
-        resource_types,
-        org_records: org::structure_records(&snap),
-        ou_count: snap.ous.len(),
-        accounts,
-        notes,
-        phases: vec![],
-    })
+    accounts
+}
+
+/// Notes for `--accounts` ids the organization (or `--ous`) does not have.
+fn unknown_accounts(snap: &OrgSnapshot, only: &BTreeSet<AccountId>) -> Vec<String> {
+    let known: BTreeSet<&str> = snap.accounts.iter().map(|a| a.id.as_str()).collect();
+    only.iter()
+        .filter(|id| !known.contains(id.as_str()))
+        .map(|id| {
+            format!("--accounts names {id}, which is not in the organization (or not under --ous)")
+        })
+        .collect()
 }
 
 fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<String>) -> Plan {
-    let account = session.caller.account.to_string();
+    let account = session.caller.account.clone();
     Plan {
         organization,
-        resource_types: IAM_TYPES.to_vec(),
+        resource_types: vec![],
         org_records: vec![],
         ou_count: 0,
         accounts: vec![AccountPlan {
             info: AccountInfo {
-                account_id: account.clone(),
-                name: account,
+                name: account.to_string(),
+                account_id: account,
                 arn: None,
                 is_caller: true,
                 partition: session.caller.partition.to_string(),
@@ -337,9 +284,106 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
             role: String::new(),
             external_id: None,
             skip: None,
-            account_record: None,
+            org_account: None,
         }],
         notes,
-        phases: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arn::Partition;
+    use crate::connector::org::Node;
+
+    fn account(id: &str, name: &str, status: &str, parent: &str) -> OrgAccount {
+        OrgAccount {
+            id: id.into(),
+            name: name.into(),
+            arn: format!("arn:aws:organizations::111111111111:account/o-abc/{id}"),
+            email: format!("{name}@example.com"),
+            status: status.into(),
+            joined: None,
+            joined_method: None,
+            parent: parent.into(),
+        }
+    }
+
+    fn org() -> Arc<OrgSnapshot> {
+        let node = |id: &str, parent: Option<&str>| Node {
+            id: id.into(),
+            name: id.into(),
+            arn: String::new(),
+            parent: parent.map(str::to_string),
+        };
+        Arc::new(OrgSnapshot {
+            org: None,
+            roots: vec![node("r-ab12", None)],
+            ous: vec![node("ou-ab12-eng", Some("r-ab12"))],
+            accounts: vec![
+                account("111111111111", "management", "ACTIVE", "r-ab12"),
+                account("22222222222x", "broken-id", "ACTIVE", "r-ab12"),
+                account("333333333333", "dev", "ACTIVE", "ou-ab12-eng"),
+                account("444444444444", "legacy", "SUSPENDED", "ou-ab12-eng"),
+                account("555555555555", "excluded", "ACTIVE", "r-ab12"),
+            ],
+        })
+    }
+
+    fn caller() -> CallerIdentity {
+        CallerIdentity {
+            account: "111111111111".parse().unwrap(),
+            arn: "arn:aws:iam::111111111111:user/me".into(),
+            partition: Partition::aws(),
+        }
+    }
+
+    #[test]
+    fn an_account_id_that_does_not_parse_is_left_out_with_a_note() {
+        let opts = PlanOptions {
+            exclude: BTreeSet::from(["555555555555".parse().unwrap()]),
+            ..PlanOptions::default()
+        };
+        let mut notes = vec![];
+        let plans = plan_accounts(&caller(), &opts, &org(), &mut notes);
+        let ids: Vec<&str> = plans.iter().map(|p| p.info.account_id.as_str()).collect();
+        assert_eq!(ids, ["111111111111", "333333333333", "444444444444"]);
+        assert_eq!(
+            notes,
+            ["ignored an account with a malformed id '22222222222x'"]
+        );
+        assert!(plans[0].info.is_caller && !plans[1].info.is_caller);
+        assert_eq!(plans[1].role, DEFAULT_MEMBER_ROLE);
+        assert_eq!(plans[1].skip, None);
+        assert!(plans[2].skip.as_deref().unwrap().contains("SUSPENDED"));
+        // Each account's own record carries how its sync ended.
+        let failed = AccountStatus::Skipped {
+            reason: "not started".into(),
+        };
+        let r = plans[1].org_account.as_ref().unwrap().resource(&failed);
+        assert_eq!(r.id.unwrap().resource, "333333333333");
+    }
+
+    #[test]
+    fn filters_by_ou_and_notes_accounts_the_organization_does_not_have() {
+        let only: BTreeSet<AccountId> = ["333333333333", "999999999999"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let opts = PlanOptions {
+            ous: Some(BTreeSet::from(["ou-ab12-eng".to_string()])),
+            accounts: Some(only.clone()),
+            ..PlanOptions::default()
+        };
+        let mut notes = vec![];
+        let plans = plan_accounts(&caller(), &opts, &org(), &mut notes);
+        let ids: Vec<&str> = plans.iter().map(|p| p.info.account_id.as_str()).collect();
+        assert_eq!(ids, ["333333333333"]);
+        assert_eq!(
+            unknown_accounts(&org(), &only),
+            [
+                "--accounts names 999999999999, which is not in the organization (or not under --ous)"
+            ]
+        );
     }
 }

@@ -8,10 +8,10 @@ use comfy_table::{Table, presets};
 use crate::cli::cmd::inspect::Output;
 use crate::connector::identity_center::IcArgs;
 use crate::doctor::{CheckOptions, Status, run_checks};
-use crate::sync::plan::PlanArgs;
 
 use crate::cli::args::AwsArgs;
 use crate::cli::exit;
+use crate::cli::plan_args::PlanArgs;
 
 const CHECK_EXAMPLES: &str = "\
 Examples:

@@ -1,14 +1,17 @@
 //! `orgsync inspect`: reads a c1z file and shows its stats, resource types, resources,
 //! entitlements, grants or syncs, as a table or as JSON (canonical protobuf JSON per record).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cli::table;
+use crate::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts};
 use crate::model::{Record, any, pb, profile};
-use crate::store::c1z::{C1zReader, Filter};
+use crate::store::c1z::{C1zReader, Filter, SyncRun};
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,198 +122,224 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let reader = C1zReader::open(&args.common.file).map_err(crate::cli::exit::usage)?;
     let json = args.common.output == Output::Json;
     match &args.what {
-        What::Stats => {
-            let sync = reader.sync();
-            let counts = reader.counts()?;
-            if json {
-                return print_json(&serde_json::json!({
-                    "sync": sync,
-                    "counts": counts,
-                }));
-            }
-            println!("File:    {}", args.common.file.display());
-            println!("Sync:    {} ({})", sync.sync_id, sync.sync_type);
-            println!("Started: {}", sync.started_at);
-            println!(
-                "Ended:   {}",
-                sync.ended_at.as_deref().unwrap_or("(unfinished)")
-            );
-            let by = |k: &str, t: &str| counts[k][t].as_i64().unwrap_or(0);
-            let mut t = table(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
-            let types = counts["resources_by_resource_type"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            for ty in types.keys() {
-                t.add_row(vec![
-                    ty.clone(),
-                    by("resources_by_resource_type", ty).to_string(),
-                    by("entitlements_by_resource_type", ty).to_string(),
-                    by("grants_by_resource_type", ty).to_string(),
-                ]);
-            }
-            t.add_row(vec![
-                "TOTAL".to_string(),
-                counts["resources"].as_i64().unwrap_or(0).to_string(),
-                counts["entitlements"].as_i64().unwrap_or(0).to_string(),
-                counts["grants"].as_i64().unwrap_or(0).to_string(),
-            ]);
-            println!("\n{t}");
-            if let Some(o) = sync.stats.as_ref().and_then(|s| s.get("orgsync")) {
-                let a = &o["accounts"];
-                println!(
-                    "\nAccounts: {} total, {} ok, {} failed, {} skipped",
-                    a["total"], a["ok"], a["failed"], a["skipped"]
-                );
-                if let Some(failed) = o["failed_accounts"].as_array().filter(|f| !f.is_empty()) {
-                    let mut t = table(&["ACCOUNT", "NAME", "CLASS", "MESSAGE"]);
-                    for f in failed {
-                        t.add_row(vec![
-                            f["account_id"].as_str().unwrap_or_default().to_string(),
-                            f["name"].as_str().unwrap_or_default().to_string(),
-                            f["class"].as_str().unwrap_or_default().to_string(),
-                            f["message"].as_str().unwrap_or_default().to_string(),
-                        ]);
-                    }
-                    println!("{t}");
-                }
-                if let Some(calls) = o["aws_calls"].as_object() {
-                    let total: u64 = calls
-                        .values()
-                        .map(|c| c["requests"].as_u64().unwrap_or(0))
-                        .sum();
-                    println!("AWS requests: {total}");
-                }
-            }
-            Ok(())
-        }
-        What::ResourceTypes => {
-            let types = reader.resource_types()?;
-            if json {
-                return print_json(&Value::Array(
-                    types
-                        .into_iter()
-                        .map(|t| json_of(Record::ResourceType(t)))
-                        .collect(),
-                ));
-            }
-            let mut t = table(&["ID", "DISPLAY NAME", "TRAITS"]);
-            for rt in types {
-                let traits: Vec<String> = rt
-                    .traits
-                    .iter()
-                    .map(|x| {
-                        pb::resource_type::Trait::try_from(*x)
-                            .map(|t| t.as_str_name().trim_start_matches("TRAIT_").to_lowercase())
-                            .unwrap_or_else(|_| x.to_string())
-                    })
-                    .collect();
-                t.add_row(vec![rt.id, rt.display_name, traits.join(",")]);
-            }
-            println!("{t}");
-            Ok(())
-        }
-        What::Resources(f) => {
-            let items = reader.resources(&f.filter())?;
-            if json {
-                return print_json(&Value::Array(
-                    items
-                        .into_iter()
-                        .map(|r| json_of(Record::Resource(r)))
-                        .collect(),
-                ));
-            }
-            let mut t = table(&["TYPE", "ID", "DISPLAY NAME", "PARENT"]);
-            for r in items {
-                let id = r.id.clone().unwrap_or_default();
-                t.add_row(vec![
-                    id.resource_type,
-                    id.resource,
-                    r.display_name.clone(),
-                    rid_text(r.parent_resource_id.as_ref()),
-                ]);
-            }
-            println!("{t}");
-            Ok(())
-        }
-        What::Entitlements(f) => {
-            let items = reader.entitlements(&f.filter())?;
-            if json {
-                return print_json(&Value::Array(
-                    items
-                        .into_iter()
-                        .map(|e| json_of(Record::Entitlement(e)))
-                        .collect(),
-                ));
-            }
-            let mut t = table(&["ID", "DISPLAY NAME", "GRANTABLE TO"]);
-            for e in items {
-                let to: Vec<String> = e.grantable_to.iter().map(|g| g.id.clone()).collect();
-                t.add_row(vec![e.id, e.display_name, to.join(",")]);
-            }
-            println!("{t}");
-            Ok(())
-        }
-        What::Grants(f) => {
-            let items = reader.grants(&f.filter())?;
-            if json {
-                return print_json(&Value::Array(
-                    items
-                        .into_iter()
-                        .map(|g| json_of(Record::Grant(g)))
-                        .collect(),
-                ));
-            }
-            let mut t = table(&["ENTITLEMENT", "PRINCIPAL", "PRINCIPAL NAME", "VIA"]);
-            for g in items {
-                let principal = g.principal.as_ref().and_then(|p| p.id.clone());
-                let name = principal
-                    .as_ref()
-                    .and_then(|p| {
-                        reader
-                            .resource(&p.resource_type, &p.resource)
-                            .ok()
-                            .flatten()
-                    })
-                    .map(|r| r.display_name)
-                    .unwrap_or_default();
-                let via = any::find::<pb::GrantExpandable>(&g.annotations)
-                    .map(|ge| format!("holders of {}", ge.entitlement_ids.join(",")))
-                    .unwrap_or_default();
-                t.add_row(vec![
-                    g.entitlement.map(|e| e.id).unwrap_or_default(),
-                    rid_text(principal.as_ref()),
-                    name,
-                    via,
-                ]);
-            }
-            println!("{t}");
-            Ok(())
-        }
-        What::Syncs => {
-            let runs = reader.sync_runs()?;
-            if json {
-                return print_json(&serde_json::to_value(&runs)?);
-            }
-            let mut t = table(&["SYNC ID", "TYPE", "STARTED", "ENDED", "RESOURCES"]);
-            for r in runs {
-                let n = r
-                    .stats
-                    .as_ref()
-                    .and_then(|s| s["resources"].as_i64())
-                    .unwrap_or(0);
-                t.add_row(vec![
-                    r.sync_id,
-                    r.sync_type,
-                    r.started_at,
-                    r.ended_at.unwrap_or_default(),
-                    n.to_string(),
-                ]);
-            }
-            println!("{t}");
-            Ok(())
-        }
+        What::Stats => stats(&reader, &args.common.file, json),
+        What::ResourceTypes => resource_types(&reader, json),
+        What::Resources(f) => resources(&reader, f, json),
+        What::Entitlements(f) => entitlements(&reader, f, json),
+        What::Grants(f) => grants(&reader, f, json),
+        What::Syncs => syncs(&reader, json),
     }
+}
+
+/// The sync's stats as orgsync reads them; a warning (and no run report) when they do not
+/// read, e.g. a file another tool wrote in another shape.
+fn stored_stats(sync: &SyncRun) -> StoredStats {
+    StoredStats::read(sync.stats.as_ref()).unwrap_or_else(|e| {
+        eprintln!(
+            "warning: the stats of sync {} do not read as orgsync's: {e}",
+            sync.sync_id
+        );
+        StoredStats::default()
+    })
+}
+
+fn stats(reader: &C1zReader, file: &Path, json: bool) -> anyhow::Result<()> {
+    let sync = reader.sync();
+    let counts = reader.counts()?;
+    if json {
+        return print_json(&serde_json::json!({
+            "sync": sync,
+            "counts": counts,
+        }));
+    }
+    let counts = SyncCounts::deserialize(&counts)?;
+    println!("File:    {}", file.display());
+    println!("Sync:    {} ({})", sync.sync_id, sync.sync_type);
+    println!("Started: {}", sync.started_at);
+    println!(
+        "Ended:   {}",
+        sync.ended_at.as_deref().unwrap_or("(unfinished)")
+    );
+    println!("\n{}", counts_table(&counts));
+    if let Some(run) = stored_stats(sync).run {
+        print_run_stats(&run);
+    }
+    Ok(())
+}
+
+/// Resources, entitlements and grants by resource type, and their totals.
+fn counts_table(counts: &SyncCounts) -> comfy_table::Table {
+    let by = |m: &BTreeMap<String, i64>, t: &str| m.get(t).copied().unwrap_or(0).to_string();
+    let mut t = table(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
+    for ty in counts.resources_by_resource_type.keys() {
+        t.add_row(vec![
+            ty.clone(),
+            by(&counts.resources_by_resource_type, ty),
+            by(&counts.entitlements_by_resource_type, ty),
+            by(&counts.grants_by_resource_type, ty),
+        ]);
+    }
+    t.add_row(vec![
+        "TOTAL".to_string(),
+        counts.resources.to_string(),
+        counts.entitlements.to_string(),
+        counts.grants.to_string(),
+    ]);
+    t
+}
+
+/// orgsync's report of the run: accounts by outcome, the failed ones, AWS requests.
+fn print_run_stats(run: &RunStats) {
+    let a = &run.accounts;
+    println!(
+        "\nAccounts: {} total, {} ok, {} failed, {} skipped",
+        a.total, a.ok, a.failed, a.skipped
+    );
+    if !run.failed_accounts.is_empty() {
+        let mut t = table(&["ACCOUNT", "NAME", "CLASS", "MESSAGE"]);
+        for f in &run.failed_accounts {
+            let (class, message) = match &f.status {
+                AccountStatus::Failed { class, message, .. } => (class.as_str(), message.as_str()),
+                AccountStatus::Ok | AccountStatus::Skipped { .. } => ("", ""),
+            };
+            t.add_row(vec![
+                f.account_id.to_string(),
+                f.name.clone(),
+                class.to_string(),
+                message.to_string(),
+            ]);
+        }
+        println!("{t}");
+    }
+    let total: u64 = run.run.aws_calls.values().map(|c| c.requests).sum();
+    println!("AWS requests: {total}");
+}
+
+fn resource_types(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
+    let types = reader.resource_types()?;
+    if json {
+        return print_json(&Value::Array(
+            types
+                .into_iter()
+                .map(|t| json_of(Record::ResourceType(t)))
+                .collect(),
+        ));
+    }
+    let mut t = table(&["ID", "DISPLAY NAME", "TRAITS"]);
+    for rt in types {
+        let traits: Vec<String> = rt
+            .traits
+            .iter()
+            .map(|x| {
+                pb::resource_type::Trait::try_from(*x)
+                    .map(|t| t.as_str_name().trim_start_matches("TRAIT_").to_lowercase())
+                    .unwrap_or_else(|_| x.to_string())
+            })
+            .collect();
+        t.add_row(vec![rt.id, rt.display_name, traits.join(",")]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
+    let items = reader.resources(&f.filter())?;
+    if json {
+        return print_json(&Value::Array(
+            items
+                .into_iter()
+                .map(|r| json_of(Record::Resource(r)))
+                .collect(),
+        ));
+    }
+    let mut t = table(&["TYPE", "ID", "DISPLAY NAME", "PARENT"]);
+    for r in items {
+        let id = r.id.clone().unwrap_or_default();
+        t.add_row(vec![
+            id.resource_type,
+            id.resource,
+            r.display_name.clone(),
+            rid_text(r.parent_resource_id.as_ref()),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn entitlements(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
+    let items = reader.entitlements(&f.filter())?;
+    if json {
+        return print_json(&Value::Array(
+            items
+                .into_iter()
+                .map(|e| json_of(Record::Entitlement(e)))
+                .collect(),
+        ));
+    }
+    let mut t = table(&["ID", "DISPLAY NAME", "GRANTABLE TO"]);
+    for e in items {
+        let to: Vec<String> = e.grantable_to.iter().map(|g| g.id.clone()).collect();
+        t.add_row(vec![e.id, e.display_name, to.join(",")]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn grants(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
+    let items = reader.grants(&f.filter())?;
+    if json {
+        return print_json(&Value::Array(
+            items
+                .into_iter()
+                .map(|g| json_of(Record::Grant(g)))
+                .collect(),
+        ));
+    }
+    let mut t = table(&["ENTITLEMENT", "PRINCIPAL", "PRINCIPAL NAME", "VIA"]);
+    for g in items {
+        let principal = g.principal.as_ref().and_then(|p| p.id.clone());
+        let name = principal
+            .as_ref()
+            .and_then(|p| {
+                reader
+                    .resource(&p.resource_type, &p.resource)
+                    .ok()
+                    .flatten()
+            })
+            .map(|r| r.display_name)
+            .unwrap_or_default();
+        let via = any::find::<pb::GrantExpandable>(&g.annotations)
+            .map(|ge| format!("holders of {}", ge.entitlement_ids.join(",")))
+            .unwrap_or_default();
+        t.add_row(vec![
+            g.entitlement.map(|e| e.id).unwrap_or_default(),
+            rid_text(principal.as_ref()),
+            name,
+            via,
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn syncs(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
+    let runs = reader.sync_runs()?;
+    if json {
+        return print_json(&serde_json::to_value(&runs)?);
+    }
+    let mut t = table(&["SYNC ID", "TYPE", "STARTED", "ENDED", "RESOURCES"]);
+    for r in runs {
+        let n = stored_stats(&r).counts.resources;
+        t.add_row(vec![
+            r.sync_id,
+            r.sync_type,
+            r.started_at,
+            r.ended_at.unwrap_or_default(),
+            n.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
 }
 
 /// Reads a profile string (helper for tests and tools).

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args};
 
 use crate::aws::CallMetrics;
+use crate::model::stats::{AccountCounts, RecordCounts};
 use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
 use crate::store::{StoreError, rotate};
@@ -194,6 +195,36 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// A run that just finished.
+fn last_run(
+    duration: Duration,
+    result: RunResultKind,
+    exit_code: u8,
+    accounts: AccountCounts,
+    records: RecordCounts,
+) -> LastRun {
+    LastRun {
+        finished: SystemTime::now(),
+        duration,
+        result,
+        exit_code,
+        accounts,
+        records,
+    }
+}
+
+/// A run that just failed: nothing was written.
+fn failed_run(duration: Duration, exit_code: u8, accounts: AccountCounts) -> LastRun {
+    let records = RecordCounts::default();
+    last_run(
+        duration,
+        RunResultKind::Failed,
+        exit_code,
+        accounts,
+        records,
+    )
+}
+
 /// One scheduled run. Returns true when it was interrupted (the scheduler then stops).
 async fn run_once(
     args: &RunArgs,
@@ -219,14 +250,6 @@ async fn run_once(
     )
     .await;
     let duration = t0.elapsed();
-    let run = |result, exit_code, accounts, records| LastRun {
-        finished: SystemTime::now(),
-        duration,
-        result,
-        exit_code,
-        accounts,
-        records,
-    };
     let last = match outcome {
         Ok(Outcome::Interrupted(sig)) => {
             lock(state).abandon();
@@ -253,16 +276,17 @@ async fn run_once(
                         RunResultKind::Partial
                     };
                     tracing::info!(result = kind.as_str(), duration_ms = duration.as_millis() as u64, file = %shown(latest), "run finished");
-                    run(kind, code, result.account_counts(), written.counts)
+                    last_run(
+                        duration,
+                        kind,
+                        code,
+                        result.account_counts(),
+                        written.counts,
+                    )
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "run written but --file could not be updated");
-                    run(
-                        RunResultKind::Failed,
-                        exit::FAILURE,
-                        result.account_counts(),
-                        Default::default(),
-                    )
+                    failed_run(duration, exit::FAILURE, result.account_counts())
                 }
             }
         }
@@ -271,21 +295,11 @@ async fn run_once(
                 error = %why,
                 "run failed; the previous output was left untouched"
             );
-            run(
-                RunResultKind::Failed,
-                exit::FAILURE,
-                result.account_counts(),
-                Default::default(),
-            )
+            failed_run(duration, exit::FAILURE, result.account_counts())
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "run failed; the previous output was left untouched");
-            run(
-                RunResultKind::Failed,
-                exit::code_of(&e),
-                Default::default(),
-                Default::default(),
-            )
+            failed_run(duration, exit::code_of(&e), AccountCounts::default())
         }
     };
     lock(state).finish(last);

@@ -1,5 +1,6 @@
-//! `orgsync sync`: validate the outputs, connect, plan, run the engine, finish the sinks
-//! atomically, pick the exit code, and (`sync` only, not `run`) print the summary.
+//! `orgsync sync`: validate the outputs, connect, run the sync (`sync::run`) into the sinks,
+//! finish them atomically, pick the exit code, write `--summary-json`, and (`sync` only, not
+//! `run`) print the summary.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -12,15 +13,16 @@ use clap::{ArgAction, Args};
 use crate::aws::{CallMetrics, Session};
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center;
+use crate::model::stats::{AccountStatus, SyncSummary};
 use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
-use crate::sync::engine::{self, AccountStatus, EngineOptions, RunResult};
-use crate::sync::plan;
+use crate::sync::{self, RunResult, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
 use crate::cli::exit;
+use crate::cli::plan_args::PlanArgs;
 use crate::cli::progress::Progress;
 use crate::cli::signals::Signals;
 use crate::cli::table;
@@ -80,7 +82,7 @@ pub struct SyncArgs {
     pub no_progress: bool,
 
     #[command(flatten)]
-    pub plan: plan::PlanArgs,
+    pub plan: PlanArgs,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -92,7 +94,7 @@ pub struct SyncArgs {
 /// What `prepare` validated: everything a run needs that could be checked without AWS.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    plan_opts: plan::PlanOptions,
+    config: SyncConfig,
     jsonl: Option<JsonlTarget>,
 }
 
@@ -129,8 +131,18 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     if let Some(p) = &args.summary_json {
         c1z::check_writable(p).map_err(exit::usage)?;
     }
-    let plan_opts = args.plan.options().map_err(exit::usage)?;
-    Ok(Prepared { plan_opts, jsonl })
+    let config = SyncConfig {
+        plan: args.plan.options().map_err(exit::usage)?,
+        ic: args.ic.clone(),
+        iam: IamReadOptions {
+            sync_secrets: args.sync_secrets,
+            aws_policy_documents: args.aws_policy_documents,
+            report_timeout: args.credential_report_timeout,
+        },
+        concurrency: args.concurrency as usize,
+        fail_fast: args.fail_fast,
+    };
+    Ok(Prepared { config, jsonl })
 }
 
 /// Runs `orgsync sync`; returns the exit code.
@@ -166,7 +178,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// One sync: connect, plan, read, write the c1z to `file` (if any) and the other outputs of
+/// One sync: connect, run the sync into the c1z at `file` (if any) and the other outputs of
 /// `args`, and write `--summary-json`. Shared by `orgsync sync` (once, which then prints the
 /// summary) and `orgsync run` (on a schedule, `file` then being a timestamped path; it logs
 /// each run instead): it shows progress but prints no summary. When `stop` completes first
@@ -178,7 +190,6 @@ pub async fn execute(
     metrics: &Arc<CallMetrics>,
     stop: impl Future<Output = &'static str>,
 ) -> anyhow::Result<Outcome> {
-    let plan_opts = &prepared.plan_opts;
     tokio::pin!(stop);
     let connect = Session::connect(args.aws.settings(), Arc::clone(metrics));
     let session = tokio::select! {
@@ -186,36 +197,14 @@ pub async fn execute(
         sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
     };
     tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
-    let mut sinks: Vec<Box<dyn Sink>> = vec![];
-    if let Some(f) = file {
-        sinks.push(Box::new(C1zSink(C1zWriter::create(f)?)));
-    }
-    if let Some(t) = &prepared.jsonl {
-        sinks.push(Box::new(JsonlSink::create(t)?));
-    }
-    let sinkset = SinkSet::spawn(sinks, 4);
+    let sinks = open_sinks(file, prepared.jsonl.as_ref())?;
     let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
-    let opts = EngineOptions {
-        iam: IamReadOptions {
-            sync_secrets: args.sync_secrets,
-            aws_policy_documents: args.aws_policy_documents,
-            report_timeout: args.credential_report_timeout,
-        },
-        concurrency: args.concurrency as usize,
-        fail_fast: args.fail_fast,
-    };
-
-    let work = async {
-        let mut plan = plan::build(&session, plan_opts).await?;
-        identity_center::attach(&session, &args.ic, &mut plan).await;
-        let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
-        anyhow::Ok(result)
-    };
+    let work = sync::run(&session, &prepared.config, &sinks, &progress);
     let result = tokio::select! {
         r = work => r,
         sig = &mut stop => {
             progress.finish();
-            sinkset.abort().await;
+            sinks.abort().await;
             return Ok(Outcome::Interrupted(sig));
         }
     };
@@ -223,16 +212,12 @@ pub async fn execute(
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            sinkset.abort().await;
-            return Err(e);
+            sinks.abort().await;
+            return Err(e.into());
         }
     };
-    let any_ok = result
-        .accounts
-        .iter()
-        .any(|a| a.status == AccountStatus::Ok);
-    if result.stopped.is_some() || (!result.accounts.is_empty() && !any_ok) {
-        sinkset.abort().await;
+    if result.stopped.is_some() || (!result.accounts.is_empty() && !result.any_ok()) {
+        sinks.abort().await;
         let why = result
             .stopped
             .clone()
@@ -241,26 +226,23 @@ pub async fn execute(
     }
     let calls = metrics.snapshot();
     // Per-type record counts are computed from the database by the c1z sink itself.
-    let extra = result.stats_json(&calls);
-    let written = sinkset.finish(extra).await.context("writing the output")?;
+    let stats = result.stats(&calls).section()?;
+    let written = sinks.finish(stats).await.context("writing the output")?;
     let code = if result.partial() {
         exit::PARTIAL
     } else {
         exit::OK
     };
     if let Some(p) = &args.summary_json {
-        let summary = serde_json::json!({
-            "exit_code": code,
-            "file": file,
-            "jsonl": args.jsonl,
-            "accounts": result.accounts,
-            "phases": result.phases_json(),
-            "records": written.counts,
-            "aws_calls": calls,
-            "duration_ms": result.duration.as_millis() as u64,
-            "notes": result.notes,
-        });
-        atomic::write_file(p, serde_json::to_string_pretty(&summary)?.as_bytes())
+        let summary = SyncSummary {
+            exit_code: code,
+            file: file.map(Path::to_path_buf),
+            jsonl: args.jsonl.clone(),
+            accounts: result.accounts.clone(),
+            records: written.counts.clone(),
+            run: result.report(&calls),
+        };
+        atomic::write_file(p, summary.to_json_pretty()?.as_bytes())
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(Outcome::Written {
@@ -268,6 +250,18 @@ pub async fn execute(
         result,
         written,
     })
+}
+
+/// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any).
+fn open_sinks(file: Option<&Path>, jsonl: Option<&JsonlTarget>) -> anyhow::Result<SinkSet> {
+    let mut sinks: Vec<Box<dyn Sink>> = vec![];
+    if let Some(f) = file {
+        sinks.push(Box::new(C1zSink(C1zWriter::create(f)?)));
+    }
+    if let Some(t) = jsonl {
+        sinks.push(Box::new(JsonlSink::create(t)?));
+    }
+    Ok(SinkSet::spawn(sinks, 4))
 }
 
 /// Prints the end-of-run summary to stderr.
@@ -278,14 +272,13 @@ pub fn print_summary(
     file: Option<&Path>,
 ) {
     let accounts = result.account_counts();
-    let count = |kind: &str| accounts.get(kind).copied().unwrap_or(0);
     let totals = metrics.totals();
     let mut out = String::new();
     out.push_str(&format!(
         "\nAccounts: {} ok, {} failed, {} skipped   AWS requests: {} ({} retries, {} throttled)   Duration: {:.1}s\n",
-        count("ok"),
-        count("failed"),
-        count("skipped"),
+        accounts.ok,
+        accounts.failed,
+        accounts.skipped,
         totals.requests,
         totals.retries(),
         totals.throttled,
@@ -298,65 +291,13 @@ pub fn print_summary(
         out.push_str(&format!("Note: {n}\n"));
     }
     if !written.counts.is_empty() {
-        let mut types: std::collections::BTreeSet<&String> = std::collections::BTreeSet::new();
-        for m in written.counts.values() {
-            types.extend(m.keys());
-        }
-        let mut t = table(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
-        let get = |kind: &str, ty: &str| {
-            written
-                .counts
-                .get(kind)
-                .and_then(|m| m.get(ty))
-                .copied()
-                .unwrap_or(0)
-        };
-        for ty in types.iter().filter(|t| {
-            written
-                .counts
-                .get("resource_type")
-                .is_some_and(|m| m.contains_key(**t))
-        }) {
-            t.add_row(vec![
-                ty.to_string(),
-                get("resource", ty).to_string(),
-                get("entitlement", ty).to_string(),
-                get("grant", ty).to_string(),
-            ]);
-        }
-        out.push_str(&format!("\nRecords\n{t}\n"));
+        out.push_str(&format!("\nRecords\n{}\n", records_table(written)));
     }
     let calls = metrics.snapshot();
     if !calls.is_empty() {
-        let mut t = table(&["AWS OPERATION", "CALLS", "REQUESTS", "THROTTLED", "ERRORS"]);
-        for (op, s) in &calls {
-            t.add_row(vec![
-                op.clone(),
-                s.calls.to_string(),
-                s.requests.to_string(),
-                s.throttled.to_string(),
-                s.errors.to_string(),
-            ]);
-        }
-        out.push_str(&format!("\nAWS calls\n{t}\n"));
+        out.push_str(&format!("\nAWS calls\n{}\n", calls_table(&calls)));
     }
-    let failed: Vec<_> = result
-        .accounts
-        .iter()
-        .filter(|a| !matches!(a.status, AccountStatus::Ok))
-        .collect();
-    if !failed.is_empty() {
-        let mut t = table(&["ACCOUNT", "NAME", "STATUS", "DETAIL"]);
-        for a in failed {
-            let (status, detail) = match &a.status {
-                AccountStatus::Failed { class, message, .. } => {
-                    (format!("failed: {class}"), message.clone())
-                }
-                AccountStatus::Skipped { reason } => ("skipped".to_string(), reason.clone()),
-                AccountStatus::Ok => continue,
-            };
-            t.add_row(vec![a.account_id.clone(), a.name.clone(), status, detail]);
-        }
+    if let Some(t) = accounts_not_synced(result) {
         out.push_str(&format!("\nAccounts not synced\n{t}\n"));
     }
     for p in &result.phases {
@@ -365,4 +306,75 @@ pub fn print_summary(
         }
     }
     eprint!("{out}");
+}
+
+/// Records written per declared resource type.
+fn records_table(written: &WriteReport) -> comfy_table::Table {
+    let mut types: std::collections::BTreeSet<&String> = std::collections::BTreeSet::new();
+    for m in written.counts.values() {
+        types.extend(m.keys());
+    }
+    let mut t = table(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
+    let get = |kind: &str, ty: &str| {
+        written
+            .counts
+            .get(kind)
+            .and_then(|m| m.get(ty))
+            .copied()
+            .unwrap_or(0)
+    };
+    for ty in types.iter().filter(|t| {
+        written
+            .counts
+            .get("resource_type")
+            .is_some_and(|m| m.contains_key(**t))
+    }) {
+        t.add_row(vec![
+            ty.to_string(),
+            get("resource", ty).to_string(),
+            get("entitlement", ty).to_string(),
+            get("grant", ty).to_string(),
+        ]);
+    }
+    t
+}
+
+/// AWS calls by operation.
+fn calls_table(
+    calls: &std::collections::BTreeMap<String, crate::aws::metrics::OpStats>,
+) -> comfy_table::Table {
+    let mut t = table(&["AWS OPERATION", "CALLS", "REQUESTS", "THROTTLED", "ERRORS"]);
+    for (op, s) in calls {
+        t.add_row(vec![
+            op.clone(),
+            s.calls.to_string(),
+            s.requests.to_string(),
+            s.throttled.to_string(),
+            s.errors.to_string(),
+        ]);
+    }
+    t
+}
+
+/// The failed and skipped accounts with why, if there are any.
+fn accounts_not_synced(result: &RunResult) -> Option<comfy_table::Table> {
+    let mut t = table(&["ACCOUNT", "NAME", "STATUS", "DETAIL"]);
+    let mut any = false;
+    for a in &result.accounts {
+        let (status, detail) = match &a.status {
+            AccountStatus::Failed { class, message, .. } => {
+                (format!("failed: {class}"), message.clone())
+            }
+            AccountStatus::Skipped { reason } => ("skipped".to_string(), reason.clone()),
+            AccountStatus::Ok => continue,
+        };
+        any = true;
+        t.add_row(vec![
+            a.account_id.to_string(),
+            a.name.clone(),
+            status,
+            detail,
+        ]);
+    }
+    any.then_some(t)
 }

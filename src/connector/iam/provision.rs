@@ -27,7 +27,7 @@ use crate::provision::request::{Direction, IamKind, IamPrincipal};
 /// How the sync describes `account` when it maps IAM to records.
 pub(crate) fn account_info(x: &Exec<'_>, account: &AccountId) -> AccountInfo {
     AccountInfo {
-        account_id: account.to_string(),
+        account_id: account.clone(),
         name: account.to_string(),
         arn: None,
         is_caller: account == x.caller(),

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::arn::AccountId;
 use crate::model::Record;
 use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
 use crate::model::build::{entitlement, entitlement_ref, grant, resource, rid, stub, timestamp};
@@ -22,7 +23,7 @@ use super::model::*;
 /// Which account is being mapped, and how.
 #[derive(Debug, Clone)]
 pub struct AccountInfo {
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Account name from Organizations; the id when unknown.
     pub name: String,
     /// Account ARN from Organizations, when known.
@@ -36,7 +37,7 @@ pub struct AccountInfo {
 impl AccountInfo {
     /// The parent of the account's IAM resources: none for the caller's account.
     pub fn parent(&self) -> Option<pb::ResourceId> {
-        (!self.is_caller).then(|| rid(rt::ACCOUNT_IAM, &self.account_id))
+        (!self.is_caller).then(|| rid(rt::ACCOUNT_IAM, self.account_id.as_str()))
     }
 }
 
@@ -64,7 +65,7 @@ fn tags_json(tags: &[(String, String)]) -> Value {
 
 /// The `account_iam` resource of an account whose IAM was read.
 pub fn account_iam_resource(acct: &AccountInfo) -> pb::Resource {
-    let mut anns = vec![v1_identifier(&acct.account_id)];
+    let mut anns = vec![v1_identifier(acct.account_id.as_str())];
     if !acct.is_caller {
         for t in [rt::IAM_USER, rt::ROLE, rt::GROUP, rt::IAM_POLICY] {
             anns.push(child_type(t));
@@ -76,7 +77,7 @@ pub fn account_iam_resource(acct: &AccountInfo) -> pb::Resource {
         .clone()
         .unwrap_or_else(|| format!("arn:{}:iam::{}:root", acct.partition, acct.account_id));
     resource(
-        rid(rt::ACCOUNT_IAM, &acct.account_id),
+        rid(rt::ACCOUNT_IAM, acct.account_id.as_str()),
         &acct.name,
         None,
         anns,
@@ -183,7 +184,7 @@ pub fn group_resource(acct: &AccountInfo, g: &Group) -> pb::Resource {
 }
 
 fn role_resource(acct: &AccountInfo, r: &Role) -> pb::Resource {
-    let (nhi_type, nhi_detail) = nhi_kind(&r.path, &acct.account_id, r.trust.as_deref());
+    let (nhi_type, nhi_detail) = nhi_kind(&r.path, acct.account_id.as_str(), r.trust.as_deref());
     let mut profile = Map::new();
     profile.insert("aws_arn".into(), json!(r.arn));
     profile.insert("aws_path".into(), json!(r.path));
@@ -249,6 +250,15 @@ fn role_resource(acct: &AccountInfo, r: &Role) -> pb::Resource {
 /// The `iam_policy` resource of a managed policy. AWS-managed policies have no parent.
 pub fn policy_resource(acct: &AccountInfo, p: &ManagedPolicy) -> pb::Resource {
     let aws_managed = p.arn.contains(":iam::aws:policy/");
+    managed_policy_resource(p, if aws_managed { None } else { acct.parent() })
+}
+
+/// The `iam_policy` resource of an AWS-managed policy: no account owns it, so no parent.
+pub fn aws_policy_resource(p: &ManagedPolicy) -> pb::Resource {
+    managed_policy_resource(p, None)
+}
+
+fn managed_policy_resource(p: &ManagedPolicy, parent: Option<pb::ResourceId>) -> pb::Resource {
     let mut profile = Map::new();
     profile.insert("aws_policy_name".into(), json!(p.name));
     profile.insert("aws_policy_arn".into(), json!(p.arn));
@@ -258,7 +268,7 @@ pub fn policy_resource(acct: &AccountInfo, p: &ManagedPolicy) -> pb::Resource {
     let mut r = resource(
         rid(rt::IAM_POLICY, &p.arn),
         &p.name,
-        if aws_managed { None } else { acct.parent() },
+        parent,
         vec![pack(&pb::SkipGrants {}), pack(&pb::RoleTrait::default())],
         Some(to_struct(&Value::Object(profile))),
     );
@@ -611,7 +621,7 @@ mod tests {
 
     fn acct(is_caller: bool) -> AccountInfo {
         AccountInfo {
-            account_id: "111122223333".into(),
+            account_id: "111122223333".parse().unwrap(),
             name: "dev".into(),
             arn: None,
             is_caller,

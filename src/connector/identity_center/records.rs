@@ -29,7 +29,7 @@ use crate::model::types as rt;
 use super::model::*;
 use crate::connector::iam::model::{Attached, ManagedPolicy};
 use crate::connector::iam::records::{
-    AccountInfo, inline_policy, policy_entitlement, policy_grant, policy_resource,
+    aws_policy_resource, inline_policy, policy_entitlement, policy_grant,
 };
 
 /// The records of one Identity Center read.
@@ -379,23 +379,13 @@ pub fn ic_records(
         }
     }
     // Referenced AWS-managed policies exist as resources even if no IAM principal uses them.
-    let caller = AccountInfo {
-        account_id: String::new(),
-        name: String::new(),
-        arn: None,
-        is_caller: true,
-        partition: partition.to_string(),
-    };
     for p in aws_policies.values() {
-        let r = policy_resource(
-            &caller,
-            &ManagedPolicy {
-                name: p.name.clone(),
-                arn: p.arn.clone(),
-                description: None,
-                document: None,
-            },
-        );
+        let r = aws_policy_resource(&ManagedPolicy {
+            name: p.name.clone(),
+            arn: p.arn.clone(),
+            description: None,
+            document: None,
+        });
         shared.push(Record::Resource(r.clone()));
         shared.push(Record::Entitlement(policy_entitlement(&r)));
     }

@@ -17,7 +17,7 @@ use crate::model::profile::to_struct;
 use crate::model::types as rt;
 
 use crate::connector::iam::read::utc;
-use crate::sync::engine::AccountStatus;
+use crate::model::stats::AccountStatus;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Organization {

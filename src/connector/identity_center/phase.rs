@@ -1,0 +1,313 @@
+//! Identity Center as the sync's per-organization collector (the `identity center` phase).
+//! [`attach`] decides, while the run is planned, whether it is read: it locates the instance
+//! ([`super::locate`]) and notes what it found; with `--identity-center on` and no instance,
+//! the phase still runs and fails. The phase reads the identity store, the permission sets
+//! and the account assignments in the run's active accounts ([`super::Reader`]), and maps
+//! them to records ([`super::records`]).
+//!
+//! Not here: the reads and instance discovery themselves (`super`), provisioning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::BoxFuture;
+
+use crate::aws::{AwsError, ErrorClass, Session};
+use crate::model::pb;
+use crate::sync::plan::Plan;
+use crate::sync::{OrgCollector, OrgInput, OrgOutput};
+
+use super::model::{IcSnapshot, Instance, InstanceKind};
+use super::records::ic_records;
+use super::strategy::StrategyArg;
+use super::{IC_TYPES, IcArgs, IcMode, Located, Reader, locate};
+
+/// The phase's name in notes, logs and statistics.
+const NAME: &str = "identity center";
+
+/// Decides whether Identity Center is synced (one `ListInstances` per searched region; see
+/// [`super::PROBE_REGIONS`]) and returns its collector, adding its notes to `plan`.
+pub(crate) async fn attach(
+    session: &Session,
+    opts: &IcArgs,
+    plan: &mut Plan,
+) -> Option<Box<dyn OrgCollector>> {
+    if opts.identity_center == IcMode::Off {
+        return None;
+    }
+    let Located {
+        tried,
+        management,
+        found,
+    } = locate(session, opts, plan).await;
+    let (instance, notes) = match found {
+        Ok(p) => p,
+        Err(missing) => {
+            let why = missing.why(&tried);
+            if opts.identity_center == IcMode::Auto {
+                plan.notes.push(format!("Identity Center: off ({why})"));
+                return None;
+            }
+            let error = missing.error().cloned().unwrap_or_else(|| {
+                AwsError::local("sso", "ListInstances", ErrorClass::NotFound, why.clone())
+            });
+            return Some(Box::new(Unavailable { why, error }));
+        }
+    };
+    let caller = session.caller.account.to_string();
+    let delegated = instance.kind == InstanceKind::Organization
+        && instance.owner_account.as_deref() != Some(caller.as_str());
+    tracing::info!(instance = %instance.arn, region = %instance.region, kind = instance.kind.as_str(), "Identity Center instance");
+    plan.notes
+        .push(instance_note(&instance, opts, &tried, delegated, &caller));
+    plan.notes.extend(notes);
+    Some(Box::new(IdentityCenter {
+        instance,
+        strategy: opts.ic_assignment_strategy,
+        skip_account: delegated.then_some(management).flatten(),
+        partition: session.caller.partition.to_string(),
+    }))
+}
+
+/// The note naming the instance that is read, where it was found, and what is left out.
+fn instance_note(
+    instance: &Instance,
+    opts: &IcArgs,
+    tried: &[String],
+    delegated: bool,
+    caller: &str,
+) -> String {
+    let mut head = format!(
+        "Identity Center: {} instance {} in {} (identity store {}, owner {}){}",
+        instance.kind.as_str(),
+        instance.arn,
+        instance.region,
+        instance.identity_store_id,
+        instance.owner_account.as_deref().unwrap_or("unknown"),
+        if opts.sso_region.is_some() {
+            " from --sso-region".to_string()
+        } else {
+            format!("; regions searched: {}", tried.join(", "))
+        }
+    );
+    if delegated {
+        head.push_str(&format!(
+            "; running as delegated administrator {caller}: the management account's assignments are not visible to it and are left out"
+        ));
+    }
+    if instance.kind == InstanceKind::Account {
+        head.push_str("; account instances have no permission sets or account assignments");
+    }
+    head
+}
+
+/// `--identity-center on` without an instance: the phase fails, with why.
+struct Unavailable {
+    why: String,
+    error: AwsError,
+}
+
+impl OrgCollector for Unavailable {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn resource_types(&self) -> &'static [&'static str] {
+        &IC_TYPES
+    }
+
+    fn collect<'a>(&'a self, _input: OrgInput<'a>) -> BoxFuture<'a, OrgOutput> {
+        Box::pin(async move {
+            OrgOutput {
+                notes: vec![format!("Identity Center: not synced ({})", self.why)],
+                error: Some(self.error.clone()),
+                ..Default::default()
+            }
+        })
+    }
+}
+
+/// Reads the located instance.
+#[derive(Debug, Clone)]
+struct IdentityCenter {
+    instance: Instance,
+    strategy: StrategyArg,
+    /// An account Identity Center will not show the caller (the management account, for a
+    /// delegated administrator).
+    skip_account: Option<String>,
+    partition: String,
+}
+
+impl OrgCollector for IdentityCenter {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn resource_types(&self) -> &'static [&'static str] {
+        &IC_TYPES
+    }
+
+    fn collect<'a>(&'a self, input: OrgInput<'a>) -> BoxFuture<'a, OrgOutput> {
+        Box::pin(self.run(input))
+    }
+}
+
+/// False for an account resource marked disabled: `connector::org` gives every account that
+/// is not ACTIVE (suspended, pending closure) the Disabled status, and such accounts cannot
+/// be assigned to.
+fn account_is_active(r: &pb::Resource) -> bool {
+    r.status
+        .as_ref()
+        .is_none_or(|s| s.status != pb::status::ResourceStatus::Disabled as i32)
+}
+
+impl IdentityCenter {
+    async fn run(&self, input: OrgInput<'_>) -> OrgOutput {
+        let session = input.session;
+        let reader = Reader::new(session.management(), session.ic_limiter(), &self.instance);
+        let accounts: BTreeMap<String, pb::Resource> = input
+            .accounts
+            .iter()
+            .filter(|(id, r)| {
+                Some(id.as_str()) != self.skip_account.as_deref() && account_is_active(r)
+            })
+            .map(|(id, r)| (id.to_string(), r.clone()))
+            .collect();
+        let mut out = OrgOutput::default();
+        let Some(snap) = self.read(&reader, &accounts, &mut out).await else {
+            return out;
+        };
+        let unimplemented = reader.unimplemented();
+        if !unimplemented.is_empty() {
+            out.notes.push(format!(
+                "Identity Center: the endpoint does not implement {}; those permission-set details are left out",
+                unimplemented.join(", ")
+            ));
+        }
+        let recs = ic_records(&snap, &accounts, &self.partition);
+        if recs.unknown_permission_set > 0 {
+            out.notes.push(format!(
+                "Identity Center: {} assignments name a permission set that ListPermissionSets did not return; left out",
+                recs.unknown_permission_set
+            ));
+        }
+        out.notes.push(format!(
+            "Identity Center: {} users, {} groups, {} memberships, {} permission sets, {} account assignments",
+            snap.users.len(),
+            snap.groups.len(),
+            snap.memberships.len(),
+            snap.permission_sets.len(),
+            snap.assignments.as_ref().map(|a| a.len()).unwrap_or(0)
+        ));
+        out.collected.records = recs.records;
+        out.collected.shared = recs.shared;
+        out
+    }
+
+    /// The identity store, then (organization instances) the permission sets and the
+    /// assignments in `accounts`. A failure is noted and set on `out`; without the identity
+    /// store there is nothing to map (`None`), otherwise what was read is kept.
+    async fn read(
+        &self,
+        reader: &Reader<'_>,
+        accounts: &BTreeMap<String, pb::Resource>,
+        out: &mut OrgOutput,
+    ) -> Option<IcSnapshot> {
+        let (users, groups, memberships) = match reader.identity_store().await {
+            Ok(store) => store,
+            Err(e) => {
+                fail(out, "identity store", e);
+                return None;
+            }
+        };
+        let mut snap = IcSnapshot {
+            instance: self.instance.clone(),
+            users,
+            groups,
+            memberships,
+            permission_sets: vec![],
+            assignments: None,
+        };
+        if self.instance.kind != InstanceKind::Organization {
+            return Some(snap);
+        }
+        match reader.permission_sets().await {
+            Ok(p) => snap.permission_sets = p,
+            Err(e) => {
+                fail(out, "permission sets", e);
+                return Some(snap);
+            }
+        }
+        if accounts.is_empty() {
+            out.notes.push(
+                "Identity Center: no account in this run, so no account assignments were read"
+                    .into(),
+            );
+            return Some(snap);
+        }
+        let ids: BTreeSet<String> = accounts.keys().cloned().collect();
+        let found = reader
+            .assignments(
+                self.strategy,
+                &snap.users,
+                &snap.groups,
+                &snap.permission_sets,
+                &ids,
+            )
+            .await;
+        match found {
+            Ok((set, report)) => {
+                tracing::info!(strategy = %report.strategy, calls = report.calls, estimate = %report.estimate, "Identity Center assignments read");
+                out.notes.push(report.note());
+                snap.assignments = Some(set);
+            }
+            Err(e) => fail(out, "assignments", e),
+        }
+        Some(snap)
+    }
+}
+
+/// Notes that `what` was not read and sets the phase's error.
+fn fail(out: &mut OrgOutput, what: &str, e: AwsError) {
+    out.notes
+        .push(format!("Identity Center: {what} not read ({e})"));
+    out.error = Some(e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ic_accounts_that_are_not_active_cannot_be_assigned() {
+        use crate::connector::org::{OrgAccount, OrgSnapshot, account_resource};
+        use crate::model::stats::AccountStatus;
+        // The account resources exactly as the organization read writes them.
+        let account = |status: &str| {
+            let a = OrgAccount {
+                id: "222222222222".into(),
+                name: "dev".into(),
+                arn: "arn:aws:organizations::111111111111:account/o-abc/222222222222".into(),
+                email: "dev@example.com".into(),
+                status: status.into(),
+                joined: None,
+                joined_method: None,
+                parent: "r-ab12".into(),
+            };
+            let snap = OrgSnapshot {
+                org: None,
+                roots: vec![],
+                ous: vec![],
+                accounts: vec![a.clone()],
+            };
+            account_resource(&snap, &a, &AccountStatus::Ok)
+        };
+        assert!(account_is_active(&account("ACTIVE")));
+        for status in ["SUSPENDED", "PENDING_CLOSURE"] {
+            assert!(!account_is_active(&account(status)), "{status}");
+        }
+        // An account resource without a status (not from the organization read) is usable.
+        let mut bare = account("ACTIVE");
+        bare.status = None;
+        assert!(account_is_active(&bare));
+    }
+}

@@ -1,0 +1,168 @@
+//! What a run produced ([`RunResult`]: every account's outcome, the phases, notes, duration,
+//! a fail-fast stop) and the typed statistics made from it (`model::stats`).
+//!
+//! Not here: the statistics types and their JSON (`model::stats`), the exit code and the
+//! summary file (`cli::cmd::sync`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::aws::AwsError;
+use crate::aws::metrics::OpStats;
+use crate::model::stats::{
+    AccountCounts, AccountOutcome, AccountStatus, PhaseError, PhaseStats, RunReport, RunStats,
+};
+
+/// A phase that is not per account (Identity Center), run after the accounts.
+#[derive(Debug, Clone)]
+pub struct PhaseOutcome {
+    pub name: String,
+    pub records: usize,
+    pub error: Option<AwsError>,
+}
+
+impl PhaseOutcome {
+    fn stats(&self) -> PhaseStats {
+        PhaseStats {
+            name: self.name.clone(),
+            records: self.records,
+            error: self.error.as_ref().map(|e| PhaseError {
+                class: e.class,
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// The result of a run, before the sinks are finished.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Every account, in account id order.
+    pub accounts: Vec<AccountOutcome>,
+    pub phases: Vec<PhaseOutcome>,
+    pub notes: Vec<String>,
+    pub duration: Duration,
+    /// Set when `fail_fast` stopped the run.
+    pub stopped: Option<String>,
+}
+
+impl RunResult {
+    /// True if any account or phase failed.
+    pub fn partial(&self) -> bool {
+        self.accounts
+            .iter()
+            .any(|a| matches!(a.status, AccountStatus::Failed { .. }))
+            || self.phases.iter().any(|p| p.error.is_some())
+    }
+
+    /// True if at least one account was read.
+    pub fn any_ok(&self) -> bool {
+        self.accounts.iter().any(|a| a.status == AccountStatus::Ok)
+    }
+
+    /// Accounts by outcome.
+    pub fn account_counts(&self) -> AccountCounts {
+        AccountCounts::of(&self.accounts)
+    }
+
+    /// Phases, AWS calls (`calls`, the run's counters), duration and notes.
+    pub fn report(&self, calls: &BTreeMap<String, OpStats>) -> RunReport {
+        RunReport {
+            phases: self.phases.iter().map(PhaseOutcome::stats).collect(),
+            aws_calls: calls.clone(),
+            duration_ms: self.duration.as_millis() as u64,
+            notes: self.notes.clone(),
+        }
+    }
+
+    /// The `orgsync` section of the sync run's stats.
+    pub fn stats(&self, calls: &BTreeMap<String, OpStats>) -> RunStats {
+        RunStats {
+            accounts: self.account_counts(),
+            failed_accounts: self
+                .accounts
+                .iter()
+                .filter(|a| matches!(a.status, AccountStatus::Failed { .. }))
+                .cloned()
+                .collect(),
+            run: self.report(calls),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ErrorClass;
+
+    fn outcome(id: &str, status: AccountStatus) -> AccountOutcome {
+        AccountOutcome {
+            account_id: id.parse().unwrap(),
+            name: id.into(),
+            status,
+            records: 0,
+            duration_ms: 0,
+        }
+    }
+
+    #[test]
+    fn stats_count_every_account_and_list_the_failed_ones() {
+        let failed = AccountStatus::Failed {
+            class: ErrorClass::AccessDenied,
+            operation: "iam:GetAccountAuthorizationDetails".into(),
+            message: "denied".into(),
+        };
+        let skipped = AccountStatus::Skipped {
+            reason: "suspended".into(),
+        };
+        let mut r = RunResult {
+            accounts: vec![],
+            phases: vec![],
+            notes: vec![],
+            duration: Duration::ZERO,
+            stopped: None,
+        };
+        assert_eq!(r.account_counts(), AccountCounts::default());
+        assert!(!r.partial() && !r.any_ok());
+        r.accounts = vec![
+            outcome("111111111111", AccountStatus::Ok),
+            outcome("222222222222", failed),
+            outcome("333333333333", AccountStatus::Ok),
+            outcome("444444444444", skipped),
+        ];
+        let stats = serde_json::to_value(r.stats(&BTreeMap::new())).unwrap();
+        assert_eq!(
+            stats["accounts"],
+            serde_json::json!({"total": 4, "ok": 2, "failed": 1, "skipped": 1})
+        );
+        assert_eq!(stats["failed_accounts"][0]["account_id"], "222222222222");
+        assert_eq!(stats["failed_accounts"].as_array().unwrap().len(), 1);
+        assert!(r.partial() && r.any_ok());
+    }
+
+    #[test]
+    fn a_failed_phase_makes_the_run_partial_and_shows_its_class() {
+        let r = RunResult {
+            accounts: vec![outcome("111111111111", AccountStatus::Ok)],
+            phases: vec![PhaseOutcome {
+                name: "identity center".into(),
+                records: 2,
+                error: Some(AwsError::local(
+                    "sso",
+                    "ListInstances",
+                    ErrorClass::NotFound,
+                    "no instance",
+                )),
+            }],
+            notes: vec![],
+            duration: Duration::from_millis(1500),
+            stopped: None,
+        };
+        assert!(r.partial());
+        let report = r.report(&BTreeMap::new());
+        assert_eq!(report.duration_ms, 1500);
+        let e = report.phases[0].error.as_ref().unwrap();
+        assert_eq!(e.class, ErrorClass::NotFound);
+        assert!(e.message.contains("no instance"), "{}", e.message);
+    }
+}
