@@ -18,7 +18,8 @@ use serde::Serialize;
 use crate::arn::AccountId;
 use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
-use crate::connector::identity_center::{self as sic, IcArgs, IcMode, Missing};
+use crate::connector::identity_center::discover::{Missing, locate};
+use crate::connector::identity_center::{IcMode, IcOptions};
 use crate::sync::engine::{AccountPlan, Plan};
 use crate::sync::plan::{self, OrgMode, PlanError, PlanOptions};
 
@@ -89,7 +90,7 @@ impl Finding {
 pub struct CheckOptions {
     pub plan: PlanOptions,
     /// Identity Center as `sync` would use it (`--identity-center off` skips the check).
-    pub ic: IcArgs,
+    pub ic: IcOptions,
     /// Accounts checked at the same time.
     pub concurrency: usize,
 }
@@ -167,17 +168,12 @@ async fn external_id_finding(open: &Scope, target: &str, role_arn: &str, flag: &
 async fn iam_read(scope: &Scope, target: &str, role_hint: &str) -> Finding {
     let iam = scope.iam();
     let r = scope
-        .call_legacy(
-            scope.iam_limiter(),
-            "iam",
-            "GetAccountAuthorizationDetails",
-            || {
-                iam.get_account_authorization_details()
-                    .filter(EntityType::LocalManagedPolicy)
-                    .max_items(1)
-                    .send()
-            },
-        )
+        .call(scope.iam_limiter(), || {
+            iam.get_account_authorization_details()
+                .filter(EntityType::LocalManagedPolicy)
+                .max_items(1)
+                .send()
+        })
         .await;
     allowed(
         "iam_read",
@@ -283,10 +279,16 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
 
 /// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
 /// instance choice), then one identity-store read and one permission-set read on it.
-async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Finding> {
-    let located = sic::locate(session, ic, plan).await;
+async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
+    let located = locate(
+        session,
+        plan,
+        ic.sso_region.as_deref(),
+        ic.instance_arn.as_deref(),
+    )
+    .await;
     let target = format!("regions {}", located.tried.join(","));
-    let required = ic.identity_center == IcMode::On;
+    let required = ic.mode == IcMode::On;
     let (instance, notes) = match located.found {
         Ok(p) => p,
         Err(missing) => {
@@ -347,7 +349,7 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
     let fix = "grant the Identity Center reads (`orgsync policy --read`)";
     let ids = scope.identity_store(&instance.region);
     let users = scope
-        .call_legacy(lim, "identitystore", "ListUsers", || {
+        .call(lim, || {
             ids.list_users()
                 .identity_store_id(&instance.identity_store_id)
                 .max_results(1)
@@ -363,7 +365,7 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
     ));
     let sso = scope.sso_admin(&instance.region);
     let sets = scope
-        .call_legacy(lim, "sso", "ListPermissionSets", || {
+        .call(lim, || {
             sso.list_permission_sets()
                 .instance_arn(&instance.arn)
                 .max_results(1)
@@ -578,7 +580,7 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     out.extend(members.into_iter().flatten());
 
     // 5. Identity Center, with what planning learnt about the organization.
-    if opts.ic.identity_center != IcMode::Off {
+    if opts.ic.mode != IcMode::Off {
         out.extend(identity_center(&session, &opts.ic, &plan).await);
     }
     out

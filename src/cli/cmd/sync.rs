@@ -11,7 +11,7 @@ use clap::{ArgAction, Args};
 
 use crate::aws::{CallMetrics, Session};
 use crate::connector::iam::read::IamReadOptions;
-use crate::connector::identity_center;
+use crate::connector::identity_center::{self, IcOptions};
 use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
@@ -21,6 +21,7 @@ use crate::sync::plan;
 
 use crate::cli::args::{AwsArgs, parse_duration};
 use crate::cli::exit;
+use crate::cli::ic_args::IcArgs;
 use crate::cli::progress::Progress;
 use crate::cli::signals::Signals;
 use crate::cli::table;
@@ -86,7 +87,7 @@ pub struct SyncArgs {
     pub aws: AwsArgs,
 
     #[command(flatten)]
-    pub ic: identity_center::IcArgs,
+    pub ic: IcArgs,
 }
 
 /// What `prepare` validated: everything a run needs that could be checked without AWS.
@@ -207,7 +208,7 @@ pub async fn execute(
 
     let work = async {
         let mut plan = plan::build(&session, plan_opts).await?;
-        identity_center::attach(&session, &args.ic, &mut plan).await;
+        identity_center::attach(&session, &IcOptions::from(&args.ic), &mut plan).await;
         let result = engine::run_accounts(&session, plan, &opts, &sinkset, &progress).await?;
         anyhow::Ok(result)
     };

@@ -45,9 +45,9 @@ impl fmt::Display for Strategy {
     }
 }
 
-/// `--ic-assignment-strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StrategyArg {
+/// Which strategy to use: the cheapest (auto), or a fixed one (`--ic-assignment-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyChoice {
     /// The cheapest by the estimates below.
     Auto,
     Principal,
@@ -55,14 +55,14 @@ pub enum StrategyArg {
     Account,
 }
 
-impl StrategyArg {
+impl StrategyChoice {
     /// The fixed strategy, or `None` for auto.
     pub fn fixed(self) -> Option<Strategy> {
         match self {
-            StrategyArg::Auto => None,
-            StrategyArg::Principal => Some(Strategy::Principal),
-            StrategyArg::PermissionSet => Some(Strategy::PermissionSet),
-            StrategyArg::Account => Some(Strategy::Account),
+            StrategyChoice::Auto => None,
+            StrategyChoice::Principal => Some(Strategy::Principal),
+            StrategyChoice::PermissionSet => Some(Strategy::PermissionSet),
+            StrategyChoice::Account => Some(Strategy::Account),
         }
     }
 }
@@ -229,7 +229,7 @@ mod tests {
         assert!(known(10, 2, 0, 7).nothing_to_ask());
         assert!(known(10, 2, 3, 0).nothing_to_ask());
         assert!(!known(0, 0, 3, 2).nothing_to_ask());
-        assert_eq!(StrategyArg::Auto.fixed(), None);
-        assert_eq!(StrategyArg::Account.fixed(), Some(Strategy::Account));
+        assert_eq!(StrategyChoice::Auto.fixed(), None);
+        assert_eq!(StrategyChoice::Account.fixed(), Some(Strategy::Account));
     }
 }
