@@ -16,7 +16,7 @@ use crate::model::types as rt;
 use super::engine::{AccountPlan, AccountRecordFn, OrgKnowledge, Plan};
 use crate::aws::member_roles::{AccountConfig, is_ou_or_root_id};
 use crate::connector::iam::records::AccountInfo;
-use crate::connector::org;
+use crate::connector::org::{self, Discovered};
 
 /// `--orgs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -218,11 +218,11 @@ pub async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanEr
             )
             .await?
             {
-                Ok(s) => Some(s),
-                Err(no) if opts.orgs == OrgMode::On => {
+                Discovered::Organization(s) => Some(s),
+                Discovered::NoOrganization(no) if opts.orgs == OrgMode::On => {
                     return Err(PlanError::NoOrganization(no.reason));
                 }
-                Err(no) => {
+                Discovered::NoOrganization(no) => {
                     organization = match no.management_account {
                         Some(m) => OrgKnowledge::Management(m),
                         None => OrgKnowledge::None,

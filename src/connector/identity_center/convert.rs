@@ -10,8 +10,8 @@ use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
 use aws_sdk_identitystore::types as ids_types;
 use aws_sdk_ssoadmin::types as sso_types;
 
+use crate::aws::time::utc;
 use crate::connector::iam::model::Attached;
-use crate::connector::iam::read::utc;
 
 use super::model::*;
 
