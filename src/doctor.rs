@@ -277,7 +277,7 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
     out
 }
 
-/// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
+/// Identity Center as the sync finds it (`identity_center::discover`: the same regions, the same
 /// instance choice), then one identity-store read and one permission-set read on it.
 async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
     let located = locate(

@@ -4,6 +4,9 @@
 //! SDK retry partition and IAM token bucket; no client retries an answer saying the operation
 //! is not implemented. Endpoints configured through `AWS_ENDPOINT_URL*` reach every client,
 //! including those built from hopped credentials.
+//!
+//! Not here: making calls (`aws::call`), which role to hop into per account
+//! (`aws::member_roles`), error classification (`aws::errors`).
 
 use std::fmt;
 use std::sync::Arc;

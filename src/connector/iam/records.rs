@@ -4,6 +4,9 @@
 //! docs/RESOURCE-MODEL.md): a user's last login is the latest use; an access key's identity is
 //! the user resource; account-root trust principals become `account_iam` grants; at most one
 //! email is primary.
+//!
+//! Not here: reading IAM (`read`), Identity Center's records (`identity_center::records`, which
+//! reuses the policy records and `RecordSet` from here).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};

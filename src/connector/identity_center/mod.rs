@@ -48,7 +48,7 @@ pub enum IcMode {
 pub struct IcOptions {
     pub mode: IcMode,
     /// The instance's region; `None` searches the session's region then
-    /// [`discover::PROBE_REGIONS`].
+    /// `discover::PROBE_REGIONS`.
     pub sso_region: Option<String>,
     /// The instance to sync when the caller sees several; `None` takes the organization
     /// instance.
@@ -66,7 +66,7 @@ pub const IC_TYPES: [&str; 4] = [
 ];
 
 /// Decides whether Identity Center is synced and, if so, adds its resource types and phase to
-/// `plan` (one `ListInstances` per searched region; see [`PROBE_REGIONS`]).
+/// `plan` (one `ListInstances` per searched region; see `discover::PROBE_REGIONS`).
 pub async fn attach(session: &Session, opts: &IcOptions, plan: &mut Plan) {
     if opts.mode == IcMode::Off {
         return;

@@ -13,6 +13,8 @@
 //!   the same records;
 //! - users carry `login` (the user name) and a structured name, at most one primary email (the
 //!   store's primary), no duplicate addresses; permission sets carry a profile.
+//!
+//! Not here: reading Identity Center (`read`), IAM's records (`iam::records`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

@@ -15,6 +15,9 @@
 //! Otherwise it discovers the pairs, and then keeps the pair strategy only if listing the
 //! pairs costs no more than asking every principal (the discovery calls are spent either
 //! way). The worst case is therefore below twice the cheapest strategy. Pure logic, no AWS.
+//!
+//! Not here: the calls themselves (`read`), the `--ic-assignment-strategy` flag
+//! (`cli::ic_args`).
 
 use std::fmt;
 
