@@ -11,21 +11,9 @@ use crate::policy::decode_document;
 
 use super::model::*;
 
-/// The last `/` segment of an ARN (the name when the answer gives none).
-fn name_from_arn(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
-}
-
 fn attached(list: &[sdk::AttachedPolicy]) -> Vec<Attached> {
     list.iter()
-        .filter_map(|p| {
-            let arn = p.policy_arn()?.to_string();
-            let name = p
-                .policy_name()
-                .map(str::to_string)
-                .unwrap_or_else(|| name_from_arn(&arn));
-            Some(Attached { name, arn })
-        })
+        .filter_map(|p| Some(Attached::new(p.policy_name(), p.policy_arn()?)))
         .collect()
 }
 
@@ -100,7 +88,7 @@ pub(super) fn role_of(r: &sdk::RoleDetail) -> Option<Role> {
 
 /// A local managed policy of the authorization details, with its default version's document.
 pub(super) fn policy_of(p: &sdk::ManagedPolicyDetail) -> Option<ManagedPolicy> {
-    let arn = p.arn()?;
+    let Attached { name, arn } = Attached::new(p.policy_name(), p.arn()?);
     let document = p
         .policy_version_list()
         .iter()
@@ -108,11 +96,8 @@ pub(super) fn policy_of(p: &sdk::ManagedPolicyDetail) -> Option<ManagedPolicy> {
         .and_then(|v| v.document())
         .map(decode_document);
     Some(ManagedPolicy {
-        name: p
-            .policy_name()
-            .map(str::to_string)
-            .unwrap_or_else(|| name_from_arn(arn)),
-        arn: arn.to_string(),
+        name,
+        arn,
         description: p.description().map(str::to_string),
         document,
     })

@@ -14,6 +14,19 @@ pub struct Attached {
     pub arn: String,
 }
 
+impl Attached {
+    /// The attachment of policy `arn`, named `name` or, when AWS gives no name, after the
+    /// ARN's last segment.
+    pub fn new(name: Option<&str>, arn: &str) -> Attached {
+        Attached {
+            name: name
+                .map(str::to_string)
+                .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn).to_string()),
+            arn: arn.to_string(),
+        }
+    }
+}
+
 /// An inline policy with its decoded document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inline {

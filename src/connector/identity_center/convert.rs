@@ -191,12 +191,7 @@ pub(super) fn permission_set_of(arn: &str, d: Option<&sso_types::PermissionSet>)
 
 /// An AWS-managed policy attached to a permission set.
 pub(super) fn managed_policy_of(p: &sso_types::AttachedManagedPolicy) -> Option<Attached> {
-    let arn = p.arn()?.to_string();
-    let name = p
-        .name()
-        .map(str::to_string)
-        .unwrap_or_else(|| last_segment(&arn));
-    Some(Attached { name, arn })
+    Some(Attached::new(p.name(), p.arn()?))
 }
 
 /// A customer-managed policy a permission set references.
