@@ -6,7 +6,7 @@
 //! tried again without it: if AWS lets that through, the role is open to the confused-deputy
 //! problem and a warning says so.
 //!
-//! Not here: rendering (`cli::check_cmd`), or reading anything beyond one cheap call per
+//! Not here: rendering (`cli::cmd::check`), or reading anything beyond one cheap call per
 //! permission that a sync needs.
 
 use std::sync::Arc;
@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::aws::session::{Session, SessionError, Settings};
 use crate::aws::{AwsError, CallMetrics, ErrorClass, Scope};
-use crate::connector::identity_center::{self as sic, IcArgs, IcMode, Missing};
+use crate::connector::identity_center::discover::{Missing, locate};
+use crate::connector::identity_center::{IcMode, IcOptions};
 use crate::sync::plan::{self, AccountPlan, OrgMode, Plan, PlanError, PlanOptions};
 
 /// The verdict of one check.
@@ -87,7 +88,7 @@ impl Finding {
 pub struct CheckOptions {
     pub plan: PlanOptions,
     /// Identity Center as `sync` would use it (`--identity-center off` skips the check).
-    pub ic: IcArgs,
+    pub ic: IcOptions,
     /// Accounts checked at the same time.
     pub concurrency: usize,
 }
@@ -165,17 +166,12 @@ async fn external_id_finding(open: &Scope, target: &str, role_arn: &str, flag: &
 async fn iam_read(scope: &Scope, target: &str, role_hint: &str) -> Finding {
     let iam = scope.iam();
     let r = scope
-        .call_legacy(
-            scope.iam_limiter(),
-            "iam",
-            "GetAccountAuthorizationDetails",
-            || {
-                iam.get_account_authorization_details()
-                    .filter(EntityType::LocalManagedPolicy)
-                    .max_items(1)
-                    .send()
-            },
-        )
+        .call(scope.iam_limiter(), || {
+            iam.get_account_authorization_details()
+                .filter(EntityType::LocalManagedPolicy)
+                .max_items(1)
+                .send()
+        })
         .await;
     allowed(
         "iam_read",
@@ -272,12 +268,18 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
     out
 }
 
-/// Identity Center as the sync finds it (`sync::identity_center`: the same regions, the same
+/// Identity Center as the sync finds it (`identity_center::discover`: the same regions, the same
 /// instance choice), then one identity-store read and one permission-set read on it.
-async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Finding> {
-    let located = sic::locate(session, ic, plan).await;
+async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
+    let located = locate(
+        session,
+        plan,
+        ic.sso_region.as_deref(),
+        ic.instance_arn.as_deref(),
+    )
+    .await;
     let target = format!("regions {}", located.tried.join(","));
-    let required = ic.identity_center == IcMode::On;
+    let required = ic.mode == IcMode::On;
     let (instance, notes) = match located.found {
         Ok(p) => p,
         Err(missing) => {
@@ -335,39 +337,34 @@ async fn identity_center(session: &Session, ic: &IcArgs, plan: &Plan) -> Vec<Fin
     for n in notes {
         out.push(Finding::new("identity_center", &target, Status::Warn, n));
     }
-    let fix = "grant the Identity Center reads (`orgsync policy --read`)";
     let ids = scope.identity_store(&instance.region);
     let users = scope
-        .call_legacy(lim, "identitystore", "ListUsers", || {
+        .call(lim, || {
             ids.list_users()
                 .identity_store_id(&instance.identity_store_id)
                 .max_results(1)
                 .send()
         })
-        .await;
-    out.push(allowed(
-        "identity_center",
-        &target,
-        "identitystore:ListUsers",
-        users,
-        |_| fix.into(),
-    ));
+        .await
+        .map(drop);
     let sso = scope.sso_admin(&instance.region);
     let sets = scope
-        .call_legacy(lim, "sso", "ListPermissionSets", || {
+        .call(lim, || {
             sso.list_permission_sets()
                 .instance_arn(&instance.arn)
                 .max_results(1)
                 .send()
         })
-        .await;
-    out.push(allowed(
-        "identity_center",
-        &target,
-        "sso:ListPermissionSets",
-        sets,
-        |_| fix.into(),
-    ));
+        .await
+        .map(drop);
+    for (op, answer) in [
+        ("identitystore:ListUsers", users),
+        ("sso:ListPermissionSets", sets),
+    ] {
+        out.push(allowed("identity_center", &target, op, answer, |_| {
+            "grant the Identity Center reads (`orgsync policy --read`)".into()
+        }));
+    }
     out
 }
 
@@ -435,130 +432,26 @@ async fn session_failure(settings: &Settings, e: SessionError) -> Vec<Finding> {
 /// Runs every check; never fails as a whole (each problem is a finding).
 pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding> {
     let metrics = CallMetrics::new();
-    let mut out = vec![];
 
     // 1. Base credentials and the management hop: the session the sync would use.
     let session = match Session::connect(settings.clone(), Arc::clone(&metrics)).await {
         Ok(s) => s,
         Err(e) => return session_failure(&settings, e).await,
     };
-    match &settings.role_arn {
-        None => {
-            out.push(Finding::new(
-                "credentials",
-                "base credentials",
-                Status::Ok,
-                format!("caller {}", session.caller.arn),
-            ));
-            out.push(Finding::new(
-                "management_hop",
-                "(no --role-arn)",
-                Status::Skipped,
-                "the base credentials act as the management identity",
-            ));
-        }
-        Some(role) => {
-            let role = role.to_string();
-            out.push(Finding::new(
-                "credentials",
-                "base credentials",
-                Status::Ok,
-                "resolved; they assumed the management role",
-            ));
-            let with = if settings.external_id.is_some() {
-                " with the External ID"
-            } else {
-                ""
-            };
-            out.push(Finding::new(
-                "management_hop",
-                &role,
-                Status::Ok,
-                format!("assumed{with} as {}", session.caller.arn),
-            ));
-            // 2. The same hop without its External ID.
-            if settings.external_id.is_some()
-                && let Some(open) = session.management_with_external_id(None)
-            {
-                out.push(external_id_finding(&open, &role, &role, "--external-id").await);
-            }
-        }
-    }
+    // 2. (With an External ID) the same hop without it.
+    let mut out = management_findings(&session, &settings).await;
 
     let principal = principal_of(&session.caller.arn);
 
     // 3. The organization, planned exactly as a sync plans it.
     let plan = match plan::build(&session, &opts.plan).await {
         Ok(p) => p,
-        Err(e @ PlanError::NoOrganization(_)) => {
-            out.push(
-                Finding::new("organization", session.caller.account.to_string(), Status::Fail, e.to_string())
-                    .fix("run from the management account or a delegated administrator (--role-arn), or use --orgs auto/off"),
-            );
-            return out;
-        }
-        Err(PlanError::Aws(e)) => {
-            let fix = match e.class {
-                ErrorClass::AccessDenied => {
-                    format!("grant {principal} the Organizations reads (`orgsync policy --read`)")
-                }
-                _ => "see the AWS error and run check again".into(),
-            };
-            out.push(
-                Finding::new(
-                    "organization",
-                    session.caller.account.to_string(),
-                    Status::Fail,
-                    e.to_string(),
-                )
-                .fix(fix),
-            );
+        Err(e) => {
+            out.push(plan_failure(&session, &principal, e));
             return out;
         }
     };
-    if plan.org_records.is_empty() {
-        let why = plan
-            .notes
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "organization mode is off".into());
-        let status = if opts.plan.orgs == OrgMode::Off {
-            Status::Skipped
-        } else {
-            Status::Warn
-        };
-        let mut f = Finding::new(
-            "organization",
-            session.caller.account.to_string(),
-            status,
-            why,
-        );
-        if status == Status::Warn {
-            f = f.fix("to sync the whole organization, run from the management account or a delegated administrator (--role-arn) with the Organizations reads (`orgsync policy --read`)");
-        }
-        out.push(f);
-    } else {
-        let skipped = plan.accounts.iter().filter(|a| a.skip.is_some()).count();
-        out.push(Finding::new(
-            "organization",
-            session.caller.account.to_string(),
-            Status::Ok,
-            format!(
-                "{} accounts planned ({} to read, {skipped} skipped), {} organizational units",
-                plan.accounts.len(),
-                plan.accounts.len() - skipped,
-                plan.ou_count
-            ),
-        ));
-        for n in &plan.notes {
-            out.push(Finding::new(
-                "organization",
-                session.caller.account.to_string(),
-                Status::Warn,
-                n.clone(),
-            ));
-        }
-    }
+    out.extend(organization_findings(&session, &plan, opts.plan.orgs));
 
     // 4. Every member hop.
     let members: Vec<Vec<Finding>> = stream::iter(&plan.accounts)
@@ -569,8 +462,117 @@ pub async fn run_checks(settings: Settings, opts: &CheckOptions) -> Vec<Finding>
     out.extend(members.into_iter().flatten());
 
     // 5. Identity Center, with what planning learnt about the organization.
-    if opts.ic.identity_center != IcMode::Off {
+    if opts.ic.mode != IcMode::Off {
         out.extend(identity_center(&session, &opts.ic, &plan).await);
+    }
+    out
+}
+
+/// The base credentials and the management hop of an established session; with an External
+/// ID, the same hop tried without it.
+async fn management_findings(session: &Session, settings: &Settings) -> Vec<Finding> {
+    let Some(role) = &settings.role_arn else {
+        return vec![
+            Finding::new(
+                "credentials",
+                "base credentials",
+                Status::Ok,
+                format!("caller {}", session.caller.arn),
+            ),
+            Finding::new(
+                "management_hop",
+                "(no --role-arn)",
+                Status::Skipped,
+                "the base credentials act as the management identity",
+            ),
+        ];
+    };
+    let role = role.to_string();
+    let with = if settings.external_id.is_some() {
+        " with the External ID"
+    } else {
+        ""
+    };
+    let mut out = vec![
+        Finding::new(
+            "credentials",
+            "base credentials",
+            Status::Ok,
+            "resolved; they assumed the management role",
+        ),
+        Finding::new(
+            "management_hop",
+            &role,
+            Status::Ok,
+            format!("assumed{with} as {}", session.caller.arn),
+        ),
+    ];
+    if settings.external_id.is_some()
+        && let Some(open) = session.management_with_external_id(None)
+    {
+        out.push(external_id_finding(&open, &role, &role, "--external-id").await);
+    }
+    out
+}
+
+/// Why planning failed, and its fix.
+fn plan_failure(session: &Session, principal: &str, e: PlanError) -> Finding {
+    let account = session.caller.account.to_string();
+    match e {
+        PlanError::NoOrganization(_) => Finding::new("organization", account, Status::Fail, e.to_string())
+            .fix("run from the management account or a delegated administrator (--role-arn), or use --orgs auto/off"),
+        PlanError::Aws(e) => {
+            let fix = match e.class {
+                ErrorClass::AccessDenied => {
+                    format!("grant {principal} the Organizations reads (`orgsync policy --read`)")
+                }
+                _ => "see the AWS error and run check again".into(),
+            };
+            Finding::new("organization", account, Status::Fail, e.to_string()).fix(fix)
+        }
+    }
+}
+
+/// What planning found of the organization: its size and notes, or why a sync would read the
+/// caller's account alone.
+fn organization_findings(session: &Session, plan: &Plan, orgs: OrgMode) -> Vec<Finding> {
+    let account = session.caller.account.to_string();
+    if plan.org_records.is_empty() {
+        let why = plan
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "organization mode is off".into());
+        let status = if orgs == OrgMode::Off {
+            Status::Skipped
+        } else {
+            Status::Warn
+        };
+        let mut f = Finding::new("organization", account, status, why);
+        if status == Status::Warn {
+            f = f.fix("to sync the whole organization, run from the management account or a delegated administrator (--role-arn) with the Organizations reads (`orgsync policy --read`)");
+        }
+        return vec![f];
+    }
+    let skipped = plan.accounts.iter().filter(|a| a.skip.is_some()).count();
+    let mut out = vec![Finding::new(
+        "organization",
+        &account,
+        Status::Ok,
+        format!(
+            "{} accounts planned ({} to read, {skipped} skipped), {} organizational units",
+            plan.accounts.len(),
+            plan.accounts.len() - skipped,
+            plan.ou_count
+        ),
+    )];
+    for n in &plan.notes {
+        out.push(Finding::new(
+            "organization",
+            &account,
+            Status::Warn,
+            n.clone(),
+        ));
     }
     out
 }

@@ -4,8 +4,9 @@
 //! The action lists are the call plan: every AWS operation a collector (read) or the
 //! provisioner (write) sends, in IAM's `service:Action` spelling, which is also how
 //! `aws::metrics` names operations. Tests hold the lists to the code: every operation a sync
-//! actually sends must be in the read policy, and every `.call(…, "service", "Operation", …)`
-//! in the sources must be in one of the lists.
+//! actually sends must be in the read policy (`tests/ops.rs`), and every SDK request the
+//! sources send must be in one of the lists, every read permission sent somewhere
+//! (`source_scan`).
 //!
 //! Not here: deciding whether a call is allowed at run time (AWS does that), or the trust
 //! policies (the templates own those).
@@ -300,6 +301,9 @@ pub fn actions(doc: &PolicyDocument) -> Vec<String> {
 }
 
 #[cfg(test)]
+mod source_scan;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -366,103 +370,5 @@ mod tests {
         }));
         assert!(read_ic.contains(&"sso:ListInstances".to_string()));
         assert!(read_ic.contains(&"identitystore:ListUsers".to_string()));
-    }
-
-    /// Every operation named in the sources is in one of the lists, so a new call cannot ship
-    /// without its permission; and every read permission is called somewhere.
-    #[test]
-    fn every_call_in_the_sources_is_listed() {
-        let mut all: Vec<&str> = vec![];
-        for l in [
-            IAM_READ,
-            STS_READ,
-            STS_HOP,
-            ORG_READ,
-            IC_READ,
-            IAM_WRITE,
-            ORG_WRITE,
-            IC_WRITE,
-            IC_WRITE_SSO_ROLES,
-        ] {
-            all.extend(l);
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut found = vec![];
-        let mut stack = vec![root];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).unwrap().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("permissions.rs")
-                {
-                    let text = std::fs::read_to_string(&p).unwrap();
-                    found.extend(calls_in(&text).into_iter().map(|c| (p.clone(), c)));
-                }
-            }
-        }
-        assert!(
-            found
-                .iter()
-                .any(|(_, c)| c == "iam:GetAccountAuthorizationDetails"),
-            "the scan finds the IAM collector's calls"
-        );
-        let service_names = |c: &str| c.replace("ssoadmin:", "sso:").replace("sso-admin:", "sso:");
-        let mut missing: Vec<String> = found
-            .iter()
-            .filter(|(_, c)| !all.contains(&service_names(c).as_str()))
-            .map(|(p, c)| format!("{} calls {c}", p.display()))
-            .collect();
-        missing.sort();
-        missing.dedup();
-        assert!(
-            missing.is_empty(),
-            "calls that no permission list has (src/permissions.rs):\n{}",
-            missing.join("\n")
-        );
-        // And nothing is granted that the readers do not call (least privilege).
-        let called: Vec<String> = found.iter().map(|(_, c)| service_names(c)).collect();
-        for a in IAM_READ
-            .iter()
-            .chain(ORG_READ)
-            .chain(IC_READ)
-            .chain(STS_HOP)
-        {
-            assert!(
-                called.iter().any(|c| c == a),
-                "{a} is granted but never called"
-            );
-        }
-    }
-
-    /// `"service", "Operation"` literal pairs in `text` (how every call site names its
-    /// operation for the limiter, the metrics and error classification: `scope.call(lim,
-    /// "iam", "ListRoles", …)`, `reader.all("identitystore", "ListUsers", …)`,
-    /// `AwsError::from_sdk("sts", "AssumeRole", …)`).
-    fn calls_in(text: &str) -> Vec<String> {
-        const SERVICES: [&str; 5] = ["iam", "sts", "organizations", "sso", "identitystore"];
-        let mut out = vec![];
-        for svc in SERVICES {
-            let quoted = format!("\"{svc}\"");
-            for (i, _) in text.match_indices(&quoted) {
-                let rest = text[i + quoted.len()..].trim_start();
-                let Some(rest) = rest.strip_prefix(',') else {
-                    continue;
-                };
-                let Some(rest) = rest.trim_start().strip_prefix('"') else {
-                    continue;
-                };
-                let op: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric())
-                    .collect();
-                if op.starts_with(|c: char| c.is_ascii_uppercase())
-                    && rest[op.len()..].starts_with('"')
-                {
-                    out.push(format!("{svc}:{op}"));
-                }
-            }
-        }
-        out
     }
 }

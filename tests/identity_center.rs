@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
+use orgsync::connector::identity_center::strategy::{Known, Strategy};
 use orgsync::model::{any, pb, profile};
 use orgsync::store::c1z::{C1zReader, Filter};
-use orgsync::connector::identity_center::strategy::{Known, Strategy};
 use serde_json::{Value, json};
 use support::expect::{self, Expected};
 use support::proxy::{Fault, FaultProxy, Rule};

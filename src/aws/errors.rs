@@ -1,11 +1,17 @@
 //! One error type for every AWS call, classified into what a user acts on: denied, throttled,
 //! timed out, not found, expired credentials, transient, not implemented by the endpoint.
-//! Messages carry AWS's code and text (never credentials).
+//! Messages carry AWS's code and text (never credentials). Also every allowance made for an
+//! emulator's answers (an HTML 500 for an operation it does not implement, error bodies the
+//! SDK cannot read), with why each is safe against AWS.
+//!
+//! Not here: making calls (`aws::call`), building clients (`aws::session`).
 
 use std::fmt;
 
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -158,9 +164,9 @@ impl AwsError {
         let (class, code, message) = match &err {
             SdkError::ServiceError(se) => {
                 let e = se.err();
-                // When the SDK could not read the error shape (e.g. moto's auth-mode answers,
-                // `<ErrorResponse><Errors><Error>…` for every service), take the code and
-                // message from the body itself rather than dumping the whole response.
+                // When the SDK could not read the error shape (an emulator's, see
+                // `code_and_message`), take the code and message from the body itself rather
+                // than dumping the whole response.
                 let (body_code, body_message) = if e.code().is_none() || e.message().is_none() {
                     code_and_message(se.raw().body().bytes().unwrap_or_default())
                 } else {
@@ -169,9 +175,7 @@ impl AwsError {
                 let code = e.code().map(str::to_string).or(body_code);
                 let status = se.raw().status().as_u16();
                 let class = match code.as_deref() {
-                    _ if is_not_implemented_answer(status, se.raw().body().bytes()) => {
-                        ErrorClass::NotImplemented
-                    }
+                    _ if se.raw().is_not_implemented() => ErrorClass::NotImplemented,
                     Some(c) => ErrorClass::from_code(c, &op.name),
                     // An answer without a parsable code is classified by its HTTP status.
                     None => ErrorClass::from_status(status, &op.name),
@@ -244,10 +248,50 @@ impl AwsError {
     }
 }
 
-/// True for an HTML page answered with 500: what an endpoint that does not implement an
-/// operation sends (moto). AWS's APIs answer errors in JSON or XML, so this never matches an
-/// AWS answer.
-pub fn is_not_implemented_answer(status: u16, body: Option<&[u8]>) -> bool {
+// ---------------------------------------------------------------------------------------------
+// Answers only an emulator gives.
+//
+// The tests run against moto (docs/moto-notes.md), whose answers differ from AWS's in two ways
+// that reach this code; both are handled here and nowhere else:
+//
+// - An operation moto does not implement (or crashes in) is answered with HTTP 500 and an HTML
+//   page. AWS's APIs answer every error in JSON or XML, so such a page never comes from AWS:
+//   it means "this endpoint does not implement the operation". It is classified
+//   [`ErrorClass::NotImplemented`], never retried ([`NotImplementedIsFinal`], installed on every
+//   client), an optional read skips it (Identity Center permission-set details), and
+//   provisioning takes it as "nothing of this kind to remove". [`NotImplemented`] tells it, on
+//   whichever form of the answer a caller holds.
+// - Some error bodies have a shape the SDK cannot read (moto's auth-mode answers,
+//   `<ErrorResponse><Errors><Error>…` for every service): [`code_and_message`] takes the code
+//   and message from the body itself.
+
+/// Whether an answer says the endpoint does not implement the operation (an HTML page with
+/// HTTP 500, see above), on the raw answer, the SDK's error, or orgsync's [`AwsError`].
+pub trait NotImplemented {
+    fn is_not_implemented(&self) -> bool;
+}
+
+impl NotImplemented for HttpResponse {
+    fn is_not_implemented(&self) -> bool {
+        is_html_500(self.status().as_u16(), self.body().bytes())
+    }
+}
+
+impl<E> NotImplemented for SdkError<E, HttpResponse> {
+    fn is_not_implemented(&self) -> bool {
+        self.raw_response()
+            .is_some_and(HttpResponse::is_not_implemented)
+    }
+}
+
+impl NotImplemented for AwsError {
+    fn is_not_implemented(&self) -> bool {
+        self.class == ErrorClass::NotImplemented
+    }
+}
+
+/// True for an HTML page answered with 500.
+fn is_html_500(status: u16, body: Option<&[u8]>) -> bool {
     status == 500
         && body.is_some_and(|b| {
             let head = String::from_utf8_lossy(&b[..b.len().min(64)])
@@ -257,9 +301,22 @@ pub fn is_not_implemented_answer(status: u16, body: Option<&[u8]>) -> bool {
         })
 }
 
-/// True when the endpoint does not implement the operation ([`ErrorClass::NotImplemented`]).
-pub fn is_not_implemented(e: &AwsError) -> bool {
-    e.class == ErrorClass::NotImplemented
+/// Forbids retrying an answer saying the endpoint does not implement the operation: retrying
+/// cannot make it implemented. Installed on every client a `Scope` builds.
+#[derive(Debug)]
+pub(crate) struct NotImplementedIsFinal;
+
+impl ClassifyRetry for NotImplementedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if r.is_not_implemented() => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "orgsync-not-implemented-is-final"
+    }
 }
 
 /// The error code and message of an error body the SDK could not parse: the first
@@ -339,21 +396,18 @@ mod tests {
     #[test]
     fn not_implemented_is_an_html_500_only() {
         let html = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>";
-        assert!(is_not_implemented_answer(500, Some(html)));
-        assert!(is_not_implemented_answer(
-            500,
-            Some(b"  <HTML><body>x</body></HTML>")
-        ));
-        assert!(!is_not_implemented_answer(503, Some(html)));
-        assert!(!is_not_implemented_answer(
+        assert!(is_html_500(500, Some(html)));
+        assert!(is_html_500(500, Some(b"  <HTML><body>x</body></HTML>")));
+        assert!(!is_html_500(503, Some(html)));
+        assert!(!is_html_500(
             500,
             Some(br#"{"__type":"InternalServerException","message":"x"}"#)
         ));
-        assert!(!is_not_implemented_answer(
+        assert!(!is_html_500(
             500,
             Some(b"<ErrorResponse><Error><Code>ServiceFailure</Code></Error></ErrorResponse>")
         ));
-        assert!(!is_not_implemented_answer(500, None));
+        assert!(!is_html_500(500, None));
         assert_eq!(ErrorClass::NotImplemented.as_str(), "not_implemented");
     }
 

@@ -1,5 +1,8 @@
 //! Client-side rate limits: a token bucket per (account, service) and one org-wide bucket for
 //! Identity Center, so orgsync stays under AWS's request quotas instead of leaning on retries.
+//!
+//! Not here: which bucket a call waits on (the caller passes it to `aws::call`), SDK retries
+//! (`aws::session`).
 
 use std::num::NonZeroU32;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! Counts every AWS request orgsync makes, per service and operation: operations, HTTP attempts
 //! (so retries), throttling answers and errors. Installed as an SDK interceptor on every client,
 //! including the STS clients used for role hops, so the numbers are the real API call count.
+//! It also tells `aws::call` the operation of the call in flight.
+//!
+//! Not here: rate limits (`aws::limits`), error classification (`aws::errors`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
 //! Everything that talks to AWS at the transport level: sessions and hops, per-account clients,
-//! rate limits, call metrics and error classification. Collectors build on it; sinks never see it.
+//! the one call wrapper and paginator, rate limits, call metrics, error classification and
+//! SDK timestamps. Collectors build on it; sinks never see it.
 
 pub mod call;
 pub mod errors;
@@ -7,6 +8,7 @@ pub mod limits;
 pub mod member_roles;
 pub mod metrics;
 pub mod session;
+pub mod time;
 
 pub use errors::{AwsError, ErrorClass};
 pub use limits::Limiter;

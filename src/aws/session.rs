@@ -4,6 +4,9 @@
 //! SDK retry partition and IAM token bucket; no client retries an answer saying the operation
 //! is not implemented. Endpoints configured through `AWS_ENDPOINT_URL*` reach every client,
 //! including those built from hopped credentials.
+//!
+//! Not here: making calls (`aws::call`), which role to hop into per account
+//! (`aws::member_roles`), error classification (`aws::errors`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,17 +17,15 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_iam::config::IdentityCache;
 use aws_sdk_iam::config::retry::{RetryConfig, RetryMode, RetryPartition, TokenBucket};
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
 
 use crate::arn::{AccountId, Arn, Partition};
 
-use super::errors::{AwsError, ErrorClass, is_not_implemented_answer};
+use super::errors::{AwsError, ErrorClass, NotImplementedIsFinal};
 use super::limits::Limiter;
 use super::metrics::CallMetrics;
 
@@ -177,16 +178,16 @@ impl Hop {
     }
 
     async fn assume(&self) -> Result<Credentials, AwsError> {
-        let mut req = self
-            .sts
-            .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name(&self.session_name)
-            .duration_seconds(self.duration.as_secs().clamp(900, 43_200) as i32);
-        if let Some(x) = &self.external_id {
-            req = req.external_id(x);
-        }
-        let out = super::call::send(req.send()).await?;
+        let out = super::call::send(
+            self.sts
+                .assume_role()
+                .role_arn(&self.role_arn)
+                .role_session_name(&self.session_name)
+                .duration_seconds(self.duration.as_secs().clamp(900, 43_200) as i32)
+                .set_external_id(self.external_id.clone())
+                .send(),
+        )
+        .await?;
         let c = out.credentials().ok_or_else(|| {
             AwsError::local(
                 "sts",
@@ -338,27 +339,6 @@ impl Scope {
     /// Settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
-    }
-}
-
-/// Forbids retrying an answer saying the endpoint does not implement the operation (an
-/// emulator's HTML 500, [`ErrorClass::NotImplemented`]): retrying cannot make it implemented.
-/// Installed on every client a [`Scope`] builds.
-#[derive(Debug)]
-struct NotImplementedIsFinal;
-
-impl ClassifyRetry for NotImplementedIsFinal {
-    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
-        match ctx.response() {
-            Some(r) if is_not_implemented_answer(r.status().as_u16(), r.body().bytes()) => {
-                RetryAction::RetryForbidden
-            }
-            _ => RetryAction::NoActionIndicated,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "orgsync-not-implemented-is-final"
     }
 }
 

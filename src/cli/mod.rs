@@ -5,6 +5,7 @@ pub mod args;
 pub mod cmd;
 pub mod config;
 pub mod exit;
+pub mod ic_args;
 pub mod logging;
 pub mod plan_args;
 pub mod progress;

@@ -15,7 +15,6 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::arn::AccountId;
 use crate::aws::{AwsError, Limiter, Scope, Session};
-use crate::connector::identity_center::is_not_implemented;
 use crate::model::Record;
 
 use super::call::Call;
@@ -411,12 +410,3 @@ macro_rules! iam_pages {
     }};
 }
 pub(crate) use iam_pages;
-
-/// True for moto's answer to an operation it does not implement: HTTP 500 with an HTML page
-/// (the sync's own test, [`is_not_implemented`]). AWS itself answers IAM errors in XML (a real
-/// 500 is `<ErrorResponse>…ServiceFailure`), so this never matches an AWS answer; callers use
-/// it only where "not implemented" means "there is nothing of this kind to remove".
-pub(crate) fn is_unimplemented_html_500<E>(e: &SdkError<E, HttpResponse>) -> bool {
-    e.raw_response()
-        .is_some_and(|r| is_not_implemented(r.status().as_u16(), r.body().bytes()))
-}

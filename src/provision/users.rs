@@ -22,9 +22,10 @@ use crate::model::ids;
 
 use super::call::{create_user_params, tags_text};
 use super::outcome::{ProvisionError, Status};
-use super::provisioner::{Done, Exec, iam_pages, is_unimplemented_html_500};
+use super::provisioner::{Done, Exec, iam_pages};
 use super::records::{instance_of, sso_user_resource};
 use super::request::{IamPrincipal, NewUser, RequestError, SsoPrincipal};
+use crate::aws::errors::NotImplemented;
 use crate::connector::iam::provision::account_info;
 use crate::connector::identity_center::membership::{
     self as identity_center, delete_membership, describe_user,
@@ -356,7 +357,7 @@ async fn remove_iam_user_blockers(
                 .await
             {
                 Ok(o) => Ok(Some(o)),
-                Err(e) if is_unimplemented_html_500(&e) => Ok(None),
+                Err(e) if e.is_not_implemented() => Ok(None),
                 Err(e) => Err(e),
             }
         })

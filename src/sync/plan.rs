@@ -14,7 +14,7 @@ use crate::aws::member_roles::AccountConfig;
 use crate::aws::session::CallerIdentity;
 use crate::aws::{AwsError, Session};
 use crate::connector::iam::records::AccountInfo;
-use crate::connector::org::{self, OrgAccount, OrgSnapshot};
+use crate::connector::org::{self, Discovered, OrgAccount, OrgSnapshot};
 use crate::model::stats::AccountStatus;
 use crate::model::{Record, pb, types as rt};
 
@@ -181,9 +181,11 @@ async fn read_organization(
     )
     .await?;
     match found {
-        Ok(s) => Ok(Ok(s)),
-        Err(no) if opts.orgs == OrgMode::On => Err(PlanError::NoOrganization(no.reason)),
-        Err(no) => {
+        Discovered::Organization(s) => Ok(Ok(s)),
+        Discovered::NoOrganization(no) if opts.orgs == OrgMode::On => {
+            Err(PlanError::NoOrganization(no.reason))
+        }
+        Discovered::NoOrganization(no) => {
             notes.push(format!(
                 "{}; syncing the caller's account {} alone",
                 no.reason, session.caller.account

@@ -8,7 +8,7 @@
 use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
 use crate::connector::iam::read::IamReadOptions;
-use crate::connector::identity_center::{self, IcArgs};
+use crate::connector::identity_center::{self, IcOptions};
 use crate::store::SinkSet;
 
 use super::collector::Collectors;
@@ -23,7 +23,7 @@ pub struct SyncConfig {
     /// Which accounts, with which role.
     pub plan: PlanOptions,
     /// Whether and how Identity Center is read.
-    pub ic: IcArgs,
+    pub ic: IcOptions,
     /// How IAM is read in each account.
     pub iam: IamReadOptions,
     /// Accounts read at the same time (at least 1).

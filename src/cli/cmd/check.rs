@@ -6,7 +6,8 @@ use clap::Args;
 use comfy_table::{Table, presets};
 
 use crate::cli::cmd::inspect::Output;
-use crate::connector::identity_center::IcArgs;
+use crate::cli::ic_args::IcArgs;
+use crate::connector::identity_center::IcOptions;
 use crate::doctor::{CheckOptions, Status, run_checks};
 
 use crate::cli::args::AwsArgs;
@@ -63,7 +64,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let plan = args.plan.options().map_err(exit::usage)?;
     let opts = CheckOptions {
         plan,
-        ic: args.ic.clone(),
+        ic: IcOptions::from(&args.ic),
         concurrency: args.concurrency as usize,
     };
     let findings = run_checks(args.aws.settings(), &opts).await;

@@ -5,7 +5,7 @@
 use clap::{ArgGroup, Args};
 
 use crate::arn::Partition;
-use crate::connector::identity_center::IcMode;
+use crate::cli::ic_args::IcModeArg;
 use crate::permissions::{PolicyRequest, RoleKind, policy};
 
 fn parse_partition(s: &str) -> Result<Partition, String> {
@@ -41,7 +41,7 @@ pub struct PolicyArgs {
     /// default (auto) are sync's, so one ORGSYNC_IDENTITY_CENTER serves both, and a role made
     /// from this policy lets a default sync read Identity Center.
     #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_enum, ignore_case = true, value_name = "auto|on|off", num_args = 0..=1, default_missing_value = "on", default_value = "auto", action = clap::ArgAction::Set)]
-    pub identity_center: IcMode,
+    pub identity_center: IcModeArg,
 
     /// The policy of the member-account role instead of the management one.
     #[arg(long, env = "ORGSYNC_MEMBER")]
@@ -70,7 +70,7 @@ pub fn policy_cmd(args: &PolicyArgs) -> anyhow::Result<u8> {
         },
         read: args.read,
         write: args.write,
-        identity_center: args.identity_center != IcMode::Off,
+        identity_center: args.identity_center != IcModeArg::Off,
         member_role: args.member_role_name.clone(),
         partition: args.partition.to_string(),
     });

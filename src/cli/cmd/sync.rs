@@ -12,7 +12,7 @@ use clap::{ArgAction, Args};
 
 use crate::aws::{CallMetrics, Session};
 use crate::connector::iam::read::IamReadOptions;
-use crate::connector::identity_center;
+use crate::connector::identity_center::IcOptions;
 use crate::model::stats::{AccountStatus, SyncSummary};
 use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
@@ -22,6 +22,7 @@ use crate::sync::{self, RunResult, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
 use crate::cli::exit;
+use crate::cli::ic_args::IcArgs;
 use crate::cli::plan_args::PlanArgs;
 use crate::cli::progress::Progress;
 use crate::cli::signals::Signals;
@@ -88,7 +89,7 @@ pub struct SyncArgs {
     pub aws: AwsArgs,
 
     #[command(flatten)]
-    pub ic: identity_center::IcArgs,
+    pub ic: IcArgs,
 }
 
 /// What `prepare` validated: everything a run needs that could be checked without AWS.
@@ -133,7 +134,7 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     }
     let config = SyncConfig {
         plan: args.plan.options().map_err(exit::usage)?,
-        ic: args.ic.clone(),
+        ic: IcOptions::from(&args.ic),
         iam: IamReadOptions {
             sync_secrets: args.sync_secrets,
             aws_policy_documents: args.aws_policy_documents,

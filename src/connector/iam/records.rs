@@ -4,6 +4,9 @@
 //! docs/RESOURCE-MODEL.md): a user's last login is the latest use; an access key's identity is
 //! the user resource; account-root trust principals become `account_iam` grants; at most one
 //! email is primary.
+//!
+//! Not here: reading IAM (`read`), Identity Center's records (`identity_center::records`, which
+//! reuses the policy records and `RecordSet` from here).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -478,22 +481,45 @@ fn access_key_resource(k: &AccessKey, user_arn: &str) -> pb::Resource {
     r
 }
 
+/// Records of one unit in the making, each kind in the order it is made.
+#[derive(Default)]
+pub(crate) struct RecordSet {
+    pub resources: Vec<pb::Resource>,
+    pub ents: Vec<pb::Entitlement>,
+    pub grants: Vec<pb::Grant>,
+}
+
+impl RecordSet {
+    /// Resources, then entitlements, then grants, each id once: a policy may name one
+    /// principal twice (e.g. the root ARN and the bare account id), and the first record of
+    /// an id is kept.
+    pub(crate) fn into_records(self) -> Vec<Record> {
+        let mut records: Vec<Record> = self.resources.into_iter().map(Record::Resource).collect();
+        records.extend(self.ents.into_iter().map(Record::Entitlement));
+        records.extend(self.grants.into_iter().map(Record::Grant));
+        let mut seen = std::collections::HashSet::new();
+        records.retain(|r| seen.insert((r.kind(), r.external_id())));
+        records
+    }
+}
+
 /// Maps one account's IAM snapshot to records (the `account_iam` resource included).
 pub fn iam_records(
     acct: &AccountInfo,
     snap: &IamSnapshot,
     opts: IamRecordOptions,
 ) -> AccountRecords {
-    let mut resources: Vec<pb::Resource> = vec![account_iam_resource(acct)];
-    let mut ents: Vec<pb::Entitlement> = vec![];
-    let mut grants: Vec<pb::Grant> = vec![];
+    let mut made = RecordSet {
+        resources: vec![account_iam_resource(acct)],
+        ..Default::default()
+    };
     let mut shared: Vec<Record> = vec![];
 
     // Managed policies: the account's own, then AWS-managed ones (shared across accounts).
     for p in &snap.policies {
         let r = policy_resource(acct, p);
-        ents.push(policy_entitlement(&r));
-        resources.push(r);
+        made.ents.push(policy_entitlement(&r));
+        made.resources.push(r);
     }
     for p in &snap.aws_policies {
         let r = policy_resource(acct, p);
@@ -501,377 +527,137 @@ pub fn iam_records(
         shared.push(Record::Entitlement(policy_entitlement(&r)));
     }
 
-    // Users.
     let mut inline_out: Vec<InlineOut> = vec![];
     for u in &snap.users {
-        resources.push(user_resource(acct, u, snap));
+        made.resources.push(user_resource(acct, u, snap));
         for p in &u.attached {
-            grants.push(principal_policy_grant(p, rt::IAM_USER, &u.arn));
+            made.grants
+                .push(principal_policy_grant(p, rt::IAM_USER, &u.arn));
         }
         for p in &u.inline {
             inline_out.push(iam_inline(rt::IAM_USER, &u.arn, p));
         }
     }
-
-    // Groups: resource, member entitlement, member grants, policy grants.
     for g in &snap.groups {
-        let res = group_resource(acct, g);
-        let member_id = ids::entitlement_id(rt::GROUP, &g.arn, "member");
-        ents.push(entitlement(
-            member_id.clone(),
-            res.clone(),
-            "member",
-            format!("{} Group Member", g.name),
-            format!("Is member of the {} IAM group in AWS", g.name),
-            &[rt::IAM_USER],
-            vec![v1_identifier(ids::v1_membership(&g.arn))],
-        ));
-        for u in snap
-            .users
-            .iter()
-            .filter(|u| u.groups.iter().any(|n| n == &g.name))
-        {
-            grants.push(group_member_grant(&res, &u.arn));
-        }
-        for p in &g.attached {
-            grants.push(principal_policy_grant(p, rt::GROUP, &g.arn));
-        }
-        for p in &g.inline {
-            inline_out.push(iam_inline(rt::GROUP, &g.arn, p));
-        }
-        resources.push(res);
+        group_records(acct, g, snap, &mut made, &mut inline_out);
     }
-
-    // Roles: resource, assignment entitlement, trust grants, policy grants.
     for r in &snap.roles {
-        let res = role_resource(acct, r);
-        let assign_id = ids::entitlement_id(rt::ROLE, &r.arn, "assignment");
-        ents.push(entitlement(
-            assign_id.clone(),
-            res.clone(),
-            "assignment",
-            format!("{} Role", r.name),
-            format!("Can assume the {} role in AWS", r.name),
-            &[rt::IAM_USER, rt::ROLE, rt::GROUP, rt::SSO_USER],
-            vec![v1_identifier(ids::v1_membership(&r.arn))],
-        ));
-        if let Some(doc) = &r.trust {
-            for p in parse_trust(doc).aws {
-                let (principal, expand) = match &p {
-                    AwsPrincipal::User(arn) => (rid(rt::IAM_USER, arn), None),
-                    AwsPrincipal::Role(arn) => (
-                        rid(rt::ROLE, arn),
-                        Some(grant_expandable(
-                            ids::entitlement_id(rt::ROLE, arn, "assignment"),
-                            false,
-                        )),
-                    ),
-                    AwsPrincipal::Account(account) => (rid(rt::ACCOUNT_IAM, account), None),
-                    AwsPrincipal::Other(_) => continue,
-                };
-                grants.push(grant(
-                    ids::grant_id(&assign_id, &principal.resource_type, &principal.resource),
-                    entitlement_ref(&assign_id, res.clone()),
-                    principal,
-                    expand.into_iter().collect(),
-                ));
-            }
-        }
-        for p in &r.attached {
-            grants.push(principal_policy_grant(p, rt::ROLE, &r.arn));
-        }
-        for p in &r.inline {
-            inline_out.push(iam_inline(rt::ROLE, &r.arn, p));
-        }
-        resources.push(res);
+        role_records(acct, r, &mut made, &mut inline_out);
     }
-
     for i in inline_out {
-        resources.push(i.resource);
-        ents.push(i.entitlement);
-        grants.push(i.grant);
+        made.resources.push(i.resource);
+        made.ents.push(i.entitlement);
+        made.grants.push(i.grant);
     }
 
     if opts.sync_secrets {
         for u in &snap.users {
             for k in snap.keys.get(&u.name).into_iter().flatten() {
-                resources.push(access_key_resource(k, &u.arn));
+                made.resources.push(access_key_resource(k, &u.arn));
             }
         }
     }
+    AccountRecords {
+        records: made.into_records(),
+        shared,
+    }
+}
 
-    let mut records: Vec<Record> = resources.into_iter().map(Record::Resource).collect();
-    records.extend(ents.into_iter().map(Record::Entitlement));
-    records.extend(grants.into_iter().map(Record::Grant));
-    // A policy may name one principal twice (e.g. the root ARN and the bare account id):
-    // keep the first record of each id so every id is written once.
-    let mut seen = std::collections::HashSet::new();
-    records.retain(|r| seen.insert((r.kind(), r.external_id())));
-    AccountRecords { records, shared }
+/// A group: resource, member entitlement, member grants, policy grants (inline policies into
+/// `inline_out`).
+fn group_records(
+    acct: &AccountInfo,
+    g: &Group,
+    snap: &IamSnapshot,
+    made: &mut RecordSet,
+    inline_out: &mut Vec<InlineOut>,
+) {
+    let res = group_resource(acct, g);
+    let member_id = ids::entitlement_id(rt::GROUP, &g.arn, "member");
+    made.ents.push(entitlement(
+        member_id.clone(),
+        res.clone(),
+        "member",
+        format!("{} Group Member", g.name),
+        format!("Is member of the {} IAM group in AWS", g.name),
+        &[rt::IAM_USER],
+        vec![v1_identifier(ids::v1_membership(&g.arn))],
+    ));
+    for u in snap
+        .users
+        .iter()
+        .filter(|u| u.groups.iter().any(|n| n == &g.name))
+    {
+        made.grants.push(group_member_grant(&res, &u.arn));
+    }
+    for p in &g.attached {
+        made.grants
+            .push(principal_policy_grant(p, rt::GROUP, &g.arn));
+    }
+    for p in &g.inline {
+        inline_out.push(iam_inline(rt::GROUP, &g.arn, p));
+    }
+    made.resources.push(res);
+}
+
+/// A role: resource, assignment entitlement, trust grants, policy grants (inline policies into
+/// `inline_out`).
+fn role_records(
+    acct: &AccountInfo,
+    r: &Role,
+    made: &mut RecordSet,
+    inline_out: &mut Vec<InlineOut>,
+) {
+    let res = role_resource(acct, r);
+    let assign_id = ids::entitlement_id(rt::ROLE, &r.arn, "assignment");
+    made.ents.push(entitlement(
+        assign_id.clone(),
+        res.clone(),
+        "assignment",
+        format!("{} Role", r.name),
+        format!("Can assume the {} role in AWS", r.name),
+        &[rt::IAM_USER, rt::ROLE, rt::GROUP, rt::SSO_USER],
+        vec![v1_identifier(ids::v1_membership(&r.arn))],
+    ));
+    if let Some(doc) = &r.trust {
+        made.grants.extend(trust_grants(doc, &res, &assign_id));
+    }
+    for p in &r.attached {
+        made.grants
+            .push(principal_policy_grant(p, rt::ROLE, &r.arn));
+    }
+    for p in &r.inline {
+        inline_out.push(iam_inline(rt::ROLE, &r.arn, p));
+    }
+    made.resources.push(res);
+}
+
+/// A grant of the role's `assignment` entitlement `assign_id` to every AWS principal its
+/// trust policy `doc` names (a role principal's own assumers through expansion).
+fn trust_grants(doc: &str, res: &pb::Resource, assign_id: &str) -> Vec<pb::Grant> {
+    let mut out = vec![];
+    for p in parse_trust(doc).aws {
+        let (principal, expand) = match &p {
+            AwsPrincipal::User(arn) => (rid(rt::IAM_USER, arn), None),
+            AwsPrincipal::Role(arn) => (
+                rid(rt::ROLE, arn),
+                Some(grant_expandable(
+                    ids::entitlement_id(rt::ROLE, arn, "assignment"),
+                    false,
+                )),
+            ),
+            AwsPrincipal::Account(account) => (rid(rt::ACCOUNT_IAM, account), None),
+            AwsPrincipal::Other(_) => continue,
+        };
+        out.push(grant(
+            ids::grant_id(assign_id, &principal.resource_type, &principal.resource),
+            entitlement_ref(assign_id, res.clone()),
+            principal,
+            expand.into_iter().collect(),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::any;
-
-    fn ts(s: &str) -> Option<DateTime<Utc>> {
-        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
-    }
-
-    fn acct(is_caller: bool) -> AccountInfo {
-        AccountInfo {
-            account_id: "111122223333".parse().unwrap(),
-            name: "dev".into(),
-            arn: None,
-            is_caller,
-            partition: "aws".into(),
-        }
-    }
-
-    fn snapshot() -> IamSnapshot {
-        let mut s = IamSnapshot::default();
-        s.users.push(User {
-            name: "alice@example.com".into(),
-            arn: "arn:aws:iam::111122223333:user/alice@example.com".into(),
-            id: "AIDA1".into(),
-            path: "/".into(),
-            tags: vec![
-                ("email".into(), "alice@corp.example".into()),
-                ("email".into(), "alice@example.com".into()),
-            ],
-            groups: vec!["ops".into()],
-            ..Default::default()
-        });
-        s.groups.push(Group {
-            name: "ops".into(),
-            arn: "arn:aws:iam::111122223333:group/ops".into(),
-            attached: vec![Attached {
-                name: "ReadOnlyAccess".into(),
-                arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
-            }],
-            ..Default::default()
-        });
-        s.roles.push(Role {
-            name: "deploy".into(),
-            arn: "arn:aws:iam::111122223333:role/deploy".into(),
-            path: "/".into(),
-            trust: Some(r#"{"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":["arn:aws:iam::444455556666:role/ci","444455556666","arn:aws:iam::111122223333:user/alice@example.com"]}}]}"#.into()),
-            ..Default::default()
-        });
-        s.aws_policies.push(ManagedPolicy {
-            name: "ReadOnlyAccess".into(),
-            arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
-            description: None,
-            document: Some("{}".into()),
-        });
-        s.keys.insert(
-            "alice@example.com".into(),
-            vec![AccessKey {
-                id: "AKIA1".into(),
-                user_name: "alice@example.com".into(),
-                status: "Inactive".into(),
-                last_used: ts("2024-05-01T00:00:00Z"),
-                ..Default::default()
-            }],
-        );
-        s.credentials.insert(
-            "alice@example.com".into(),
-            Credentials {
-                password_last_used: ts("2024-06-01T00:00:00Z"),
-                mfa_active: Some(true),
-                key_last_used: None,
-            },
-        );
-        s
-    }
-
-    fn find<'a>(recs: &'a [Record], kind: crate::model::Kind, id: &str) -> &'a Record {
-        recs.iter()
-            .find(|r| r.kind() == kind && r.external_id() == id)
-            .unwrap_or_else(|| panic!("no {kind:?} {id}"))
-    }
-
-    #[test]
-    fn users_get_latest_login_one_primary_email_and_mfa() {
-        let out = iam_records(
-            &acct(false),
-            &snapshot(),
-            IamRecordOptions { sync_secrets: true },
-        );
-        let Record::Resource(u) = find(
-            &out.records,
-            crate::model::Kind::Resource,
-            "iam_user:arn:aws:iam::111122223333:user/alice@example.com",
-        ) else {
-            panic!()
-        };
-        let t: pb::UserTrait = any::find(&u.annotations).unwrap();
-        // Password (June) is later than the key (May): the latest wins.
-        assert_eq!(
-            t.last_login.unwrap().seconds,
-            ts("2024-06-01T00:00:00Z").unwrap().timestamp()
-        );
-        let emails: Vec<(&str, bool)> = t
-            .emails
-            .iter()
-            .map(|e| (e.address.as_str(), e.is_primary))
-            .collect();
-        assert_eq!(
-            emails,
-            vec![("alice@example.com", true), ("alice@corp.example", false)]
-        );
-        assert!(t.mfa_status.unwrap().mfa_enabled);
-        assert_eq!(
-            u.parent_resource_id.as_ref().unwrap(),
-            &rid("account_iam", "111122223333")
-        );
-        // The annotation order baton-aws uses, trait last.
-        assert!(any::is::<pb::V1Identifier>(&u.annotations[0]));
-        assert!(any::is::<pb::ChildResourceType>(&u.annotations[1]));
-        assert!(any::is::<pb::UserTrait>(&u.annotations[2]));
-    }
-
-    #[test]
-    fn trust_principals_become_assignment_grants() {
-        let out = iam_records(
-            &acct(true),
-            &snapshot(),
-            IamRecordOptions {
-                sync_secrets: false,
-            },
-        );
-        let ent = "role:arn:aws:iam::111122223333:role/deploy:assignment";
-        let Record::Grant(role_grant) = find(
-            &out.records,
-            crate::model::Kind::Grant,
-            &format!("{ent}:role:arn:aws:iam::444455556666:role/ci"),
-        ) else {
-            panic!()
-        };
-        let ge: pb::GrantExpandable = any::find(&role_grant.annotations).unwrap();
-        assert_eq!(
-            ge.entitlement_ids,
-            vec!["role:arn:aws:iam::444455556666:role/ci:assignment"]
-        );
-        assert!(!ge.shallow);
-        let Record::Grant(root) = find(
-            &out.records,
-            crate::model::Kind::Grant,
-            &format!("{ent}:account_iam:444455556666"),
-        ) else {
-            panic!()
-        };
-        assert!(root.annotations.is_empty());
-        let Record::Grant(user) = find(
-            &out.records,
-            crate::model::Kind::Grant,
-            &format!("{ent}:iam_user:arn:aws:iam::111122223333:user/alice@example.com"),
-        ) else {
-            panic!()
-        };
-        assert!(user.annotations.is_empty());
-        // Grants embed the full role resource of the entitlement.
-        assert_eq!(
-            user.entitlement
-                .as_ref()
-                .unwrap()
-                .resource
-                .as_ref()
-                .unwrap()
-                .display_name,
-            "deploy"
-        );
-        // The caller's own account: top-level resources, no child annotations on account_iam.
-        let Record::Resource(a) = find(
-            &out.records,
-            crate::model::Kind::Resource,
-            "account_iam:111122223333",
-        ) else {
-            panic!()
-        };
-        assert!(!a.annotations.iter().any(any::is::<pb::ChildResourceType>));
-        let Record::Resource(r) = find(
-            &out.records,
-            crate::model::Kind::Resource,
-            "role:arn:aws:iam::111122223333:role/deploy",
-        ) else {
-            panic!()
-        };
-        assert!(r.parent_resource_id.is_none());
-        let nhi: pb::NonHumanIdentityTrait = any::find(&r.annotations).unwrap();
-        assert_eq!(nhi.nhi_detail, "aws.role.cross_account");
-        assert!(
-            !out.records
-                .iter()
-                .any(|r| r.external_id().starts_with("access-key:")),
-            "secrets off"
-        );
-    }
-
-    #[test]
-    fn aws_managed_policies_are_shared_and_group_policy_grants_expand_to_members() {
-        let out = iam_records(
-            &acct(false),
-            &snapshot(),
-            IamRecordOptions { sync_secrets: true },
-        );
-        let shared: Vec<String> = out.shared.iter().map(Record::external_id).collect();
-        assert_eq!(
-            shared,
-            vec![
-                "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess",
-                "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached"
-            ]
-        );
-        let Record::Resource(p) = &out.shared[0] else {
-            panic!()
-        };
-        assert!(
-            p.parent_resource_id.is_none(),
-            "AWS-managed policies have no parent"
-        );
-        let Record::Grant(g) = find(
-            &out.records,
-            crate::model::Kind::Grant,
-            "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached:group:arn:aws:iam::111122223333:group/ops",
-        ) else {
-            panic!()
-        };
-        let ge: pb::GrantExpandable = any::find(&g.annotations).unwrap();
-        assert_eq!(
-            ge.entitlement_ids,
-            vec!["group:arn:aws:iam::111122223333:group/ops:member"]
-        );
-        assert!(ge.shallow);
-        let Record::Resource(k) = find(
-            &out.records,
-            crate::model::Kind::Resource,
-            "access-key:AKIA1",
-        ) else {
-            panic!()
-        };
-        assert_eq!(
-            k.status.as_ref().unwrap().status,
-            pb::status::ResourceStatus::Disabled as i32
-        );
-        let st: pb::SecretTrait = any::find(&k.annotations).unwrap();
-        assert_eq!(
-            st.identity_id.unwrap(),
-            rid(
-                "iam_user",
-                "arn:aws:iam::111122223333:user/alice@example.com"
-            )
-        );
-        // No id twice within an account.
-        let mut ids: Vec<(crate::model::Kind, String)> = out
-            .records
-            .iter()
-            .map(|r| (r.kind(), r.external_id()))
-            .collect();
-        let n = ids.len();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), n);
-    }
-}
+mod tests;

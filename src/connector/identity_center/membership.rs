@@ -5,8 +5,8 @@
 //! (moto "deletes" unknown ids without complaint). Every call uses the management credentials
 //! and the org-wide Identity Center token bucket. Also the identity-store lookup
 //! (`sso:ListInstances`) and `DescribeGroup` / `DescribeUser`, whose answers become record
-//! facts through the sync's own mapping (`sync::identity_center::ic_group_of!` /
-//! `ic_user_of!`).
+//! facts through the sync's own mapping (`identity_center::ic_group_of` /
+//! `ic_user_of`).
 
 use aws_sdk_identitystore::types::MemberId;
 
@@ -63,7 +63,7 @@ pub(crate) async fn describe_group(
         )
         .await
     {
-        Ok(g) => Ok(Some(ic_group_of!(g))),
+        Ok(g) => Ok(Some(ic_group_of(&g))),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -90,7 +90,7 @@ pub(crate) async fn describe_user(
         )
         .await
     {
-        Ok(u) => Ok(Some(ic_user_of!(u))),
+        Ok(u) => Ok(Some(ic_user_of(&u))),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }

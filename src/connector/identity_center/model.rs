@@ -1,6 +1,6 @@
 //! What one read of IAM Identity Center produced: the instance, identity-store users, groups
 //! and memberships, permission sets with their policies, and account assignments. Plain data,
-//! filled by `sync::identity_center` and mapped to records by `sync::ic_records`; nothing here
+//! filled by `read` (through `convert`) and mapped to records by `records`; nothing here
 //! talks to AWS.
 
 use std::collections::BTreeSet;

@@ -1,8 +1,8 @@
 //! Identity Center as the sync's per-organization collector (the `identity center` phase).
 //! [`attach`] decides, while the run is planned, whether it is read: it locates the instance
-//! ([`super::locate`]) and notes what it found; with `--identity-center on` and no instance,
+//! ([`super::discover::locate`]) and notes what it found; with `--identity-center on` and no instance,
 //! the phase still runs and fails. The phase reads the identity store, the permission sets
-//! and the account assignments in the run's active accounts ([`super::Reader`]), and maps
+//! and the account assignments in the run's active accounts (`super::read`), and maps
 //! them to records ([`super::records`]).
 //!
 //! Not here: the reads and instance discovery themselves (`super`), provisioning.
@@ -16,34 +16,42 @@ use crate::model::pb;
 use crate::sync::plan::Plan;
 use crate::sync::{OrgCollector, OrgInput, OrgOutput};
 
+use super::discover::{Located, locate};
 use super::model::{IcSnapshot, Instance, InstanceKind};
+use super::read::Reader;
 use super::records::ic_records;
-use super::strategy::StrategyArg;
-use super::{IC_TYPES, IcArgs, IcMode, Located, Reader, locate};
+use super::strategy::StrategyChoice;
+use super::{IC_TYPES, IcMode, IcOptions};
 
 /// The phase's name in notes, logs and statistics.
 const NAME: &str = "identity center";
 
 /// Decides whether Identity Center is synced (one `ListInstances` per searched region; see
-/// [`super::PROBE_REGIONS`]) and returns its collector, adding its notes to `plan`.
+/// [`super::discover::PROBE_REGIONS`]) and returns its collector, adding its notes to `plan`.
 pub(crate) async fn attach(
     session: &Session,
-    opts: &IcArgs,
+    opts: &IcOptions,
     plan: &mut Plan,
 ) -> Option<Box<dyn OrgCollector>> {
-    if opts.identity_center == IcMode::Off {
+    if opts.mode == IcMode::Off {
         return None;
     }
     let Located {
         tried,
         management,
         found,
-    } = locate(session, opts, plan).await;
+    } = locate(
+        session,
+        plan,
+        opts.sso_region.as_deref(),
+        opts.instance_arn.as_deref(),
+    )
+    .await;
     let (instance, notes) = match found {
         Ok(p) => p,
         Err(missing) => {
             let why = missing.why(&tried);
-            if opts.identity_center == IcMode::Auto {
+            if opts.mode == IcMode::Auto {
                 plan.notes.push(format!("Identity Center: off ({why})"));
                 return None;
             }
@@ -62,7 +70,7 @@ pub(crate) async fn attach(
     plan.notes.extend(notes);
     Some(Box::new(IdentityCenter {
         instance,
-        strategy: opts.ic_assignment_strategy,
+        strategy: opts.strategy,
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
     }))
@@ -71,7 +79,7 @@ pub(crate) async fn attach(
 /// The note naming the instance that is read, where it was found, and what is left out.
 fn instance_note(
     instance: &Instance,
-    opts: &IcArgs,
+    opts: &IcOptions,
     tried: &[String],
     delegated: bool,
     caller: &str,
@@ -130,7 +138,7 @@ impl OrgCollector for Unavailable {
 #[derive(Debug, Clone)]
 struct IdentityCenter {
     instance: Instance,
-    strategy: StrategyArg,
+    strategy: StrategyChoice,
     /// An account Identity Center will not show the caller (the management account, for a
     /// delegated administrator).
     skip_account: Option<String>,

@@ -13,6 +13,8 @@
 //!   the same records;
 //! - users carry `login` (the user name) and a structured name, at most one primary email (the
 //!   store's primary), no duplicate addresses; permission sets carry a profile.
+//!
+//! Not here: reading Identity Center (`read`), IAM's records (`iam::records`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -29,7 +31,7 @@ use crate::model::types as rt;
 use super::model::*;
 use crate::connector::iam::model::{Attached, ManagedPolicy};
 use crate::connector::iam::records::{
-    aws_policy_resource, inline_policy, policy_entitlement, policy_grant,
+    RecordSet, aws_policy_resource, inline_policy, policy_entitlement, policy_grant,
 };
 
 /// The records of one Identity Center read.
@@ -317,17 +319,41 @@ pub fn ic_records(
     accounts: &BTreeMap<String, pb::Resource>,
     partition: &str,
 ) -> IcRecords {
-    let inst = &snap.instance;
-    let mut resources: Vec<pb::Resource> = vec![];
-    let mut ents: Vec<pb::Entitlement> = vec![];
-    let mut grants: Vec<pb::Grant> = vec![];
-    let mut shared: Vec<Record> = vec![];
+    let mut made = RecordSet::default();
+    identity_store_records(snap, &mut made);
+    let aws_policies = permission_set_records(snap, &mut made);
+    let shared = shared_policy_records(&aws_policies);
 
-    for u in &snap.users {
-        resources.push(user_resource(inst, u));
+    // Account entitlements: every permission set on every account.
+    for (account_id, account) in accounts {
+        for ps in &snap.permission_sets {
+            made.ents
+                .push(account_entitlement(account, account_id, ps, false));
+        }
     }
 
-    // Groups, their member entitlements and the membership grants (user members only).
+    let ps_by_arn: BTreeMap<&str, &PermissionSet> = snap
+        .permission_sets
+        .iter()
+        .map(|p| (p.arn.as_str(), p))
+        .collect();
+    let (bindings, unknown_permission_set) = account_grants(snap, accounts, &ps_by_arn, &mut made);
+    let binding_ents = binding_records(&bindings, &ps_by_arn, partition, &mut made);
+    binding_grants(snap, &binding_ents, &mut made);
+
+    IcRecords {
+        records: made.into_records(),
+        shared,
+        unknown_permission_set,
+    }
+}
+
+/// Users, groups, their member entitlements and the membership grants (user members only).
+fn identity_store_records(snap: &IcSnapshot, made: &mut RecordSet) {
+    let inst = &snap.instance;
+    for u in &snap.users {
+        made.resources.push(user_resource(inst, u));
+    }
     let users: HashSet<&str> = snap.users.iter().map(|u| u.id.as_str()).collect();
     for g in &snap.groups {
         let res = group_resource(inst, g);
@@ -338,26 +364,27 @@ pub fn ic_records(
                 tracing::debug!(membership = %m.id, "membership of a user the store did not list; kept");
             }
             let uarn = user_arn(inst, &m.user_id);
-            grants.push(grant(
+            made.grants.push(grant(
                 m.id.clone(),
                 entitlement_ref(&ent.id, res.clone()),
                 rid(rt::SSO_USER, &uarn),
                 vec![v1_identifier(ids::v1_membership_grant(&garn, &uarn))],
             ));
         }
-        ents.push(ent);
-        resources.push(res);
+        made.ents.push(ent);
+        made.resources.push(res);
     }
+}
 
-    // Permission sets: resource, inline policy, AWS-managed policy grants.
+/// Permission sets: resource, inline policy, AWS-managed policy grants. Returns the
+/// AWS-managed policies they use, by ARN.
+fn permission_set_records<'a>(
+    snap: &'a IcSnapshot,
+    made: &mut RecordSet,
+) -> BTreeMap<&'a str, &'a Attached> {
     let mut aws_policies: BTreeMap<&str, &Attached> = BTreeMap::new();
-    let ps_by_arn: BTreeMap<&str, &PermissionSet> = snap
-        .permission_sets
-        .iter()
-        .map(|p| (p.arn.as_str(), p))
-        .collect();
     for ps in &snap.permission_sets {
-        resources.push(permission_set_resource(ps));
+        made.resources.push(permission_set_resource(ps));
         if let Some(doc) = &ps.inline {
             let (r, e, g) = inline_policy(
                 rt::PERMISSION_SET,
@@ -367,18 +394,24 @@ pub fn ic_records(
                 format!("Inline policy attached to permission set {}", ps.arn),
                 None,
             );
-            resources.push(r);
-            ents.push(e);
-            grants.push(g);
+            made.resources.push(r);
+            made.ents.push(e);
+            made.grants.push(g);
         }
         for p in &ps.managed {
-            grants.push(policy_grant(p, rid(rt::PERMISSION_SET, &ps.arn), None));
+            made.grants
+                .push(policy_grant(p, rid(rt::PERMISSION_SET, &ps.arn), None));
             if p.arn.contains(":iam::aws:policy/") {
                 aws_policies.insert(&p.arn, p);
             }
         }
     }
-    // Referenced AWS-managed policies exist as resources even if no IAM principal uses them.
+    aws_policies
+}
+
+/// Referenced AWS-managed policies exist as resources even if no IAM principal uses them.
+fn shared_policy_records(aws_policies: &BTreeMap<&str, &Attached>) -> Vec<Record> {
+    let mut shared = vec![];
     for p in aws_policies.values() {
         let r = aws_policy_resource(&ManagedPolicy {
             name: p.name.clone(),
@@ -389,15 +422,17 @@ pub fn ic_records(
         shared.push(Record::Resource(r.clone()));
         shared.push(Record::Entitlement(policy_entitlement(&r)));
     }
+    shared
+}
 
-    // Account entitlements: every permission set on every account.
-    for (account_id, account) in accounts {
-        for ps in &snap.permission_sets {
-            ents.push(account_entitlement(account, account_id, ps, false));
-        }
-    }
-
-    // Assignments: account grants, bindings, binding grants.
+/// The account grant of every assignment in the run's accounts. Returns the (account,
+/// permission set) pairs assigned, and how many assignments name an unknown permission set.
+fn account_grants<'a>(
+    snap: &'a IcSnapshot,
+    accounts: &BTreeMap<String, pb::Resource>,
+    ps_by_arn: &BTreeMap<&str, &'a PermissionSet>,
+    made: &mut RecordSet,
+) -> (BTreeSet<(&'a str, &'a str)>, usize) {
     let mut unknown_permission_set = 0;
     let mut bindings: BTreeSet<(&str, &str)> = BTreeSet::new();
     for a in snap.assignments.iter().flatten() {
@@ -408,11 +443,11 @@ pub fn ic_records(
             unknown_permission_set += 1;
             continue;
         };
-        let (ptype, principal) = principal_of(inst, a);
+        let (ptype, principal) = principal_of(&snap.instance, a);
         let ent_id = ids::account_permission_set_entitlement(&a.account, &ps.arn);
         let mut anns = vec![v1_identifier(format!("grant:{ent_id}:{principal}"))];
         anns.extend(group_expansion(ptype, &principal));
-        grants.push(grant(
+        made.grants.push(grant(
             ids::prefixed_grant_id(ptype, &principal, &ent_id),
             account_entitlement(account, &a.account, ps, true),
             rid(ptype, &principal),
@@ -420,8 +455,20 @@ pub fn ic_records(
         ));
         bindings.insert((a.account.as_str(), ps.arn.as_str()));
     }
-    let mut binding_ents: BTreeMap<(&str, &str), pb::Entitlement> = BTreeMap::new();
-    for &(account_id, ps_arn) in &bindings {
+    (bindings, unknown_permission_set)
+}
+
+/// A binding resource and `assigned` entitlement per assigned pair, with the grants of the
+/// permission set's policies (customer-managed ones resolved in the account). Returns the
+/// entitlements by pair.
+fn binding_records<'a>(
+    bindings: &BTreeSet<(&'a str, &'a str)>,
+    ps_by_arn: &BTreeMap<&str, &PermissionSet>,
+    partition: &str,
+    made: &mut RecordSet,
+) -> BTreeMap<(&'a str, &'a str), pb::Entitlement> {
+    let mut binding_ents = BTreeMap::new();
+    for &(account_id, ps_arn) in bindings {
         let Some(ps) = ps_by_arn.get(ps_arn) else {
             continue;
         };
@@ -437,474 +484,40 @@ pub fn ic_records(
                 arn: r.arn_in(partition, account_id),
             }));
         for p in policies {
-            grants.push(policy_grant(
+            made.grants.push(policy_grant(
                 &p,
                 rid(rt::PERMISSION_SET_ASSIGNMENT, &bid),
                 Some(grant_expandable(&ent.id, false)),
             ));
         }
         binding_ents.insert((account_id, ps_arn), ent.clone());
-        ents.push(ent);
-        resources.push(res);
+        made.ents.push(ent);
+        made.resources.push(res);
     }
+    binding_ents
+}
+
+/// The binding grant of every assignment whose pair has a binding.
+fn binding_grants(
+    snap: &IcSnapshot,
+    binding_ents: &BTreeMap<(&str, &str), pb::Entitlement>,
+    made: &mut RecordSet,
+) {
     for a in snap.assignments.iter().flatten() {
         let Some(ent) = binding_ents.get(&(a.account.as_str(), a.permission_set.as_str())) else {
             continue;
         };
-        let (ptype, principal) = principal_of(inst, a);
+        let (ptype, principal) = principal_of(&snap.instance, a);
         let mut anns = vec![v1_identifier(format!("grant:{}:{principal}", ent.id))];
         anns.extend(group_expansion(ptype, &principal));
-        grants.push(grant(
+        made.grants.push(grant(
             ids::prefixed_grant_id(ptype, &principal, &ent.id),
             ent.clone(),
             rid(ptype, &principal),
             anns,
         ));
     }
-
-    let mut records: Vec<Record> = resources.into_iter().map(Record::Resource).collect();
-    records.extend(ents.into_iter().map(Record::Entitlement));
-    records.extend(grants.into_iter().map(Record::Grant));
-    let mut seen = HashSet::new();
-    records.retain(|r| seen.insert((r.kind(), r.external_id())));
-    IcRecords {
-        records,
-        shared,
-        unknown_permission_set,
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::any;
-    use crate::model::profile::from_struct;
-
-    const PS1: &str = "arn:aws:sso:::permissionSet/ssoins-1111111111111111/ps-aaaaaaaaaaaaaaaa";
-    const PS2: &str = "arn:aws:sso:::permissionSet/ssoins-1111111111111111/ps-bbbbbbbbbbbbbbbb";
-    const A1: &str = "111111111111";
-    const A2: &str = "222222222222";
-    const UA: &str = "arn:aws:identitystore:eu-west-1::d-1234567890/user/u-1";
-    const UB: &str = "arn:aws:identitystore:eu-west-1::d-1234567890/user/u-2";
-    const GA: &str = "arn:aws:identitystore:eu-west-1::d-1234567890/group/g-1";
-
-    fn instance() -> Instance {
-        Instance {
-            arn: "arn:aws:sso:::instance/ssoins-1111111111111111".into(),
-            identity_store_id: "d-1234567890".into(),
-            region: "eu-west-1".into(),
-            owner_account: Some(A1.into()),
-            name: None,
-            status: Some("ACTIVE".into()),
-            kind: InstanceKind::Organization,
-        }
-    }
-
-    fn user(id: &str, name: &str, emails: &[(&str, bool)]) -> IcUser {
-        IcUser {
-            id: id.into(),
-            user_name: name.into(),
-            display_name: Some(format!("{name} display")),
-            status: UserStatus::Unknown,
-            name: PersonName {
-                given: Some("Ada".into()),
-                family: Some("Lovelace".into()),
-                ..Default::default()
-            },
-            emails: emails
-                .iter()
-                .map(|(v, p)| Email {
-                    value: v.to_string(),
-                    primary: *p,
-                })
-                .collect(),
-            external_ids: vec![],
-        }
-    }
-
-    fn account(id: &str) -> pb::Resource {
-        resource(
-            rid(rt::ACCOUNT, id),
-            &format!("acct-{id}"),
-            None,
-            vec![v1_identifier(id), pack(&pb::AppTrait::default())],
-            None,
-        )
-    }
-
-    fn snapshot() -> IcSnapshot {
-        let a = |account: &str, ps: &str, kind, principal: &str| Assignment {
-            account: account.into(),
-            permission_set: ps.into(),
-            kind,
-            principal_id: principal.into(),
-        };
-        IcSnapshot {
-            instance: instance(),
-            users: vec![
-                user(
-                    "u-1",
-                    "ada@example.com",
-                    &[
-                        ("ada@example.com", false),
-                        ("ADA@example.com", false),
-                        ("ada@home.example", true),
-                    ],
-                ),
-                user("u-2", "bob", &[]),
-            ],
-            groups: vec![IcGroup {
-                id: "g-1".into(),
-                display_name: "Ops".into(),
-                description: Some("Operators".into()),
-                external_ids: vec![ExternalId {
-                    issuer: "https://idp.example".into(),
-                    id: "ops".into(),
-                }],
-            }],
-            memberships: vec![Membership {
-                id: "m-1".into(),
-                group_id: "g-1".into(),
-                user_id: "u-2".into(),
-            }],
-            permission_sets: vec![
-                PermissionSet {
-                    arn: PS1.into(),
-                    name: "Admin".into(),
-                    description: Some("Full access".into()),
-                    session_duration: Some("PT4H".into()),
-                    relay_state: None,
-                    created: None,
-                    managed: vec![Attached {
-                        name: "AdministratorAccess".into(),
-                        arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
-                    }],
-                    customer_managed: vec![CustomerPolicyRef::new("deploy", Some("/app"))],
-                    inline: Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
-                    boundary: Some(Boundary::CustomerManaged(CustomerPolicyRef::new(
-                        "edge", None,
-                    ))),
-                },
-                PermissionSet {
-                    arn: PS2.into(),
-                    name: "ReadOnly".into(),
-                    description: None,
-                    session_duration: Some("PT1H".into()),
-                    relay_state: Some("https://console.aws.amazon.com/".into()),
-                    created: None,
-                    managed: vec![],
-                    customer_managed: vec![],
-                    inline: None,
-                    boundary: None,
-                },
-            ],
-            assignments: Some(
-                [
-                    a(A1, PS1, PrincipalKind::User, "u-1"),
-                    a(A2, PS1, PrincipalKind::Group, "g-1"),
-                    // Not in the run's accounts, and a permission set the snapshot lacks.
-                    a("333333333333", PS1, PrincipalKind::User, "u-1"),
-                    a(
-                        A1,
-                        "arn:aws:sso:::permissionSet/ssoins-1111111111111111/ps-cccccccccccccccc",
-                        PrincipalKind::User,
-                        "u-2",
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            ),
-        }
-    }
-
-    fn accounts() -> BTreeMap<String, pb::Resource> {
-        [A1, A2]
-            .iter()
-            .map(|a| (a.to_string(), account(a)))
-            .collect()
-    }
-
-    fn ids_of(out: &IcRecords, kind: crate::model::Kind) -> BTreeSet<String> {
-        out.records
-            .iter()
-            .filter(|r| r.kind() == kind)
-            .map(|r| r.external_id())
-            .collect()
-    }
-
-    fn set(items: &[String]) -> BTreeSet<String> {
-        items.iter().cloned().collect()
-    }
-
-    #[test]
-    fn ic_records_exact_ids() {
-        use crate::model::Kind;
-        let out = ic_records(&snapshot(), &accounts(), "aws");
-        let inline = format!("{PS1}::inline::inline");
-        assert_eq!(
-            ids_of(&out, Kind::Resource),
-            set(&[
-                format!("sso_user:{UA}"),
-                format!("sso_user:{UB}"),
-                format!("sso_group:{GA}"),
-                format!("permission_set:{PS1}"),
-                format!("permission_set:{PS2}"),
-                format!("inline_policy:{inline}"),
-                format!("permission_set_assignment:{PS1}-{A1}"),
-                format!("permission_set_assignment:{PS1}-{A2}"),
-            ])
-        );
-        assert_eq!(
-            ids_of(&out, Kind::Entitlement),
-            set(&[
-                format!("sso_group:{GA}:member"),
-                format!("inline_policy:{inline}:attached"),
-                format!("{A1}|{PS1}"),
-                format!("{A1}|{PS2}"),
-                format!("{A2}|{PS1}"),
-                format!("{A2}|{PS2}"),
-                format!("permission_set_assignment:{PS1}-{A1}:assigned"),
-                format!("permission_set_assignment:{PS1}-{A2}:assigned"),
-            ]),
-            "every permission set on every account, bindings only where assigned"
-        );
-        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
-        assert_eq!(
-            ids_of(&out, Kind::Grant),
-            set(&[
-                "m-1".to_string(),
-                format!("inline_policy:{inline}:attached:permission_set:{PS1}"),
-                format!("iam_policy:{admin}:attached:permission_set:{PS1}"),
-                format!("grant:sso_user:{UA}:{A1}|{PS1}"),
-                format!("grant:sso_group:{GA}:{A2}|{PS1}"),
-                format!("grant:sso_user:{UA}:permission_set_assignment:{PS1}-{A1}:assigned"),
-                format!("grant:sso_group:{GA}:permission_set_assignment:{PS1}-{A2}:assigned"),
-                format!("iam_policy:{admin}:attached:permission_set_assignment:{PS1}-{A1}"),
-                format!("iam_policy:{admin}:attached:permission_set_assignment:{PS1}-{A2}"),
-                format!(
-                    "iam_policy:arn:aws:iam::{A1}:policy/app/deploy:attached:permission_set_assignment:{PS1}-{A1}"
-                ),
-                format!(
-                    "iam_policy:arn:aws:iam::{A2}:policy/app/deploy:attached:permission_set_assignment:{PS1}-{A2}"
-                ),
-            ])
-        );
-        assert_eq!(out.unknown_permission_set, 1);
-        let shared: Vec<String> = out.shared.iter().map(|r| r.external_id()).collect();
-        assert_eq!(
-            shared,
-            vec![
-                format!("iam_policy:{admin}"),
-                format!("iam_policy:{admin}:attached")
-            ]
-        );
-    }
-
-    fn find_grant<'a>(out: &'a IcRecords, id: &str) -> &'a pb::Grant {
-        out.records
-            .iter()
-            .find_map(|r| match r {
-                Record::Grant(g) if g.id == id => Some(g),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no grant {id}"))
-    }
-
-    #[test]
-    fn ic_records_users_have_one_primary_email_login_and_name() {
-        let u = user_resource(&instance(), &snapshot().users[0]);
-        assert_eq!(u.display_name, "ada@example.com");
-        let t: pb::UserTrait = any::find(&u.annotations).unwrap();
-        let emails: Vec<(&str, bool)> = t
-            .emails
-            .iter()
-            .map(|e| (e.address.as_str(), e.is_primary))
-            .collect();
-        assert_eq!(
-            emails,
-            vec![("ada@example.com", false), ("ada@home.example", true)],
-            "no duplicate, the store's primary wins"
-        );
-        assert_eq!(t.login, "ada@example.com");
-        assert_eq!(t.account_type, pb::user_trait::AccountType::Human as i32);
-        let n = t.structured_name.unwrap();
-        assert_eq!(
-            (n.given_name.as_str(), n.family_name.as_str()),
-            ("Ada", "Lovelace")
-        );
-        assert_eq!(u.status.unwrap().status, 0, "no UserStatus: unspecified");
-        assert_eq!(
-            any::find::<pb::V1Identifier>(&u.annotations).unwrap().id,
-            UA
-        );
-        assert_eq!(
-            from_struct(u.profile.as_ref().unwrap()),
-            json!({"aws_user_type": "sso", "aws_user_name": "ada@example.com display", "aws_user_id": "u-1"})
-        );
-        // No store primary: the first address is primary.
-        let mut plain = snapshot().users[0].clone();
-        plain.emails.iter_mut().for_each(|e| e.primary = false);
-        plain.status = UserStatus::Disabled;
-        let r = user_resource(&instance(), &plain);
-        let t: pb::UserTrait = any::find(&r.annotations).unwrap();
-        assert!(t.emails[0].is_primary && !t.emails[1].is_primary);
-        assert_eq!(
-            t.status.unwrap().status,
-            pb::user_trait::status::Status::Disabled as i32
-        );
-        assert_eq!(
-            r.status.unwrap().status,
-            pb::status::ResourceStatus::Disabled as i32
-        );
-    }
-
-    #[test]
-    fn ic_records_groups_memberships_and_permission_sets() {
-        let out = ic_records(&snapshot(), &accounts(), "aws");
-        let m = find_grant(&out, "m-1");
-        assert_eq!(
-            m.principal.as_ref().unwrap().id,
-            Some(rid(rt::SSO_USER, UB))
-        );
-        let ent = m.entitlement.as_ref().unwrap();
-        assert_eq!(ent.id, format!("sso_group:{GA}:member"));
-        let embedded = ent.resource.as_ref().unwrap();
-        assert_eq!(embedded.display_name, "Ops", "the full group resource");
-        assert_eq!(embedded.description, "Operators");
-        assert_eq!(
-            from_struct(embedded.profile.as_ref().unwrap())["external_ids"],
-            json!([{"id": "ops", "issuer": "https://idp.example"}])
-        );
-        assert_eq!(
-            any::find::<pb::V1Identifier>(&m.annotations).unwrap().id,
-            format!("grant:membership:{GA}:{UB}")
-        );
-        let ps = out
-            .records
-            .iter()
-            .find_map(|r| match r {
-                Record::Resource(x) if x.id == Some(rid(rt::PERMISSION_SET, PS1)) => Some(x),
-                _ => None,
-            })
-            .unwrap();
-        assert_eq!(ps.description, "Full access");
-        assert_eq!(
-            from_struct(ps.profile.as_ref().unwrap()),
-            json!({
-                "aws_permission_set_arn": PS1,
-                "aws_session_duration": "PT4H",
-                "aws_managed_policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
-                "aws_customer_managed_policies": ["/app/deploy"],
-                "aws_inline_policy": true,
-                "aws_permissions_boundary": "/edge",
-            })
-        );
-        assert_eq!(
-            any::find::<pb::ChildResourceType>(&ps.annotations)
-                .unwrap()
-                .resource_type_id,
-            rt::INLINE_POLICY
-        );
-    }
-
-    #[test]
-    fn ic_records_account_grants_match_baton_aws() {
-        let out = ic_records(&snapshot(), &accounts(), "aws");
-        let g = find_grant(&out, &format!("grant:sso_group:{GA}:{A2}|{PS1}"));
-        let anns = &g.annotations;
-        assert_eq!(
-            any::find::<pb::V1Identifier>(anns).unwrap().id,
-            format!("grant:{A2}|{PS1}:{GA}")
-        );
-        let ge: pb::GrantExpandable = any::find(anns).unwrap();
-        assert_eq!(ge.entitlement_ids, vec![format!("sso_group:{GA}:member")]);
-        assert!(!ge.shallow);
-        let e = g.entitlement.as_ref().unwrap();
-        assert_eq!(e.display_name, "Admin Permission Set");
-        assert_eq!(e.description, "Full access");
-        assert_eq!(e.slug, "", "embedded without slug");
-        let to: Vec<&str> = e.grantable_to.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(to, vec![rt::SSO_GROUP, rt::SSO_USER]);
-        assert_eq!(
-            e.resource.as_ref().unwrap(),
-            &account(A2),
-            "the full account"
-        );
-        // A user's grant has no expansion.
-        let u = find_grant(&out, &format!("grant:sso_user:{UA}:{A1}|{PS1}"));
-        assert!(any::find::<pb::GrantExpandable>(&u.annotations).is_none());
-        // The listed entitlement has the slug and baton's grantable_to order.
-        let listed = out
-            .records
-            .iter()
-            .find_map(|r| match r {
-                Record::Entitlement(x) if x.id == format!("{A1}|{PS2}") => Some(x),
-                _ => None,
-            })
-            .unwrap();
-        assert_eq!(listed.slug, "ReadOnly access");
-        let to: Vec<&str> = listed.grantable_to.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(to, vec![rt::SSO_USER, rt::SSO_GROUP]);
-    }
-
-    #[test]
-    fn ic_records_bindings_and_their_grants() {
-        let out = ic_records(&snapshot(), &accounts(), "aws");
-        let b = out
-            .records
-            .iter()
-            .find_map(|r| match r {
-                Record::Resource(x)
-                    if x.id == Some(rid(rt::PERMISSION_SET_ASSIGNMENT, &format!("{PS1}-{A2}"))) =>
-                {
-                    Some(x)
-                }
-                _ => None,
-            })
-            .unwrap();
-        assert_eq!(b.display_name, format!("Admin on {A2}"));
-        assert_eq!(b.parent_resource_id, Some(rid(rt::ACCOUNT, A2)));
-        let sb: pb::ScopeBindingTrait = any::find(&b.annotations).unwrap();
-        assert_eq!(sb.role_id, Some(rid(rt::PERMISSION_SET, PS1)));
-        assert_eq!(sb.scope_resource_id, Some(rid(rt::ACCOUNT, A2)));
-        let assigned = format!("permission_set_assignment:{PS1}-{A2}:assigned");
-        let g = find_grant(&out, &format!("grant:sso_group:{GA}:{assigned}"));
-        assert_eq!(g.entitlement.as_ref().unwrap().slug, "assigned");
-        assert_eq!(g.entitlement.as_ref().unwrap().resource.as_ref(), Some(b));
-        assert_eq!(
-            any::find::<pb::V1Identifier>(&g.annotations).unwrap().id,
-            format!("grant:{assigned}:{GA}")
-        );
-        let p = find_grant(
-            &out,
-            &format!(
-                "iam_policy:arn:aws:iam::{A2}:policy/app/deploy:attached:permission_set_assignment:{PS1}-{A2}"
-            ),
-        );
-        let ge: pb::GrantExpandable = any::find(&p.annotations).unwrap();
-        assert_eq!(ge.entitlement_ids, vec![assigned]);
-        assert_eq!(
-            p.entitlement
-                .as_ref()
-                .unwrap()
-                .resource
-                .as_ref()
-                .unwrap()
-                .display_name,
-            "deploy"
-        );
-    }
-
-    #[test]
-    fn ic_records_without_accounts_have_no_account_data() {
-        let out = ic_records(&snapshot(), &BTreeMap::new(), "aws");
-        assert!(!out.records.iter().any(|r| {
-            let id = r.external_id();
-            id.contains('|') || id.contains("permission_set_assignment")
-        }));
-        assert_eq!(
-            CustomerPolicyRef::new("x", Some("a/b")).path_name(),
-            "/a/b/x"
-        );
-    }
-}
+mod tests;

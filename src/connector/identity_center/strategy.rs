@@ -15,6 +15,9 @@
 //! Otherwise it discovers the pairs, and then keeps the pair strategy only if listing the
 //! pairs costs no more than asking every principal (the discovery calls are spent either
 //! way). The worst case is therefore below twice the cheapest strategy. Pure logic, no AWS.
+//!
+//! Not here: the calls themselves (`read`), the `--ic-assignment-strategy` flag
+//! (`cli::ic_args`).
 
 use std::fmt;
 
@@ -45,9 +48,9 @@ impl fmt::Display for Strategy {
     }
 }
 
-/// `--ic-assignment-strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StrategyArg {
+/// Which strategy to use: the cheapest (auto), or a fixed one (`--ic-assignment-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyChoice {
     /// The cheapest by the estimates below.
     Auto,
     Principal,
@@ -55,14 +58,14 @@ pub enum StrategyArg {
     Account,
 }
 
-impl StrategyArg {
+impl StrategyChoice {
     /// The fixed strategy, or `None` for auto.
     pub fn fixed(self) -> Option<Strategy> {
         match self {
-            StrategyArg::Auto => None,
-            StrategyArg::Principal => Some(Strategy::Principal),
-            StrategyArg::PermissionSet => Some(Strategy::PermissionSet),
-            StrategyArg::Account => Some(Strategy::Account),
+            StrategyChoice::Auto => None,
+            StrategyChoice::Principal => Some(Strategy::Principal),
+            StrategyChoice::PermissionSet => Some(Strategy::PermissionSet),
+            StrategyChoice::Account => Some(Strategy::Account),
         }
     }
 }
@@ -229,7 +232,7 @@ mod tests {
         assert!(known(10, 2, 0, 7).nothing_to_ask());
         assert!(known(10, 2, 3, 0).nothing_to_ask());
         assert!(!known(0, 0, 3, 2).nothing_to_ask());
-        assert_eq!(StrategyArg::Auto.fixed(), None);
-        assert_eq!(StrategyArg::Account.fixed(), Some(Strategy::Account));
+        assert_eq!(StrategyChoice::Auto.fixed(), None);
+        assert_eq!(StrategyChoice::Account.fixed(), Some(Strategy::Account));
     }
 }
