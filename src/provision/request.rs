@@ -198,7 +198,8 @@ impl SsoPrincipal {
 }
 
 impl SsoKind {
-    fn word(self) -> &'static str {
+    /// `user` / `group`, as identity-store ARNs and messages spell it.
+    pub fn word(self) -> &'static str {
         match self {
             SsoKind::User => "user",
             SsoKind::Group => "group",

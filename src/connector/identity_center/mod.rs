@@ -13,8 +13,10 @@
 pub mod assignment;
 pub mod membership;
 pub mod model;
+pub mod object_records;
 pub mod records;
 pub mod strategy;
+pub mod users;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;

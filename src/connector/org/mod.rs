@@ -3,6 +3,8 @@
 //! `organization`, `organizational_unit` and `account` records. Accounts are listed per node
 //! (`ListAccountsForParent`), so no per-account `ListParents` call is needed.
 
+pub mod account;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
