@@ -453,9 +453,17 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let prov = Provisioner::new(session, opts);
     let result = prov.run(&job).await;
     let totals = metrics.totals();
+    // The operations the SDK itself reported, per `service:Operation` (what the outcome's
+    // calls must match; tests/provision.rs holds them together).
+    let operations: std::collections::BTreeMap<String, u64> = metrics
+        .snapshot()
+        .into_iter()
+        .map(|(op, s)| (op, s.calls))
+        .collect();
     tracing::info!(
         requests = totals.requests,
         retries = totals.retries(),
+        operations = %serde_json::json!(operations),
         "AWS requests made"
     );
     match result {
