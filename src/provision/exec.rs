@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aws_sdk_organizations::operation::list_parents::ListParentsInput;
-use aws_sdk_organizations::operation::list_parents::builders::ListParentsInputBuilder;
+use aws_sdk_organizations::operation as org_op;
 use aws_sdk_organizations::types::ParentType;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -200,8 +199,12 @@ impl IcClient for aws_sdk_identitystore::Client {
 }
 
 /// `organizations:ListParents` of `child` (an account or OU).
-pub(crate) fn list_parents(child: &str) -> Req<ListParentsInputBuilder> {
-    Req::new(|p| ListParentsInput::builder().child_id(p.put("ChildId", child)))
+pub(crate) fn list_parents(
+    child: &str,
+) -> Req<org_op::list_parents::builders::ListParentsInputBuilder> {
+    Req::new(|p| {
+        org_op::list_parents::ListParentsInput::builder().child_id(p.put("ChildId", child))
+    })
 }
 
 /// One request's execution: the shared state plus the calls made so far.

@@ -7,42 +7,7 @@
 //! (`connector::iam::records`).
 //! Not here: user creation and deletion (`users`).
 
-use aws_sdk_iam::operation::add_user_to_group::AddUserToGroupInput;
-use aws_sdk_iam::operation::add_user_to_group::builders::AddUserToGroupInputBuilder;
-use aws_sdk_iam::operation::attach_group_policy::AttachGroupPolicyInput;
-use aws_sdk_iam::operation::attach_group_policy::builders::AttachGroupPolicyInputBuilder;
-use aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyInput;
-use aws_sdk_iam::operation::attach_role_policy::builders::AttachRolePolicyInputBuilder;
-use aws_sdk_iam::operation::attach_user_policy::AttachUserPolicyInput;
-use aws_sdk_iam::operation::attach_user_policy::builders::AttachUserPolicyInputBuilder;
-use aws_sdk_iam::operation::delete_group_policy::DeleteGroupPolicyInput;
-use aws_sdk_iam::operation::delete_group_policy::builders::DeleteGroupPolicyInputBuilder;
-use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyInput;
-use aws_sdk_iam::operation::delete_role_policy::builders::DeleteRolePolicyInputBuilder;
-use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyInput;
-use aws_sdk_iam::operation::delete_user_policy::builders::DeleteUserPolicyInputBuilder;
-use aws_sdk_iam::operation::detach_group_policy::DetachGroupPolicyInput;
-use aws_sdk_iam::operation::detach_group_policy::builders::DetachGroupPolicyInputBuilder;
-use aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyInput;
-use aws_sdk_iam::operation::detach_role_policy::builders::DetachRolePolicyInputBuilder;
-use aws_sdk_iam::operation::detach_user_policy::DetachUserPolicyInput;
-use aws_sdk_iam::operation::detach_user_policy::builders::DetachUserPolicyInputBuilder;
-use aws_sdk_iam::operation::get_group::GetGroupInput;
-use aws_sdk_iam::operation::get_group::builders::GetGroupInputBuilder;
-use aws_sdk_iam::operation::get_group_policy::GetGroupPolicyInput;
-use aws_sdk_iam::operation::get_group_policy::builders::GetGroupPolicyInputBuilder;
-use aws_sdk_iam::operation::get_role_policy::GetRolePolicyInput;
-use aws_sdk_iam::operation::get_role_policy::builders::GetRolePolicyInputBuilder;
-use aws_sdk_iam::operation::get_user_policy::GetUserPolicyInput;
-use aws_sdk_iam::operation::get_user_policy::builders::GetUserPolicyInputBuilder;
-use aws_sdk_iam::operation::list_attached_group_policies::ListAttachedGroupPoliciesInput;
-use aws_sdk_iam::operation::list_attached_group_policies::builders::ListAttachedGroupPoliciesInputBuilder;
-use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesInput;
-use aws_sdk_iam::operation::list_attached_role_policies::builders::ListAttachedRolePoliciesInputBuilder;
-use aws_sdk_iam::operation::list_attached_user_policies::ListAttachedUserPoliciesInput;
-use aws_sdk_iam::operation::list_attached_user_policies::builders::ListAttachedUserPoliciesInputBuilder;
-use aws_sdk_iam::operation::remove_user_from_group::RemoveUserFromGroupInput;
-use aws_sdk_iam::operation::remove_user_from_group::builders::RemoveUserFromGroupInputBuilder;
+use aws_sdk_iam::operation as iam_op;
 use aws_sdk_iam::types::AttachedPolicy;
 
 use crate::arn::{AccountId, Arn};
@@ -201,13 +166,19 @@ pub(crate) fn inline_policy(holder: &IamPrincipal, name: &str, cx: &Context) -> 
         })
 }
 
-fn get_group(group: &Arn) -> Req<GetGroupInputBuilder> {
-    Req::new(|p| GetGroupInput::builder().group_name(p.put("GroupName", group.resource_name())))
+fn get_group(group: &Arn) -> Req<iam_op::get_group::builders::GetGroupInputBuilder> {
+    Req::new(|p| {
+        iam_op::get_group::GetGroupInput::builder()
+            .group_name(p.put("GroupName", group.resource_name()))
+    })
 }
 
-fn add_user_to_group(group: &Arn, user: &IamPrincipal) -> Req<AddUserToGroupInputBuilder> {
+fn add_user_to_group(
+    group: &Arn,
+    user: &IamPrincipal,
+) -> Req<iam_op::add_user_to_group::builders::AddUserToGroupInputBuilder> {
     Req::new(|p| {
-        AddUserToGroupInput::builder()
+        iam_op::add_user_to_group::AddUserToGroupInput::builder()
             .group_name(p.put("GroupName", group.resource_name()))
             .user_name(p.put("UserName", user.name()))
     })
@@ -217,9 +188,9 @@ fn add_user_to_group(group: &Arn, user: &IamPrincipal) -> Req<AddUserToGroupInpu
 pub(crate) fn remove_user_from_group(
     group: &str,
     user: &str,
-) -> Req<RemoveUserFromGroupInputBuilder> {
+) -> Req<iam_op::remove_user_from_group::builders::RemoveUserFromGroupInputBuilder> {
     Req::new(|p| {
-        RemoveUserFromGroupInput::builder()
+        iam_op::remove_user_from_group::RemoveUserFromGroupInput::builder()
             .group_name(p.put("GroupName", group))
             .user_name(p.put("UserName", user))
     })
@@ -234,23 +205,23 @@ enum PerKind<U, G, R> {
     Role(Req<R>),
 }
 
-/// The [`PerKind`] request of `$p`'s kind, built from the `$user` / `$group` / `$role` input
+/// The [`PerKind`] request of `$p`'s kind, built from the `$user`, `$group` or `$role` input
 /// type with the principal named (`UserName`, `GroupName`, `RoleName`); `$more` sets the other
 /// parameters on `$b`, recording them in `$params`.
 macro_rules! per_kind {
-    ($p:expr, $user:ident / $group:ident / $role:ident, |$b:ident, $params:ident| $more:expr) => {{
+    ($p:expr, $user:ty, $group:ty, $role:ty, |$b:ident, $params:ident| $more:expr) => {{
         let principal: &IamPrincipal = $p;
         match principal.kind {
             IamKind::User => PerKind::User(Req::new(|$params| {
-                let $b = $user::builder().user_name($params.put("UserName", principal.name()));
+                let $b = <$user>::builder().user_name($params.put("UserName", principal.name()));
                 $more
             })),
             IamKind::Group => PerKind::Group(Req::new(|$params| {
-                let $b = $group::builder().group_name($params.put("GroupName", principal.name()));
+                let $b = <$group>::builder().group_name($params.put("GroupName", principal.name()));
                 $more
             })),
             IamKind::Role => PerKind::Role(Req::new(|$params| {
-                let $b = $role::builder().role_name($params.put("RoleName", principal.name()));
+                let $b = <$role>::builder().role_name($params.put("RoleName", principal.name()));
                 $more
             })),
         }
@@ -270,72 +241,83 @@ macro_rules! each_kind {
 }
 
 type ListAttached = PerKind<
-    ListAttachedUserPoliciesInputBuilder,
-    ListAttachedGroupPoliciesInputBuilder,
-    ListAttachedRolePoliciesInputBuilder,
+    iam_op::list_attached_user_policies::builders::ListAttachedUserPoliciesInputBuilder,
+    iam_op::list_attached_group_policies::builders::ListAttachedGroupPoliciesInputBuilder,
+    iam_op::list_attached_role_policies::builders::ListAttachedRolePoliciesInputBuilder,
 >;
 
 fn list_attached(p: &IamPrincipal) -> ListAttached {
     per_kind!(
         p,
-        ListAttachedUserPoliciesInput
-            / ListAttachedGroupPoliciesInput
-            / ListAttachedRolePoliciesInput,
+        iam_op::list_attached_user_policies::ListAttachedUserPoliciesInput,
+        iam_op::list_attached_group_policies::ListAttachedGroupPoliciesInput,
+        iam_op::list_attached_role_policies::ListAttachedRolePoliciesInput,
         |b, _params| b
     )
 }
 
 type AttachPolicy = PerKind<
-    AttachUserPolicyInputBuilder,
-    AttachGroupPolicyInputBuilder,
-    AttachRolePolicyInputBuilder,
+    iam_op::attach_user_policy::builders::AttachUserPolicyInputBuilder,
+    iam_op::attach_group_policy::builders::AttachGroupPolicyInputBuilder,
+    iam_op::attach_role_policy::builders::AttachRolePolicyInputBuilder,
 >;
 
 fn attach(p: &IamPrincipal, policy: &Arn) -> AttachPolicy {
     let arn = policy.to_string();
     per_kind!(
         p,
-        AttachUserPolicyInput / AttachGroupPolicyInput / AttachRolePolicyInput,
+        iam_op::attach_user_policy::AttachUserPolicyInput,
+        iam_op::attach_group_policy::AttachGroupPolicyInput,
+        iam_op::attach_role_policy::AttachRolePolicyInput,
         |b, params| b.policy_arn(params.put("PolicyArn", &arn))
     )
 }
 
 type DetachPolicy = PerKind<
-    DetachUserPolicyInputBuilder,
-    DetachGroupPolicyInputBuilder,
-    DetachRolePolicyInputBuilder,
+    iam_op::detach_user_policy::builders::DetachUserPolicyInputBuilder,
+    iam_op::detach_group_policy::builders::DetachGroupPolicyInputBuilder,
+    iam_op::detach_role_policy::builders::DetachRolePolicyInputBuilder,
 >;
 
 fn detach(p: &IamPrincipal, policy: &Arn) -> DetachPolicy {
     let arn = policy.to_string();
     per_kind!(
         p,
-        DetachUserPolicyInput / DetachGroupPolicyInput / DetachRolePolicyInput,
+        iam_op::detach_user_policy::DetachUserPolicyInput,
+        iam_op::detach_group_policy::DetachGroupPolicyInput,
+        iam_op::detach_role_policy::DetachRolePolicyInput,
         |b, params| b.policy_arn(params.put("PolicyArn", &arn))
     )
 }
 
-type GetInline =
-    PerKind<GetUserPolicyInputBuilder, GetGroupPolicyInputBuilder, GetRolePolicyInputBuilder>;
+type GetInline = PerKind<
+    iam_op::get_user_policy::builders::GetUserPolicyInputBuilder,
+    iam_op::get_group_policy::builders::GetGroupPolicyInputBuilder,
+    iam_op::get_role_policy::builders::GetRolePolicyInputBuilder,
+>;
 
 fn get_inline(p: &IamPrincipal, name: &str) -> GetInline {
     per_kind!(
         p,
-        GetUserPolicyInput / GetGroupPolicyInput / GetRolePolicyInput,
+        iam_op::get_user_policy::GetUserPolicyInput,
+        iam_op::get_group_policy::GetGroupPolicyInput,
+        iam_op::get_role_policy::GetRolePolicyInput,
         |b, params| b.policy_name(params.put("PolicyName", name))
     )
 }
 
 type DeleteInline = PerKind<
-    DeleteUserPolicyInputBuilder,
-    DeleteGroupPolicyInputBuilder,
-    DeleteRolePolicyInputBuilder,
+    iam_op::delete_user_policy::builders::DeleteUserPolicyInputBuilder,
+    iam_op::delete_group_policy::builders::DeleteGroupPolicyInputBuilder,
+    iam_op::delete_role_policy::builders::DeleteRolePolicyInputBuilder,
 >;
 
 fn delete_inline(p: &IamPrincipal, name: &str) -> DeleteInline {
     per_kind!(
         p,
-        DeleteUserPolicyInput / DeleteGroupPolicyInput / DeleteRolePolicyInput,
+        iam_op::delete_user_policy::DeleteUserPolicyInput,
+        iam_op::delete_group_policy::DeleteGroupPolicyInput,
+        iam_op::delete_role_policy::DeleteRolePolicyInput,
         |b, params| b.policy_name(params.put("PolicyName", name))
     )
 }

@@ -10,46 +10,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_iam::operation::create_user::CreateUserInput;
-use aws_sdk_iam::operation::create_user::builders::CreateUserInputBuilder;
-use aws_sdk_iam::operation::deactivate_mfa_device::DeactivateMfaDeviceInput;
-use aws_sdk_iam::operation::deactivate_mfa_device::builders::DeactivateMfaDeviceInputBuilder;
-use aws_sdk_iam::operation::delete_access_key::DeleteAccessKeyInput;
-use aws_sdk_iam::operation::delete_access_key::builders::DeleteAccessKeyInputBuilder;
-use aws_sdk_iam::operation::delete_login_profile::DeleteLoginProfileInput;
-use aws_sdk_iam::operation::delete_login_profile::builders::DeleteLoginProfileInputBuilder;
-use aws_sdk_iam::operation::delete_service_specific_credential::DeleteServiceSpecificCredentialInput;
-use aws_sdk_iam::operation::delete_service_specific_credential::builders::DeleteServiceSpecificCredentialInputBuilder;
-use aws_sdk_iam::operation::delete_signing_certificate::DeleteSigningCertificateInput;
-use aws_sdk_iam::operation::delete_signing_certificate::builders::DeleteSigningCertificateInputBuilder;
-use aws_sdk_iam::operation::delete_ssh_public_key::DeleteSshPublicKeyInput;
-use aws_sdk_iam::operation::delete_ssh_public_key::builders::DeleteSshPublicKeyInputBuilder;
-use aws_sdk_iam::operation::delete_user::DeleteUserInput;
-use aws_sdk_iam::operation::delete_user::builders::DeleteUserInputBuilder;
-use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyInput;
-use aws_sdk_iam::operation::delete_user_policy::builders::DeleteUserPolicyInputBuilder;
-use aws_sdk_iam::operation::delete_virtual_mfa_device::DeleteVirtualMfaDeviceInput;
-use aws_sdk_iam::operation::delete_virtual_mfa_device::builders::DeleteVirtualMfaDeviceInputBuilder;
-use aws_sdk_iam::operation::detach_user_policy::DetachUserPolicyInput;
-use aws_sdk_iam::operation::detach_user_policy::builders::DetachUserPolicyInputBuilder;
-use aws_sdk_iam::operation::get_user::GetUserInput;
-use aws_sdk_iam::operation::get_user::builders::GetUserInputBuilder;
-use aws_sdk_iam::operation::list_access_keys::ListAccessKeysInput;
-use aws_sdk_iam::operation::list_access_keys::builders::ListAccessKeysInputBuilder;
-use aws_sdk_iam::operation::list_attached_user_policies::ListAttachedUserPoliciesInput;
-use aws_sdk_iam::operation::list_attached_user_policies::builders::ListAttachedUserPoliciesInputBuilder;
-use aws_sdk_iam::operation::list_groups_for_user::ListGroupsForUserInput;
-use aws_sdk_iam::operation::list_groups_for_user::builders::ListGroupsForUserInputBuilder;
-use aws_sdk_iam::operation::list_mfa_devices::ListMfaDevicesInput;
-use aws_sdk_iam::operation::list_mfa_devices::builders::ListMfaDevicesInputBuilder;
-use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsInput;
-use aws_sdk_iam::operation::list_service_specific_credentials::builders::ListServiceSpecificCredentialsInputBuilder;
-use aws_sdk_iam::operation::list_signing_certificates::ListSigningCertificatesInput;
-use aws_sdk_iam::operation::list_signing_certificates::builders::ListSigningCertificatesInputBuilder;
-use aws_sdk_iam::operation::list_ssh_public_keys::ListSshPublicKeysInput;
-use aws_sdk_iam::operation::list_ssh_public_keys::builders::ListSshPublicKeysInputBuilder;
-use aws_sdk_iam::operation::list_user_policies::ListUserPoliciesInput;
-use aws_sdk_iam::operation::list_user_policies::builders::ListUserPoliciesInputBuilder;
+use aws_sdk_iam::operation::{self as iam_op, create_user::builders::CreateUserInputBuilder};
 use aws_sdk_iam::types::Tag;
 
 use crate::arn::AccountId;
@@ -190,7 +151,7 @@ fn create_user(user_name: &str, path: &str, tags: &[Tag]) -> Req<CreateUserInput
         .collect::<Vec<_>>()
         .join(",");
     Req::new(|p| {
-        let b = CreateUserInput::builder()
+        let b = iam_op::create_user::CreateUserInput::builder()
             .user_name(p.put("UserName", user_name))
             .path(p.put("Path", path));
         if tags.is_empty() {
@@ -202,112 +163,60 @@ fn create_user(user_name: &str, path: &str, tags: &[Tag]) -> Req<CreateUserInput
     })
 }
 
-fn get_user(n: &str) -> Req<GetUserInputBuilder> {
-    Req::new(|p| GetUserInput::builder().user_name(p.put("UserName", n)))
+/// Requests that name the user only (`UserName`): `$f` builds the request of operation
+/// module `$f` from its `$input` type.
+macro_rules! of_user {
+    ($($f:ident: $input:ident -> $builder:ident;)*) => {$(
+        fn $f(n: &str) -> Req<iam_op::$f::builders::$builder> {
+            Req::new(|p| iam_op::$f::$input::builder().user_name(p.put("UserName", n)))
+        }
+    )*};
 }
 
-fn delete_login_profile(n: &str) -> Req<DeleteLoginProfileInputBuilder> {
-    Req::new(|p| DeleteLoginProfileInput::builder().user_name(p.put("UserName", n)))
+of_user! {
+    get_user: GetUserInput -> GetUserInputBuilder;
+    delete_login_profile: DeleteLoginProfileInput -> DeleteLoginProfileInputBuilder;
+    delete_user: DeleteUserInput -> DeleteUserInputBuilder;
+    list_access_keys: ListAccessKeysInput -> ListAccessKeysInputBuilder;
+    list_signing_certificates: ListSigningCertificatesInput -> ListSigningCertificatesInputBuilder;
+    list_ssh_public_keys: ListSshPublicKeysInput -> ListSshPublicKeysInputBuilder;
+    list_service_specific_credentials: ListServiceSpecificCredentialsInput -> ListServiceSpecificCredentialsInputBuilder;
+    list_mfa_devices: ListMfaDevicesInput -> ListMfaDevicesInputBuilder;
+    list_user_policies: ListUserPoliciesInput -> ListUserPoliciesInputBuilder;
+    list_attached_user_policies: ListAttachedUserPoliciesInput -> ListAttachedUserPoliciesInputBuilder;
+    list_groups_for_user: ListGroupsForUserInput -> ListGroupsForUserInputBuilder;
 }
 
-fn delete_user(n: &str) -> Req<DeleteUserInputBuilder> {
-    Req::new(|p| DeleteUserInput::builder().user_name(p.put("UserName", n)))
+/// Requests that name the user (`UserName`) and one item of theirs (`$key`, set with
+/// `$setter`).
+macro_rules! of_user_item {
+    ($($f:ident: $input:ident -> $builder:ident, $setter:ident $key:literal;)*) => {$(
+        fn $f(n: &str, item: &str) -> Req<iam_op::$f::builders::$builder> {
+            Req::new(|p| {
+                iam_op::$f::$input::builder()
+                    .user_name(p.put("UserName", n))
+                    .$setter(p.put($key, item))
+            })
+        }
+    )*};
 }
 
-fn list_access_keys(n: &str) -> Req<ListAccessKeysInputBuilder> {
-    Req::new(|p| ListAccessKeysInput::builder().user_name(p.put("UserName", n)))
+of_user_item! {
+    delete_access_key: DeleteAccessKeyInput -> DeleteAccessKeyInputBuilder, access_key_id "AccessKeyId";
+    delete_signing_certificate: DeleteSigningCertificateInput -> DeleteSigningCertificateInputBuilder, certificate_id "CertificateId";
+    delete_ssh_public_key: DeleteSshPublicKeyInput -> DeleteSshPublicKeyInputBuilder, ssh_public_key_id "SSHPublicKeyId";
+    delete_service_specific_credential: DeleteServiceSpecificCredentialInput -> DeleteServiceSpecificCredentialInputBuilder, service_specific_credential_id "ServiceSpecificCredentialId";
+    deactivate_mfa_device: DeactivateMfaDeviceInput -> DeactivateMfaDeviceInputBuilder, serial_number "SerialNumber";
+    delete_user_policy: DeleteUserPolicyInput -> DeleteUserPolicyInputBuilder, policy_name "PolicyName";
+    detach_user_policy: DetachUserPolicyInput -> DetachUserPolicyInputBuilder, policy_arn "PolicyArn";
 }
 
-fn list_signing_certificates(n: &str) -> Req<ListSigningCertificatesInputBuilder> {
-    Req::new(|p| ListSigningCertificatesInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn list_ssh_public_keys(n: &str) -> Req<ListSshPublicKeysInputBuilder> {
-    Req::new(|p| ListSshPublicKeysInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn list_service_specific_credentials(n: &str) -> Req<ListServiceSpecificCredentialsInputBuilder> {
-    Req::new(|p| ListServiceSpecificCredentialsInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn list_mfa_devices(n: &str) -> Req<ListMfaDevicesInputBuilder> {
-    Req::new(|p| ListMfaDevicesInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn list_user_policies(n: &str) -> Req<ListUserPoliciesInputBuilder> {
-    Req::new(|p| ListUserPoliciesInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn list_attached_user_policies(n: &str) -> Req<ListAttachedUserPoliciesInputBuilder> {
-    Req::new(|p| ListAttachedUserPoliciesInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn list_groups_for_user(n: &str) -> Req<ListGroupsForUserInputBuilder> {
-    Req::new(|p| ListGroupsForUserInput::builder().user_name(p.put("UserName", n)))
-}
-
-fn delete_access_key(n: &str, id: &str) -> Req<DeleteAccessKeyInputBuilder> {
+fn delete_virtual_mfa_device(
+    serial: &str,
+) -> Req<iam_op::delete_virtual_mfa_device::builders::DeleteVirtualMfaDeviceInputBuilder> {
     Req::new(|p| {
-        DeleteAccessKeyInput::builder()
-            .user_name(p.put("UserName", n))
-            .access_key_id(p.put("AccessKeyId", id))
-    })
-}
-
-fn delete_signing_certificate(n: &str, id: &str) -> Req<DeleteSigningCertificateInputBuilder> {
-    Req::new(|p| {
-        DeleteSigningCertificateInput::builder()
-            .user_name(p.put("UserName", n))
-            .certificate_id(p.put("CertificateId", id))
-    })
-}
-
-fn delete_ssh_public_key(n: &str, id: &str) -> Req<DeleteSshPublicKeyInputBuilder> {
-    Req::new(|p| {
-        DeleteSshPublicKeyInput::builder()
-            .user_name(p.put("UserName", n))
-            .ssh_public_key_id(p.put("SSHPublicKeyId", id))
-    })
-}
-
-fn delete_service_specific_credential(
-    n: &str,
-    id: &str,
-) -> Req<DeleteServiceSpecificCredentialInputBuilder> {
-    Req::new(|p| {
-        DeleteServiceSpecificCredentialInput::builder()
-            .user_name(p.put("UserName", n))
-            .service_specific_credential_id(p.put("ServiceSpecificCredentialId", id))
-    })
-}
-
-fn deactivate_mfa_device(n: &str, serial: &str) -> Req<DeactivateMfaDeviceInputBuilder> {
-    Req::new(|p| {
-        DeactivateMfaDeviceInput::builder()
-            .user_name(p.put("UserName", n))
+        iam_op::delete_virtual_mfa_device::DeleteVirtualMfaDeviceInput::builder()
             .serial_number(p.put("SerialNumber", serial))
-    })
-}
-
-fn delete_virtual_mfa_device(serial: &str) -> Req<DeleteVirtualMfaDeviceInputBuilder> {
-    Req::new(|p| {
-        DeleteVirtualMfaDeviceInput::builder().serial_number(p.put("SerialNumber", serial))
-    })
-}
-
-fn delete_user_policy(n: &str, name: &str) -> Req<DeleteUserPolicyInputBuilder> {
-    Req::new(|p| {
-        DeleteUserPolicyInput::builder()
-            .user_name(p.put("UserName", n))
-            .policy_name(p.put("PolicyName", name))
-    })
-}
-
-fn detach_user_policy(n: &str, arn: &str) -> Req<DetachUserPolicyInputBuilder> {
-    Req::new(|p| {
-        DetachUserPolicyInput::builder()
-            .user_name(p.put("UserName", n))
-            .policy_arn(p.put("PolicyArn", arn))
     })
 }
 

@@ -11,20 +11,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_organizations::operation::describe_account::DescribeAccountInput;
-use aws_sdk_organizations::operation::describe_account::builders::DescribeAccountInputBuilder;
-use aws_sdk_ssoadmin::operation::create_account_assignment::CreateAccountAssignmentInput;
-use aws_sdk_ssoadmin::operation::create_account_assignment::builders::CreateAccountAssignmentInputBuilder;
-use aws_sdk_ssoadmin::operation::delete_account_assignment::DeleteAccountAssignmentInput;
-use aws_sdk_ssoadmin::operation::delete_account_assignment::builders::DeleteAccountAssignmentInputBuilder;
-use aws_sdk_ssoadmin::operation::describe_account_assignment_creation_status::DescribeAccountAssignmentCreationStatusInput;
-use aws_sdk_ssoadmin::operation::describe_account_assignment_creation_status::builders::DescribeAccountAssignmentCreationStatusInputBuilder;
-use aws_sdk_ssoadmin::operation::describe_account_assignment_deletion_status::DescribeAccountAssignmentDeletionStatusInput;
-use aws_sdk_ssoadmin::operation::describe_account_assignment_deletion_status::builders::DescribeAccountAssignmentDeletionStatusInputBuilder;
-use aws_sdk_ssoadmin::operation::describe_permission_set::DescribePermissionSetInput;
-use aws_sdk_ssoadmin::operation::describe_permission_set::builders::DescribePermissionSetInputBuilder;
-use aws_sdk_ssoadmin::operation::list_account_assignments_for_principal::ListAccountAssignmentsForPrincipalInput;
-use aws_sdk_ssoadmin::operation::list_account_assignments_for_principal::builders::ListAccountAssignmentsForPrincipalInputBuilder;
+use aws_sdk_organizations::operation as org_op;
+use aws_sdk_ssoadmin::operation as sso_op;
 use aws_sdk_ssoadmin::types::{
     AccountAssignmentOperationStatus, ListAccountAssignmentsFilter, PrincipalType, StatusValues,
     TargetType,
@@ -152,26 +140,33 @@ pub(crate) fn account_assignment(
         .then(step(poll))
 }
 
-fn describe_account(account: &AccountId) -> Req<DescribeAccountInputBuilder> {
-    Req::new(|p| DescribeAccountInput::builder().account_id(p.put("AccountId", account.as_str())))
+fn describe_account(
+    account: &AccountId,
+) -> Req<org_op::describe_account::builders::DescribeAccountInputBuilder> {
+    Req::new(|p| {
+        org_op::describe_account::DescribeAccountInput::builder()
+            .account_id(p.put("AccountId", account.as_str()))
+    })
 }
 
-fn describe_permission_set(t: &Target) -> Req<DescribePermissionSetInputBuilder> {
+fn describe_permission_set(
+    t: &Target,
+) -> Req<sso_op::describe_permission_set::builders::DescribePermissionSetInputBuilder> {
     let instance = t.instance();
     Req::new(|p| {
-        DescribePermissionSetInput::builder()
+        sso_op::describe_permission_set::DescribePermissionSetInput::builder()
             .instance_arn(p.put("InstanceArn", &instance))
             .permission_set_arn(p.put("PermissionSetArn", &t.ps.arn))
     })
 }
 
-fn list_assignments(t: &Target) -> Req<ListAccountAssignmentsForPrincipalInputBuilder> {
+fn list_assignments(t: &Target) -> Req<sso_op::list_account_assignments_for_principal::builders::ListAccountAssignmentsForPrincipalInputBuilder>{
     let instance = t.instance();
     Req::new(|p| {
         let filter = ListAccountAssignmentsFilter::builder()
             .account_id(p.put("Filter.AccountId", t.account.as_str()))
             .build();
-        ListAccountAssignmentsForPrincipalInput::builder()
+        sso_op::list_account_assignments_for_principal::ListAccountAssignmentsForPrincipalInput::builder()
             .instance_arn(p.put("InstanceArn", &instance))
             .principal_type(PrincipalType::from(
                 p.put("PrincipalType", t.principal_type().as_str()),
@@ -200,21 +195,37 @@ macro_rules! this_assignment {
     }};
 }
 
-fn create_assignment(t: &Target) -> Req<CreateAccountAssignmentInputBuilder> {
-    Req::new(|p| this_assignment!(CreateAccountAssignmentInput::builder(), t, p))
+fn create_assignment(
+    t: &Target,
+) -> Req<sso_op::create_account_assignment::builders::CreateAccountAssignmentInputBuilder> {
+    Req::new(|p| {
+        this_assignment!(
+            sso_op::create_account_assignment::CreateAccountAssignmentInput::builder(),
+            t,
+            p
+        )
+    })
 }
 
-fn delete_assignment(t: &Target) -> Req<DeleteAccountAssignmentInputBuilder> {
-    Req::new(|p| this_assignment!(DeleteAccountAssignmentInput::builder(), t, p))
+fn delete_assignment(
+    t: &Target,
+) -> Req<sso_op::delete_account_assignment::builders::DeleteAccountAssignmentInputBuilder> {
+    Req::new(|p| {
+        this_assignment!(
+            sso_op::delete_account_assignment::DeleteAccountAssignmentInput::builder(),
+            t,
+            p
+        )
+    })
 }
 
 fn creation_status(
     t: &Target,
     request_id: &str,
-) -> Req<DescribeAccountAssignmentCreationStatusInputBuilder> {
+) -> Req<sso_op::describe_account_assignment_creation_status::builders::DescribeAccountAssignmentCreationStatusInputBuilder>{
     let instance = t.instance();
     Req::new(|p| {
-        DescribeAccountAssignmentCreationStatusInput::builder()
+        sso_op::describe_account_assignment_creation_status::DescribeAccountAssignmentCreationStatusInput::builder()
             .instance_arn(p.put("InstanceArn", &instance))
             .account_assignment_creation_request_id(p.put("RequestId", request_id))
     })
@@ -223,10 +234,10 @@ fn creation_status(
 fn deletion_status(
     t: &Target,
     request_id: &str,
-) -> Req<DescribeAccountAssignmentDeletionStatusInputBuilder> {
+) -> Req<sso_op::describe_account_assignment_deletion_status::builders::DescribeAccountAssignmentDeletionStatusInputBuilder>{
     let instance = t.instance();
     Req::new(|p| {
-        DescribeAccountAssignmentDeletionStatusInput::builder()
+        sso_op::describe_account_assignment_deletion_status::DescribeAccountAssignmentDeletionStatusInput::builder()
             .instance_arn(p.put("InstanceArn", &instance))
             .account_assignment_deletion_request_id(p.put("RequestId", request_id))
     })

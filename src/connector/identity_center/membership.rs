@@ -9,19 +9,9 @@
 //! requests whose IDs name none) and the identity-store requests the user steps share.
 //! Not here: users (`users`), account assignments (`assignment`).
 
-use aws_sdk_identitystore::operation::create_group_membership::CreateGroupMembershipInput;
-use aws_sdk_identitystore::operation::create_group_membership::builders::CreateGroupMembershipInputBuilder;
-use aws_sdk_identitystore::operation::delete_group_membership::DeleteGroupMembershipInput;
-use aws_sdk_identitystore::operation::delete_group_membership::builders::DeleteGroupMembershipInputBuilder;
-use aws_sdk_identitystore::operation::describe_group::DescribeGroupInput;
-use aws_sdk_identitystore::operation::describe_group::builders::DescribeGroupInputBuilder;
-use aws_sdk_identitystore::operation::describe_group_membership::DescribeGroupMembershipInput;
-use aws_sdk_identitystore::operation::describe_group_membership::builders::DescribeGroupMembershipInputBuilder;
-use aws_sdk_identitystore::operation::get_group_membership_id::GetGroupMembershipIdInput;
-use aws_sdk_identitystore::operation::get_group_membership_id::builders::GetGroupMembershipIdInputBuilder;
+use aws_sdk_identitystore::operation as ids_op;
 use aws_sdk_identitystore::types::MemberId;
-use aws_sdk_ssoadmin::operation::list_instances::ListInstancesInput;
-use aws_sdk_ssoadmin::operation::list_instances::builders::ListInstancesInputBuilder;
+use aws_sdk_ssoadmin::operation as sso_op;
 
 use crate::connector::identity_center::ic_group_of;
 use crate::connector::identity_center::model::IcGroup;
@@ -41,10 +31,12 @@ use crate::provision::step::{Change, Flow, Step};
 pub(crate) const FROM_LIST_INSTANCES: &str = "<from ListInstances>";
 
 /// `sso:ListInstances` in `region` (logged with the region, which is not a parameter).
-pub(crate) fn list_instances(region: &str) -> Req<ListInstancesInputBuilder> {
+pub(crate) fn list_instances(
+    region: &str,
+) -> Req<sso_op::list_instances::builders::ListInstancesInputBuilder> {
     Req::new(|p| {
         p.put("region", region);
-        ListInstancesInput::builder()
+        sso_op::list_instances::ListInstancesInput::builder()
     })
 }
 
@@ -68,9 +60,12 @@ pub(crate) fn found<'a>(v: &'a Option<String>, what: &str) -> Result<&'a str, Pr
     })
 }
 
-fn describe_group(store: &str, group_id: &str) -> Req<DescribeGroupInputBuilder> {
+fn describe_group(
+    store: &str,
+    group_id: &str,
+) -> Req<ids_op::describe_group::builders::DescribeGroupInputBuilder> {
     Req::new(|p| {
-        DescribeGroupInput::builder()
+        ids_op::describe_group::DescribeGroupInput::builder()
             .identity_store_id(p.put("IdentityStoreId", store))
             .group_id(p.put("GroupId", group_id))
     })
@@ -79,9 +74,9 @@ fn describe_group(store: &str, group_id: &str) -> Req<DescribeGroupInputBuilder>
 fn get_group_membership_id(
     group: &SsoPrincipal,
     user: &SsoPrincipal,
-) -> Req<GetGroupMembershipIdInputBuilder> {
+) -> Req<ids_op::get_group_membership_id::builders::GetGroupMembershipIdInputBuilder> {
     Req::new(|p| {
-        GetGroupMembershipIdInput::builder()
+        ids_op::get_group_membership_id::GetGroupMembershipIdInput::builder()
             .identity_store_id(p.put("IdentityStoreId", &group.store.identity_store_id))
             .group_id(p.put("GroupId", group.id()))
             .member_id(MemberId::UserId(
@@ -93,9 +88,9 @@ fn get_group_membership_id(
 fn create_group_membership(
     group: &SsoPrincipal,
     user: &SsoPrincipal,
-) -> Req<CreateGroupMembershipInputBuilder> {
+) -> Req<ids_op::create_group_membership::builders::CreateGroupMembershipInputBuilder> {
     Req::new(|p| {
-        CreateGroupMembershipInput::builder()
+        ids_op::create_group_membership::CreateGroupMembershipInput::builder()
             .identity_store_id(p.put("IdentityStoreId", &group.store.identity_store_id))
             .group_id(p.put("GroupId", group.id()))
             .member_id(MemberId::UserId(
@@ -108,9 +103,9 @@ fn create_group_membership(
 pub(crate) fn delete_group_membership(
     store: &str,
     membership_id: &str,
-) -> Req<DeleteGroupMembershipInputBuilder> {
+) -> Req<ids_op::delete_group_membership::builders::DeleteGroupMembershipInputBuilder> {
     Req::new(|p| {
-        DeleteGroupMembershipInput::builder()
+        ids_op::delete_group_membership::DeleteGroupMembershipInput::builder()
             .identity_store_id(p.put("IdentityStoreId", store))
             .membership_id(p.put("MembershipId", membership_id))
     })
@@ -119,9 +114,9 @@ pub(crate) fn delete_group_membership(
 fn describe_group_membership(
     store: &str,
     membership_id: &str,
-) -> Req<DescribeGroupMembershipInputBuilder> {
+) -> Req<ids_op::describe_group_membership::builders::DescribeGroupMembershipInputBuilder> {
     Req::new(|p| {
-        DescribeGroupMembershipInput::builder()
+        ids_op::describe_group_membership::DescribeGroupMembershipInput::builder()
             .identity_store_id(p.put("IdentityStoreId", store))
             .membership_id(p.put("MembershipId", membership_id))
     })

@@ -7,14 +7,7 @@
 //! sync's `sso_user` resource.
 //! Not here: IAM users (`connector::iam::users`), memberships of their own (`membership`).
 
-use aws_sdk_identitystore::operation::create_user::CreateUserInput;
-use aws_sdk_identitystore::operation::create_user::builders::CreateUserInputBuilder;
-use aws_sdk_identitystore::operation::delete_user::DeleteUserInput;
-use aws_sdk_identitystore::operation::delete_user::builders::DeleteUserInputBuilder;
-use aws_sdk_identitystore::operation::describe_user::DescribeUserInput;
-use aws_sdk_identitystore::operation::describe_user::builders::DescribeUserInputBuilder;
-use aws_sdk_identitystore::operation::list_group_memberships_for_member::ListGroupMembershipsForMemberInput;
-use aws_sdk_identitystore::operation::list_group_memberships_for_member::builders::ListGroupMembershipsForMemberInputBuilder;
+use aws_sdk_identitystore::operation as ids_op;
 use aws_sdk_identitystore::types::{Email, MemberId, Name};
 
 use crate::connector::identity_center::ic_user_of;
@@ -97,7 +90,10 @@ pub(crate) fn delete(user: &SsoPrincipal) -> Change<SsoUserStep> {
         .then(SsoUserStep::Delete(user.clone()))
 }
 
-fn create_user(store: &str, u: &NewSsoUser) -> Req<CreateUserInputBuilder> {
+fn create_user(
+    store: &str,
+    u: &NewSsoUser,
+) -> Req<ids_op::create_user::builders::CreateUserInputBuilder> {
     let name = Name::builder()
         .given_name(&u.given_name)
         .family_name(&u.family_name)
@@ -115,7 +111,7 @@ fn create_user(store: &str, u: &NewSsoUser) -> Req<CreateUserInputBuilder> {
         })
         .collect();
     Req::new(|p| {
-        CreateUserInput::builder()
+        ids_op::create_user::CreateUserInput::builder()
             .identity_store_id(p.put("IdentityStoreId", store))
             .user_name(p.put("UserName", &u.user_name))
             .display_name(p.put("DisplayName", &u.display_name))
@@ -124,25 +120,31 @@ fn create_user(store: &str, u: &NewSsoUser) -> Req<CreateUserInputBuilder> {
     })
 }
 
-fn describe_user(u: &SsoPrincipal) -> Req<DescribeUserInputBuilder> {
+fn describe_user(
+    u: &SsoPrincipal,
+) -> Req<ids_op::describe_user::builders::DescribeUserInputBuilder> {
     Req::new(|p| {
-        DescribeUserInput::builder()
+        ids_op::describe_user::DescribeUserInput::builder()
             .identity_store_id(p.put("IdentityStoreId", &u.store.identity_store_id))
             .user_id(p.put("UserId", u.id()))
     })
 }
 
-fn list_memberships(u: &SsoPrincipal) -> Req<ListGroupMembershipsForMemberInputBuilder> {
+fn list_memberships(
+    u: &SsoPrincipal,
+) -> Req<
+    ids_op::list_group_memberships_for_member::builders::ListGroupMembershipsForMemberInputBuilder,
+> {
     Req::new(|p| {
-        ListGroupMembershipsForMemberInput::builder()
+        ids_op::list_group_memberships_for_member::ListGroupMembershipsForMemberInput::builder()
             .identity_store_id(p.put("IdentityStoreId", &u.store.identity_store_id))
             .member_id(MemberId::UserId(p.put("UserId", u.id()).to_string()))
     })
 }
 
-fn delete_user(u: &SsoPrincipal) -> Req<DeleteUserInputBuilder> {
+fn delete_user(u: &SsoPrincipal) -> Req<ids_op::delete_user::builders::DeleteUserInputBuilder> {
     Req::new(|p| {
-        DeleteUserInput::builder()
+        ids_op::delete_user::DeleteUserInput::builder()
             .identity_store_id(p.put("IdentityStoreId", &u.store.identity_store_id))
             .user_id(p.put("UserId", u.id()))
     })
