@@ -2,15 +2,17 @@
 //! the session (connected with the write role), the [`Options`], the [`Context`] the steps are
 //! built from, one hop per account made so far, and the [`AssignmentGate`]. [`Exec`] is one
 //! request's execution on it: the hops it makes (the `ListParents` walk that matches OU
-//! entries of `--account-config`, then `AssumeRole`), the call wrappers that pick the token
-//! bucket (IAM per account, the org-wide Identity Center bucket shared with sync,
-//! Organizations), send through [`Scope::call`] / [`Scope::pages`] and log every call made, and
-//! the log itself.
+//! entries of `--account-config`, then `AssumeRole`), the one call wrapper and the one pager
+//! ([`Exec::call`], [`Exec::pages`]) that route a request by its client type ([`Route`]: the
+//! scope that signs it and the token bucket that paces it — IAM per account, the org-wide
+//! Identity Center bucket shared with sync, Organizations), send it through [`Scope::call`] /
+//! [`Scope::pages`] and log it, and the log itself.
 //!
 //! Not here: which calls a change makes and in which order (the steps, in the domain folders),
 //! how a request is built (`operations`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -180,21 +182,67 @@ impl Shared {
     }
 }
 
-/// A client of Identity Center (sso-admin or identitystore), made in a region with the
-/// management credentials.
-pub(crate) trait IcClient {
-    fn of(scope: &Scope, region: &str) -> Self;
+/// The token bucket that paces a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bucket {
+    /// The IAM bucket of the scope's account.
+    Iam,
+    /// The org-wide Identity Center bucket (sso-admin and identitystore), shared with sync.
+    IdentityCenter,
+    Organizations,
 }
 
-impl IcClient for aws_sdk_ssoadmin::Client {
-    fn of(scope: &Scope, region: &str) -> Self {
-        scope.sso_admin(region)
+/// Where the requests of an SDK client go: the scope whose credentials sign them, the bucket
+/// that paces them, and the client itself.
+pub(crate) trait Route: Sized {
+    /// What names the place: an account (IAM), a region (Identity Center), nothing
+    /// (Organizations).
+    type At: ?Sized + Sync;
+
+    fn route(
+        x: &Exec<'_>,
+        at: &Self::At,
+    ) -> impl Future<Output = Result<(Scope, Bucket, Self), ProvisionError>> + Send;
+}
+
+impl Route for aws_sdk_iam::Client {
+    type At = AccountId;
+
+    /// IAM in `account`: its own scope (the caller's, or the hop of the change).
+    async fn route(
+        x: &Exec<'_>,
+        account: &AccountId,
+    ) -> Result<(Scope, Bucket, Self), ProvisionError> {
+        let scope = x.iam_scope(account).await?;
+        let client = scope.iam().clone();
+        Ok((scope, Bucket::Iam, client))
     }
 }
 
-impl IcClient for aws_sdk_identitystore::Client {
-    fn of(scope: &Scope, region: &str) -> Self {
-        scope.identity_store(region)
+impl Route for aws_sdk_ssoadmin::Client {
+    type At = str;
+
+    async fn route(x: &Exec<'_>, region: &str) -> Result<(Scope, Bucket, Self), ProvisionError> {
+        let client = x.mgmt().sso_admin(region);
+        Ok((x.mgmt().clone(), Bucket::IdentityCenter, client))
+    }
+}
+
+impl Route for aws_sdk_identitystore::Client {
+    type At = str;
+
+    async fn route(x: &Exec<'_>, region: &str) -> Result<(Scope, Bucket, Self), ProvisionError> {
+        let client = x.mgmt().identity_store(region);
+        Ok((x.mgmt().clone(), Bucket::IdentityCenter, client))
+    }
+}
+
+impl Route for aws_sdk_organizations::Client {
+    type At = ();
+
+    async fn route(x: &Exec<'_>, _: &()) -> Result<(Scope, Bucket, Self), ProvisionError> {
+        let client = x.mgmt().organizations();
+        Ok((x.mgmt().clone(), Bucket::Organizations, client))
     }
 }
 
@@ -279,7 +327,7 @@ impl<'s> Exec<'s> {
 
     /// The scope for IAM calls in `account`: the management scope for the caller's own
     /// account, otherwise the hop the change's `AssumeRole` step made.
-    pub async fn iam_scope(&self, account: &AccountId) -> Result<Scope, ProvisionError> {
+    async fn iam_scope(&self, account: &AccountId) -> Result<Scope, ProvisionError> {
         if account == self.caller() {
             return Ok(self.mgmt().clone());
         }
@@ -310,7 +358,7 @@ impl<'s> Exec<'s> {
         let mut path = vec![];
         let mut child = account.to_string();
         for _ in 0..MAX_OU_DEPTH {
-            let out = self.org(&list_parents(&child)).await?;
+            let out = self.call(&(), &list_parents(&child)).await?;
             let Some(parent) = out.parents().first() else {
                 break;
             };
@@ -386,37 +434,56 @@ impl<'s> Exec<'s> {
         Ok((r.role_name, r.external_id))
     }
 
-    /// Logs `r` (signed by `scope`'s account) and sends it, paced by `limiter`.
-    async fn send<I: SdkRequest>(
-        &self,
-        scope: &Scope,
-        limiter: &Limiter,
-        client: &I::Client,
-        r: &Req<I>,
-    ) -> Result<I::Output, ProvisionError> {
-        self.log(r.call(scope.account.to_string()));
-        Ok(scope
-            .call(limiter, || r.input.clone().send_to(client))
-            .await?)
+    fn limiter<'a>(&'a self, scope: &'a Scope, bucket: Bucket) -> &'a Limiter {
+        match bucket {
+            Bucket::Iam => scope.iam_limiter(),
+            Bucket::IdentityCenter => self.s.session.ic_limiter(),
+            Bucket::Organizations => self.s.session.org_limiter(),
+        }
     }
 
-    /// Every page of `r` (each logged), paced by `limiter`; `take` moves a page's items into
-    /// the output and returns false to stop before the last page.
-    async fn pages<I: Paged, T>(
+    /// Logs `r` (signed by the account of the scope its client routes it to: `at`'s account
+    /// for IAM, the caller's otherwise) and sends it, paced by the bucket of its service.
+    pub async fn call<I>(
         &self,
-        scope: &Scope,
-        limiter: &Limiter,
-        client: &I::Client,
+        at: &<I::Client as Route>::At,
+        r: &Req<I>,
+    ) -> Result<I::Output, ProvisionError>
+    where
+        I: SdkRequest,
+        I::Client: Route,
+    {
+        let (scope, bucket, client) = I::Client::route(self, at).await?;
+        self.log(r.call(scope.account.to_string()));
+        let out = scope
+            .call(self.limiter(&scope, bucket), || {
+                r.input.clone().send_to(&client)
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// Every page of the list request `r` (each page logged as [`Exec::call`] logs a call);
+    /// `take` moves a page's items into the output and returns false to stop before the last
+    /// page.
+    pub async fn pages<I, T>(
+        &self,
+        at: &<I::Client as Route>::At,
         r: &Req<I>,
         mut take: impl FnMut(I::Output, &mut Vec<T>) -> bool,
-    ) -> Result<Vec<T>, ProvisionError> {
+    ) -> Result<Vec<T>, ProvisionError>
+    where
+        I: Paged,
+        I::Client: Route,
+    {
+        let (scope, bucket, client) = I::Client::route(self, at).await?;
         let call = r.call(scope.account.to_string());
         let items = scope
             .pages(
-                limiter,
+                self.limiter(&scope, bucket),
                 |token| {
                     self.log(call.clone());
-                    r.input.clone().page(token).send_to(client)
+                    r.input.clone().page(token).send_to(&client)
                 },
                 |page, out| {
                     let next = I::next_page(&page);
@@ -427,66 +494,22 @@ impl<'s> Exec<'s> {
         Ok(items)
     }
 
-    /// One IAM call in `account`, paced by that account's IAM bucket.
-    pub async fn iam<I>(&self, account: &AccountId, r: &Req<I>) -> Result<I::Output, ProvisionError>
-    where
-        I: SdkRequest<Client = aws_sdk_iam::Client>,
-    {
-        let scope = self.iam_scope(account).await?;
-        self.send(&scope, scope.iam_limiter(), scope.iam(), r).await
-    }
-
-    /// Every page of an IAM list call in `account` (see [`Exec::pages`]).
-    pub async fn iam_pages<I, T>(
+    /// Every item of every page of `r`: what `items` finds in each page.
+    pub async fn list<I, T>(
         &self,
-        account: &AccountId,
+        at: &<I::Client as Route>::At,
         r: &Req<I>,
-        take: impl FnMut(I::Output, &mut Vec<T>) -> bool,
-    ) -> Result<Vec<T>, ProvisionError>
-    where
-        I: Paged<Client = aws_sdk_iam::Client>,
-    {
-        let scope = self.iam_scope(account).await?;
-        self.pages(&scope, scope.iam_limiter(), scope.iam(), r, take)
-            .await
-    }
-
-    /// One Identity Center call (sso-admin or identitystore) in `region` with the management
-    /// credentials, paced by the org-wide Identity Center bucket the sync uses too.
-    pub async fn ic<I>(&self, region: &str, r: &Req<I>) -> Result<I::Output, ProvisionError>
-    where
-        I: SdkRequest,
-        I::Client: IcClient,
-    {
-        let client = I::Client::of(self.mgmt(), region);
-        let limiter = self.s.session.ic_limiter();
-        self.send(self.mgmt(), limiter, &client, r).await
-    }
-
-    /// Every page of an Identity Center list call (see [`Exec::pages`]).
-    pub async fn ic_pages<I, T>(
-        &self,
-        region: &str,
-        r: &Req<I>,
-        take: impl FnMut(I::Output, &mut Vec<T>) -> bool,
+        items: impl Fn(&I::Output) -> Vec<T>,
     ) -> Result<Vec<T>, ProvisionError>
     where
         I: Paged,
-        I::Client: IcClient,
+        I::Client: Route,
     {
-        let client = I::Client::of(self.mgmt(), region);
-        let limiter = self.s.session.ic_limiter();
-        self.pages(self.mgmt(), limiter, &client, r, take).await
-    }
-
-    /// One Organizations call with the management credentials.
-    pub async fn org<I>(&self, r: &Req<I>) -> Result<I::Output, ProvisionError>
-    where
-        I: SdkRequest<Client = aws_sdk_organizations::Client>,
-    {
-        let client = self.mgmt().organizations();
-        let limiter = self.s.session.org_limiter();
-        self.send(self.mgmt(), limiter, &client, r).await
+        self.pages(at, r, |page, out| {
+            out.extend(items(&page));
+            true
+        })
+        .await
     }
 }
 

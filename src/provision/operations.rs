@@ -21,8 +21,8 @@ use super::call::{Call, Params, sdk_op};
 /// A request ready to send: the SDK input and the parameters its log line shows.
 #[derive(Debug, Clone)]
 pub(crate) struct Req<I> {
-    pub input: I,
-    pub params: Params,
+    pub(super) input: I,
+    pub(super) params: Params,
 }
 
 impl<I: SdkRequest> Req<I> {

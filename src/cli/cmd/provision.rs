@@ -429,7 +429,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let session = Session::connect(settings, Arc::clone(&metrics))
         .await
         .context("connecting to AWS")?;
-    let caller = session.caller.account.to_string();
+    let caller = session.caller.account.clone();
     tracing::info!(account = %caller, caller = %session.caller.arn, "connected");
     let sso_region = c
         .write
@@ -468,15 +468,12 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     );
     match result {
         Ok(mut outcome) => {
-            let mut calls: Vec<Call> = connect_calls(&cx)
-                .into_iter()
-                .map(|mut call| {
-                    if call.operation == "GetCallerIdentity" {
-                        call.account = caller.clone();
-                    }
-                    call
-                })
-                .collect();
+            // Connecting made these calls; the caller is known now.
+            let connected = Context {
+                caller: Some(caller),
+                ..cx
+            };
+            let mut calls: Vec<Call> = connect_calls(&connected);
             calls.append(&mut outcome.calls);
             outcome.calls = calls;
             print_outcome(c.output, &outcome)?;

@@ -389,7 +389,7 @@ impl Step for Access {
                     let detail = format!("{} is already a member of {group}", user.arn);
                     return Ok(Flow::end(Status::AlreadyGranted, detail, st.record.take()));
                 }
-                x.iam(account, &add_user_to_group(group, user)).await?;
+                x.call(account, &add_user_to_group(group, user)).await?;
                 let detail = format!("added {} to {group}", user.arn);
                 Ok(Flow::end(Status::Granted, detail, st.record.take()))
             }
@@ -403,7 +403,7 @@ impl Step for Access {
                     return Ok(Flow::end(Status::AlreadyRevoked, detail, st.record.take()));
                 }
                 let req = remove_user_from_group(group.resource_name(), user.name());
-                x.iam(account, &req).await?;
+                x.call(account, &req).await?;
                 let detail = format!("removed {} from {group}", user.arn);
                 Ok(Flow::end(Status::Revoked, detail, st.record.take()))
             }
@@ -416,7 +416,7 @@ impl Step for Access {
                     return Ok(Flow::end(Status::AlreadyGranted, detail, st.record.take()));
                 }
                 each_kind!(attach(principal, policy), |r| x
-                    .iam(&principal.account, &r)
+                    .call(&principal.account, &r)
                     .await
                     .map(drop))?;
                 let detail = format!("attached {policy} to {}", principal.arn);
@@ -428,7 +428,7 @@ impl Step for Access {
                     return Ok(Flow::end(Status::AlreadyRevoked, detail, st.record.take()));
                 }
                 each_kind!(detach(principal, policy), |r| x
-                    .iam(&principal.account, &r)
+                    .call(&principal.account, &r)
                     .await
                     .map(drop))?;
                 let detail = format!("detached {policy} from {}", principal.arn);
@@ -437,7 +437,7 @@ impl Step for Access {
             Access::InlinePolicy { holder, name } => check_inline(x, st, holder, name).await,
             Access::DeleteInline { holder, name } => {
                 each_kind!(delete_inline(holder, name), |r| x
-                    .iam(&holder.account, &r)
+                    .call(&holder.account, &r)
                     .await
                     .map(drop))?;
                 let detail = format!("deleted inline policy {name} of {}", holder.arn);
@@ -458,7 +458,7 @@ async fn check_group_members(
 ) -> Result<Flow, ProvisionError> {
     let mut member = false;
     let found = x
-        .iam_pages(account, &get_group(group), |page, out| {
+        .pages(account, &get_group(group), |page, out| {
             if out.is_empty() {
                 out.extend(page.group().map(|g| Group {
                     name: g.group_name().to_string(),
@@ -501,9 +501,11 @@ async fn check_attached(
     policy: &Arn,
 ) -> Result<Flow, ProvisionError> {
     let listed = each_kind!(list_attached(p), |r| x
-        .iam_pages(&p.account, &r, |page, out| {
-            out.extend(page.attached_policies().iter().filter_map(attached));
-            true
+        .list(&p.account, &r, |page| {
+            page.attached_policies()
+                .iter()
+                .filter_map(attached)
+                .collect()
         })
         .await);
     let policies = match listed {
@@ -538,7 +540,7 @@ async fn check_inline(
     name: &str,
 ) -> Result<Flow, ProvisionError> {
     let doc = each_kind!(get_inline(p, name), |r| x
-        .iam(&p.account, &r)
+        .call(&p.account, &r)
         .await
         .map(|o| o.policy_document().to_string()));
     let doc = match doc {

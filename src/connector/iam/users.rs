@@ -246,62 +246,57 @@ impl Blocker {
     /// The user's items of this kind: every page of the list call.
     async fn list(self, x: &Exec<'_>, u: &IamPrincipal) -> Result<Vec<String>, ProvisionError> {
         let (a, n) = (&u.account, u.name());
+        let text = |s: &str| s.to_string();
         match self {
             Blocker::AccessKeys => {
-                x.iam_pages(a, &list_access_keys(n), |page, out| {
-                    let ids = page.access_key_metadata().iter();
-                    out.extend(ids.filter_map(|k| k.access_key_id().map(str::to_string)));
-                    true
+                x.list(a, &list_access_keys(n), |o| {
+                    let keys = o.access_key_metadata().iter();
+                    keys.filter_map(|k| k.access_key_id().map(text)).collect()
                 })
                 .await
             }
             Blocker::SigningCertificates => {
-                x.iam_pages(a, &list_signing_certificates(n), |page, out| {
-                    let ids = page.certificates().iter();
-                    out.extend(ids.map(|c| c.certificate_id().to_string()));
-                    true
+                x.list(a, &list_signing_certificates(n), |o| {
+                    o.certificates()
+                        .iter()
+                        .map(|c| text(c.certificate_id()))
+                        .collect()
                 })
                 .await
             }
             Blocker::SshPublicKeys => {
-                x.iam_pages(a, &list_ssh_public_keys(n), |page, out| {
-                    let ids = page.ssh_public_keys().iter();
-                    out.extend(ids.map(|k| k.ssh_public_key_id().to_string()));
-                    true
+                x.list(a, &list_ssh_public_keys(n), |o| {
+                    o.ssh_public_keys()
+                        .iter()
+                        .map(|k| text(k.ssh_public_key_id()))
+                        .collect()
                 })
                 .await
             }
             Blocker::ServiceSpecificCredentials => service_specific_credentials(x, u).await,
             Blocker::MfaDevices => {
-                x.iam_pages(a, &list_mfa_devices(n), |page, out| {
-                    out.extend(
-                        page.mfa_devices()
-                            .iter()
-                            .map(|d| d.serial_number().to_string()),
-                    );
-                    true
+                x.list(a, &list_mfa_devices(n), |o| {
+                    o.mfa_devices()
+                        .iter()
+                        .map(|d| text(d.serial_number()))
+                        .collect()
                 })
                 .await
             }
             Blocker::InlinePolicies => {
-                x.iam_pages(a, &list_user_policies(n), |page, out| {
-                    out.extend(page.policy_names().iter().cloned());
-                    true
-                })
-                .await
+                x.list(a, &list_user_policies(n), |o| o.policy_names().to_vec())
+                    .await
             }
             Blocker::AttachedPolicies => {
-                x.iam_pages(a, &list_attached_user_policies(n), |page, out| {
-                    let arns = page.attached_policies().iter();
-                    out.extend(arns.filter_map(|p| p.policy_arn().map(str::to_string)));
-                    true
+                x.list(a, &list_attached_user_policies(n), |o| {
+                    let arns = o.attached_policies().iter();
+                    arns.filter_map(|p| p.policy_arn().map(text)).collect()
                 })
                 .await
             }
             Blocker::Groups => {
-                x.iam_pages(a, &list_groups_for_user(n), |page, out| {
-                    out.extend(page.groups().iter().map(|g| g.group_name().to_string()));
-                    true
+                x.list(a, &list_groups_for_user(n), |o| {
+                    o.groups().iter().map(|g| text(g.group_name())).collect()
                 })
                 .await
             }
@@ -332,42 +327,32 @@ impl Blocker {
         item: &str,
     ) -> Result<String, ProvisionError> {
         let (a, n) = (&u.account, u.name());
-        let what = match self {
-            Blocker::AccessKeys => {
-                x.iam(a, &delete_access_key(n, item)).await?;
-                "access key"
-            }
+        match self {
+            Blocker::AccessKeys => x.call(a, &delete_access_key(n, item)).await.map(drop),
             Blocker::SigningCertificates => {
-                x.iam(a, &delete_signing_certificate(n, item)).await?;
-                "signing certificate"
+                let req = delete_signing_certificate(n, item);
+                x.call(a, &req).await.map(drop)
             }
-            Blocker::SshPublicKeys => {
-                x.iam(a, &delete_ssh_public_key(n, item)).await?;
-                "SSH public key"
-            }
+            Blocker::SshPublicKeys => x.call(a, &delete_ssh_public_key(n, item)).await.map(drop),
             Blocker::ServiceSpecificCredentials => {
-                x.iam(a, &delete_service_specific_credential(n, item))
-                    .await?;
-                "service-specific credential"
+                let req = delete_service_specific_credential(n, item);
+                x.call(a, &req).await.map(drop)
             }
-            Blocker::MfaDevices => {
-                x.iam(a, &deactivate_mfa_device(n, item)).await?;
-                return Ok(format!("MFA device {item} (deactivated)"));
-            }
-            Blocker::InlinePolicies => {
-                x.iam(a, &delete_user_policy(n, item)).await?;
-                "inline policy"
-            }
-            Blocker::AttachedPolicies => {
-                x.iam(a, &detach_user_policy(n, item)).await?;
-                "policy attachment"
-            }
-            Blocker::Groups => {
-                x.iam(a, &remove_user_from_group(item, n)).await?;
-                "membership of group"
-            }
-        };
-        Ok(format!("{what} {item}"))
+            Blocker::MfaDevices => x.call(a, &deactivate_mfa_device(n, item)).await.map(drop),
+            Blocker::InlinePolicies => x.call(a, &delete_user_policy(n, item)).await.map(drop),
+            Blocker::AttachedPolicies => x.call(a, &detach_user_policy(n, item)).await.map(drop),
+            Blocker::Groups => x.call(a, &remove_user_from_group(item, n)).await.map(drop),
+        }?;
+        Ok(match self {
+            Blocker::AccessKeys => format!("access key {item}"),
+            Blocker::SigningCertificates => format!("signing certificate {item}"),
+            Blocker::SshPublicKeys => format!("SSH public key {item}"),
+            Blocker::ServiceSpecificCredentials => format!("service-specific credential {item}"),
+            Blocker::MfaDevices => format!("MFA device {item} (deactivated)"),
+            Blocker::InlinePolicies => format!("inline policy {item}"),
+            Blocker::AttachedPolicies => format!("policy attachment {item}"),
+            Blocker::Groups => format!("membership of group {item}"),
+        })
     }
 }
 
@@ -380,7 +365,7 @@ async fn service_specific_credentials(
     u: &IamPrincipal,
 ) -> Result<Vec<String>, ProvisionError> {
     match x
-        .iam(&u.account, &list_service_specific_credentials(u.name()))
+        .call(&u.account, &list_service_specific_credentials(u.name()))
         .await
     {
         Ok(o) => Ok(o
@@ -465,7 +450,9 @@ impl Step for UserStep {
                 tags,
             } => {
                 let account = account.clone().unwrap_or_else(|| x.caller().clone());
-                let out = x.iam(&account, &create_user(user_name, path, tags)).await?;
+                let out = x
+                    .call(&account, &create_user(user_name, path, tags))
+                    .await?;
                 let u = out.user().ok_or_else(|| {
                     ProvisionError::Unexpected(format!(
                         "iam:CreateUser answered without user {user_name}"
@@ -475,7 +462,7 @@ impl Step for UserStep {
                 let record = iam_user_record(x.cx(), &account, u, true);
                 Ok(Flow::end(Status::Created, detail, Some(record)))
             }
-            UserStep::Get(u) => match x.iam(&u.account, &get_user(u.name())).await {
+            UserStep::Get(u) => match x.call(&u.account, &get_user(u.name())).await {
                 Ok(got) => {
                     st.record = got
                         .user()
@@ -489,7 +476,7 @@ impl Step for UserStep {
                 Err(e) => Err(e),
             },
             UserStep::DeleteLoginProfile(u) => {
-                match x.iam(&u.account, &delete_login_profile(u.name())).await {
+                match x.call(&u.account, &delete_login_profile(u.name())).await {
                     Ok(_) => st.done.push("the login profile".into()),
                     // NoSuchEntity: the user has no password.
                     Err(e) if e.is_not_found() => {}
@@ -512,7 +499,7 @@ impl Step for UserStep {
             UserStep::DeleteVirtualMfa(u) => {
                 for serial in st.listed(Blocker::MfaDevices)? {
                     if is_virtual_mfa(&serial) {
-                        x.iam(&u.account, &delete_virtual_mfa_device(&serial))
+                        x.call(&u.account, &delete_virtual_mfa_device(&serial))
                             .await?;
                         st.done.push(format!("virtual MFA device {serial}"));
                     }
@@ -520,7 +507,7 @@ impl Step for UserStep {
                 Ok(Flow::Next)
             }
             UserStep::Delete(u) => {
-                x.iam(&u.account, &delete_user(u.name())).await?;
+                x.call(&u.account, &delete_user(u.name())).await?;
                 let detail = deleted(&format!("IAM user {}", u.arn), &st.done);
                 Ok(Flow::end(Status::Deleted, detail, st.record.take()))
             }

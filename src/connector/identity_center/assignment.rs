@@ -272,7 +272,7 @@ impl Step for Assign {
             AssignOp::DescribePermissionSet => check_permission_set(x, st, t).await,
             AssignOp::Assigned => {
                 let mut held = false;
-                x.ic_pages(t.region(), &list_assignments(t), |page, _: &mut Vec<()>| {
+                x.pages(t.region(), &list_assignments(t), |page, _: &mut Vec<()>| {
                     held = page.account_assignments().iter().any(|aa| is_this(aa, t));
                     !held
                 })
@@ -307,7 +307,7 @@ async fn check_account(
     t: &Target,
 ) -> Result<Flow, ProvisionError> {
     let acct = t.account.as_str();
-    let described = x.org(&describe_account(&t.account)).await?;
+    let described = x.call(&(), &describe_account(&t.account)).await?;
     let a = described.account().ok_or_else(|| {
         ProvisionError::Unexpected(format!(
             "organizations:DescribeAccount answered without account {acct}"
@@ -335,7 +335,7 @@ async fn check_permission_set(
     st: &mut Assigning,
     t: &Target,
 ) -> Result<Flow, ProvisionError> {
-    let ps = match x.ic(t.region(), &describe_permission_set(t)).await {
+    let ps = match x.call(t.region(), &describe_permission_set(t)).await {
         Ok(o) => {
             let p = o.permission_set();
             permission_set(
@@ -399,13 +399,13 @@ async fn start(
     }
     let pass = x.gate().enter().await;
     let (first, operation) = if op == AssignOp::Create {
-        let out = x.ic(t.region(), &create_assignment(t)).await?;
+        let out = x.call(t.region(), &create_assignment(t)).await?;
         (
             out.account_assignment_creation_status().cloned(),
             CREATE.operation,
         )
     } else {
-        let out = x.ic(t.region(), &delete_assignment(t)).await?;
+        let out = x.call(t.region(), &delete_assignment(t)).await?;
         (
             out.account_assignment_deletion_status().cloned(),
             DELETE.operation,
@@ -456,10 +456,10 @@ async fn poll(
         opts.poll_max,
         || async {
             let status = if op == AssignOp::PollCreation {
-                let out = x.ic(t.region(), &creation_status(t, &request_id)).await?;
+                let out = x.call(t.region(), &creation_status(t, &request_id)).await?;
                 out.account_assignment_creation_status().cloned()
             } else {
-                let out = x.ic(t.region(), &deletion_status(t, &request_id)).await?;
+                let out = x.call(t.region(), &deletion_status(t, &request_id)).await?;
                 out.account_assignment_deletion_status().cloned()
             };
             Ok::<_, ProvisionError>(status.as_ref().map_or(Progress::InProgress, Progress::of))

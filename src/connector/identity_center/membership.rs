@@ -42,7 +42,7 @@ pub(crate) fn list_instances(
 
 /// The identity store of the first Identity Center instance in `region`.
 pub(crate) async fn find_store(x: &Exec<'_>, region: &str) -> Result<String, ProvisionError> {
-    let out = x.ic(region, &list_instances(region)).await?;
+    let out = x.call(region, &list_instances(region)).await?;
     out.instances()
         .iter()
         .find_map(|i| i.identity_store_id().map(str::to_string))
@@ -129,7 +129,7 @@ async fn group_facts(
     store: &str,
     group_id: &str,
 ) -> Result<Option<IcGroup>, ProvisionError> {
-    match x.ic(region, &describe_group(store, group_id)).await {
+    match x.call(region, &describe_group(store, group_id)).await {
         Ok(g) => Ok(Some(ic_group_of!(g))),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
@@ -329,7 +329,10 @@ impl Step for Membership {
             Membership::Group { group, user } => check_group(x, st, group, user).await,
             Membership::MemberOf { group, user } => {
                 match x
-                    .ic(&group.store.region, &get_group_membership_id(group, user))
+                    .call(
+                        group.store.region.as_str(),
+                        &get_group_membership_id(group, user),
+                    )
                     .await
                 {
                     Ok(o) => st.membership_id = Some(o.membership_id().to_string()),
@@ -348,7 +351,7 @@ impl Step for Membership {
                     return Ok(Flow::end(Status::AlreadyGranted, detail, Some(record)));
                 }
                 let req = create_group_membership(group, user);
-                let out = x.ic(&group.store.region, &req).await?;
+                let out = x.call(group.store.region.as_str(), &req).await?;
                 let mid = out.membership_id();
                 let detail = format!("added {} to {} (membership {mid})", user.arn, group.arn);
                 let record = st.record(mid, &user.arn)?;
@@ -360,7 +363,7 @@ impl Step for Membership {
                     return Ok(Flow::end(Status::AlreadyRevoked, detail, None));
                 };
                 let req = delete_group_membership(&group.store.identity_store_id, mid);
-                x.ic(&group.store.region, &req).await?;
+                x.call(group.store.region.as_str(), &req).await?;
                 let detail = format!("removed {} from {} (membership {mid})", user.arn, group.arn);
                 let record = st.record(mid, &user.arn)?;
                 Ok(Flow::end(Status::Revoked, detail, Some(record)))
@@ -395,7 +398,7 @@ impl Step for Membership {
             } => {
                 let store_id = store.id(&st.store)?;
                 let req = delete_group_membership(store_id, membership_id);
-                x.ic(&store.region, &req).await?;
+                x.call(store.region.as_str(), &req).await?;
                 let user_arn = found(&st.user_arn, "user of the membership")?;
                 let group_id = found(&st.group_id, "group of the membership")?;
                 let group_arn = ids::sso_group_arn(&store.region, store_id, group_id);
@@ -447,7 +450,7 @@ async fn check_membership(
 ) -> Result<Flow, ProvisionError> {
     let store_id = store.id(&st.store)?.to_string();
     let req = describe_group_membership(&store_id, membership_id);
-    let m = match x.ic(&store.region, &req).await {
+    let m = match x.call(store.region.as_str(), &req).await {
         Ok(m) => m,
         Err(e) if e.is_not_found() => {
             let detail = format!("identity store {store_id} has no membership {membership_id}");

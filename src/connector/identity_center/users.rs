@@ -210,32 +210,35 @@ impl Step for SsoUserStep {
             }
             SsoUserStep::Create(store, u) => {
                 let store_id = store.id(&st.store)?;
-                let out = x.ic(&store.region, &create_user(store_id, u)).await?;
+                let out = x
+                    .call(store.region.as_str(), &create_user(store_id, u))
+                    .await?;
                 let user_id = out.user_id();
                 let arn = ids::sso_user_arn(&store.region, store_id, user_id);
                 let record = created_record(&store.region, store_id, user_id, u);
                 let detail = format!("created Identity Center user {arn}");
                 Ok(Flow::end(Status::Created, detail, Some(record)))
             }
-            SsoUserStep::Describe(u) => match x.ic(&u.store.region, &describe_user(u)).await {
-                Ok(out) => {
-                    let facts = ic_user_of!(out);
-                    let resource = user_resource(&instance_of(&u.store), &facts);
-                    st.record = Some(Record::Resource(resource));
-                    Ok(Flow::Next)
+            SsoUserStep::Describe(u) => {
+                match x.call(u.store.region.as_str(), &describe_user(u)).await {
+                    Ok(out) => {
+                        let facts = ic_user_of!(out);
+                        let resource = user_resource(&instance_of(&u.store), &facts);
+                        st.record = Some(Record::Resource(resource));
+                        Ok(Flow::Next)
+                    }
+                    Err(e) if e.is_not_found() => {
+                        let detail = format!("Identity Center user {} does not exist", u.arn);
+                        Ok(Flow::end(Status::NotFound, detail, None))
+                    }
+                    Err(e) => Err(e),
                 }
-                Err(e) if e.is_not_found() => {
-                    let detail = format!("Identity Center user {} does not exist", u.arn);
-                    Ok(Flow::end(Status::NotFound, detail, None))
-                }
-                Err(e) => Err(e),
-            },
+            }
             SsoUserStep::ListMemberships(u) => {
                 let ids = x
-                    .ic_pages(&u.store.region, &list_memberships(u), |page, out| {
+                    .list(u.store.region.as_str(), &list_memberships(u), |page| {
                         let listed = page.group_memberships().iter();
-                        out.extend(listed.map(|m| m.membership_id().to_string()));
-                        true
+                        listed.map(|m| m.membership_id().to_string()).collect()
                     })
                     .await?;
                 st.memberships = Some(ids);
@@ -247,13 +250,13 @@ impl Step for SsoUserStep {
                 })?;
                 for m in listed {
                     let req = delete_group_membership(&u.store.identity_store_id, &m);
-                    x.ic(&u.store.region, &req).await?;
+                    x.call(u.store.region.as_str(), &req).await?;
                     st.done.push(format!("membership {m}"));
                 }
                 Ok(Flow::Next)
             }
             SsoUserStep::Delete(u) => {
-                x.ic(&u.store.region, &delete_user(u)).await?;
+                x.call(u.store.region.as_str(), &delete_user(u)).await?;
                 let detail = deleted(&format!("Identity Center user {}", u.arn), &st.done);
                 Ok(Flow::end(Status::Deleted, detail, st.record.take()))
             }
