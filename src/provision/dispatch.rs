@@ -210,6 +210,13 @@ mod tests {
         plan(&Job::Change(req), cx).unwrap()
     }
 
+    /// A provisioner may serve jobs on other tasks (checked when compiling).
+    #[test]
+    fn a_run_can_be_spawned() {
+        fn send<T: Send>(_: &T) {}
+        let _check = |p: &Provisioner, job: &Job| send(&p.run(job));
+    }
+
     #[test]
     fn group_member_hops_into_the_groups_account_unless_it_is_the_callers() {
         let req = request::grant(
