@@ -1007,15 +1007,12 @@ fn boto3(w: &World, script: &str) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-#[test]
-fn iam_user_create_and_delete_round_trip() {
-    let w = World::new("provision.json");
-    // Blockers the fixture format has no field for: an SSH key and an enabled virtual MFA
-    // device (moto cannot make signing certificates from test data or service-specific
-    // credentials at all).
+/// Blockers of leaver's deletion the fixture format has no field for: an SSH key and an
+/// enabled virtual MFA device.
+fn add_leaver_blockers(w: &World) {
     let mgmt = w.account("management");
     boto3(
-        &w,
+        w,
         &format!(
             "iam = boto3.client('iam', **kw)\n\
              iam.upload_ssh_public_key(UserName='leaver', SSHPublicKeyBody='ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDdummy leaver@example')\n\
@@ -1023,6 +1020,15 @@ fn iam_user_create_and_delete_round_trip() {
              iam.enable_mfa_device(UserName='leaver', SerialNumber='arn:aws:iam::{mgmt}:mfa/leaver-mfa', AuthenticationCode1='123456', AuthenticationCode2='654321')"
         ),
     );
+}
+
+#[test]
+fn iam_user_create_and_delete_round_trip() {
+    let w = World::new("provision.json");
+    // Blockers the fixture format has no field for: an SSH key and an enabled virtual MFA
+    // device (moto cannot make signing certificates from test data or service-specific
+    // credentials at all).
+    add_leaver_blockers(&w);
     let (f0, r0) = w.sync();
     let f0 = f0.to_str().unwrap().to_string();
 
@@ -1605,16 +1611,7 @@ fn reported_operations(v: &Value) -> std::collections::BTreeMap<String, u64> {
 #[test]
 fn reported_calls_are_the_operations_the_sdk_sent() {
     let w = World::new("provision.json");
-    let mgmt = w.account("management");
-    boto3(
-        &w,
-        &format!(
-            "iam = boto3.client('iam', **kw)\n\
-             iam.upload_ssh_public_key(UserName='leaver', SSHPublicKeyBody='ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDdummy leaver@example')\n\
-             iam.create_virtual_mfa_device(VirtualMFADeviceName='leaver-mfa')\n\
-             iam.enable_mfa_device(UserName='leaver', SerialNumber='arn:aws:iam::{mgmt}:mfa/leaver-mfa', AuthenticationCode1='123456', AuthenticationCode2='654321')"
-        ),
-    );
+    add_leaver_blockers(&w);
     let ou = w.manifest["organization"]["ous"]["Workloads"]
         .as_str()
         .unwrap()

@@ -226,6 +226,19 @@ fn is_virtual_mfa(serial: &str) -> bool {
     serial.starts_with("arn:") && serial.contains(":mfa/")
 }
 
+/// The `$id` of each of `$items` (`$id?`: of each that has one).
+macro_rules! ids {
+    ($items:expr, $id:ident) => {
+        $items.iter().map(|i| i.$id().to_string()).collect()
+    };
+    ($items:expr, $id:ident ?) => {
+        $items
+            .iter()
+            .filter_map(|i| i.$id().map(str::to_string))
+            .collect()
+    };
+}
+
 impl Blocker {
     /// The list call, as a plan shows it.
     fn list_call(self, n: &str, account: &str) -> Call {
@@ -246,59 +259,40 @@ impl Blocker {
     /// The user's items of this kind: every page of the list call.
     async fn list(self, x: &Exec<'_>, u: &IamPrincipal) -> Result<Vec<String>, ProvisionError> {
         let (a, n) = (&u.account, u.name());
-        let text = |s: &str| s.to_string();
         match self {
             Blocker::AccessKeys => {
-                x.list(a, &list_access_keys(n), |o| {
-                    let keys = o.access_key_metadata().iter();
-                    keys.filter_map(|k| k.access_key_id().map(text)).collect()
-                })
-                .await
+                let r = list_access_keys(n);
+                x.list(a, &r, |o| ids!(o.access_key_metadata(), access_key_id?))
+                    .await
             }
             Blocker::SigningCertificates => {
-                x.list(a, &list_signing_certificates(n), |o| {
-                    o.certificates()
-                        .iter()
-                        .map(|c| text(c.certificate_id()))
-                        .collect()
-                })
-                .await
+                let r = list_signing_certificates(n);
+                x.list(a, &r, |o| ids!(o.certificates(), certificate_id))
+                    .await
             }
             Blocker::SshPublicKeys => {
-                x.list(a, &list_ssh_public_keys(n), |o| {
-                    o.ssh_public_keys()
-                        .iter()
-                        .map(|k| text(k.ssh_public_key_id()))
-                        .collect()
-                })
-                .await
+                let r = list_ssh_public_keys(n);
+                x.list(a, &r, |o| ids!(o.ssh_public_keys(), ssh_public_key_id))
+                    .await
             }
             Blocker::ServiceSpecificCredentials => service_specific_credentials(x, u).await,
             Blocker::MfaDevices => {
-                x.list(a, &list_mfa_devices(n), |o| {
-                    o.mfa_devices()
-                        .iter()
-                        .map(|d| text(d.serial_number()))
-                        .collect()
-                })
-                .await
-            }
-            Blocker::InlinePolicies => {
-                x.list(a, &list_user_policies(n), |o| o.policy_names().to_vec())
+                let r = list_mfa_devices(n);
+                x.list(a, &r, |o| ids!(o.mfa_devices(), serial_number))
                     .await
             }
+            Blocker::InlinePolicies => {
+                let r = list_user_policies(n);
+                x.list(a, &r, |o| o.policy_names().to_vec()).await
+            }
             Blocker::AttachedPolicies => {
-                x.list(a, &list_attached_user_policies(n), |o| {
-                    let arns = o.attached_policies().iter();
-                    arns.filter_map(|p| p.policy_arn().map(text)).collect()
-                })
-                .await
+                let r = list_attached_user_policies(n);
+                x.list(a, &r, |o| ids!(o.attached_policies(), policy_arn?))
+                    .await
             }
             Blocker::Groups => {
-                x.list(a, &list_groups_for_user(n), |o| {
-                    o.groups().iter().map(|g| text(g.group_name())).collect()
-                })
-                .await
+                let r = list_groups_for_user(n);
+                x.list(a, &r, |o| ids!(o.groups(), group_name)).await
             }
         }
     }
