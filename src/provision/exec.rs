@@ -442,8 +442,9 @@ impl<'s> Exec<'s> {
         }
     }
 
-    /// Logs `r` (signed by the account of the scope its client routes it to: `at`'s account
-    /// for IAM, the caller's otherwise) and sends it, paced by the bucket of its service.
+    /// Sends `r`, paced by the bucket of its service, logging each attempt (one, or two after
+    /// an expired session is refreshed) as signed by the account of the scope its client
+    /// routes it to: `at`'s for IAM, the caller's otherwise.
     pub async fn call<I>(
         &self,
         at: &<I::Client as Route>::At,
@@ -454,9 +455,10 @@ impl<'s> Exec<'s> {
         I::Client: Route,
     {
         let (scope, bucket, client) = I::Client::route(self, at).await?;
-        self.log(r.call(scope.account.to_string()));
+        let call = r.call(scope.account.to_string());
         let out = scope
             .call(self.limiter(&scope, bucket), || {
+                self.log(call.clone());
                 r.input.clone().send_to(&client)
             })
             .await?;
