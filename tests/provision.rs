@@ -1007,15 +1007,12 @@ fn boto3(w: &World, script: &str) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-#[test]
-fn iam_user_create_and_delete_round_trip() {
-    let w = World::new("provision.json");
-    // Blockers the fixture format has no field for: an SSH key and an enabled virtual MFA
-    // device (moto cannot make signing certificates from test data or service-specific
-    // credentials at all).
+/// Blockers of leaver's deletion the fixture format has no field for: an SSH key and an
+/// enabled virtual MFA device.
+fn add_leaver_blockers(w: &World) {
     let mgmt = w.account("management");
     boto3(
-        &w,
+        w,
         &format!(
             "iam = boto3.client('iam', **kw)\n\
              iam.upload_ssh_public_key(UserName='leaver', SSHPublicKeyBody='ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDdummy leaver@example')\n\
@@ -1023,6 +1020,15 @@ fn iam_user_create_and_delete_round_trip() {
              iam.enable_mfa_device(UserName='leaver', SerialNumber='arn:aws:iam::{mgmt}:mfa/leaver-mfa', AuthenticationCode1='123456', AuthenticationCode2='654321')"
         ),
     );
+}
+
+#[test]
+fn iam_user_create_and_delete_round_trip() {
+    let w = World::new("provision.json");
+    // Blockers the fixture format has no field for: an SSH key and an enabled virtual MFA
+    // device (moto cannot make signing certificates from test data or service-specific
+    // credentials at all).
+    add_leaver_blockers(&w);
     let (f0, r0) = w.sync();
     let f0 = f0.to_str().unwrap().to_string();
 
@@ -1570,4 +1576,156 @@ fn account_config_overrides_choose_the_write_hop() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'42'"));
     assert!(proxy.seen().is_empty());
+}
+
+/// The operations the SDK itself reported for one run: the `operations` of the binary's "AWS
+/// requests made" log line (its call metrics, per `service:Operation`).
+fn sdk_operations(out: &Output) -> std::collections::BTreeMap<String, u64> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "AWS requests made")
+        .unwrap_or_else(|| panic!("no call metrics logged: {stderr}"));
+    serde_json::from_str(line["operations"].as_str().unwrap()).unwrap()
+}
+
+/// How often each `service:Operation` appears in an outcome's calls (connecting included).
+fn reported_operations(v: &Value) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for c in v["calls"].as_array().unwrap() {
+        let op = format!(
+            "{}:{}",
+            c["service"].as_str().unwrap(),
+            c["operation"].as_str().unwrap()
+        );
+        *counts.entry(op).or_default() += 1;
+    }
+    counts
+}
+
+/// Every step of every kind of change names the operation the SDK sends for it: the calls an
+/// outcome reports equal, operation by operation, the call metrics the SDK recorded in the same
+/// run (fails if a step's call names another operation than the request it sends, or if a
+/// step sends a request it does not report).
+#[test]
+fn reported_calls_are_the_operations_the_sdk_sent() {
+    let w = World::new("provision.json");
+    add_leaver_blockers(&w);
+    let ou = w.manifest["organization"]["ous"]["Workloads"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = w.dir.path().join("accounts.yaml");
+    std::fs::write(
+        &config,
+        format!("ous:\n  {ou}:\n    role_name: audit/OrgSyncWriter\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+
+    let deployers = format!("group:{}:member", w.arn("workload", "group", "deployers"));
+    let carl = w.arn("workload", "user", "carl");
+    let readonly = "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached";
+    let inline = format!(
+        "inline_policy:{0}::inline::tmp-s3:attached:iam_user:{0}",
+        w.arn("management", "user", "carol")
+    );
+    let ann = w.sso_user("ann@example.com");
+    let platform = format!("sso_group:{}:member", w.sso_group("Platform"));
+    let assignment = format!(
+        "{}|{}",
+        w.account("workload"),
+        w.ic("permission_sets", "ReadOnly")
+    );
+    let remote = w.arn("workload", "user", "remote");
+    let check = |args: Vec<String>| -> Value {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, v) = w.prov(&refs);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        assert_eq!(
+            reported_operations(&v),
+            sdk_operations(&out),
+            "{args:?}: reported calls != the SDK's"
+        );
+        v
+    };
+    let s = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    // IAM: a hop (with the OU walk of --account-config), membership, managed policies on each
+    // kind of principal, an inline policy.
+    let g = grant_args(&deployers, "iam_user", &carl);
+    check([s(&g), s(&["--account-config", &config])].concat());
+    check(s(&[
+        "revoke",
+        "--grant",
+        &format!("{deployers}:iam_user:{carl}"),
+    ]));
+    for (t, p) in [
+        ("iam_user", w.arn("management", "user", "alice")),
+        ("group", w.arn("management", "group", "ops")),
+        ("role", w.arn("management", "role", "auditor")),
+    ] {
+        check(s(&grant_args(readonly, t, &p)));
+        check(s(&["revoke", "--grant", &format!("{readonly}:{t}:{p}")]));
+    }
+    check(s(&["revoke", "--grant", &inline]));
+    check(s(&["revoke", "--grant", &inline]));
+
+    // Identity Center: membership (revoked by its id, the store found by ListInstances) and an
+    // account assignment.
+    let m = check(s(&grant_args(&platform, "sso_user", &ann)));
+    let mid = m["record"]["id"].as_str().unwrap().to_string();
+    check(s(&["revoke", "--grant", &mid]));
+    check(s(&grant_args(&assignment, "sso_user", &ann)));
+    check(s(&[
+        "revoke",
+        "--grant",
+        &format!("grant:sso_user:{ann}:{assignment}"),
+    ]));
+
+    // Users, with everything that blocks an IAM user's deletion.
+    check(s(&[
+        "create-user",
+        "--type",
+        "iam_user",
+        "--user-name",
+        "remote",
+        "--account",
+        &w.account("workload"),
+        "--tag",
+        "team=platform",
+    ]));
+    check(s(&delete_args("iam_user", &remote)));
+    let leaver = check(s(&delete_args(
+        "iam_user",
+        &w.arn("management", "user", "leaver"),
+    )));
+    assert!(
+        ops(&leaver).contains(&"iam:DeleteVirtualMFADevice".to_string()),
+        "{leaver}"
+    );
+    let cid = check(s(&[
+        "create-user",
+        "--type",
+        "sso_user",
+        "--user-name",
+        "cid@example.com",
+        "--given-name",
+        "Cid",
+        "--family-name",
+        "Example",
+    ]));
+    let cid = cid["record"]["id"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sso_user:")
+        .unwrap()
+        .to_string();
+    check(s(&grant_args(&platform, "sso_user", &cid)));
+    let d = check(s(&delete_args("sso_user", &cid)));
+    assert!(
+        ops(&d).contains(&"identitystore:DeleteGroupMembership".to_string()),
+        "{d}"
+    );
 }

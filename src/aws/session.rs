@@ -17,9 +17,6 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_iam::config::IdentityCache;
 use aws_sdk_iam::config::retry::{RetryConfig, RetryMode, RetryPartition, TokenBucket};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
 
@@ -318,22 +315,6 @@ impl Scope {
             }
             None => false,
         }
-    }
-
-    /// Transitional: the old call wrapper with the operation named at the call site. The
-    /// names are ignored (the SDK's are used); call sites move to [`Scope::call`].
-    pub async fn call_legacy<T, E, Fut>(
-        &self,
-        limiter: &Limiter,
-        _service: &'static str,
-        _operation: &'static str,
-        f: impl Fn() -> Fut,
-    ) -> Result<T, AwsError>
-    where
-        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        self.call(limiter, f).await
     }
 
     /// Settings in force.

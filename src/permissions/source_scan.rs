@@ -8,9 +8,10 @@
 //! ([`CLIENTS`]: a variable `iam`, a field `self.sso`, an accessor `scope.sso_admin(region)`),
 //! and the operation is the method called on it (`get_account_authorization_details` →
 //! `iam:GetAccountAuthorizationDetails`). A `.send()` whose chain starts nowhere this can see
-//! is an error unless its start is one of [`BUILT_ELSEWHERE`], so a new way of sending cannot
-//! slip past the scan. Provisioning also names its operations in its call log as
-//! `"service", "Operation"` literal pairs; those must be listed too.
+//! is an error, so a new way of sending cannot slip past the scan. Provisioning sends the
+//! SDK input builders listed in its table of operations (`sdk_requests!(aws_sdk_iam {
+//! add_user_to_group: AddUserToGroup, …})` in `provision/operations.rs`); every operation of
+//! that table counts as sent and must be listed too.
 //!
 //! Not here: the calls a real run makes (`tests/ops.rs` compares the read policy with the
 //! calls a sync's metrics counted; `tests/provision.rs` the write policy with provisioning's
@@ -34,12 +35,6 @@ const CLIENTS: &[(&str, &str)] = &[
     ("orgs", "organizations"),
     ("organizations", "organizations"),
 ];
-
-/// Starts of `.send()` chains whose request is built out of this scan's sight, both in
-/// provisioning: the `$req` of its paging macro and the `req()` closure its per-kind macro
-/// builds. Their operations are held to the write policy by `tests/provision.rs`, which checks
-/// the call log of real provisioning runs.
-const BUILT_ELSEWHERE: &[&str] = &["$req", "req()"];
 
 /// Requests the scan must find (one or more per service, read and write side): if it finds
 /// fewer, it has stopped seeing requests.
@@ -265,29 +260,38 @@ fn requests_in(text: &str) -> Vec<(usize, Request)> {
         .collect()
 }
 
-/// `"service", "Operation"` literal pairs in `text` (how provisioning names an operation in
-/// its call log: `x.ic("identitystore", "CreateUser", …)`).
-fn named_in(text: &str) -> Vec<String> {
-    const SERVICES: [&str; 5] = ["iam", "sts", "organizations", "sso", "identitystore"];
+/// The operations of provisioning's table of SDK requests in `text`: each
+/// `sdk_requests!(aws_sdk_<crate> { <module>: <Operation>, … })` entry, as `service:Operation`.
+fn table_in(text: &str) -> Vec<String> {
+    const CRATES: [(&str, &str); 5] = [
+        ("aws_sdk_iam", "iam"),
+        ("aws_sdk_sts", "sts"),
+        ("aws_sdk_organizations", "organizations"),
+        ("aws_sdk_ssoadmin", "sso"),
+        ("aws_sdk_identitystore", "identitystore"),
+    ];
     let code = code_only(text);
     let mut out = vec![];
-    for svc in SERVICES {
-        let quoted = format!("\"{svc}\"");
-        for (i, _) in code.match_indices(&quoted) {
-            let rest = code[i + quoted.len()..].trim_start();
-            let Some(rest) = rest.strip_prefix(',') else {
-                continue;
-            };
-            let Some(rest) = rest.trim_start().strip_prefix('"') else {
-                continue;
-            };
-            let op: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            if op.starts_with(|c: char| c.is_ascii_uppercase()) && rest[op.len()..].starts_with('"')
-            {
-                out.push(format!("{svc}:{op}"));
+    for (i, _) in code.match_indices("sdk_requests!(") {
+        let rest = &code[i + "sdk_requests!(".len()..];
+        let Some((krate, body)) = rest.split_once('{') else {
+            continue;
+        };
+        let Some((_, service)) = CRATES.iter().find(|(c, _)| *c == krate.trim()) else {
+            out.push(format!("unknown-crate:{}", krate.trim()));
+            continue;
+        };
+        let body = body.split('}').next().unwrap_or_default();
+        for entry in body.split(';') {
+            if let Some((_, rest)) = entry.split_once(':') {
+                let op: String = rest
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if !op.is_empty() {
+                    out.push(format!("{service}:{op}"));
+                }
             }
         }
     }
@@ -335,19 +339,19 @@ fn every_request_in_the_sources_is_listed() {
                         pascal(&method)
                     )),
                 },
-                Request::Unresolved { start } if BUILT_ELSEWHERE.contains(&start.as_str()) => {}
                 Request::Unresolved { start } => problems.push(format!(
                     "{}: cannot tell what this .send() sends (its chain starts with `{start}`): start it from a client named as in CLIENTS",
                     at(line)
                 )),
             }
         }
-        for op in named_in(&text) {
-            if !listed().contains(&op.as_str()) {
-                problems.push(format!(
-                    "{} names {op}, which no permission list has",
+        for op in table_in(&text) {
+            match listed().iter().find(|l| **l == op) {
+                Some(l) => sent.push(l),
+                None => problems.push(format!(
+                    "{} sends {op} (its table of SDK requests), which no permission list has",
                     path.display()
-                ));
+                )),
             }
         }
     }
@@ -416,7 +420,13 @@ fn chains_are_read_back_to_their_client() {
     assert_eq!(permission_of("identitystore", "list_roles"), None);
     assert_eq!(pascal("list_group_memberships"), "ListGroupMemberships");
     assert_eq!(
-        named_in(r#"x.ic("identitystore", "CreateUser", &[]); // "iam", "Nope""#),
-        vec!["identitystore:CreateUser"]
+        table_in(
+            "sdk_requests!(aws_sdk_iam {\n    get_group: GetGroup, GetGroupInputBuilder, O, E;\n    // no_op: Nope, X, Y, Z;\n    add_user_to_group: AddUserToGroup, B, O, E;\n});\nsdk_requests!(aws_sdk_ssoadmin { list_instances: ListInstances, B, O, E; });"
+        ),
+        vec!["iam:GetGroup", "iam:AddUserToGroup", "sso:ListInstances"]
+    );
+    assert_eq!(
+        table_in("sdk_requests!(aws_sdk_s3 { get_object: GetObject, B, O, E; });"),
+        vec!["unknown-crate:aws_sdk_s3"]
     );
 }

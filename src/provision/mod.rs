@@ -1,20 +1,25 @@
 //! Provisioning: changes access with the IDs a sync writes. A request is parsed and checked
-//! before any AWS call (`request`, and `check` against a c1z with `--file`); `plan` lists the
-//! AWS calls it makes (what `--dry-run` prints); the executors make them idempotently — check
-//! first, change only what differs — in the account that owns the entity (`iam`, `users`), or
-//! in Identity Center with the org-wide token bucket (`identity_center`, `assignment`); the
-//! [`Outcome`] carries the status and the resulting record as a sync would write it.
-//! Not here: argument parsing and printing (`cli::provision_cmd`).
+//! before any AWS call (`request`, and `verify_ids` against a c1z with `--file`); it becomes
+//! the ordered steps of its change once (`dispatch`; the steps live in the domain folders,
+//! `connector::{iam, identity_center}`), and both `--dry-run` ([`plan`]) and the
+//! [`Provisioner`] consume those steps, so what a dry run prints is what a real run does. A step
+//! is one AWS operation (`step`), its request built once with its parameters (`operations`),
+//! sent through the execution context (`exec`: hops, token buckets, the assignment gate) and
+//! logged as a [`Call`] (`call`); the [`Outcome`] carries the status, the calls and the
+//! resulting record as a sync would write it (`outcome`).
+//! Not here: argument parsing and printing (`cli::cmd::provision`).
 
 pub mod call;
+mod dispatch;
+pub(crate) mod exec;
+pub(crate) mod operations;
 pub mod outcome;
-pub mod provisioner;
-pub mod records;
 pub mod request;
-mod users;
+pub(crate) mod step;
 pub mod verify_ids;
 
-pub use call::{Call, PlanContext};
+pub use call::{Call, Context};
+pub use dispatch::{Job, Provisioner, plan};
+pub use exec::{AssignmentGate, GatePass, MAX_IN_FLIGHT, Options};
 pub use outcome::{Outcome, ProvisionError, Status};
-pub use provisioner::{Options, Provisioner};
 pub use request::{DeleteTarget, Direction, NewUser, Request, RequestError};

@@ -1,11 +1,12 @@
 //! What a provisioning command reports: the [`Status`] (`granted`, `already-granted`, …), a
 //! one-line detail, the AWS calls made, and the resulting grant or resource record in the
-//! canonical JSON a sync writes ([`Record::to_json`]). Also the typed error of the module.
-//! Not here: deciding any of it (the executors do).
+//! canonical JSON a sync writes ([`Record::to_json`]); [`Done`], what the steps of a change
+//! decided before the calls are added. Also the typed error of the module.
+//! Not here: deciding any of it (the steps of each change do).
 
 use serde_json::{Value, json};
 
-use crate::aws::AwsError;
+use crate::aws::{AwsError, ErrorClass};
 use crate::model::Record;
 
 use super::call::Call;
@@ -41,6 +42,23 @@ impl Status {
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What the steps of a change decided: the outcome without its calls.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub status: Status,
+    pub detail: String,
+    pub record: Option<Record>,
+}
+
+/// The detail of a deletion: `deleted <what>`, naming what was removed first.
+pub(crate) fn deleted(what: &str, removed: &[String]) -> String {
+    if removed.is_empty() {
+        format!("deleted {what}")
+    } else {
+        format!("deleted {what} after removing {}", removed.join(", "))
     }
 }
 
@@ -128,5 +146,31 @@ impl ProvisionError {
             self,
             ProvisionError::Request(_) | ProvisionError::NotInFile(_)
         )
+    }
+
+    /// How AWS answered, when AWS refused or failed a call.
+    pub fn aws_class(&self) -> Option<ErrorClass> {
+        match self {
+            ProvisionError::Aws(e) => Some(e.class),
+            _ => None,
+        }
+    }
+
+    /// `self`, or when something was already done before it (a user deletion's removals), a
+    /// [`ProvisionError::Partial`] naming that.
+    pub fn after(self, done: &[String]) -> ProvisionError {
+        if done.is_empty() {
+            self
+        } else {
+            ProvisionError::Partial {
+                done: done.to_vec(),
+                error: Box::new(self),
+            }
+        }
+    }
+
+    /// AWS answered that the entity does not exist (NoSuchEntity, ResourceNotFoundException).
+    pub fn is_not_found(&self) -> bool {
+        self.aws_class() == Some(ErrorClass::NotFound)
     }
 }

@@ -2,8 +2,8 @@
 //! (shared/spec/resource-model.md §3/§4), parsed into a typed [`Request`] before any AWS call.
 //! Everything that can be refused without AWS is refused here — malformed IDs, entitlement
 //! kinds orgsync cannot provision, principals that cannot hold the entitlement — and the error
-//! names the bad value. Not here: the AWS calls (`plan` lists them, `iam`/`identity_center`/
-//! `assignment`/`users` make them).
+//! names the bad value. Not here: the AWS calls (the steps of each change, in the domain
+//! folders, make them).
 
 use crate::arn::{AccountId, Arn, IdError};
 use crate::model::ids::{
@@ -60,15 +60,6 @@ impl IamKind {
             IamKind::User => "user",
             IamKind::Group => "group",
             IamKind::Role => "role",
-        }
-    }
-
-    /// The word AWS uses in operation names (`AttachUserPolicy`, `ListGroupPolicies`, …).
-    pub fn api_word(self) -> &'static str {
-        match self {
-            IamKind::User => "User",
-            IamKind::Group => "Group",
-            IamKind::Role => "Role",
         }
     }
 
@@ -198,18 +189,11 @@ impl SsoPrincipal {
 }
 
 impl SsoKind {
-    fn word(self) -> &'static str {
+    /// `user` / `group`, as identity-store ARNs and messages spell it.
+    pub fn word(self) -> &'static str {
         match self {
             SsoKind::User => "user",
             SsoKind::Group => "group",
-        }
-    }
-
-    /// `USER` / `GROUP` as sso-admin spells principal types.
-    pub fn api_word(self) -> &'static str {
-        match self {
-            SsoKind::User => "USER",
-            SsoKind::Group => "GROUP",
         }
     }
 }
@@ -358,6 +342,14 @@ fn check_principal_type(t: &str) -> Result<(), RequestError> {
     }
 }
 
+/// Who a grant or revoke names, with the entitlement id it names them for (`id`, for errors).
+#[derive(Clone, Copy)]
+struct Holder<'a> {
+    id: &'a str,
+    principal_type: &'a str,
+    principal: &'a str,
+}
+
 fn change(
     id: &str,
     ent: EntitlementRef,
@@ -365,57 +357,18 @@ fn change(
     principal: &str,
     direction: Direction,
 ) -> Result<Change, RequestError> {
+    let h = Holder {
+        id,
+        principal_type,
+        principal,
+    };
     match ent {
         EntitlementRef::RoleAssignment { .. } => Err(unsupported(
             id,
             "who may assume a role is decided by the role's trust policy, and orgsync does not rewrite trust policies",
         )),
-        EntitlementRef::GroupMember { group } => {
-            need_type(id, principal_type, &[rt::IAM_USER])?;
-            let user = IamPrincipal::parse(principal_type, principal)?;
-            let account = group.account_id().ok_or_else(|| {
-                RequestError::Invalid(format!("'{id}': the group ARN has no 12-digit account"))
-            })?;
-            if user.account != account {
-                return Err(RequestError::Invalid(format!(
-                    "'{principal}' is in account {}, but IAM group {group} holds users of account {account} only",
-                    user.account
-                )));
-            }
-            Ok(Change::GroupMember {
-                group,
-                account,
-                user,
-            })
-        }
-        EntitlementRef::PolicyAttached { policy } => {
-            if principal_type == rt::PERMISSION_SET
-                || principal_type == rt::PERMISSION_SET_ASSIGNMENT
-            {
-                return Err(unsupported(
-                    id,
-                    format!(
-                        "policies on a {principal_type} are managed in IAM Identity Center, not by orgsync"
-                    ),
-                ));
-            }
-            need_type(id, principal_type, &[rt::IAM_USER, rt::GROUP, rt::ROLE])?;
-            let principal = IamPrincipal::parse(principal_type, principal)?;
-            if let Some(owner) = policy.account_id()
-                && owner != principal.account
-            {
-                return Err(RequestError::Invalid(format!(
-                    "customer-managed policy {policy} lives in account {owner} and can be attached only to principals of that account, not to {} (account {})",
-                    principal.arn, principal.account
-                )));
-            }
-            if policy.account_id().is_none() && policy.account != "aws" {
-                return Err(RequestError::Invalid(format!(
-                    "'{policy}' is neither an AWS-managed policy (arn:aws:iam::aws:policy/…) nor a customer-managed one (12-digit account)"
-                )));
-            }
-            Ok(Change::ManagedPolicy { policy, principal })
-        }
+        EntitlementRef::GroupMember { group } => group_member(h, group),
+        EntitlementRef::PolicyAttached { policy } => policy_attached(h, policy),
         EntitlementRef::InlineAttached { parent, name } => {
             if direction == Direction::Grant {
                 return Err(unsupported(
@@ -423,86 +376,143 @@ fn change(
                     "an inline policy can only be revoked (which deletes it); orgsync does not write policy documents",
                 ));
             }
-            let parent_arn: Arn = parent
-                .parse()
-                .map_err(|e: IdError| RequestError::Invalid(e.to_string()))?;
-            if parent_arn.service != "iam" {
-                return Err(unsupported(
-                    id,
-                    "a permission set's inline policy is managed in IAM Identity Center, not by orgsync",
-                ));
-            }
-            let kind = IamKind::from_arn_kind(parent_arn.resource_kind()).ok_or_else(|| {
-                RequestError::Invalid(format!(
-                    "'{id}': the parent of an inline policy is an IAM user, group or role"
-                ))
-            })?;
-            let holder = IamPrincipal::parse(kind.resource_type(), &parent)?;
-            if principal_type != kind.resource_type() || principal != parent {
-                return Err(RequestError::Invalid(format!(
-                    "inline policy {name} belongs to {parent}; only that {} holds it, not {principal_type} {principal}",
-                    kind.resource_type()
-                )));
-            }
-            Ok(Change::InlinePolicy {
-                parent: holder,
-                name,
-            })
+            inline_attached(h, parent, name)
         }
-        EntitlementRef::SsoGroupMember { group, arn } => {
-            need_type(id, principal_type, &[rt::SSO_USER])?;
-            let user = SsoPrincipal::parse(principal_type, principal)?;
-            if user.store.identity_store_id != group.identity_store_id
-                || user.store.region != group.region
-            {
-                return Err(RequestError::Invalid(format!(
-                    "'{principal}' is in identity store {} ({}), but group {arn} is in {} ({})",
-                    user.store.identity_store_id,
-                    user.store.region,
-                    group.identity_store_id,
-                    group.region
-                )));
-            }
-            Ok(Change::SsoGroupMember {
-                group: SsoPrincipal {
-                    kind: SsoKind::Group,
-                    store: group,
-                    arn,
-                },
-                user,
-            })
-        }
+        EntitlementRef::SsoGroupMember { group, arn } => sso_group_member(h, group, arn),
         EntitlementRef::AccountPermissionSet {
             account,
             permission_set,
-        } => account_assignment(
-            id,
-            account,
-            permission_set,
-            principal_type,
-            principal,
-            false,
-        ),
+        } => account_assignment(h, account, permission_set, false),
         EntitlementRef::BindingAssigned {
             account,
             permission_set,
-        } => account_assignment(id, account, permission_set, principal_type, principal, true),
+        } => account_assignment(h, account, permission_set, true),
     }
 }
 
+/// IAM group membership: an IAM user of the group's account.
+fn group_member(h: Holder<'_>, group: Arn) -> Result<Change, RequestError> {
+    need_type(h.id, h.principal_type, &[rt::IAM_USER])?;
+    let user = IamPrincipal::parse(h.principal_type, h.principal)?;
+    let account = group.account_id().ok_or_else(|| {
+        RequestError::Invalid(format!("'{}': the group ARN has no 12-digit account", h.id))
+    })?;
+    if user.account != account {
+        return Err(RequestError::Invalid(format!(
+            "'{}' is in account {}, but IAM group {group} holds users of account {account} only",
+            h.principal, user.account
+        )));
+    }
+    Ok(Change::GroupMember {
+        group,
+        account,
+        user,
+    })
+}
+
+/// A managed policy: on an IAM user, group or role; a customer-managed one only in its own
+/// account.
+fn policy_attached(h: Holder<'_>, policy: Arn) -> Result<Change, RequestError> {
+    let principal_type = h.principal_type;
+    if principal_type == rt::PERMISSION_SET || principal_type == rt::PERMISSION_SET_ASSIGNMENT {
+        return Err(unsupported(
+            h.id,
+            format!(
+                "policies on a {principal_type} are managed in IAM Identity Center, not by orgsync"
+            ),
+        ));
+    }
+    need_type(h.id, principal_type, &[rt::IAM_USER, rt::GROUP, rt::ROLE])?;
+    let principal = IamPrincipal::parse(principal_type, h.principal)?;
+    if let Some(owner) = policy.account_id()
+        && owner != principal.account
+    {
+        return Err(RequestError::Invalid(format!(
+            "customer-managed policy {policy} lives in account {owner} and can be attached only to principals of that account, not to {} (account {})",
+            principal.arn, principal.account
+        )));
+    }
+    if policy.account_id().is_none() && policy.account != "aws" {
+        return Err(RequestError::Invalid(format!(
+            "'{policy}' is neither an AWS-managed policy (arn:aws:iam::aws:policy/…) nor a customer-managed one (12-digit account)"
+        )));
+    }
+    Ok(Change::ManagedPolicy { policy, principal })
+}
+
+/// An IAM inline policy (revoke only): held by its parent alone.
+fn inline_attached(h: Holder<'_>, parent: String, name: String) -> Result<Change, RequestError> {
+    let parent_arn: Arn = parent
+        .parse()
+        .map_err(|e: IdError| RequestError::Invalid(e.to_string()))?;
+    if parent_arn.service != "iam" {
+        return Err(unsupported(
+            h.id,
+            "a permission set's inline policy is managed in IAM Identity Center, not by orgsync",
+        ));
+    }
+    let kind = IamKind::from_arn_kind(parent_arn.resource_kind()).ok_or_else(|| {
+        RequestError::Invalid(format!(
+            "'{}': the parent of an inline policy is an IAM user, group or role",
+            h.id
+        ))
+    })?;
+    let holder = IamPrincipal::parse(kind.resource_type(), &parent)?;
+    if h.principal_type != kind.resource_type() || h.principal != parent {
+        return Err(RequestError::Invalid(format!(
+            "inline policy {name} belongs to {parent}; only that {} holds it, not {} {}",
+            kind.resource_type(),
+            h.principal_type,
+            h.principal
+        )));
+    }
+    Ok(Change::InlinePolicy {
+        parent: holder,
+        name,
+    })
+}
+
+/// Identity Center group membership: a user of the group's identity store.
+fn sso_group_member(
+    h: Holder<'_>,
+    group: IdentityStoreRef,
+    arn: String,
+) -> Result<Change, RequestError> {
+    need_type(h.id, h.principal_type, &[rt::SSO_USER])?;
+    let user = SsoPrincipal::parse(h.principal_type, h.principal)?;
+    if user.store.identity_store_id != group.identity_store_id || user.store.region != group.region
+    {
+        return Err(RequestError::Invalid(format!(
+            "'{}' is in identity store {} ({}), but group {arn} is in {} ({})",
+            h.principal,
+            user.store.identity_store_id,
+            user.store.region,
+            group.identity_store_id,
+            group.region
+        )));
+    }
+    Ok(Change::SsoGroupMember {
+        group: SsoPrincipal {
+            kind: SsoKind::Group,
+            store: group,
+            arn,
+        },
+        user,
+    })
+}
+
+/// Account access through a permission set: an Identity Center user or group.
 fn account_assignment(
-    id: &str,
+    h: Holder<'_>,
     account: AccountId,
     permission_set: PermissionSetRef,
-    principal_type: &str,
-    principal: &str,
     binding: bool,
 ) -> Result<Change, RequestError> {
-    need_type(id, principal_type, &[rt::SSO_USER, rt::SSO_GROUP])?;
+    need_type(h.id, h.principal_type, &[rt::SSO_USER, rt::SSO_GROUP])?;
     Ok(Change::AccountAssignment {
         account,
         permission_set,
-        principal: SsoPrincipal::parse(principal_type, principal)?,
+        principal: SsoPrincipal::parse(h.principal_type, h.principal)?,
         binding,
     })
 }
@@ -577,193 +587,4 @@ pub fn check_iam_user(user_name: &str, path: &str) -> Result<(), RequestError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: &str = "111122223333";
-    const USER: &str = "arn:aws:identitystore:us-east-1::d-1234567890/user/u-1";
-    const GROUP: &str = "arn:aws:identitystore:us-east-1::d-1234567890/group/g-1";
-    const PS: &str = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-0123456789abcdef";
-
-    fn iam(kind: &str, name: &str) -> String {
-        format!("arn:aws:iam::{A}:{kind}/{name}")
-    }
-
-    #[test]
-    fn grants_of_every_provisionable_kind() {
-        let g = grant(
-            &format!("group:{}:member", iam("group", "eng/devs")),
-            "iam_user",
-            &iam("user", "bob"),
-        )
-        .unwrap();
-        assert!(
-            matches!(g.change, Change::GroupMember { ref group, ref account, ref user }
-            if group.resource_name() == "devs" && account.as_str() == A && user.name() == "bob")
-        );
-        for (t, k) in [("iam_user", "user"), ("group", "group"), ("role", "role")] {
-            for policy in [
-                "arn:aws:iam::aws:policy/ReadOnlyAccess".to_string(),
-                iam("policy", "app/data"),
-            ] {
-                let r = grant(&format!("iam_policy:{policy}:attached"), t, &iam(k, "x")).unwrap();
-                assert!(matches!(r.change, Change::ManagedPolicy { .. }), "{t}");
-            }
-        }
-        let s = grant(&format!("sso_group:{GROUP}:member"), "sso_user", USER).unwrap();
-        assert!(
-            matches!(s.change, Change::SsoGroupMember { ref group, ref user } if group.id() == "g-1" && user.id() == "u-1")
-        );
-        for (t, p) in [("sso_user", USER), ("sso_group", GROUP)] {
-            let a = grant(&format!("{A}|{PS}"), t, p).unwrap();
-            assert!(
-                matches!(a.change, Change::AccountAssignment { binding: false, ref principal, .. } if principal.arn == p)
-            );
-            let b = grant(
-                &format!("permission_set_assignment:{PS}-{A}:assigned"),
-                t,
-                p,
-            )
-            .unwrap();
-            assert!(matches!(
-                b.change,
-                Change::AccountAssignment { binding: true, .. }
-            ));
-        }
-    }
-
-    #[test]
-    fn revokes_parse_the_grant_ids_a_sync_writes() {
-        let r = revoke(&format!(
-            "group:{}:member:iam_user:{}",
-            iam("group", "devs"),
-            iam("user", "bob")
-        ))
-        .unwrap();
-        assert_eq!(r.direction, Direction::Revoke);
-        assert!(matches!(r.change, Change::GroupMember { .. }));
-        let i = revoke(&format!(
-            "inline_policy:{}::inline::p1:attached:role:{}",
-            iam("role", "app"),
-            iam("role", "app")
-        ))
-        .unwrap();
-        assert!(
-            matches!(i.change, Change::InlinePolicy { ref parent, ref name } if parent.kind == IamKind::Role && name == "p1")
-        );
-        let m = revoke("3f6a9c1e-8d2b-4f7a-9e3c-1b2d3e4f5a6b").unwrap();
-        assert!(matches!(
-            m.change,
-            Change::SsoMembership { group: None, .. }
-        ));
-        let a = revoke(&format!("grant:sso_group:{GROUP}:{A}|{PS}")).unwrap();
-        assert!(
-            matches!(a.change, Change::AccountAssignment { ref principal, .. } if principal.kind == SsoKind::Group)
-        );
-    }
-
-    #[test]
-    fn refuses_what_cannot_be_provisioned_naming_the_value() {
-        let role_ent = format!("role:{}:assignment", iam("role", "admin"));
-        let e = grant(&role_ent, "iam_user", &iam("user", "bob")).unwrap_err();
-        assert!(matches!(e, RequestError::Unsupported { .. }), "{e}");
-        assert!(e.to_string().contains(&role_ent), "{e}");
-        let grant_id = format!("{role_ent}:iam_user:{}", iam("user", "bob"));
-        let e = revoke(&grant_id).unwrap_err();
-        assert!(e.to_string().contains(&grant_id), "{e}");
-        let inline = format!("inline_policy:{}::inline::p:attached", iam("user", "bob"));
-        let e = grant(&inline, "iam_user", &iam("user", "bob")).unwrap_err();
-        assert!(matches!(e, RequestError::Unsupported { .. }), "{e}");
-        let ps_inline = format!("inline_policy:{PS}::inline::inline:attached:permission_set:{PS}");
-        assert!(matches!(
-            revoke(&ps_inline).unwrap_err(),
-            RequestError::Unsupported { .. }
-        ));
-        let e = grant(
-            "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached",
-            "permission_set",
-            PS,
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("permission_set"), "{e}");
-    }
-
-    #[test]
-    fn refuses_principals_that_cannot_hold_the_entitlement() {
-        let cases: Vec<(String, &str, String, &str)> = vec![
-            // (entitlement, principal type, principal, expected fragment)
-            (
-                format!("group:{}:member", iam("group", "devs")),
-                "role",
-                iam("role", "r"),
-                "iam_user only",
-            ),
-            (
-                format!("group:{}:member", iam("group", "devs")),
-                "iam_user",
-                "arn:aws:iam::999999999999:user/bob".into(),
-                "account 999999999999",
-            ),
-            (
-                format!("group:{}:member", iam("group", "devs")),
-                "iam_user",
-                iam("role", "bob"),
-                "not a valid principal",
-            ),
-            (
-                format!("iam_policy:{}:attached", iam("policy", "p")),
-                "iam_user",
-                "arn:aws:iam::999999999999:user/bob".into(),
-                "customer-managed",
-            ),
-            (
-                format!("sso_group:{GROUP}:member"),
-                "sso_user",
-                "arn:aws:identitystore:us-east-1::d-9999999999/user/u-1".into(),
-                "identity store",
-            ),
-            (
-                format!("{A}|{PS}"),
-                "sso_user",
-                GROUP.into(),
-                "names a group",
-            ),
-            (
-                format!("{A}|{PS}"),
-                "iam_user",
-                iam("user", "bob"),
-                "sso_user or sso_group",
-            ),
-            (format!("{A}|{PS}"), "nobody", USER.into(), "'nobody'"),
-        ];
-        for (ent, t, p, want) in cases {
-            let e = grant(&ent, t, &p).unwrap_err().to_string();
-            assert!(e.contains(want), "{ent} / {t} {p}: {e}");
-        }
-    }
-
-    #[test]
-    fn malformed_ids_name_the_value() {
-        let e = grant("group:nope:member", "iam_user", &iam("user", "bob")).unwrap_err();
-        assert!(e.to_string().contains("'group:nope:member'"), "{e}");
-        let e = revoke("not-a-grant").unwrap_err();
-        assert!(e.to_string().contains("'not-a-grant'"), "{e}");
-    }
-
-    #[test]
-    fn delete_targets_and_user_names() {
-        assert!(matches!(
-            delete_target("iam_user", &iam("user", "a/b")).unwrap(),
-            DeleteTarget::IamUser(ref p) if p.name() == "b"
-        ));
-        assert!(matches!(
-            delete_target("sso_user", USER).unwrap(),
-            DeleteTarget::SsoUser(_)
-        ));
-        assert!(delete_target("group", &iam("group", "g")).is_err());
-        assert!(delete_target("sso_user", GROUP).is_err());
-        assert!(check_iam_user("bob.smith@example.com", "/eng/").is_ok());
-        assert!(check_iam_user("bob smith", "/").is_err());
-        assert!(check_iam_user("bob", "eng").is_err());
-    }
-}
+mod tests;

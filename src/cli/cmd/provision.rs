@@ -6,17 +6,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::arn::{AccountId, Arn};
 use crate::aws::member_roles::AccountConfig;
 use crate::aws::{CallMetrics, Session};
 use crate::model::Record;
-use crate::provision::call::{self as plan, Call, PlanContext};
-use crate::provision::request::{self, DeleteTarget, NewUser, Request};
+use crate::provision::call::connect_calls;
+use crate::provision::request::{self, NewUser};
 use crate::provision::verify_ids::SyncFile;
-use crate::provision::{Options, Outcome, Provisioner};
+use crate::provision::{self, Call, Context, Job, Options, Outcome, Provisioner};
+use crate::sync::plan::DEFAULT_MEMBER_ROLE;
 
 use crate::cli::args::{AwsArgs, parse_arn, parse_duration};
 use crate::cli::exit;
@@ -44,7 +45,7 @@ pub struct WriteRoleArgs {
     #[arg(
         long,
         env = "ORGSYNC_MEMBER_ROLE_NAME",
-        default_value = "OrganizationAccountAccessRole",
+        default_value = DEFAULT_MEMBER_ROLE,
         help_heading = "Write role"
     )]
     pub member_role_name: String,
@@ -251,12 +252,6 @@ pub struct DeleteResourceArgs {
     pub common: ProvisionArgs,
 }
 
-enum Job {
-    Change(Request),
-    Create(NewUser),
-    Delete(DeleteTarget),
-}
-
 fn open_file(c: &ProvisionArgs) -> anyhow::Result<Option<SyncFile>> {
     match &c.file {
         Some(f) => Ok(Some(SyncFile::open(f).map_err(exit::usage)?)),
@@ -392,9 +387,11 @@ fn overrides(c: &ProvisionArgs) -> anyhow::Result<Option<AccountConfig>> {
     }
 }
 
-fn plan_context(c: &ProvisionArgs, overrides: Option<AccountConfig>) -> PlanContext {
+/// What the steps are built from in a dry run: the flags (the caller is known only when a
+/// management role names it).
+fn plan_context(c: &ProvisionArgs, overrides: Option<AccountConfig>) -> Context {
     let mgmt = management_role(c);
-    PlanContext {
+    Context {
         management_role: mgmt.map(|a| a.to_string()),
         caller: mgmt.and_then(|a| a.account_id()),
         partition: mgmt
@@ -416,11 +413,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let overrides = overrides(c)?;
     let cx = plan_context(c, overrides.clone());
     if c.dry_run {
-        let calls = match &job {
-            Job::Change(r) => plan::plan(r, &cx),
-            Job::Create(u) => plan::plan_create(u, &cx),
-            Job::Delete(t) => plan::plan_delete(t, &cx),
-        };
+        let calls = provision::plan(&job, &cx).map_err(exit::usage)?;
         print_plan(c.output, &calls)?;
         return Ok(exit::OK);
     }
@@ -436,7 +429,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let session = Session::connect(settings, Arc::clone(&metrics))
         .await
         .context("connecting to AWS")?;
-    let caller = session.caller.account.to_string();
+    let caller = session.caller.account.clone();
     tracing::info!(account = %caller, caller = %session.caller.arn, "connected");
     let sso_region = c
         .write
@@ -458,28 +451,29 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
         ..Options::default()
     };
     let prov = Provisioner::new(session, opts);
-    let result = match &job {
-        Job::Change(r) => prov.apply(r).await,
-        Job::Create(u) => prov.create_user(u).await,
-        Job::Delete(t) => prov.delete(t).await,
-    };
+    let result = prov.run(&job).await;
     let totals = metrics.totals();
+    // The operations the SDK itself reported, per `service:Operation` (what the outcome's
+    // calls must match; tests/provision.rs holds them together).
+    let operations: std::collections::BTreeMap<String, u64> = metrics
+        .snapshot()
+        .into_iter()
+        .map(|(op, s)| (op, s.calls))
+        .collect();
     tracing::info!(
         requests = totals.requests,
         retries = totals.retries(),
+        operations = %serde_json::json!(operations),
         "AWS requests made"
     );
     match result {
         Ok(mut outcome) => {
-            let mut calls: Vec<Call> = plan::connect_calls(&cx)
-                .into_iter()
-                .map(|mut call| {
-                    if call.operation == "GetCallerIdentity" {
-                        call.account = caller.clone();
-                    }
-                    call
-                })
-                .collect();
+            // Connecting made these calls; the caller is known now.
+            let connected = Context {
+                caller: Some(caller),
+                ..cx
+            };
+            let mut calls: Vec<Call> = connect_calls(&connected);
             calls.append(&mut outcome.calls);
             outcome.calls = calls;
             print_outcome(c.output, &outcome)?;

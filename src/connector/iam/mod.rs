@@ -1,7 +1,7 @@
 //! IAM, per account: the reads (`read`, with `credential_report`), the SDK-to-model mapping
 //! (`convert`), the snapshot they fill (`model`), its mapping to records (`records`), the
 //! sync's per-account collector over both (`collector`), and the changes provisioning makes
-//! (`provision`).
+//! (`provision`: access; `users`).
 
 pub(crate) mod collector;
 mod convert;
@@ -10,3 +10,4 @@ pub mod model;
 pub mod provision;
 pub mod read;
 pub mod records;
+pub mod users;

@@ -1,36 +1,37 @@
-//! Account access through a permission set: refuse accounts that are not ACTIVE
-//! (`organizations:DescribeAccount`), check the principal's assignments in that account
+//! Account access through a permission set, as steps ([`Assign`]): refuse accounts that are
+//! not ACTIVE (`organizations:DescribeAccount`), describe the permission set (its name and
+//! description go into the record), check the principal's assignments in that account
 //! (`ListAccountAssignmentsForPrincipal`, filtered to the account), then
 //! `CreateAccountAssignment` / `DeleteAccountAssignment` and poll the request's status with
-//! doubling waits until SUCCEEDED, FAILED or the timeout. At most [`MAX_IN_FLIGHT`] assignment
-//! operations run at once per provisioner (AWS's limit), and every call takes a token from the
-//! org-wide Identity Center bucket. Not here: group membership (`identity_center`).
+//! doubling waits until SUCCEEDED, FAILED or the timeout ([`poll_until_done`]). At most
+//! `exec::MAX_IN_FLIGHT` assignment operations run at once per provisioner (AWS's limit, the
+//! provisioner's assignment gate), and every call takes a token from the org-wide Identity
+//! Center bucket. Not here: group membership (`membership`).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use aws_sdk_organizations::operation as org_op;
+use aws_sdk_ssoadmin::operation as sso_op;
 use aws_sdk_ssoadmin::types::{
-    AccountAssignmentOperationStatus, PrincipalType, StatusValues, TargetType,
+    AccountAssignmentOperationStatus, ListAccountAssignmentsFilter, PrincipalType, StatusValues,
+    TargetType,
 };
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::arn::AccountId;
-use crate::aws::ErrorClass;
+use crate::connector::identity_center::model::PermissionSet;
+use crate::connector::identity_center::object_records::{
+    account_grant, binding_grant, permission_set,
+};
+use crate::connector::org::account::{AccountFacts, account_resource};
 use crate::model::Record;
 use crate::model::ids::PermissionSetRef;
-
-use super::membership::word;
-use crate::provision::call::assignment_params;
+use crate::provision::call::{Call, Context};
+use crate::provision::exec::{Exec, GatePass};
+use crate::provision::operations::Req;
 use crate::provision::outcome::{ProvisionError, Status};
-use crate::provision::provisioner::{Done, Exec};
-use crate::provision::records::{
-    AccountFacts, account_grant, account_resource, binding_grant, permission_set,
-};
 use crate::provision::request::{Direction, SsoKind, SsoPrincipal};
-
-/// AWS runs at most 10 account-assignment operations of an instance at a time.
-pub const MAX_IN_FLIGHT: usize = 10;
+use crate::provision::step::{Change, Flow, Step};
 
 /// The instance ARN a permission-set ARN belongs to
 /// (`arn:<partition>:sso:::instance/<ssoins-…>`).
@@ -39,51 +40,453 @@ pub fn instance_arn(ps: &PermissionSetRef) -> String {
     format!("arn:{partition}:sso:::instance/{}", ps.instance_id)
 }
 
-/// Caps concurrent assignment operations (create/delete until their status is final) and
-/// remembers the most that were ever in flight.
-#[derive(Debug)]
-pub struct AssignmentGate {
-    sem: Semaphore,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
+/// What an assignment change is about: a permission set on an account, for a principal.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    account: AccountId,
+    ps: PermissionSetRef,
+    principal: SsoPrincipal,
 }
 
-/// One operation's place in the gate; leaving frees it.
-pub struct GatePass<'g> {
-    gate: &'g AssignmentGate,
-    _permit: Option<SemaphorePermit<'g>>,
-}
+impl Target {
+    fn instance(&self) -> String {
+        instance_arn(&self.ps)
+    }
 
-impl Drop for GatePass<'_> {
-    fn drop(&mut self) {
-        self.gate.in_flight.fetch_sub(1, Ordering::SeqCst);
+    /// The Identity Center region (the principal's identity store's).
+    fn region(&self) -> &str {
+        &self.principal.store.region
+    }
+
+    fn principal_type(&self) -> PrincipalType {
+        match self.principal.kind {
+            SsoKind::User => PrincipalType::User,
+            SsoKind::Group => PrincipalType::Group,
+        }
     }
 }
 
-impl AssignmentGate {
-    pub fn new(max: usize) -> AssignmentGate {
-        AssignmentGate {
-            sem: Semaphore::new(max.max(1)),
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+/// The operation of an assignment step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AssignOp {
+    /// Check: the account exists and is ACTIVE (else the change is refused).
+    DescribeAccount,
+    /// Check: the permission set exists (a revoke of one that does not is done).
+    DescribePermissionSet,
+    /// Check: the principal holds the permission set on the account.
+    Assigned,
+    /// Change: create the assignment, unless held.
+    Create,
+    /// Change: delete the assignment, only if held.
+    Delete,
+    /// Poll the creation (or deletion) request until its status is final.
+    PollCreation,
+    PollDeletion,
+}
+
+/// A step of an assignment change.
+#[derive(Debug, Clone)]
+pub(crate) struct Assign {
+    op: AssignOp,
+    t: Target,
+}
+
+/// What the steps of an assignment change found.
+pub(crate) struct Assigning {
+    dir: Direction,
+    /// The change names the binding (`permission_set_assignment`) entitlement.
+    binding: bool,
+    account: Option<AccountFacts>,
+    ps: Option<PermissionSet>,
+    record: Option<Record>,
+    holds: bool,
+    /// The request made, its first status, and its place in the assignment gate (held until
+    /// its status is final).
+    request: Option<(String, Progress, GatePass)>,
+}
+
+/// Grants or revokes account access through a permission set.
+pub(crate) fn account_assignment(
+    dir: Direction,
+    account: &AccountId,
+    ps: &PermissionSetRef,
+    principal: &SsoPrincipal,
+    binding: bool,
+) -> Change<Assign> {
+    let t = Target {
+        account: account.clone(),
+        ps: ps.clone(),
+        principal: principal.clone(),
+    };
+    let (change, poll) = match dir {
+        Direction::Grant => (AssignOp::Create, AssignOp::PollCreation),
+        Direction::Revoke => (AssignOp::Delete, AssignOp::PollDeletion),
+    };
+    let state = Assigning {
+        dir,
+        binding,
+        account: None,
+        ps: None,
+        record: None,
+        holds: false,
+        request: None,
+    };
+    let step = |op| Assign { op, t: t.clone() };
+    Change::new(state)
+        .then(step(AssignOp::DescribeAccount))
+        .then(step(AssignOp::DescribePermissionSet))
+        .then(step(AssignOp::Assigned))
+        .then(step(change))
+        .then(step(poll))
+}
+
+fn describe_account(
+    account: &AccountId,
+) -> Req<org_op::describe_account::builders::DescribeAccountInputBuilder> {
+    Req::new(|p| {
+        org_op::describe_account::DescribeAccountInput::builder()
+            .account_id(p.put("AccountId", account.as_str()))
+    })
+}
+
+fn describe_permission_set(
+    t: &Target,
+) -> Req<sso_op::describe_permission_set::builders::DescribePermissionSetInputBuilder> {
+    let instance = t.instance();
+    Req::new(|p| {
+        sso_op::describe_permission_set::DescribePermissionSetInput::builder()
+            .instance_arn(p.put("InstanceArn", &instance))
+            .permission_set_arn(p.put("PermissionSetArn", &t.ps.arn))
+    })
+}
+
+fn list_assignments(t: &Target) -> Req<sso_op::list_account_assignments_for_principal::builders::ListAccountAssignmentsForPrincipalInputBuilder>{
+    let instance = t.instance();
+    Req::new(|p| {
+        let filter = ListAccountAssignmentsFilter::builder()
+            .account_id(p.put("Filter.AccountId", t.account.as_str()))
+            .build();
+        sso_op::list_account_assignments_for_principal::ListAccountAssignmentsForPrincipalInput::builder()
+            .instance_arn(p.put("InstanceArn", &instance))
+            .principal_type(PrincipalType::from(
+                p.put("PrincipalType", t.principal_type().as_str()),
+            ))
+            .principal_id(p.put("PrincipalId", t.principal.id()))
+            .filter(filter)
+    })
+}
+
+/// `CreateAccountAssignment` and `DeleteAccountAssignment` take the same fields (in different
+/// request types): the assignment of `$t`, set on `$builder` and recorded in `$p`.
+macro_rules! this_assignment {
+    ($builder:expr, $t:expr, $p:expr) => {{
+        let t: &Target = $t;
+        $builder
+            .instance_arn($p.put("InstanceArn", &t.instance()))
+            .target_id($p.put("TargetId", t.account.as_str()))
+            .target_type(TargetType::from(
+                $p.put("TargetType", TargetType::AwsAccount.as_str()),
+            ))
+            .permission_set_arn($p.put("PermissionSetArn", &t.ps.arn))
+            .principal_type(PrincipalType::from(
+                $p.put("PrincipalType", t.principal_type().as_str()),
+            ))
+            .principal_id($p.put("PrincipalId", t.principal.id()))
+    }};
+}
+
+fn create_assignment(
+    t: &Target,
+) -> Req<sso_op::create_account_assignment::builders::CreateAccountAssignmentInputBuilder> {
+    Req::new(|p| {
+        this_assignment!(
+            sso_op::create_account_assignment::CreateAccountAssignmentInput::builder(),
+            t,
+            p
+        )
+    })
+}
+
+fn delete_assignment(
+    t: &Target,
+) -> Req<sso_op::delete_account_assignment::builders::DeleteAccountAssignmentInputBuilder> {
+    Req::new(|p| {
+        this_assignment!(
+            sso_op::delete_account_assignment::DeleteAccountAssignmentInput::builder(),
+            t,
+            p
+        )
+    })
+}
+
+fn creation_status(
+    t: &Target,
+    request_id: &str,
+) -> Req<sso_op::describe_account_assignment_creation_status::builders::DescribeAccountAssignmentCreationStatusInputBuilder>{
+    let instance = t.instance();
+    Req::new(|p| {
+        sso_op::describe_account_assignment_creation_status::DescribeAccountAssignmentCreationStatusInput::builder()
+            .instance_arn(p.put("InstanceArn", &instance))
+            .account_assignment_creation_request_id(p.put("RequestId", request_id))
+    })
+}
+
+fn deletion_status(
+    t: &Target,
+    request_id: &str,
+) -> Req<sso_op::describe_account_assignment_deletion_status::builders::DescribeAccountAssignmentDeletionStatusInputBuilder>{
+    let instance = t.instance();
+    Req::new(|p| {
+        sso_op::describe_account_assignment_deletion_status::DescribeAccountAssignmentDeletionStatusInput::builder()
+            .instance_arn(p.put("InstanceArn", &instance))
+            .account_assignment_deletion_request_id(p.put("RequestId", request_id))
+    })
+}
+
+/// Shown in a plan for the request id the creation or deletion answers.
+const FROM_ABOVE: &str = "<from above>";
+
+impl Step for Assign {
+    type State = Assigning;
+
+    fn planned(&self, cx: &Context) -> Call {
+        let m = cx.mgmt();
+        let t = &self.t;
+        match self.op {
+            AssignOp::DescribeAccount => describe_account(&t.account)
+                .call(m)
+                .when("refuses the change unless the account is ACTIVE"),
+            AssignOp::DescribePermissionSet => describe_permission_set(t).call(m),
+            AssignOp::Assigned => list_assignments(t).call(m),
+            AssignOp::Create => create_assignment(t).call(m).when("unless already assigned"),
+            AssignOp::Delete => delete_assignment(t).call(m).when("only if assigned"),
+            AssignOp::PollCreation => creation_status(t, FROM_ABOVE).call(m).when(POLL_WHEN),
+            AssignOp::PollDeletion => deletion_status(t, FROM_ABOVE).call(m).when(POLL_WHEN),
         }
     }
 
-    /// Waits for a free place.
-    pub async fn enter(&self) -> GatePass<'_> {
-        // `acquire` fails only on a closed semaphore, and this one is never closed.
-        let permit = self.sem.acquire().await.ok();
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(now, Ordering::SeqCst);
-        GatePass {
-            gate: self,
-            _permit: permit,
+    async fn run(&self, x: &Exec<'_>, st: &mut Assigning) -> Result<Flow, ProvisionError> {
+        let t = &self.t;
+        match self.op {
+            AssignOp::DescribeAccount => check_account(x, st, t).await,
+            AssignOp::DescribePermissionSet => check_permission_set(x, st, t).await,
+            AssignOp::Assigned => {
+                let mut held = false;
+                x.pages(t.region(), &list_assignments(t), |page, _: &mut Vec<()>| {
+                    held = page.account_assignments().iter().any(|aa| is_this(aa, t));
+                    !held
+                })
+                .await?;
+                st.holds = held;
+                Ok(Flow::Next)
+            }
+            AssignOp::Create | AssignOp::Delete => start(x, st, t, self.op).await,
+            AssignOp::PollCreation | AssignOp::PollDeletion => poll(x, st, t, self.op).await,
         }
     }
+}
 
-    /// The most operations that were in flight at once.
-    pub fn peak(&self) -> usize {
-        self.peak.load(Ordering::SeqCst)
+const POLL_WHEN: &str =
+    "repeated with backoff while IN_PROGRESS, until SUCCEEDED, FAILED or the timeout";
+
+/// An assignment of the principal listed for the account: is it this permission set's?
+fn is_this(aa: &aws_sdk_ssoadmin::types::AccountAssignmentForPrincipal, t: &Target) -> bool {
+    aa.account_id() == Some(t.account.as_str())
+        && aa
+            .permission_set_arn()
+            .and_then(|arn| PermissionSetRef::parse(arn).ok())
+            .is_some_and(|p| {
+                p.instance_id == t.ps.instance_id && p.permission_set_id == t.ps.permission_set_id
+            })
+}
+
+/// `DescribeAccount`: refuses an account that is not ACTIVE.
+async fn check_account(
+    x: &Exec<'_>,
+    st: &mut Assigning,
+    t: &Target,
+) -> Result<Flow, ProvisionError> {
+    let acct = t.account.as_str();
+    let described = x.call(&(), &describe_account(&t.account)).await?;
+    let a = described.account().ok_or_else(|| {
+        ProvisionError::Unexpected(format!(
+            "organizations:DescribeAccount answered without account {acct}"
+        ))
+    })?;
+    let facts = AccountFacts::of(acct, a);
+    if !facts.active {
+        return Err(ProvisionError::AccountNotActive {
+            account: acct.to_string(),
+            status: if facts.status.is_empty() {
+                "of unknown status".into()
+            } else {
+                facts.status
+            },
+        });
+    }
+    st.account = Some(facts);
+    Ok(Flow::Next)
+}
+
+/// `DescribePermissionSet`: its name and description, and the grant's record. A revoke of a
+/// permission set that does not exist is done.
+async fn check_permission_set(
+    x: &Exec<'_>,
+    st: &mut Assigning,
+    t: &Target,
+) -> Result<Flow, ProvisionError> {
+    let ps = match x.call(t.region(), &describe_permission_set(t)).await {
+        Ok(o) => {
+            let p = o.permission_set();
+            permission_set(
+                &t.ps.arn,
+                p.and_then(|p| p.name()).unwrap_or_default(),
+                p.and_then(|p| p.description()),
+            )
+        }
+        Err(e) if e.is_not_found() && st.dir == Direction::Revoke => {
+            let detail = format!(
+                "permission set {} does not exist, so nobody holds it",
+                t.ps.arn
+            );
+            return Ok(Flow::end(Status::AlreadyRevoked, detail, None));
+        }
+        Err(e) => return Err(e),
+    };
+    let acct = t.account.as_str();
+    let (ptype, parn) = (t.principal.resource_type(), &t.principal.arn);
+    let grant = if st.binding {
+        binding_grant(acct, &ps, ptype, parn)
+    } else {
+        let account = st.account.as_ref().ok_or_else(|| {
+            ProvisionError::Unexpected("the account was not described before its grant".into())
+        })?;
+        account_grant(&account_resource(account), acct, &ps, ptype, parn)
+    };
+    st.record = Some(Record::Grant(grant));
+    st.ps = Some(ps);
+    Ok(Flow::Next)
+}
+
+/// `<user|group> <arn>` and `<permission set> on account <id>`, for details.
+fn who_and_what(st: &Assigning, t: &Target) -> (String, String) {
+    let name = st.ps.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
+    (
+        format!("{} {}", t.principal.kind.word(), t.principal.arn),
+        format!("{name} on account {}", t.account),
+    )
+}
+
+/// Creates (or deletes) the assignment unless the check found nothing to do, within the
+/// in-flight cap.
+async fn start(
+    x: &Exec<'_>,
+    st: &mut Assigning,
+    t: &Target,
+    op: AssignOp,
+) -> Result<Flow, ProvisionError> {
+    let (who, what) = who_and_what(st, t);
+    match (op, st.holds) {
+        (AssignOp::Create, true) => {
+            let detail = format!("{who} already has {what}");
+            return Ok(Flow::end(Status::AlreadyGranted, detail, st.record.take()));
+        }
+        (AssignOp::Delete, false) => {
+            let detail = format!("{who} does not have {what}");
+            return Ok(Flow::end(Status::AlreadyRevoked, detail, st.record.take()));
+        }
+        _ => {}
+    }
+    let pass = x.gate().enter().await;
+    let (first, operation) = if op == AssignOp::Create {
+        let out = x.call(t.region(), &create_assignment(t)).await?;
+        (
+            out.account_assignment_creation_status().cloned(),
+            CREATE.operation,
+        )
+    } else {
+        let out = x.call(t.region(), &delete_assignment(t)).await?;
+        (
+            out.account_assignment_deletion_status().cloned(),
+            DELETE.operation,
+        )
+    };
+    let first = first.ok_or_else(|| {
+        ProvisionError::Unexpected(format!("sso:{operation} answered without a request status"))
+    })?;
+    let request_id = first.request_id().unwrap_or_default().to_string();
+    st.request = Some((request_id, Progress::of(&first), pass));
+    Ok(Flow::Next)
+}
+
+/// How an assignment operation is named in errors.
+struct Naming {
+    operation: &'static str,
+    status_command: &'static str,
+    kind: &'static str,
+}
+
+const CREATE: Naming = Naming {
+    operation: "CreateAccountAssignment",
+    status_command: "describe-account-assignment-creation-status",
+    kind: "creation",
+};
+
+const DELETE: Naming = Naming {
+    operation: "DeleteAccountAssignment",
+    status_command: "describe-account-assignment-deletion-status",
+    kind: "deletion",
+};
+
+/// Polls the request the change made until its status is final.
+async fn poll(
+    x: &Exec<'_>,
+    st: &mut Assigning,
+    t: &Target,
+    op: AssignOp,
+) -> Result<Flow, ProvisionError> {
+    let (request_id, first, pass) = st.request.take().ok_or_else(|| {
+        ProvisionError::Unexpected("no assignment request was made to poll".into())
+    })?;
+    let opts = x.opts();
+    let end = poll_until_done(
+        first,
+        opts.assignment_timeout,
+        opts.poll_initial,
+        opts.poll_max,
+        || async {
+            let status = if op == AssignOp::PollCreation {
+                let out = x.call(t.region(), &creation_status(t, &request_id)).await?;
+                out.account_assignment_creation_status().cloned()
+            } else {
+                let out = x.call(t.region(), &deletion_status(t, &request_id)).await?;
+                out.account_assignment_deletion_status().cloned()
+            };
+            Ok::<_, ProvisionError>(status.as_ref().map_or(Progress::InProgress, Progress::of))
+        },
+    )
+    .await?;
+    drop(pass);
+    let (who, what) = who_and_what(st, t);
+    let (naming, status, detail) = if op == AssignOp::PollCreation {
+        (&CREATE, Status::Granted, format!("gave {who} {what}"))
+    } else {
+        (&DELETE, Status::Revoked, format!("took {what} from {who}"))
+    };
+    match end {
+        PollEnd::Succeeded => Ok(Flow::end(status, detail, st.record.take())),
+        PollEnd::Failed(reason) => Err(ProvisionError::AssignmentFailed {
+            operation: naming.operation,
+            request_id,
+            reason,
+        }),
+        PollEnd::TimedOut(waited) => Err(ProvisionError::AssignmentTimeout {
+            operation: naming.operation,
+            status_command: naming.status_command,
+            kind: naming.kind,
+            request_id,
+            waited_secs: waited.as_secs(),
+        }),
     }
 }
 
@@ -147,291 +550,10 @@ where
     }
 }
 
-/// Grants or revokes account access through a permission set.
-pub(crate) async fn account_assignment(
-    x: &Exec<'_>,
-    dir: Direction,
-    account: &AccountId,
-    ps: &PermissionSetRef,
-    principal: &SsoPrincipal,
-    binding: bool,
-) -> Result<Done, ProvisionError> {
-    let acct = account.to_string();
-    // 1. The account must exist and be ACTIVE.
-    let org = x.mgmt().organizations();
-    let described = x
-        .org("DescribeAccount", &[("AccountId", &acct)], || {
-            org.describe_account().account_id(&acct).send()
-        })
-        .await?;
-    let a = described.account().ok_or_else(|| {
-        ProvisionError::Unexpected(format!(
-            "organizations:DescribeAccount answered without account {acct}"
-        ))
-    })?;
-    let status = a
-        .status()
-        .map(|s| s.as_str().to_string())
-        .or_else(|| a.state().map(|s| s.as_str().to_string()))
-        .unwrap_or_default();
-    if status != "ACTIVE" {
-        return Err(ProvisionError::AccountNotActive {
-            account: acct,
-            status: if status.is_empty() {
-                "of unknown status".into()
-            } else {
-                status
-            },
-        });
-    }
-    let facts = AccountFacts {
-        id: acct.clone(),
-        name: a.name().unwrap_or(&acct).to_string(),
-        arn: a.arn().unwrap_or_default().to_string(),
-        status,
-    };
-
-    // 2. The permission set (its name and description go into the record).
-    let region = principal.store.region.as_str();
-    let sso = x.mgmt().sso_admin(region);
-    let instance = instance_arn(ps);
-    let ps_facts = match x
-        .ic(
-            "sso",
-            "DescribePermissionSet",
-            &[("InstanceArn", &instance), ("PermissionSetArn", &ps.arn)],
-            || {
-                sso.describe_permission_set()
-                    .instance_arn(&instance)
-                    .permission_set_arn(&ps.arn)
-                    .send()
-            },
-        )
-        .await
-    {
-        Ok(o) => {
-            let p = o.permission_set();
-            permission_set(
-                &ps.arn,
-                p.and_then(|p| p.name()).unwrap_or_default(),
-                p.and_then(|p| p.description()),
-            )
-        }
-        Err(e) if e.class == ErrorClass::NotFound && dir == Direction::Revoke => {
-            return Ok(Done {
-                status: Status::AlreadyRevoked,
-                detail: format!(
-                    "permission set {} does not exist, so nobody holds it",
-                    ps.arn
-                ),
-                record: None,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let record = Some(Record::Grant(if binding {
-        binding_grant(&acct, &ps_facts, principal.resource_type(), &principal.arn)
-    } else {
-        account_grant(
-            &account_resource(&facts),
-            &acct,
-            &ps_facts,
-            principal.resource_type(),
-            &principal.arn,
-        )
-    }));
-
-    // 3. Is it assigned already?
-    let ptype = match principal.kind {
-        SsoKind::User => PrincipalType::User,
-        SsoKind::Group => PrincipalType::Group,
-    };
-    let filter = aws_sdk_ssoadmin::types::ListAccountAssignmentsFilter::builder()
-        .account_id(&acct)
-        .build();
-    let mut token: Option<String> = None;
-    let mut assigned = false;
-    loop {
-        let page = x
-            .ic(
-                "sso",
-                "ListAccountAssignmentsForPrincipal",
-                &[
-                    ("InstanceArn", &instance),
-                    ("PrincipalType", principal.kind.api_word()),
-                    ("PrincipalId", principal.id()),
-                    ("Filter.AccountId", &acct),
-                ],
-                || {
-                    sso.list_account_assignments_for_principal()
-                        .instance_arn(&instance)
-                        .principal_type(ptype.clone())
-                        .principal_id(principal.id())
-                        .filter(filter.clone())
-                        .set_next_token(token.clone())
-                        .send()
-                },
-            )
-            .await?;
-        assigned |= page.account_assignments().iter().any(|aa| {
-            aa.account_id() == Some(acct.as_str())
-                && aa
-                    .permission_set_arn()
-                    .and_then(|arn| PermissionSetRef::parse(arn).ok())
-                    .is_some_and(|p| {
-                        p.instance_id == ps.instance_id
-                            && p.permission_set_id == ps.permission_set_id
-                    })
-        });
-        match page.next_token() {
-            Some(t) if !assigned && !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
-    let who = format!("{} {}", word(principal), principal.arn);
-    let what = format!("{} on account {acct}", ps_facts.name);
-    match (dir, assigned) {
-        (Direction::Grant, true) => {
-            return Ok(Done {
-                status: Status::AlreadyGranted,
-                detail: format!("{who} already has {what}"),
-                record,
-            });
-        }
-        (Direction::Revoke, false) => {
-            return Ok(Done {
-                status: Status::AlreadyRevoked,
-                detail: format!("{who} does not have {what}"),
-                record,
-            });
-        }
-        _ => {}
-    }
-
-    // 4. Change it, within the in-flight cap, and wait for the outcome.
-    let _pass = x.p.assignment_gate().enter().await;
-    let params = assignment_params(&instance, &acct, &ps.arn, principal);
-    let (operation, status_op, status_command, kind) = match dir {
-        Direction::Grant => (
-            "CreateAccountAssignment",
-            "DescribeAccountAssignmentCreationStatus",
-            "describe-account-assignment-creation-status",
-            "creation",
-        ),
-        Direction::Revoke => (
-            "DeleteAccountAssignment",
-            "DescribeAccountAssignmentDeletionStatus",
-            "describe-account-assignment-deletion-status",
-            "deletion",
-        ),
-    };
-    // CreateAccountAssignment and DeleteAccountAssignment take the same fields (in different
-    // request types).
-    macro_rules! this_assignment {
-        ($req:expr) => {
-            $req.instance_arn(&instance)
-                .target_id(&acct)
-                .target_type(TargetType::AwsAccount)
-                .permission_set_arn(&ps.arn)
-                .principal_type(ptype.clone())
-                .principal_id(principal.id())
-        };
-    }
-    let first = match dir {
-        Direction::Grant => x
-            .ic("sso", operation, &params, || {
-                this_assignment!(sso.create_account_assignment()).send()
-            })
-            .await?
-            .account_assignment_creation_status()
-            .cloned(),
-        Direction::Revoke => x
-            .ic("sso", operation, &params, || {
-                this_assignment!(sso.delete_account_assignment()).send()
-            })
-            .await?
-            .account_assignment_deletion_status()
-            .cloned(),
-    }
-    .ok_or_else(|| {
-        ProvisionError::Unexpected(format!("sso:{operation} answered without a request status"))
-    })?;
-    let request_id = first.request_id().unwrap_or_default().to_string();
-    let opts = x.opts();
-    let end = poll_until_done(
-        Progress::of(&first),
-        opts.assignment_timeout,
-        opts.poll_initial,
-        opts.poll_max,
-        || async {
-            let s = match dir {
-                Direction::Grant => x
-                    .ic(
-                        "sso",
-                        status_op,
-                        &[("InstanceArn", &instance), ("RequestId", &request_id)],
-                        || {
-                            sso.describe_account_assignment_creation_status()
-                                .instance_arn(&instance)
-                                .account_assignment_creation_request_id(&request_id)
-                                .send()
-                        },
-                    )
-                    .await?
-                    .account_assignment_creation_status()
-                    .cloned(),
-                Direction::Revoke => x
-                    .ic(
-                        "sso",
-                        status_op,
-                        &[("InstanceArn", &instance), ("RequestId", &request_id)],
-                        || {
-                            sso.describe_account_assignment_deletion_status()
-                                .instance_arn(&instance)
-                                .account_assignment_deletion_request_id(&request_id)
-                                .send()
-                        },
-                    )
-                    .await?
-                    .account_assignment_deletion_status()
-                    .cloned(),
-            };
-            Ok::<_, ProvisionError>(s.as_ref().map(Progress::of).unwrap_or(Progress::InProgress))
-        },
-    )
-    .await?;
-    match end {
-        PollEnd::Succeeded => Ok(Done {
-            status: match dir {
-                Direction::Grant => Status::Granted,
-                Direction::Revoke => Status::Revoked,
-            },
-            detail: match dir {
-                Direction::Grant => format!("gave {who} {what}"),
-                Direction::Revoke => format!("took {what} from {who}"),
-            },
-            record,
-        }),
-        PollEnd::Failed(reason) => Err(ProvisionError::AssignmentFailed {
-            operation,
-            request_id,
-            reason,
-        }),
-        PollEnd::TimedOut(waited) => Err(ProvisionError::AssignmentTimeout {
-            operation,
-            status_command,
-            kind,
-            request_id,
-            waited_secs: waited.as_secs(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
     fn instance_arn_comes_from_the_permission_set_arn() {
@@ -526,23 +648,5 @@ mod tests {
         )
         .await;
         assert_eq!(err, Err("denied"));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn at_most_ten_operations_in_flight() {
-        let gate = Arc::new(AssignmentGate::new(MAX_IN_FLIGHT));
-        let mut tasks = vec![];
-        for _ in 0..25 {
-            let g = Arc::clone(&gate);
-            tasks.push(tokio::spawn(async move {
-                let _pass = g.enter().await;
-                tokio::time::sleep(Duration::from_millis(30)).await;
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        assert_eq!(gate.peak(), MAX_IN_FLIGHT);
-        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 0);
     }
 }

@@ -14,10 +14,12 @@ mod convert;
 pub(crate) mod discover;
 pub mod membership;
 pub mod model;
+pub mod object_records;
 pub(crate) mod phase;
 mod read;
 pub mod records;
 pub mod strategy;
+pub mod users;
 
 use crate::model::types as rt;
 

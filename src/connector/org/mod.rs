@@ -6,6 +6,7 @@
 //! Not here: which accounts a sync enters and how it hops into them (`sync::plan`,
 //! `aws::member_roles`).
 
+pub mod account;
 mod model;
 mod read;
 mod records;

@@ -1,22 +1,19 @@
-//! Identity Center and account records of provisioning results, built with the Identity
-//! Center sync's own builders (`sync::ic_records`) so a printed record is the one the next sync
-//! writes: `sso_user`, `sso_group`, membership grants, account (`<account>|<psArn>`) and
-//! binding (`permission_set_assignment`) grants. Also the `account` resource embedded in an
-//! account grant, from organizations:DescribeAccount. Not here: IAM records
-//! (`sync::iam_records`).
+//! Records of single Identity Center objects, as provisioning reports them: the instance an
+//! identity-store ARN belongs to ([`instance_of`]), a permission set from
+//! `DescribePermissionSet`, a membership grant (its id is the MembershipId), an account
+//! (`<account>|<psArn>`) and a binding (`permission_set_assignment`) grant, each built with the
+//! sync's own builders (`records`) so a printed record is the one the next sync writes.
+//! Not here: the mapping of a whole Identity Center read (`records`), the `account` resource an
+//! account grant embeds (`connector::org::account`).
 
-use serde_json::json;
-
-use crate::connector::identity_center::model::{
-    IcGroup, IcUser, Instance, InstanceKind, PermissionSet,
-};
-use crate::connector::identity_center::records as ic_records;
-use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
-use crate::model::build::{entitlement_ref, grant, resource, rid};
+use crate::model::any::{grant_expandable, v1_identifier};
+use crate::model::build::{entitlement_ref, grant, rid};
 use crate::model::ids::{self, IdentityStoreRef};
 use crate::model::pb;
-use crate::model::profile::to_struct;
 use crate::model::types as rt;
+
+use super::model::{Instance, InstanceKind, PermissionSet};
+use super::records;
 
 /// The instance a synthetic identity-store ARN belongs to, as far as record ids need it
 /// (region and identity store).
@@ -32,19 +29,9 @@ pub fn instance_of(store: &IdentityStoreRef) -> Instance {
     }
 }
 
-/// The `sso_user` resource.
-pub fn sso_user_resource(inst: &Instance, u: &IcUser) -> pb::Resource {
-    ic_records::user_resource(inst, u)
-}
-
-/// The `sso_group` resource.
-pub fn sso_group_resource(inst: &Instance, g: &IcGroup) -> pb::Resource {
-    ic_records::group_resource(inst, g)
-}
-
 /// An identity-store membership grant: its id is the MembershipId.
 pub fn membership_grant(membership_id: &str, group: &pb::Resource, user_arn: &str) -> pb::Grant {
-    let ent = ic_records::group_member_entitlement(group);
+    let ent = records::group_member_entitlement(group);
     let group_arn = group
         .id
         .as_ref()
@@ -55,36 +42,6 @@ pub fn membership_grant(membership_id: &str, group: &pb::Resource, user_arn: &st
         entitlement_ref(&ent.id, group.clone()),
         rid(rt::SSO_USER, user_arn),
         vec![v1_identifier(ids::v1_membership_grant(group_arn, user_arn))],
-    )
-}
-
-/// What organizations:DescribeAccount answered.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccountFacts {
-    pub id: String,
-    pub name: String,
-    pub arn: String,
-    pub status: String,
-}
-
-/// The `account` resource embedded in an account grant. A sync's `account` resource also
-/// carries its parent OU and the outcome of that account's sync, which provisioning does not
-/// know (and does not spend calls on): the grant's id, entitlement and principal are the sync's.
-pub fn account_resource(a: &AccountFacts) -> pb::Resource {
-    resource(
-        rid(rt::ACCOUNT, &a.id),
-        &a.name,
-        None,
-        vec![
-            v1_identifier(&a.id),
-            child_type(rt::PERMISSION_SET_ASSIGNMENT),
-            pack(&pb::AppTrait::default()),
-        ],
-        Some(to_struct(&json!({
-            "aws_account_arn": a.arn,
-            "aws_account_id": a.id,
-            "aws_account_status": a.status,
-        }))),
     )
 }
 
@@ -121,7 +78,8 @@ fn principal_annotations(
     anns
 }
 
-/// The account entitlement `<account>|<psArn>` grant to an Identity Center user or group.
+/// The account entitlement `<account>|<psArn>` grant to an Identity Center user or group;
+/// `account` is the account resource the entitlement belongs to.
 pub fn account_grant(
     account: &pb::Resource,
     account_id: &str,
@@ -129,7 +87,7 @@ pub fn account_grant(
     principal_type: &str,
     principal_arn: &str,
 ) -> pb::Grant {
-    let ent = ic_records::account_entitlement(account, account_id, ps, true);
+    let ent = records::account_entitlement(account, account_id, ps, true);
     grant(
         ids::prefixed_grant_id(principal_type, principal_arn, &ent.id),
         ent.clone(),
@@ -145,7 +103,7 @@ pub fn binding_grant(
     principal_type: &str,
     principal_arn: &str,
 ) -> pb::Grant {
-    let ent = ic_records::binding_entitlement(&ic_records::binding_resource(ps, account_id));
+    let ent = records::binding_entitlement(&records::binding_resource(ps, account_id));
     grant(
         ids::prefixed_grant_id(principal_type, principal_arn, &ent.id),
         ent.clone(),
@@ -157,6 +115,8 @@ pub fn binding_grant(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::identity_center::model::IcGroup;
+    use crate::connector::org::account::{AccountFacts, account_resource};
     use crate::model::ids::GrantRef;
 
     const USER: &str = "arn:aws:identitystore:us-east-1::d-1234567890/user/u-1";
@@ -170,6 +130,7 @@ mod tests {
             name: "prod".into(),
             arn: "arn:aws:organizations::1:account/o-1/111122223333".into(),
             status: "ACTIVE".into(),
+            active: true,
         });
         let ps = permission_set(PS, "Admin", Some("d"));
         for (t, p) in [(rt::SSO_USER, USER), (rt::SSO_GROUP, GROUP)] {
@@ -193,7 +154,7 @@ mod tests {
             );
         }
         let store = IdentityStoreRef::parse(GROUP).unwrap();
-        let group = sso_group_resource(
+        let group = records::group_resource(
             &instance_of(&store),
             &IcGroup {
                 id: "g-1".into(),
