@@ -2,12 +2,13 @@
 //! port (from the project's virtualenv, see scripts/moto-env.sh), fixture seeding through
 //! scripts/seed.py (boto3), the real `orgsync` binary with a clean AWS environment (and
 //! `orgsync sync` with its summary JSON), fixtures and the seeder's manifest, and the
-//! fault-injection proxy.
+//! fault-injection proxy with its AWS-like throttling.
 
 #![allow(dead_code)]
 
 pub mod expect;
 pub mod proxy;
+pub mod throttle;
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -89,6 +90,11 @@ impl Moto {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's process id (benchmarks read its CPU time from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Seeds `fixtures/<name>` and returns the seeder's manifest.

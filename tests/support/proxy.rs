@@ -6,6 +6,8 @@
 //! External IDs and session names.
 //! The target account of a request is known from its access key: the proxy reads AssumeRole
 //! answers and remembers which account each issued key belongs to.
+//! With [`FaultProxy::aws_limits`] it also throttles like AWS: a token bucket per (account, API
+//! family) at AWS's rates (`support::throttle`), refusing only when the bucket is empty.
 
 #![allow(dead_code)]
 
@@ -21,6 +23,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::throttle::{AwsLimits, Buckets};
 
 /// What to do to a matching request.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +120,9 @@ pub struct Seen {
     pub params: HashMap<String, String>,
     pub status: u16,
     pub injected: Option<String>,
+    /// When the request arrived and when its answer left (benchmarks draw phase spans).
+    pub arrived_at: Option<std::time::Instant>,
+    pub answered_at: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -126,6 +133,8 @@ struct State {
     arrived: HashMap<String, u64>,
     key_accounts: HashMap<String, String>,
     rng: u64,
+    /// AWS-like token buckets, when on.
+    aws: Option<Buckets>,
 }
 
 /// A running proxy. Dropping it stops it.
@@ -198,6 +207,24 @@ impl FaultProxy {
             .insert(access_key.to_string(), account.to_string());
     }
 
+    /// Throttles like AWS from now on: a token bucket per (account, API family) with `limits`'
+    /// rates; a request that finds its bucket empty gets the family's throttling error (after
+    /// any latency rule's delay). Replaces the buckets of an earlier call (full again).
+    pub fn aws_limits(&self, limits: AwsLimits) {
+        self.state.lock().unwrap().aws = Some(Buckets::new(limits));
+    }
+
+    /// Turns AWS-like throttling off.
+    pub fn no_aws_limits(&self) {
+        self.state.lock().unwrap().aws = None;
+    }
+
+    /// Requests refused by the AWS-like buckets since they were set, by family.
+    pub fn aws_throttled(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let st = self.state.lock().unwrap();
+        st.aws.as_ref().map(Buckets::throttled).unwrap_or_default()
+    }
+
     pub fn clear_rules(&self) {
         self.state.lock().unwrap().rules.clear();
     }
@@ -246,6 +273,13 @@ impl FaultProxy {
             .iter()
             .filter(|s| s.operation == "AssumeRole" && s.account.as_deref() == Some(account))
             .count()
+    }
+}
+
+impl Seen {
+    fn answered(mut self) -> Seen {
+        self.answered_at = Some(std::time::Instant::now());
+        self
     }
 }
 
@@ -427,7 +461,9 @@ async fn handle(
         .arrived
         .entry(format!("{service}:{operation}"))
         .or_default() += 1;
+    let arrived_at = Some(std::time::Instant::now());
     let mut seen = Seen {
+        arrived_at,
         service: service.clone(),
         operation: operation.clone(),
         params: params
@@ -465,6 +501,14 @@ async fn handle(
         }
     };
     seen.account = account.clone();
+    // Whose buckets the request draws from: the account of the signing key (for AssumeRole the
+    // caller's, not the role's).
+    let caller = {
+        let st = state.lock().unwrap();
+        access_key
+            .as_ref()
+            .and_then(|k| st.key_accounts.get(k).cloned())
+    };
 
     // Pick a fault.
     let fault = {
@@ -508,7 +552,7 @@ async fn handle(
         match f {
             Fault::Latency(d) => tokio::time::sleep(*d).await,
             Fault::Drop => {
-                state.lock().unwrap().seen.push(seen);
+                state.lock().unwrap().seen.push(seen.answered());
                 // Answering with an aborted body makes hyper close the connection mid-response.
                 return Ok(Response::builder()
                     .status(200)
@@ -519,11 +563,25 @@ async fn handle(
             other => {
                 if let Some(resp) = fault_response(&service, other) {
                     seen.status = resp.status().as_u16();
-                    state.lock().unwrap().seen.push(seen);
+                    state.lock().unwrap().seen.push(seen.answered());
                     return Ok(resp);
                 }
             }
         }
+    }
+
+    // AWS-like throttling: only when the request's bucket is empty.
+    let refused = {
+        let mut st = state.lock().unwrap();
+        st.aws
+            .as_mut()
+            .is_some_and(|b| !b.admit(&service, caller.as_deref(), std::time::Instant::now()))
+    };
+    if refused && let Some(resp) = fault_response(&service, &Fault::Throttle) {
+        seen.injected = Some("AwsThrottle".into());
+        seen.status = resp.status().as_u16();
+        state.lock().unwrap().seen.push(seen.answered());
+        return Ok(resp);
     }
 
     // Forward to moto.
@@ -543,7 +601,7 @@ async fn handle(
         Ok(r) => r,
         Err(e) => {
             seen.status = 502;
-            state.lock().unwrap().seen.push(seen);
+            state.lock().unwrap().seen.push(seen.answered());
             return Ok(Response::builder()
                 .status(StatusCode::BAD_GATEWAY)
                 .body(Full::new(Bytes::from(format!(
@@ -570,7 +628,7 @@ async fn handle(
                 st.key_accounts.insert(key.to_string(), acct);
             }
         }
-        st.seen.push(seen);
+        st.seen.push(seen.answered());
     }
     let mut out = Response::builder().status(rparts.status);
     for (k, v) in rparts.headers.iter() {
