@@ -273,7 +273,7 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
 async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
     let located = locate(
         session,
-        plan,
+        &plan.organization,
         ic.sso_region.as_deref(),
         ic.instance_arn.as_deref(),
     )

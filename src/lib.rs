@@ -11,6 +11,7 @@ pub mod model;
 pub mod permissions;
 pub mod policy;
 pub mod provision;
+pub mod provisioner;
 pub mod schedule;
 pub mod serve;
 pub mod store;

@@ -15,7 +15,9 @@ use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryA
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::call::Op;
+use std::future::Future;
+
+use super::op::{Op, observed};
 
 /// What kind of failure an AWS error is. The snake_case names are recorded in outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -287,6 +289,29 @@ impl<E> NotImplemented for SdkError<E, HttpResponse> {
 impl NotImplemented for AwsError {
     fn is_not_implemented(&self) -> bool {
         self.class == ErrorClass::NotImplemented
+    }
+}
+
+/// Sends one request (`fut` is the SDK's `send()` future) and turns a failure into an
+/// [`AwsError`] named after the operation the SDK reported. The building block of
+/// `Scope::call` (`aws::call`); use it directly only where no scope exists yet (the hops).
+pub async fn send<T, E, Fut>(fut: Fut) -> Result<T, AwsError>
+where
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    send_named(fut).await.map(|(v, _)| v)
+}
+
+/// [`send`], also returning the operation that answered.
+pub(crate) async fn send_named<T, E, Fut>(fut: Fut) -> Result<(T, Op), AwsError>
+where
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match observed(fut).await {
+        (Ok(v), op) => Ok((v, op)),
+        (Err(e), op) => Err(AwsError::from_sdk(&op, e)),
     }
 }
 

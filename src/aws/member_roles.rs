@@ -23,6 +23,10 @@ use serde::Deserialize;
 
 use crate::arn::AccountId;
 
+/// The role assumed in member accounts unless `--member-role-name` (or an `--account-config`
+/// entry) names another: the role AWS Organizations creates in accounts it creates.
+pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
+
 /// Settings for one account or OU; unset fields fall through to the next level.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -323,8 +323,9 @@ mod tests {
     /// each with the condition of its group.
     #[test]
     fn synced_types_are_the_ones_a_sync_declares() {
+        use crate::connector::iam::RESOURCE_TYPES as IAM_TYPES;
         use crate::connector::identity_center::IC_TYPES;
-        use crate::sync::plan::{IAM_TYPES, ORG_TYPES};
+        use crate::connector::org::RESOURCE_TYPES as ORG_TYPES;
         let declared: BTreeSet<&str> = ORG_TYPES
             .iter()
             .chain(&IAM_TYPES)

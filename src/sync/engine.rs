@@ -20,10 +20,12 @@ use crate::model::stats::{AccountOutcome, AccountStatus};
 use crate::model::{Record, pb, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
-use super::collector::{AccountCollector, Collected, Collectors, OrgCollector, OrgInput};
 use super::observer::{Event, Observer};
 use super::plan::{AccountPlan, Plan};
 use super::result::{PhaseOutcome, RunResult};
+use crate::connector::collector::{
+    AccountCollector, Collected, Collectors, OrgCollector, OrgInput,
+};
 
 /// Options of the engine.
 #[derive(Debug, Clone)]

@@ -13,10 +13,10 @@ use crate::arn::AccountId;
 use crate::aws::member_roles::AccountConfig;
 use crate::aws::session::CallerIdentity;
 use crate::aws::{AwsError, Session};
-use crate::connector::iam::records::AccountInfo;
-use crate::connector::org::{self, Discovered, OrgAccount, OrgSnapshot};
+use crate::connector::collector::AccountInfo;
+use crate::connector::org::{self, Discovered, OrgAccount, OrgKnowledge, OrgSnapshot};
 use crate::model::stats::AccountStatus;
-use crate::model::{Record, pb, types as rt};
+use crate::model::{Record, pb};
 
 /// Organization mode (`--orgs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,23 +57,7 @@ impl Default for PlanOptions {
     }
 }
 
-/// The role assumed in member accounts unless `--member-role-name` (or an `--account-config`
-/// entry) names another: the role AWS Organizations creates in accounts it creates.
-pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
-
-/// The IAM resource types every run declares.
-pub(crate) const IAM_TYPES: [&str; 7] = [
-    rt::ACCOUNT_IAM,
-    rt::IAM_USER,
-    rt::GROUP,
-    rt::ROLE,
-    rt::IAM_POLICY,
-    rt::INLINE_POLICY,
-    rt::ACCESS_KEY,
-];
-
-/// The organization resource types.
-pub(crate) const ORG_TYPES: [&str; 3] = [rt::ORGANIZATION, rt::ORGANIZATIONAL_UNIT, rt::ACCOUNT];
+pub use crate::aws::member_roles::DEFAULT_MEMBER_ROLE;
 
 /// Planning failures.
 #[derive(Debug, thiserror::Error)]
@@ -82,18 +66,6 @@ pub enum PlanError {
     Aws(#[from] AwsError),
     #[error("--orgs on, but {0}")]
     NoOrganization(String),
-}
-
-/// What planning learnt about the caller's organization.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) enum OrgKnowledge {
-    /// Not asked (`--orgs off`).
-    #[default]
-    Unknown,
-    /// Not in an organization, or not allowed to describe it.
-    None,
-    /// In an organization whose management account is this.
-    Management(String),
 }
 
 /// What the run covers.
@@ -160,7 +132,7 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
             // Asked, but the answer named no management account.
             _ => OrgKnowledge::None,
         },
-        resource_types: ORG_TYPES.to_vec(),
+        resource_types: org::RESOURCE_TYPES.to_vec(),
         org_records: org::structure_records(&snap),
         ou_count: snap.ous.len(),
         accounts,

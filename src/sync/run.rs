@@ -11,11 +11,11 @@ use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::{self, IcOptions};
 use crate::store::SinkSet;
 
-use super::collector::Collectors;
 use super::engine::{self, EngineError, EngineOptions};
 use super::observer::Observer;
 use super::plan::{self, Plan, PlanError, PlanOptions};
 use super::result::RunResult;
+use crate::connector::collector::Collectors;
 
 /// Everything a sync needs besides the connection and the sinks.
 #[derive(Debug, Clone)]
@@ -66,7 +66,10 @@ async fn choose_collectors(session: &Session, config: &SyncConfig, plan: &mut Pl
     collectors
         .per_account
         .push(Box::new(IamCollector::new(config.iam.clone())));
-    if let Some(ic) = identity_center::phase::attach(session, &config.ic, plan).await {
+    if let Some(ic) =
+        identity_center::phase::attach(session, &config.ic, &plan.organization, &mut plan.notes)
+            .await
+    {
         collectors.per_org.push(ic);
     }
     for t in collectors.resource_types() {

@@ -16,7 +16,8 @@ use crate::model::Record;
 use crate::provision::call::connect_calls;
 use crate::provision::request::{self, NewUser};
 use crate::provision::verify_ids::SyncFile;
-use crate::provision::{self, Call, Context, Job, Options, Outcome, Provisioner};
+use crate::provision::{Call, Context, Options, Outcome};
+use crate::provisioner::{self, Job, Provisioner};
 use crate::sync::plan::DEFAULT_MEMBER_ROLE;
 
 use crate::cli::args::{AwsArgs, parse_arn, parse_duration};
@@ -413,7 +414,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let overrides = overrides(c)?;
     let cx = plan_context(c, overrides.clone());
     if c.dry_run {
-        let calls = provision::plan(&job, &cx).map_err(exit::usage)?;
+        let calls = provisioner::plan(&job, &cx).map_err(exit::usage)?;
         print_plan(c.output, &calls)?;
         return Ok(exit::OK);
     }

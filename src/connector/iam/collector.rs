@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::RESOURCE_TYPES;
 use crate::aws::{AwsError, Scope};
-use crate::sync::plan::IAM_TYPES;
-use crate::sync::{AccountCollector, Collected};
+use crate::connector::collector::{AccountCollector, Collected};
 
 use super::read::{AwsPolicyDocs, IamReadOptions, read_account};
-use super::records::{AccountInfo, IamRecordOptions, iam_records};
+use super::records::{IamRecordOptions, iam_records};
+use crate::connector::collector::AccountInfo;
 
 /// Reads IAM in every account of a run.
 pub(crate) struct IamCollector {
@@ -45,7 +46,7 @@ impl IamCollector {
 
 impl AccountCollector for IamCollector {
     fn resource_types(&self) -> &'static [&'static str] {
-        &IAM_TYPES
+        &RESOURCE_TYPES
     }
 
     fn collect<'a>(

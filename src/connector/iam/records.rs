@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::arn::AccountId;
+use crate::connector::collector::AccountInfo;
 use crate::model::Record;
 use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
 use crate::model::build::{entitlement, entitlement_ref, grant, resource, rid, stub, timestamp};
@@ -22,27 +22,6 @@ use crate::model::types as rt;
 use crate::policy::{AwsPrincipal, nhi_kind, parse_trust};
 
 use super::model::*;
-
-/// Which account is being mapped, and how.
-#[derive(Debug, Clone)]
-pub struct AccountInfo {
-    pub account_id: AccountId,
-    /// Account name from Organizations; the id when unknown.
-    pub name: String,
-    /// Account ARN from Organizations, when known.
-    pub arn: Option<String>,
-    /// The caller's own account: its IAM resources are top level (no `account_iam` parent),
-    /// as in baton-aws.
-    pub is_caller: bool,
-    pub partition: String,
-}
-
-impl AccountInfo {
-    /// The parent of the account's IAM resources: none for the caller's account.
-    pub fn parent(&self) -> Option<pb::ResourceId> {
-        (!self.is_caller).then(|| rid(rt::ACCOUNT_IAM, self.account_id.as_str()))
-    }
-}
 
 /// What to emit.
 #[derive(Debug, Clone, Copy)]

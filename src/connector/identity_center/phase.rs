@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::BoxFuture;
 
 use crate::aws::{AwsError, ErrorClass, Session};
+use crate::connector::collector::{OrgCollector, OrgInput, OrgOutput};
+use crate::connector::org::OrgKnowledge;
 use crate::model::pb;
-use crate::sync::plan::Plan;
-use crate::sync::{OrgCollector, OrgInput, OrgOutput};
 
 use super::discover::{Located, locate};
 use super::model::{IcSnapshot, Instance, InstanceKind};
@@ -27,11 +27,12 @@ use super::{IC_TYPES, IcMode, IcOptions};
 const NAME: &str = "identity center";
 
 /// Decides whether Identity Center is synced (one `ListInstances` per searched region; see
-/// [`super::discover::PROBE_REGIONS`]) and returns its collector, adding its notes to `plan`.
+/// [`super::discover::PROBE_REGIONS`]) and returns its collector, adding its notes to `notes`.
 pub(crate) async fn attach(
     session: &Session,
     opts: &IcOptions,
-    plan: &mut Plan,
+    organization: &OrgKnowledge,
+    notes: &mut Vec<String>,
 ) -> Option<Box<dyn OrgCollector>> {
     if opts.mode == IcMode::Off {
         return None;
@@ -42,17 +43,17 @@ pub(crate) async fn attach(
         found,
     } = locate(
         session,
-        plan,
+        organization,
         opts.sso_region.as_deref(),
         opts.instance_arn.as_deref(),
     )
     .await;
-    let (instance, notes) = match found {
+    let (instance, others) = match found {
         Ok(p) => p,
         Err(missing) => {
             let why = missing.why(&tried);
             if opts.mode == IcMode::Auto {
-                plan.notes.push(format!("Identity Center: off ({why})"));
+                notes.push(format!("Identity Center: off ({why})"));
                 return None;
             }
             let error = missing.error().cloned().unwrap_or_else(|| {
@@ -65,9 +66,8 @@ pub(crate) async fn attach(
     let delegated = instance.kind == InstanceKind::Organization
         && instance.owner_account.as_deref() != Some(caller.as_str());
     tracing::info!(instance = %instance.arn, region = %instance.region, kind = instance.kind.as_str(), "Identity Center instance");
-    plan.notes
-        .push(instance_note(&instance, opts, &tried, delegated, &caller));
-    plan.notes.extend(notes);
+    notes.push(instance_note(&instance, opts, &tried, delegated, &caller));
+    notes.extend(others);
     Some(Box::new(IdentityCenter {
         instance,
         strategy: opts.strategy,

@@ -11,6 +11,12 @@ mod model;
 mod read;
 mod records;
 
-pub use model::{NoOrganization, Node, OrgAccount, OrgSnapshot, Organization};
+pub use model::{NoOrganization, Node, OrgAccount, OrgKnowledge, OrgSnapshot, Organization};
+
+use crate::model::types as rt;
+
+/// The organization resource types.
+pub(crate) const RESOURCE_TYPES: [&str; 3] =
+    [rt::ORGANIZATION, rt::ORGANIZATIONAL_UNIT, rt::ACCOUNT];
 pub use read::{Discovered, discover};
 pub use records::{account_resource, structure_records};

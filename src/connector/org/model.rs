@@ -88,3 +88,15 @@ pub struct NoOrganization {
     /// The management account, when the organization could be described but not listed.
     pub management_account: Option<String>,
 }
+
+/// What planning learnt about the caller's organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OrgKnowledge {
+    /// Not asked (`--orgs off`).
+    #[default]
+    Unknown,
+    /// Not in an organization, or not allowed to describe it.
+    None,
+    /// In an organization whose management account is this.
+    Management(String),
+}

@@ -12,11 +12,11 @@ use crate::connector::identity_center::assignment::{self, Assign};
 use crate::connector::identity_center::membership::{self, Membership};
 use crate::connector::identity_center::users::{self as sso_users, NewSsoUser, SsoUserStep};
 
-use super::call::{Call, Context, connect_calls};
-use super::exec::{AssignmentGate, Exec, Options, Shared};
-use super::outcome::{Done, Outcome, ProvisionError};
-use super::request::{Change as Requested, DeleteTarget, NewUser, Request};
-use super::step::Change;
+use crate::provision::call::{Call, Context, connect_calls};
+use crate::provision::exec::{AssignmentGate, Exec, Options, Shared};
+use crate::provision::outcome::{Done, Outcome, ProvisionError};
+use crate::provision::request::{Change as Requested, DeleteTarget, NewUser, Request};
+use crate::provision::step::Change;
 
 /// What a provisioning command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
