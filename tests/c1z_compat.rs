@@ -406,6 +406,39 @@ fn a_file_whose_only_sync_never_finished_shows_that_sync_and_says_so() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn a_reader_killed_by_sigpipe_leaves_no_temp_file() {
+    use std::os::unix::process::ExitStatusExt;
+    // `orgsync inspect … | head`: the default SIGPIPE ends the process without unwinding,
+    // so only a temp copy already unlinked is not left behind.
+    let dir = support::tempdir();
+    let tmp = support::tempdir();
+    let layout = &LAYOUTS[0];
+    let mut syncs = layouts::typical(layout);
+    syncs[1].scale = 1500;
+    let file = layout_file(dir.path(), "big", layout, &syncs);
+    let mut child = orgsync("http://127.0.0.1:9")
+        .env("TMPDIR", tmp.path())
+        .args(["inspect", "resources", "-o", "json", "-f"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+    assert!(
+        files_in(tmp.path()).is_empty(),
+        "{:?}",
+        files_in(tmp.path())
+    );
+}
+
 /// A SQLite database built by `sql`, as the payload of a c1z.
 fn sqlite_payload(sql: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,9 @@ mod schema;
 mod syncs;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
