@@ -219,8 +219,6 @@ fn check_file(file: &Path, extra: &[&str], want: Option<&str>, tmp: &Path) -> Sh
                     "{ctx}"
                 );
                 assert_eq!(num(c, "grants"), raw.count("v1_grants", &sync), "{ctx}");
-                let s = &v["sync"]["stats"];
-                assert_eq!(num(s, "resources"), raw.declared_resources(&sync), "{ctx}");
                 continue;
             }
             "syncs" => {
@@ -327,7 +325,7 @@ fn every_historic_layout_opens_with_every_inspect_subcommand() {
         }
         assert_eq!(
             up.empty_expansions_cleared,
-            if layout.has_expansion() {
+            if layout.has_expansion() && !layout.has_backfilled() {
                 syncs.len() as u64
             } else {
                 0

@@ -14,7 +14,6 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::Path;

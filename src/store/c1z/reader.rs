@@ -54,7 +54,9 @@ impl C1zReader {
             path: path.to_path_buf(),
             why,
         };
+        let start = std::time::Instant::now();
         let db = envelope::decompress(path)?;
+        let decompressed = start.elapsed();
         let mut conn = Connection::open(&db)
             .map_err(|e| refuse(format!("its SQLite database cannot be opened: {e}")))?;
         // A private copy: no journal or WAL files beside it (the SDK's files are in WAL mode;
@@ -63,10 +65,21 @@ impl C1zReader {
             .map_err(|e| refuse(format!("its SQLite database is damaged: {e}")))?;
         let upgrade = migrate::upgrade(&mut conn).map_err(|e| refuse(e.to_string()))?;
         backfill_hook(&conn, &upgrade)?;
+        let upgraded = start.elapsed();
         let selection = syncs::select(&conn, sync_id).map_err(|e| match e {
             SelectError::Store(e) => refuse(format!("its sync runs cannot be read: {e}")),
             e => refuse(e.to_string()),
         })?;
+        tracing::debug!(
+            file = %path.display(),
+            decompress_ms = decompressed.as_millis() as u64,
+            upgrade_ms = (upgraded - decompressed).as_millis() as u64,
+            select_ms = (start.elapsed() - upgraded).as_millis() as u64,
+            columns_added = upgrade.columns_added.len(),
+            tables_created = upgrade.tables_created.len(),
+            indexes_created = upgrade.indexes_created.len(),
+            "c1z opened"
+        );
         Ok(C1zReader {
             conn,
             _db: unlink(db),

@@ -24,8 +24,9 @@ pub struct SyncRun {
     /// baton-sdk's `SyncStats` (snake_case JSON), as stored, or recomputed from the rows when
     /// the file has none (see `stats_recomputed`).
     pub stats: Option<Value>,
-    /// The counts in `stats` were computed from the rows on this read: the file had no
-    /// usable stats for this sync (NULL, not JSON, or no resource types counted).
+    /// The counts in `stats` were computed from the rows on this read (`sync_runs` does it;
+    /// the chosen sync keeps its stored stats): the file had no usable stats for this sync
+    /// (NULL, not JSON, or no resource types counted).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stats_recomputed: bool,
 }
@@ -91,7 +92,9 @@ impl From<rusqlite::Error> for SelectError {
 
 const COLUMNS: &str = "sync_id, started_at, ended_at, sync_type, parent_sync_id, stats";
 
-/// Chooses the sync to read (`wanted`, or the rule in the module doc) and fills its stats.
+/// Chooses the sync to read (`wanted`, or the rule in the module doc). Its stats are as
+/// stored: recomputing them scans the sync's rows, which listing one table does not need
+/// (`C1zReader::counts` and [`all`] count).
 pub(super) fn select(conn: &Connection, wanted: Option<&str>) -> Result<Selection, SelectError> {
     let syncs_in_file: i64 =
         conn.query_row("select count(*) from v1_sync_runs", [], |r| r.get(0))?;
@@ -130,7 +133,7 @@ pub(super) fn select(conn: &Connection, wanted: Option<&str>) -> Result<Selectio
         (s, Choice::NewestUnfinished)
     };
     Ok(Selection {
-        sync: with_stats(conn, sync)?,
+        sync,
         choice,
         syncs_in_file: usize::try_from(syncs_in_file).unwrap_or(usize::MAX),
     })
