@@ -41,6 +41,9 @@ pub struct Common {
         global = true
     )]
     pub output: Output,
+    /// Read this sync instead of the latest finished one (ids: `orgsync inspect syncs`).
+    #[arg(long, env = "ORGSYNC_SYNC_ID", global = true)]
+    pub sync_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,7 +122,9 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 
 /// Runs an inspect command, printing to stdout.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let reader = C1zReader::open(&args.common.file).map_err(crate::cli::exit::usage)?;
+    let reader = C1zReader::open_sync(&args.common.file, args.common.sync_id.as_deref())
+        .map_err(crate::cli::exit::usage)?;
+    eprintln!("{}", reader.selection().describe());
     let json = args.common.output == Output::Json;
     match &args.what {
         What::Stats => stats(&reader, &args.common.file, json),
