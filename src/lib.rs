@@ -6,6 +6,7 @@ pub mod arn;
 pub mod aws;
 pub mod check;
 pub mod cli;
+pub mod expand;
 pub mod inspect;
 pub mod model;
 pub mod permissions;
