@@ -50,7 +50,39 @@ fn bytes(v: ValueRef<'_>) -> Option<&[u8]> {
 /// GrantExpandable names an entitlement of another resource than the grant's principal
 /// (unless [`super::SourceMismatch::Skip`]), when a record does not decode, or when the sync
 /// still has `grants_backfilled = 0` (call [`backfill`] first).
+///
+/// While it runs, the connection's page cache is raised to [`CACHE_KIB`] (if smaller) and put
+/// back afterwards. Durability is the caller's choice: on a disposable decompressed copy,
+/// `PRAGMA synchronous = OFF` saves the journal syncs.
 pub fn expand_sync(
+    conn: &Connection,
+    sync_id: &str,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Report, ExpandError> {
+    let saved: i64 = conn.query_row("pragma cache_size", [], |r| r.get(0))?;
+    // Positive values count pages, negative ones KiB.
+    let page: i64 = conn.query_row("pragma page_size", [], |r| r.get(0))?;
+    let saved_kib = if saved < 0 {
+        -saved
+    } else {
+        saved * page / 1024
+    };
+    if saved_kib < CACHE_KIB {
+        conn.execute_batch(&format!("pragma cache_size = -{CACHE_KIB}"))?;
+    }
+    let result = expand_in_transaction(conn, sync_id, options, observer);
+    if saved_kib < CACHE_KIB {
+        conn.execute_batch(&format!("pragma cache_size = {saved}"))?;
+    }
+    result
+}
+
+/// Page cache used during [`expand_sync`]: index pages of the grants table are updated in
+/// an order unrelated to their keys, and a small cache turns that into reads and spills.
+pub const CACHE_KIB: i64 = 64 * 1024;
+
+fn expand_in_transaction(
     conn: &Connection,
     sync_id: &str,
     options: &Options,
@@ -210,6 +242,25 @@ pub fn expand_sync(
 
     observer.phase(Phase::Writing);
     let now = format_timestamp(chrono::Local::now());
+    // The principal index is keyed in an order unrelated to the order derived grants are
+    // written in (by destination); for a large batch, rebuilding it once (a sort) is far
+    // cheaper than as many random updates. Same name and definition, inside the transaction.
+    let mut rebuild = Vec::new();
+    if report.grants_created >= REBUILD_FROM {
+        for name in REBUILT_INDEXES {
+            let sql: Option<String> = tx
+                .query_row(
+                    "select sql from sqlite_master where type = 'index' and tbl_name = 'v1_grants' and name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(sql) = sql {
+                tx.execute_batch(&format!("drop index {name}"))?;
+                rebuild.push(sql);
+            }
+        }
+    }
     {
         let mut insert = tx.prepare(
             "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at)
@@ -279,9 +330,17 @@ pub fn expand_sync(
             });
         }
     }
+    for sql in &rebuild {
+        tx.execute_batch(sql)?;
+    }
     tx.commit()?;
     Ok(report)
 }
+
+/// Indexes of `v1_grants` rebuilt rather than updated when at least [`REBUILD_FROM`] grants
+/// are derived (in unit tests: always, so the path is exercised on small files).
+const REBUILT_INDEXES: &[&str] = &["idx_grants_principal_id_v1"];
+const REBUILD_FROM: u64 = if cfg!(test) { 1 } else { 50_000 };
 
 /// What [`backfill`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -262,6 +262,16 @@ fn worked_example_in_a_c1z_file() {
     conn.execute("update v1_sync_runs set supports_diff = 0", [])
         .unwrap();
     let before = rows(conn, &sync);
+    let schema = |conn: &Connection| -> Vec<(String, Option<String>)> {
+        let mut stmt = conn
+            .prepare("select name, sql from sqlite_master order by name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    let schema_before = schema(conn);
 
     let mut rec = Recorder::default();
     let report = expand_sync(conn, &sync, &Options::default(), &mut rec).unwrap();
@@ -278,6 +288,21 @@ fn worked_example_in_a_c1z_file() {
     );
     assert_eq!(rec.last_progress, Some((4, 4)));
     assert_eq!(supports_diff(conn, &sync), 1, "R20");
+    // The rebuilt principal index is back, same definition, and consistent.
+    assert_eq!(schema(conn), schema_before);
+    let check: String = conn
+        .query_row("pragma integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let by_principal: i64 = conn
+        .query_row(
+            "select count(*) from v1_grants indexed by idx_grants_principal_id_v1
+             where principal_resource_type_id = 'iam_user' and principal_resource_id = 'carol'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(by_principal, 3, "g7 and carol's two derived grants");
 
     let after = rows(conn, &sync);
     assert_eq!(after.len(), 12);
