@@ -45,6 +45,7 @@ pub const IAM_READ: &[&str] = &[
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
     "iam:ListUsers",
+    "iam:GetLoginProfile",
     "iam:GetPolicy",
     "iam:GetPolicyVersion",
 ];
