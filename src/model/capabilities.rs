@@ -58,6 +58,9 @@ fn synced_when(id: &str) -> &'static str {
             "Identity Center is found (--identity-center auto, the default) or required (on)"
         }
         rt::ACCESS_KEY => "--sync-secrets is true (the default); metadata only, never secrets",
+        rt::SERVICE_CONTROL_POLICY => {
+            "the organization has the SCP policy type enabled and the caller may read it (--sync-scps true, the default)"
+        }
         _ => "always (every synced account's IAM)",
     }
 }
@@ -217,6 +220,7 @@ mod tests {
             rt::ACCESS_KEY,
             rt::ORGANIZATION,
             rt::PERMISSION_SET,
+            rt::SERVICE_CONTROL_POLICY,
         ] {
             assert_eq!(caps(id), vec![Sync], "{id}");
         }
@@ -324,11 +328,13 @@ mod tests {
     #[test]
     fn synced_types_are_the_ones_a_sync_declares() {
         use crate::connector::identity_center::IC_TYPES;
+        use crate::connector::org::scp::SCP_TYPES;
         use crate::sync::plan::{IAM_TYPES, ORG_TYPES};
         let declared: BTreeSet<&str> = ORG_TYPES
             .iter()
             .chain(&IAM_TYPES)
             .chain(&IC_TYPES)
+            .chain(&SCP_TYPES)
             .copied()
             .collect();
         let c = capabilities();
@@ -337,7 +343,7 @@ mod tests {
         for t in &c.resource_types {
             assert!(t.capabilities.contains(&Capability::Sync), "{}", t.id);
             let when = t.synced_when;
-            if ORG_TYPES.contains(&t.id) {
+            if ORG_TYPES.contains(&t.id) || SCP_TYPES.contains(&t.id) {
                 assert!(when.contains("organization"), "{}: {when}", t.id);
             } else if IC_TYPES.contains(&t.id) {
                 assert!(when.contains("Identity Center"), "{}: {when}", t.id);

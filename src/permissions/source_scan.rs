@@ -52,6 +52,7 @@ const KNOWN: &[&str] = &[
     "sts:GetCallerIdentity",
     "organizations:DescribeOrganization",
     "organizations:ListAccountsForParent",
+    "organizations:ListTargetsForPolicy",
     "sso:ListInstances",
     "sso:ListAccountAssignmentsForPrincipal",
     "sso:CreateAccountAssignment",
@@ -75,6 +76,7 @@ fn listed() -> Vec<&'static str> {
         STS_READ,
         STS_HOP,
         ORG_READ,
+        SCP_READ,
         IC_READ,
         IAM_WRITE,
         ORG_WRITE,
@@ -367,6 +369,7 @@ fn every_request_in_the_sources_is_listed() {
         .chain(STS_READ)
         .chain(STS_HOP)
         .chain(ORG_READ)
+        .chain(SCP_READ)
         .chain(IC_READ)
     {
         assert!(sent.contains(p), "{p} is granted but never sent");

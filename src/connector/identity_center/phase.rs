@@ -306,6 +306,7 @@ mod tests {
                 roots: vec![],
                 ous: vec![],
                 accounts: vec![a.clone()],
+                ..Default::default()
             };
             account_resource(&snap, &a, &AccountStatus::Ok)
         };
