@@ -567,6 +567,8 @@ class Seeder:
         for a in fx.get("accounts") or []:
             acct, role = ids[a["name"]], role_names[a["name"]]
             iam = c.member(acct, role, "iam")
+            if c.partition != "aws":
+                self.member_role_in_partition(iam, a["name"], role, mgmt_id)
             if member_policy == "managed":  # what AWS does for OrganizationAccountAccessRole
                 with step(f"{a['name']}: attach {admin_arn} to {role}"):
                     try:
@@ -604,6 +606,22 @@ class Seeder:
 
         manifest["access_keys"] = self.access_keys
         return manifest
+
+    def member_role_in_partition(self, iam: Any, name: str, role: str, mgmt_id: str) -> None:
+        """moto 5.2.5's CreateAccount makes the member role in the aws partition's IAM whatever
+        the region; outside it (GovCloud, China) the seeder makes it where AWS would, trusting
+        the management account's root as AWS's does."""
+        try:
+            iam.get_role(RoleName=role)
+            return
+        except botocore.exceptions.ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:{self.c.partition}:iam::{mgmt_id}:root"}}]}
+        with step(f"{name}: iam:CreateRole {role} in {self.c.partition} (moto made it in aws)"):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc(trust))
 
     def seed_scps(self, spec: dict, ids: dict[str, str], manifest: dict) -> str:
         """Policy types, service control policies and their attachments; records every SCP's

@@ -61,11 +61,18 @@ impl Expected {
     }
 }
 
-/// Replaces `${account:NAME}` and `${org:id}` in every string.
+/// The partition of the region the manifest was seeded in (scripts/seed.py's rule: outside
+/// `aws` it rewrites the fixture's `arn:aws:` to the region's partition).
+pub fn partition(manifest: &Value) -> &'static str {
+    orgsync::model::ids::partition_of_region(manifest["region"].as_str().unwrap_or("us-east-1"))
+}
+
+/// Replaces `${account:NAME}` and `${org:id}` in every string, and `arn:aws:` with the
+/// manifest's partition.
 pub fn substitute(v: &Value, manifest: &Value) -> Value {
     match v {
         Value::String(s) => {
-            let mut out = s.clone();
+            let mut out = s.replace("arn:aws:", &format!("arn:{}:", partition(manifest)));
             if let Some(id) = manifest["organization"]["id"].as_str() {
                 out = out.replace("${org:id}", id);
             }
@@ -108,8 +115,8 @@ fn path_of(v: &Value) -> String {
     v["path"].as_str().unwrap_or("/").to_string()
 }
 
-fn iam_arn(acct: &str, kind: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{acct}:{kind}{path}{name}")
+fn iam_arn(partition: &str, acct: &str, kind: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{acct}:{kind}{path}{name}")
 }
 
 /// The accounts of a fixture: (name, id, is_management, account object).
@@ -131,6 +138,7 @@ pub fn accounts(fixture: &Value, manifest: &Value) -> Vec<(String, String, bool,
 /// The IAM records one account must produce.
 pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -> Expected {
     let fixture = substitute(fixture, manifest);
+    let part = partition(manifest);
     let (name, acct, is_mgmt, spec) = accounts(&fixture, manifest)
         .into_iter()
         .find(|a| a.0 == account_name)
@@ -147,7 +155,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
             .unwrap_or("OrganizationAccountAccessRole");
         let mut role = serde_json::json!({
             "name": role_name,
-            "trust": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{mgmt}:root")}, "Action": "sts:AssumeRole"}]},
+            "trust": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:{part}:iam::{mgmt}:root")}, "Action": "sts:AssumeRole"}]},
         });
         match fixture["organization"]["member_role_policy"]
             .as_str()
@@ -155,7 +163,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
         {
             "managed" => {
                 role["managed_policies"] =
-                    serde_json::json!(["arn:aws:iam::aws:policy/AdministratorAccess"])
+                    serde_json::json!([format!("arn:{part}:iam::aws:policy/AdministratorAccess")])
             }
             "inline" => role["inline_policies"] = serde_json::json!({"AdministratorAccess": {}}),
             _ => {}
@@ -184,7 +192,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
     let mut local: BTreeMap<String, String> = BTreeMap::new();
     for p in iam["policies"].as_array().into_iter().flatten() {
         let n = p["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "policy", &path_of(p), n);
+        let arn = iam_arn(part, &acct, "policy", &path_of(p), n);
         local.insert(n.to_string(), arn.clone());
         e.res("iam_policy", &arn, parent.clone());
         e.prof("iam_policy", &arn, "aws_account_name", named.clone());
@@ -224,7 +232,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
     let mut group_arns: BTreeMap<String, String> = BTreeMap::new();
     for g in iam["groups"].as_array().into_iter().flatten() {
         let n = g["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "group", &path_of(g), n);
+        let arn = iam_arn(part, &acct, "group", &path_of(g), n);
         group_arns.insert(n.to_string(), arn.clone());
         e.res("group", &arn, parent.clone());
         e.prof("group", &arn, "aws_account_name", named.clone());
@@ -234,7 +242,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
     }
     for u in iam["users"].as_array().into_iter().flatten() {
         let n = u["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "user", &path_of(u), n);
+        let arn = iam_arn(part, &acct, "user", &path_of(u), n);
         e.res("iam_user", &arn, parent.clone());
         // Console facts from the credential report: a login profile is console access with a
         // password set at seeding time; moto never reports a password used. Users carry no
@@ -273,7 +281,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
     }
     for r in iam["roles"].as_array().into_iter().flatten() {
         let n = r["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "role", &path_of(r), n);
+        let arn = iam_arn(part, &acct, "role", &path_of(r), n);
         e.res("role", &arn, parent.clone());
         e.prof("role", &arn, "aws_account_name", named.clone());
         if let Some(b) = r["permissions_boundary"].as_str() {

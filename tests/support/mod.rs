@@ -8,6 +8,7 @@
 
 pub mod expect;
 pub mod proxy;
+pub mod scim;
 
 use std::ffi::OsStr;
 use std::io::Read;

@@ -164,9 +164,14 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     if let Some(p) = &args.summary_json {
         c1z::check_writable(p).map_err(exit::usage)?;
     }
+    let mut ic = IcOptions::from(&args.ic);
+    ic.scim = args
+        .ic
+        .scim()
+        .map_err(|e| exit::usage(anyhow::anyhow!(e)))?;
     let config = SyncConfig {
         plan: args.plan.options().map_err(exit::usage)?,
-        ic: IcOptions::from(&args.ic),
+        ic,
         iam: IamReadOptions {
             sync_secrets: args.sync_secrets,
             aws_policy_documents: args.aws_policy_documents,
