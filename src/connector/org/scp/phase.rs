@@ -145,3 +145,73 @@ impl Scps {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::org::{Node, Organization};
+
+    fn plan(feature_set: &str, enabled: bool) -> Plan {
+        let mut snap = OrgSnapshot {
+            org: Some(Organization {
+                id: "o-abc".into(),
+                arn: String::new(),
+                master_account_id: "111111111111".into(),
+                feature_set: feature_set.into(),
+            }),
+            roots: vec![Node {
+                id: "r-ab12".into(),
+                name: "Root".into(),
+                arn: String::new(),
+                parent: None,
+            }],
+            ..Default::default()
+        };
+        let types = if enabled {
+            [SCP_TYPE.to_string(), "TAG_POLICY".to_string()].into()
+        } else {
+            ["TAG_POLICY".to_string()].into()
+        };
+        snap.root_policy_types.insert("r-ab12".into(), types);
+        Plan {
+            org: Some(Arc::new(snap)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn attached_only_where_scps_can_exist_with_a_note_otherwise() {
+        let on = ScpOptions::default();
+        let mut p = plan("ALL", true);
+        assert!(attach(&on, &mut p).is_some());
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+
+        let mut p = plan("ALL", false);
+        assert!(attach(&on, &mut p).is_none());
+        assert_eq!(
+            p.notes,
+            [
+                "Service control policies: not synced (the SERVICE_CONTROL_POLICY policy type is not enabled in the root)"
+            ]
+        );
+
+        let mut p = plan("CONSOLIDATED_BILLING", true);
+        assert!(attach(&on, &mut p).is_none());
+        assert!(
+            p.notes[0].contains("CONSOLIDATED_BILLING feature set"),
+            "{:?}",
+            p.notes
+        );
+
+        // Turned off, or no organization: nothing, and nothing to say.
+        let off = ScpOptions {
+            enabled: false,
+            ..Default::default()
+        };
+        let mut p = plan("ALL", true);
+        assert!(attach(&off, &mut p).is_none());
+        let mut none = Plan::default();
+        assert!(attach(&on, &mut none).is_none());
+        assert!(p.notes.is_empty() && none.notes.is_empty());
+    }
+}
