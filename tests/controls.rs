@@ -241,6 +241,34 @@ fn scps_console_facts_boundaries_and_account_names_are_exact() {
     );
     assert_eq!(calls(&by_target, "organizations:ListPoliciesForTarget"), 7);
     assert_eq!(calls(&by_target, "organizations:ListTargetsForPolicy"), 0);
+    // `orgsync policy --read` allows every call of both plans; without SCPs it has none.
+    let actions = |extra: &[&str]| -> BTreeSet<String> {
+        let o = run(orgsync("http://127.0.0.1:9")
+            .args(["policy", "--read"])
+            .args(extra));
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let allowed = actions(&[]);
+    for f in [&out, &by_target] {
+        for op in summary(f)["aws_calls"].as_object().unwrap().keys() {
+            assert!(
+                allowed.contains(op),
+                "{op} is called but not in `orgsync policy --read`"
+            );
+        }
+    }
+    assert!(
+        !actions(&["--sync-scps", "false"])
+            .iter()
+            .any(|a| a.starts_with("organizations:") && a.contains("Polic"))
+    );
 
     // One account: grants to it, its OU and the root only; auto reads per node (4 < 5).
     let dev = support::account_id(&manifest, "dev");
