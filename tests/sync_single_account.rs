@@ -451,6 +451,17 @@ fn syncs_one_account_with_exact_records() {
     );
     assert!(admin.parent_resource_id.is_none());
 
+    // The oracle of the fixture: ids, parents, and the profile keys it knows (account name,
+    // console access, MFA, password change, boundaries).
+    support::expect::assert_same(
+        &support::expect::actual(&reader),
+        &support::expect::expected_account(
+            &support::fixture("single-account.json"),
+            &manifest,
+            "management",
+        ),
+    );
+
     // JSON lines hold exactly the c1z's records.
     let from_jsonl: Vec<Record> = std::fs::read_to_string(&jsonl)
         .unwrap()

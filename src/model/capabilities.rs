@@ -58,6 +58,9 @@ fn synced_when(id: &str) -> &'static str {
             "Identity Center is found (--identity-center auto, the default) or required (on)"
         }
         rt::ACCESS_KEY => "--sync-secrets is true (the default); metadata only, never secrets",
+        rt::SERVICE_CONTROL_POLICY => {
+            "the organization has the SCP policy type enabled and the caller may read it (--sync-scps true, the default)"
+        }
         _ => "always (every synced account's IAM)",
     }
 }
@@ -217,6 +220,7 @@ mod tests {
             rt::ACCESS_KEY,
             rt::ORGANIZATION,
             rt::PERMISSION_SET,
+            rt::SERVICE_CONTROL_POLICY,
         ] {
             assert_eq!(caps(id), vec![Sync], "{id}");
         }
@@ -326,10 +330,12 @@ mod tests {
         use crate::connector::iam::RESOURCE_TYPES as IAM_TYPES;
         use crate::connector::identity_center::IC_TYPES;
         use crate::connector::org::RESOURCE_TYPES as ORG_TYPES;
+        use crate::connector::org::scp::SCP_TYPES;
         let declared: BTreeSet<&str> = ORG_TYPES
             .iter()
             .chain(&IAM_TYPES)
             .chain(&IC_TYPES)
+            .chain(&SCP_TYPES)
             .copied()
             .collect();
         let c = capabilities();
@@ -338,7 +344,7 @@ mod tests {
         for t in &c.resource_types {
             assert!(t.capabilities.contains(&Capability::Sync), "{}", t.id);
             let when = t.synced_when;
-            if ORG_TYPES.contains(&t.id) {
+            if ORG_TYPES.contains(&t.id) || SCP_TYPES.contains(&t.id) {
                 assert!(when.contains("organization"), "{}: {when}", t.id);
             } else if IC_TYPES.contains(&t.id) {
                 assert!(when.contains("Identity Center"), "{}: {when}", t.id);

@@ -82,6 +82,9 @@ pub(crate) struct Plan {
     pub accounts: Vec<AccountPlan>,
     /// Notes for the summary (e.g. "not in an organization").
     pub notes: Vec<String>,
+    /// The organization as read (org mode): for the per-organization collectors that map
+    /// records onto its roots, OUs and accounts (service control policies).
+    pub org: Option<Arc<OrgSnapshot>>,
 }
 
 /// An account the run will visit (or record as skipped).
@@ -137,6 +140,7 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
         ou_count: snap.ous.len(),
         accounts,
         notes,
+        org: Some(snap),
     })
 }
 
@@ -261,6 +265,7 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
             org_account: None,
         }],
         notes,
+        org: None,
     }
 }
 
@@ -301,6 +306,7 @@ mod tests {
                 account("444444444444", "legacy", "SUSPENDED", "ou-ab12-eng"),
                 account("555555555555", "excluded", "ACTIVE", "r-ab12"),
             ],
+            ..Default::default()
         })
     }
 

@@ -1,6 +1,6 @@
 //! The library's entry point of a sync: [`run`] plans the run (`plan`), chooses its
 //! collectors (IAM in every account; Identity Center once, when an instance is found or
-//! required), and runs them (`engine`), streaming records to the caller's sinks.
+//! required; service control policies once, in an organization that has them), and runs them (`engine`), streaming records to the caller's sinks.
 //!
 //! Not here: connecting (the caller passes a [`Session`]), creating or finishing the sinks,
 //! the exit code, printing (`cli::cmd::sync`).
@@ -9,6 +9,7 @@ use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::{self, IcOptions};
+use crate::connector::org::scp::{self, ScpOptions};
 use crate::store::SinkSet;
 
 use super::engine::{self, EngineError, EngineOptions};
@@ -26,6 +27,8 @@ pub struct SyncConfig {
     pub ic: IcOptions,
     /// How IAM is read in each account.
     pub iam: IamReadOptions,
+    /// Whether and how service control policies are read (organizations only).
+    pub scps: ScpOptions,
     /// Accounts read at the same time (at least 1).
     pub concurrency: usize,
     /// Stop at the first failed account or phase.
@@ -60,7 +63,8 @@ pub async fn run(
 }
 
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance
-/// say so (its notes go to `plan`). Their resource types are added to the plan's.
+/// say so (its notes go to `plan`); then service control policies when `config.scps` and the
+/// organization allow. Their resource types are added to the plan's.
 async fn choose_collectors(session: &Session, config: &SyncConfig, plan: &mut Plan) -> Collectors {
     let mut collectors = Collectors::default();
     collectors
@@ -71,6 +75,9 @@ async fn choose_collectors(session: &Session, config: &SyncConfig, plan: &mut Pl
             .await
     {
         collectors.per_org.push(ic);
+    }
+    if let Some(scps) = scp::attach(&config.scps, plan.org.as_ref(), &mut plan.notes) {
+        collectors.per_org.push(scps);
     }
     for t in collectors.resource_types() {
         if !plan.resource_types.contains(&t) {

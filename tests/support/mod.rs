@@ -8,6 +8,7 @@
 
 pub mod expect;
 pub mod proxy;
+pub mod scim;
 pub mod throttle;
 
 use std::ffi::OsStr;

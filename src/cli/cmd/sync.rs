@@ -13,6 +13,7 @@ use clap::{ArgAction, Args};
 use crate::aws::{CallMetrics, Session};
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::IcOptions;
+use crate::connector::org::scp::{ScpOptions, ScpStrategy};
 use crate::model::stats::{AccountStatus, SyncSummary};
 use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
@@ -62,6 +63,16 @@ pub struct SyncArgs {
     #[arg(long, env = "ORGSYNC_AWS_POLICY_DOCUMENTS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub aws_policy_documents: bool,
 
+    /// Read the organization's service control policies (service_control_policy records)
+    /// when it has them enabled; a caller that may not list them gets a note.
+    #[arg(long, env = "ORGSYNC_SYNC_SCPS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub sync_scps: bool,
+
+    /// How SCP attachments are read: auto picks the fewer calls (ListTargetsForPolicy per
+    /// policy, or ListPoliciesForTarget per root, OU and account).
+    #[arg(long, env = "ORGSYNC_SCP_STRATEGY", value_enum, default_value = "auto")]
+    pub scp_strategy: ScpStrategyArg,
+
     /// How long to wait for IAM credential reports before falling back to per-user calls.
     #[arg(long, env = "ORGSYNC_CREDENTIAL_REPORT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub credential_report_timeout: Duration,
@@ -90,6 +101,27 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub ic: IcArgs,
+}
+
+/// `--scp-strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScpStrategyArg {
+    /// The fewer calls by the counts of policies and nodes.
+    Auto,
+    /// ListTargetsForPolicy per policy.
+    Policy,
+    /// ListPoliciesForTarget per root, OU and account of the run.
+    Target,
+}
+
+impl From<ScpStrategyArg> for ScpStrategy {
+    fn from(s: ScpStrategyArg) -> ScpStrategy {
+        match s {
+            ScpStrategyArg::Auto => ScpStrategy::Auto,
+            ScpStrategyArg::Policy => ScpStrategy::ByPolicy,
+            ScpStrategyArg::Target => ScpStrategy::ByTarget,
+        }
+    }
 }
 
 /// What `prepare` validated: everything a run needs that could be checked without AWS.
@@ -132,13 +164,22 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     if let Some(p) = &args.summary_json {
         c1z::check_writable(p).map_err(exit::usage)?;
     }
+    let mut ic = IcOptions::from(&args.ic);
+    ic.scim = args
+        .ic
+        .scim()
+        .map_err(|e| exit::usage(anyhow::anyhow!(e)))?;
     let config = SyncConfig {
         plan: args.plan.options().map_err(exit::usage)?,
-        ic: IcOptions::from(&args.ic),
+        ic,
         iam: IamReadOptions {
             sync_secrets: args.sync_secrets,
             aws_policy_documents: args.aws_policy_documents,
             report_timeout: args.credential_report_timeout,
+        },
+        scps: ScpOptions {
+            enabled: args.sync_scps,
+            strategy: args.scp_strategy.into(),
         },
         concurrency: args.concurrency as usize,
         fail_fast: args.fail_fast,

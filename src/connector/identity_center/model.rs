@@ -3,7 +3,7 @@
 //! filled by `read` (through `convert`) and mapped to records by `records`; nothing here
 //! talks to AWS.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -204,4 +204,7 @@ pub struct IcSnapshot {
     pub permission_sets: Vec<PermissionSet>,
     /// Account assignments in the run's accounts; `None` when they were not read.
     pub assignments: Option<BTreeSet<Assignment>>,
+    /// What the SCIM endpoint says of users (their status is already set from it), by user
+    /// id; empty when it was not read.
+    pub scim: BTreeMap<String, super::scim::ScimStatus>,
 }

@@ -17,9 +17,10 @@ use crate::connector::org::OrgKnowledge;
 use crate::model::pb;
 
 use super::discover::{Located, locate};
-use super::model::{IcSnapshot, Instance, InstanceKind};
+use super::model::{IcSnapshot, Instance, InstanceKind, UserStatus};
 use super::read::Reader;
 use super::records::ic_records;
+use super::scim::{self, MatchedBy, ScimOptions};
 use super::strategy::StrategyChoice;
 use super::{IC_TYPES, IcMode, IcOptions};
 
@@ -71,6 +72,7 @@ pub(crate) async fn attach(
     Some(Box::new(IdentityCenter {
         instance,
         strategy: opts.strategy,
+        scim: opts.scim.clone(),
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
     }))
@@ -139,6 +141,8 @@ impl OrgCollector for Unavailable {
 struct IdentityCenter {
     instance: Instance,
     strategy: StrategyChoice,
+    /// Users' status from the SCIM endpoint too.
+    scim: Option<ScimOptions>,
     /// An account Identity Center will not show the caller (the management account, for a
     /// delegated administrator).
     skip_account: Option<String>,
@@ -181,9 +185,12 @@ impl IdentityCenter {
             .map(|(id, r)| (id.to_string(), r.clone()))
             .collect();
         let mut out = OrgOutput::default();
-        let Some(snap) = self.read(&reader, &accounts, &mut out).await else {
+        let Some(mut snap) = self.read(&reader, &accounts, &mut out).await else {
             return out;
         };
+        if let Some(scim) = &self.scim {
+            scim_status(scim, &mut snap, &mut out).await;
+        }
         let unimplemented = reader.unimplemented();
         if !unimplemented.is_empty() {
             out.notes.push(format!(
@@ -234,6 +241,7 @@ impl IdentityCenter {
             memberships,
             permission_sets: vec![],
             assignments: None,
+            scim: BTreeMap::new(),
         };
         if self.instance.kind != InstanceKind::Organization {
             return Some(snap);
@@ -274,6 +282,47 @@ impl IdentityCenter {
     }
 }
 
+/// Sets users' status from the SCIM endpoint's `active` (matched by `scim::match_users`'s
+/// rule). A failure is noted and fails the phase; the identity store's statuses stay.
+async fn scim_status(opts: &ScimOptions, snap: &mut IcSnapshot, out: &mut OrgOutput) {
+    let read = match scim::list_users(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            out.notes.push(format!(
+                "Identity Center: user status not read from SCIM ({e}); the identity store's statuses are kept"
+            ));
+            out.error.get_or_insert(e);
+            return;
+        }
+    };
+    let matches = scim::match_users(&snap.users, &read.users);
+    let count = |by: MatchedBy| matches.status.values().filter(|s| s.by == by).count();
+    for u in &mut snap.users {
+        match matches.status.get(&u.id).and_then(|s| s.active) {
+            Some(true) => u.status = UserStatus::Enabled,
+            Some(false) => u.status = UserStatus::Disabled,
+            None => {}
+        }
+    }
+    out.notes.push(format!(
+        "Identity Center: SCIM {}: {} users in {} pages ({} paging); {} matched ({} by id, {} by userName, {} by externalId), {} match no identity-store user, {} identity-store users not in SCIM keep the store's status",
+        opts.endpoint.host(),
+        read.users.len(),
+        read.pages,
+        match read.paging {
+            scim::Paging::Cursor => "cursor",
+            scim::Paging::Index => "index",
+        },
+        matches.status.len(),
+        count(MatchedBy::Id),
+        count(MatchedBy::UserName),
+        count(MatchedBy::ExternalId),
+        matches.unmatched,
+        snap.users.len() - matches.status.len(),
+    ));
+    snap.scim = matches.status;
+}
+
 /// Notes that `what` was not read and sets the phase's error.
 fn fail(out: &mut OrgOutput, what: &str, e: AwsError) {
     out.notes
@@ -306,6 +355,7 @@ mod tests {
                 roots: vec![],
                 ous: vec![],
                 accounts: vec![a.clone()],
+                ..Default::default()
             };
             account_resource(&snap, &a, &AccountStatus::Ok)
         };

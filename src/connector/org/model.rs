@@ -46,6 +46,8 @@ pub struct OrgSnapshot {
     pub roots: Vec<Node>,
     pub ous: Vec<Node>,
     pub accounts: Vec<OrgAccount>,
+    /// The policy types ENABLED in each root (`ListRoots`' `PolicyTypes`), by root id.
+    pub root_policy_types: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl OrgSnapshot {

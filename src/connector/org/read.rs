@@ -76,7 +76,8 @@ pub async fn discover(
     };
     let mut snap = OrgSnapshot {
         org,
-        roots,
+        roots: roots.iter().map(|(n, _)| n.clone()).collect(),
+        root_policy_types: roots.into_iter().map(|(n, t)| (n.id, t)).collect(),
         ..Default::default()
     };
     walk_tree(scope, limiter, &orgs, descend, &mut snap).await?;
@@ -84,12 +85,12 @@ pub async fn discover(
     Ok(Discovered::Organization(snap))
 }
 
-/// The organization's roots.
+/// The organization's roots, each with the policy types enabled in it.
 async fn list_roots(
     scope: &Scope,
     limiter: &Limiter,
     orgs: &aws_sdk_organizations::Client,
-) -> Result<Vec<Node>, AwsError> {
+) -> Result<Vec<(Node, BTreeSet<String>)>, AwsError> {
     let page_size = scope.settings().org_page_size;
     scope
         .pages(
@@ -101,7 +102,11 @@ async fn list_roots(
                     .send()
             },
             |page, out| {
-                out.extend(page.roots().iter().filter_map(root_of));
+                out.extend(
+                    page.roots()
+                        .iter()
+                        .filter_map(|r| Some((root_of(r)?, enabled_policy_types(r)))),
+                );
                 page.next_token().map(str::to_string)
             },
         )
@@ -199,6 +204,15 @@ fn root_of(r: &sdk::Root) -> Option<Node> {
         arn: r.arn().unwrap_or_default().to_string(),
         parent: None,
     })
+}
+
+/// The policy types whose status is ENABLED in root `r`.
+fn enabled_policy_types(r: &sdk::Root) -> BTreeSet<String> {
+    r.policy_types()
+        .iter()
+        .filter(|t| t.status() == Some(&sdk::PolicyTypeStatus::Enabled))
+        .filter_map(|t| t.r#type().map(|t| t.as_str().to_string()))
+        .collect()
 }
 
 fn ou_of(ou: &sdk::OrganizationalUnit, parent: &str) -> Option<Node> {
