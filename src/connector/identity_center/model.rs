@@ -206,5 +206,34 @@ pub struct IcSnapshot {
     pub assignments: Option<BTreeSet<Assignment>>,
     /// What the SCIM endpoint says of users (their status is already set from it), by user
     /// id; empty when it was not read.
-    pub scim: BTreeMap<String, super::scim::ScimStatus>,
+    pub scim: BTreeMap<String, ScimStatus>,
+}
+
+/// How a SCIM user was matched to an identity-store user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MatchedBy {
+    /// The SCIM `id` is the identity-store `UserId` (IAM Identity Center's SCIM endpoint
+    /// serves the identity store itself).
+    Id,
+    /// `userName` = `UserName` (exactly, else ignoring ASCII case when only one user fits).
+    UserName,
+    /// `externalId` = the `Id` of one of the user's `ExternalIds`.
+    ExternalId,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::Id => "id",
+            MatchedBy::UserName => "userName",
+            MatchedBy::ExternalId => "externalId",
+        }
+    }
+}
+
+/// What SCIM says of one identity-store user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimStatus {
+    pub active: Option<bool>,
+    pub by: MatchedBy,
 }

@@ -17,10 +17,11 @@ use crate::connector::org::OrgKnowledge;
 use crate::model::pb;
 
 use super::discover::{Located, locate};
+use super::model::MatchedBy;
 use super::model::{IcSnapshot, Instance, InstanceKind, UserStatus};
 use super::read::Reader;
 use super::records::ic_records;
-use super::scim::{self, MatchedBy, ScimOptions};
+use super::scim::{self, ScimOptions};
 use super::strategy::StrategyChoice;
 use super::{IC_TYPES, IcMode, IcOptions};
 

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::aws::{AwsError, ErrorClass};
 
-use super::model::IcUser;
+use super::model::{IcUser, MatchedBy, ScimStatus};
 
 /// Results asked for per page (IAM Identity Center's maximum).
 pub const PAGE_SIZE: usize = 100;
@@ -434,35 +434,6 @@ fn scim_user(v: &Value) -> Option<ScimUser> {
         external_id: v["externalId"].as_str().map(str::to_string),
         active: v["active"].as_bool(),
     })
-}
-
-/// How a SCIM user was matched to an identity-store user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum MatchedBy {
-    /// The SCIM `id` is the identity-store `UserId` (IAM Identity Center's SCIM endpoint
-    /// serves the identity store itself).
-    Id,
-    /// `userName` = `UserName` (exactly, else ignoring ASCII case when only one user fits).
-    UserName,
-    /// `externalId` = the `Id` of one of the user's `ExternalIds`.
-    ExternalId,
-}
-
-impl MatchedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchedBy::Id => "id",
-            MatchedBy::UserName => "userName",
-            MatchedBy::ExternalId => "externalId",
-        }
-    }
-}
-
-/// What SCIM says of one identity-store user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScimStatus {
-    pub active: Option<bool>,
-    pub by: MatchedBy,
 }
 
 /// The outcome of matching.

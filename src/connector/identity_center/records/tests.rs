@@ -436,7 +436,7 @@ fn ic_records_without_accounts_have_no_account_data() {
 /// A status from SCIM reaches the user's trait, resource status and profile.
 #[test]
 fn scim_status_reaches_the_user_record() {
-    use crate::connector::identity_center::scim::{MatchedBy, ScimStatus};
+    use crate::connector::identity_center::model::{MatchedBy, ScimStatus};
     let mut snap = snapshot();
     snap.users[0].status = UserStatus::Disabled;
     snap.scim.insert(
