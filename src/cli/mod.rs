@@ -12,8 +12,8 @@ pub mod progress;
 pub mod signals;
 
 use cmd::{
-    check as check_cmd, policy as policy_cmd, provision as provision_cmd, run as run_cmd,
-    sync as sync_cmd,
+    access as access_cmd, check as check_cmd, diff as diff_cmd, policy as policy_cmd,
+    provision as provision_cmd, run as run_cmd, sync as sync_cmd,
 };
 
 use std::process::ExitCode;
@@ -91,6 +91,10 @@ pub enum Command {
     CreateUser(Box<provision_cmd::CreateUserArgs>),
     /// Delete an IAM user (and what blocks its deletion) or an IAM Identity Center user.
     DeleteResource(Box<provision_cmd::DeleteResourceArgs>),
+    /// Who can reach what, and through which grants (paths), from a c1z file.
+    Access(Box<access_cmd::AccessArgs>),
+    /// What changed between two syncs (two c1z files, or two syncs of one file).
+    Diff(Box<diff_cmd::DiffArgs>),
     /// Print the least-privilege IAM policy (JSON) for the enabled features.
     Policy(policy_cmd::PolicyArgs),
     /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
@@ -178,7 +182,11 @@ pub fn main() -> ExitCode {
     };
     if matches!(
         cli.command,
-        Command::Inspect(_) | Command::Policy(_) | Command::Capabilities
+        Command::Inspect(_)
+            | Command::Access(_)
+            | Command::Diff(_)
+            | Command::Policy(_)
+            | Command::Capabilities
     ) {
         quiet_broken_pipe();
     }
@@ -192,6 +200,8 @@ pub fn main() -> ExitCode {
             Command::Revoke(a) => provision_cmd::run_revoke(*a).await,
             Command::CreateUser(a) => provision_cmd::run_create_user(*a).await,
             Command::DeleteResource(a) => provision_cmd::run_delete_resource(*a).await,
+            Command::Access(a) => access_cmd::run(*a),
+            Command::Diff(a) => diff_cmd::run(*a),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
         }

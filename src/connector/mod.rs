@@ -4,7 +4,7 @@
 //! (`identity_center`); and the collector interface through which the sync runs them
 //! (`collector`). Nothing here imports the sync.
 
-pub(crate) mod collector;
+pub mod collector;
 pub mod iam;
 pub mod identity_center;
 pub mod org;
