@@ -7,6 +7,7 @@ pub mod aws;
 pub mod cli;
 pub mod connector;
 pub mod doctor;
+pub mod ident;
 pub mod model;
 pub mod permissions;
 pub mod policy;

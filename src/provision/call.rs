@@ -627,7 +627,7 @@ mod tests {
     #[test]
     fn assignments_poll_and_revokes_delete() {
         let req = request::revoke(
-            "grant:sso_group:arn:aws:identitystore:us-east-1::d-1/group/g:111122223333|arn:aws:sso:::instance/ssoins-1/ps-2",
+            "grant:sso_group:arn:aws:identitystore:us-east-1::d-1234567890/group/66666666-7777-8888-9999-000000000000:111122223333|arn:aws:sso:::instance/ssoins-1234567890abcdef/ps-0123456789abcdef",
         )
         .unwrap();
         let calls = plan(&req, &cx(None));
@@ -644,7 +644,7 @@ mod tests {
         assert_eq!(calls[4].params["PrincipalType"], "GROUP");
         assert_eq!(
             calls[4].params["InstanceArn"],
-            "arn:aws:sso:::instance/ssoins-1"
+            "arn:aws:sso:::instance/ssoins-1234567890abcdef"
         );
         let text = calls[4].to_string();
         assert!(

@@ -6,6 +6,7 @@
 //! `assignment`/`users` make them).
 
 use crate::arn::{AccountId, Arn, IdError};
+use crate::ident::{self, shown};
 use crate::model::ids::{
     EntitlementRef, GrantRef, IdentityStoreRef, ParseIdError, PermissionSetRef,
 };
@@ -103,8 +104,8 @@ impl IamPrincipal {
     /// Parses `id` as the ARN of an IAM principal of resource type `principal_type`.
     pub fn parse(principal_type: &str, id: &str) -> Result<IamPrincipal, RequestError> {
         let bad = |why: String| RequestError::Principal {
-            principal_type: principal_type.to_string(),
-            value: id.to_string(),
+            principal_type: shown(principal_type),
+            value: shown(id),
             why,
         };
         let kind = IamKind::from_resource_type(principal_type)
@@ -155,8 +156,8 @@ impl SsoPrincipal {
     /// Parses `id` as the identity-store ARN of a principal of resource type `principal_type`.
     pub fn parse(principal_type: &str, id: &str) -> Result<SsoPrincipal, RequestError> {
         let bad = |why: String| RequestError::Principal {
-            principal_type: principal_type.to_string(),
-            value: id.to_string(),
+            principal_type: shown(principal_type),
+            value: shown(id),
             why,
         };
         let kind = match principal_type {
@@ -177,6 +178,7 @@ impl SsoPrincipal {
                 kind.word()
             )));
         }
+        check_store_ref(&store).map_err(|e| bad(e.to_string()))?;
         Ok(SsoPrincipal {
             kind,
             store,
@@ -268,9 +270,17 @@ pub const PRINCIPAL_TYPES: [&str; 5] = [
     rt::SSO_GROUP,
 ];
 
+/// The parts of an identity-store ARN by AWS's rules (`ident`): the identity store id, the
+/// user or group id, the region.
+fn check_store_ref(store: &IdentityStoreRef) -> Result<(), ident::Invalid> {
+    ident::identity_store_id(&store.identity_store_id)?;
+    ident::identity_store_member_id(&store.id, "an identity-store user or group id")?;
+    ident::region(&store.region)
+}
+
 fn unsupported(id: &str, why: impl Into<String>) -> RequestError {
     RequestError::Unsupported {
-        id: id.to_string(),
+        id: shown(id),
         why: why.into(),
     }
 }
@@ -313,10 +323,14 @@ pub fn grant(
 /// `orgsync revoke --grant ID`.
 pub fn revoke(grant_id: &str) -> Result<Request, RequestError> {
     let change = match GrantRef::parse(grant_id)? {
-        GrantRef::SsoMembership { membership_id } => Change::SsoMembership {
-            membership_id,
-            group: None,
-        },
+        GrantRef::SsoMembership { membership_id } => {
+            ident::identity_store_member_id(&membership_id, "an identity-store membership id")
+                .map_err(|e| RequestError::Invalid(e.to_string()))?;
+            Change::SsoMembership {
+                membership_id,
+                group: None,
+            }
+        }
         GrantRef::Direct {
             entitlement,
             principal_type,
@@ -450,6 +464,7 @@ fn change(
             })
         }
         EntitlementRef::SsoGroupMember { group, arn } => {
+            check_store_ref(&group).map_err(|e| RequestError::Invalid(e.to_string()))?;
             need_type(id, principal_type, &[rt::SSO_USER])?;
             let user = SsoPrincipal::parse(principal_type, principal)?;
             if user.store.identity_store_id != group.identity_store_id
@@ -498,6 +513,8 @@ fn account_assignment(
     principal: &str,
     binding: bool,
 ) -> Result<Change, RequestError> {
+    ident::permission_set_arn(&permission_set.arn)
+        .map_err(|e| RequestError::Invalid(e.to_string()))?;
     need_type(id, principal_type, &[rt::SSO_USER, rt::SSO_GROUP])?;
     Ok(Change::AccountAssignment {
         account,
@@ -554,26 +571,9 @@ pub fn delete_target(resource_type: &str, id: &str) -> Result<DeleteTarget, Requ
 
 /// Checks an IAM user name and path as IAM would, so a bad one exits 2 without an AWS call.
 pub fn check_iam_user(user_name: &str, path: &str) -> Result<(), RequestError> {
-    let name_ok = !user_name.is_empty()
-        && user_name.len() <= 64
-        && user_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-    if !name_ok {
-        return Err(RequestError::Invalid(format!(
-            "'{user_name}' is not a valid IAM user name (1-64 characters: letters, digits and +=,.@_-)"
-        )));
-    }
-    let path_ok = path.starts_with('/')
-        && path.ends_with('/')
-        && path.len() <= 512
-        && path.chars().all(|c| ('!'..='~').contains(&c));
-    if !path_ok {
-        return Err(RequestError::Invalid(format!(
-            "'{path}' is not a valid IAM path (it starts and ends with '/', e.g. /engineering/)"
-        )));
-    }
-    Ok(())
+    ident::iam_name(user_name, "a valid IAM user name", 64)
+        .and_then(|()| ident::iam_path(path))
+        .map_err(|e| RequestError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]
@@ -581,8 +581,10 @@ mod tests {
     use super::*;
 
     const A: &str = "111122223333";
-    const USER: &str = "arn:aws:identitystore:us-east-1::d-1234567890/user/u-1";
-    const GROUP: &str = "arn:aws:identitystore:us-east-1::d-1234567890/group/g-1";
+    const USER: &str =
+        "arn:aws:identitystore:us-east-1::d-1234567890/user/11111111-2222-3333-4444-555555555555";
+    const GROUP: &str =
+        "arn:aws:identitystore:us-east-1::d-1234567890/group/66666666-7777-8888-9999-000000000000";
     const PS: &str = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-0123456789abcdef";
 
     fn iam(kind: &str, name: &str) -> String {
@@ -612,7 +614,7 @@ mod tests {
         }
         let s = grant(&format!("sso_group:{GROUP}:member"), "sso_user", USER).unwrap();
         assert!(
-            matches!(s.change, Change::SsoGroupMember { ref group, ref user } if group.id() == "g-1" && user.id() == "u-1")
+            matches!(s.change, Change::SsoGroupMember { ref group, ref user } if group.id().starts_with("6666") && user.id().starts_with("1111"))
         );
         for (t, p) in [("sso_user", USER), ("sso_group", GROUP)] {
             let a = grant(&format!("{A}|{PS}"), t, p).unwrap();
@@ -719,7 +721,8 @@ mod tests {
             (
                 format!("sso_group:{GROUP}:member"),
                 "sso_user",
-                "arn:aws:identitystore:us-east-1::d-9999999999/user/u-1".into(),
+                "arn:aws:identitystore:us-east-1::d-9999999999/user/11111111-2222-3333-4444-555555555555"
+                    .into(),
                 "identity store",
             ),
             (
