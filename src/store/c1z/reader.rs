@@ -1,5 +1,6 @@
-//! Reading a c1z v1 file: the zstd stream is decompressed to a temp copy, one sync is chosen,
-//! and its rows are listed with filters. Not here: writing (`writer`).
+//! Reading a c1z v1 file: the zstd stream is decompressed to a copy in a scratch directory
+//! (`store::scratch`, removed with the reader), one sync is chosen, and its rows are listed
+//! with filters. Not here: writing (`writer`).
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -7,11 +8,11 @@ use std::path::Path;
 
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
-use tempfile::TempPath;
 
 use crate::model::{Kind, Record, pb};
 use crate::store::StoreError;
 use crate::store::atomic::io_err;
+use crate::store::scratch::ScratchDir;
 
 use super::{MAGIC, MAGIC_V3, compute_stats, join_expansion};
 
@@ -42,7 +43,8 @@ pub struct Filter {
 /// A c1z file opened for reading (a decompressed temp copy).
 pub struct C1zReader {
     conn: Connection,
-    _db: TempPath,
+    /// Declared after `conn`, so the database is closed before its directory goes.
+    _scratch: ScratchDir,
     sync: SyncRun,
 }
 
@@ -65,34 +67,32 @@ impl C1zReader {
                 why: "it does not start with the C1ZF header".into(),
             });
         }
-        let tmp = tempfile::Builder::new()
-            .prefix("orgsync-read-")
-            .suffix(".db")
-            .tempfile()
-            .map_err(io_err(Path::new("temporary database")))?;
+        let scratch = ScratchDir::create().map_err(io_err(&std::env::temp_dir()))?;
+        let db = scratch.path().join("read.db");
         {
+            let tmp = File::create(&db).map_err(io_err(&db))?;
             let mut dec =
                 zstd::stream::read::Decoder::new(BufReader::new(f)).map_err(io_err(path))?;
             dec.window_log_max(27).map_err(io_err(path))?; // 128 MiB, like the SDK's cap
-            let mut out = BufWriter::new(tmp.as_file());
+            let mut out = BufWriter::new(&tmp);
             io::copy(&mut dec, &mut out).map_err(|e| StoreError::NotC1z {
                 path: path.to_path_buf(),
                 why: format!("its zstd stream is damaged: {e}"),
             })?;
             out.flush().map_err(io_err(path))?;
         }
-        let db = tmp.into_temp_path();
         let conn = Connection::open(&db)?;
-        let sync = select_sync(&conn).map_err(|e| match e {
-            StoreError::NoSync => StoreError::NoSync,
-            other => StoreError::NotC1z {
+        let sync = select_sync(&conn)
+            .map_err(|e| StoreError::NotC1z {
                 path: path.to_path_buf(),
-                why: format!("its database is not a c1z v1 database: {other}"),
-            },
-        })?;
+                why: format!("its database is not a c1z v1 database: {e}"),
+            })?
+            .ok_or_else(|| StoreError::NoSync {
+                path: path.to_path_buf(),
+            })?;
         Ok(C1zReader {
             conn,
-            _db: db,
+            _scratch: scratch,
             sync,
         })
     }
@@ -306,7 +306,8 @@ fn sync_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncRun> {
     })
 }
 
-fn select_sync(conn: &Connection) -> Result<SyncRun, StoreError> {
+/// The sync to read, or None when the file holds no sync run.
+fn select_sync(conn: &Connection) -> Result<Option<SyncRun>, StoreError> {
     let queries = [
         "select sync_id, started_at, ended_at, sync_type, stats from v1_sync_runs where ended_at is not null and sync_type = 'full' order by ended_at desc, sync_id desc limit 1",
         "select sync_id, started_at, ended_at, sync_type, stats from v1_sync_runs where ended_at is not null order by ended_at desc, sync_id desc limit 1",
@@ -314,10 +315,10 @@ fn select_sync(conn: &Connection) -> Result<SyncRun, StoreError> {
     ];
     for q in queries {
         if let Some(run) = conn.query_row(q, [], sync_row).optional()? {
-            return Ok(run);
+            return Ok(Some(run));
         }
     }
-    Err(StoreError::NoSync)
+    Ok(None)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
