@@ -324,6 +324,33 @@ pub fn identity_store_member_id(value: &str, what: &'static str) -> Result<(), I
     }
 }
 
+/// An identity-store user name. Identity Store API reference, CreateUser `UserName`: pattern
+/// `[\p{L}\p{M}\p{S}\p{N}\p{P}]+`, length 1-128 — letters, marks, symbols, numbers and
+/// punctuation; no spaces or control characters
+/// (<https://docs.aws.amazon.com/singlesignon/latest/IdentityStoreAPIReference/API_CreateUser.html>).
+pub fn identity_store_user_name(value: &str) -> Result<(), Invalid> {
+    const WHAT: &str = "an Identity Center user name";
+    let n = value.chars().count();
+    if !(1..=128).contains(&n) {
+        return Err(Invalid::new(
+            value,
+            WHAT,
+            format!("1-128 characters, got {n}"),
+        ));
+    }
+    match value.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        Some(c) => Err(Invalid::new(
+            value,
+            WHAT,
+            format!(
+                "no spaces or control characters; '{}' is not allowed",
+                c.escape_debug()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The partitions Identity Center's ARNs are documented in.
 const SSO_PARTITIONS: [&str; 5] = ["aws", "aws-us-gov", "aws-cn", "aws-iso", "aws-iso-b"];
 
@@ -625,6 +652,14 @@ mod tests {
             "12345-3f6a9c1e-8d2b-4f7a-9e3c-1b2d3e4f5a6b",
         ] {
             assert!(identity_store_member_id(bad, "a user id").is_err(), "{bad}");
+        }
+        assert!(identity_store_user_name("ann@example.com").is_ok());
+        assert!(
+            identity_store_user_name("ann😀").is_ok(),
+            "symbols are allowed"
+        );
+        for bad in ["", "ann smith", "a\tb", &"a".repeat(129)] {
+            assert!(identity_store_user_name(bad).is_err(), "{bad:?}");
         }
         assert!(instance_arn("arn:aws:sso:::instance/ssoins-1234567890abcdef").is_ok());
         assert!(instance_arn("arn:aws:sso:::instance/ssoins-1234").is_err());

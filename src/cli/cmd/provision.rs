@@ -342,9 +342,8 @@ pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
                     "--type sso_user needs --given-name and --family-name".into()
                 ));
             };
-            if a.user_name.trim().is_empty() {
-                return Err(bad("--user-name is empty".into()));
-            }
+            crate::ident::identity_store_user_name(&a.user_name)
+                .map_err(|e| bad(format!("--user-name: {e}")))?;
             NewUser::Sso {
                 identity_store_id: a.identity_store_id.as_ref().map(|i| i.to_string()),
                 user_name: a.user_name.clone(),

@@ -270,7 +270,7 @@ async fn run_once(
     let run = sync_cmd::Run {
         file: file.as_deref(),
         replaces: latest,
-        started: t0,
+        started: std::time::Instant::now(),
     };
     let outcome = sync_cmd::execute(
         &args.sync,

@@ -166,7 +166,6 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
 
 /// Runs `orgsync sync`; returns the exit code.
 pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
-    let started = Instant::now();
     let prepared = prepare(&args)?;
     let file = (!args.no_file).then_some(args.file.as_path());
     let metrics = CallMetrics::new();
@@ -178,7 +177,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let run = Run {
         file,
         replaces: file,
-        started,
+        started: Instant::now(),
     };
     match execute(&args, &prepared, &run, &metrics, signals.wait(1)).await? {
         Outcome::Written {
@@ -272,7 +271,7 @@ pub struct Run<'a> {
     /// The c1z file this run replaces in the end (`file`, or `orgsync run`'s stable path):
     /// an empty sync may not replace it when it holds something (unless `--allow-empty`).
     pub replaces: Option<&'a Path>,
-    /// When the run began (its duration is measured from here).
+    /// When the run began, its outputs locked (its duration is measured from here).
     pub started: Instant,
 }
 
