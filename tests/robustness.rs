@@ -54,6 +54,47 @@ fn spawn_sync(cmd: &mut Command, out: &Path, extra: &[&str]) -> Child {
         .expect("starting orgsync")
 }
 
+/// A child process killed when dropped (also when a test fails half-way).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd`, killing it after `limit`: its output, or None when it did not end in time.
+fn run_for(cmd: &mut Command, limit: Duration) -> Option<Output> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting orgsync");
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < limit {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: signalling a child process this test started and has not reaped.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            true
+        })
+    };
+    let out = child.wait_with_output().expect("waiting for orgsync");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let timed_out = watchdog.join().unwrap_or(true);
+    (!timed_out).then_some(out)
+}
+
 /// Waits for a spawned run to end (at most a minute) and returns its output.
 fn finish(child: Child) -> Output {
     child.wait_with_output().expect("waiting for orgsync")
@@ -156,14 +197,16 @@ fn orgsync_run_holds_the_lock_during_a_run_only() {
     let latest = dir.path().join("sync.c1z");
     let marker = dir.path().join("held");
     let log = dir.path().join("run.log");
-    let mut runner = orgsync(&moto.endpoint())
-        .env(HOLD, &marker)
-        .args(["run", "--interval", "1h", "--file"])
-        .arg(&latest)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut runner = Killed(
+        orgsync(&moto.endpoint())
+            .env(HOLD, &marker)
+            .args(["run", "--interval", "1h", "--file"])
+            .arg(&latest)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     assert!(wait_until(Duration::from_secs(60), || marker.exists()));
     // During the run: a manual sync of the same file is refused, naming the scheduler.
     let o = run(orgsync(&moto.endpoint())
@@ -172,7 +215,7 @@ fn orgsync_run_holds_the_lock_during_a_run_only() {
         .arg(&latest));
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("pid {},", runner.id())), "{err}");
+    assert!(err.contains(&format!("pid {},", runner.0.id())), "{err}");
     std::fs::remove_file(&marker).unwrap();
     // Published, and the lock released while the scheduler waits an hour for the next run.
     assert!(
@@ -188,9 +231,9 @@ fn orgsync_run_holds_the_lock_during_a_run_only() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // SAFETY: signalling a child process this test started.
     unsafe {
-        libc::kill(runner.id() as i32, libc::SIGTERM);
+        libc::kill(runner.0.id() as i32, libc::SIGTERM);
     }
-    assert_eq!(runner.wait().unwrap().code(), Some(0));
+    assert_eq!(runner.0.wait().unwrap().code(), Some(0));
     assert!(
         files_in(dir.path())
             .iter()
@@ -737,7 +780,10 @@ fn bad_identifiers_are_refused_before_any_aws_call_naming_the_value() {
             }
         };
         proxy.clear_seen();
-        let o = run(&mut cmd);
+        let Some(o) = run_for(&mut cmd, Duration::from_secs(30)) else {
+            failures.push(format!("#{i} {label}: did not exit within 30 s"));
+            continue;
+        };
         let err = String::from_utf8_lossy(&o.stderr);
         let requests = proxy.seen().len();
         let problem = if o.status.code() != Some(2) {
