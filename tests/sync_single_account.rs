@@ -556,7 +556,7 @@ fn bad_output_path_fails_before_any_aws_call_and_leaves_nothing() {
     let out =
         run(orgsync("http://127.0.0.1:9").args(["sync", "--role-arn", "arn:aws:iam::1:user/x"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not an IAM role ARN"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an IAM role ARN"));
     let out = run(orgsync("http://127.0.0.1:9").args(["sync", "--no-file"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }

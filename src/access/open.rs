@@ -14,16 +14,15 @@
 //!
 //! Not here: the c1z reader itself (`store::c1z`), what is asked (`access`).
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::model::types as rt;
 use crate::store::StoreError;
 use crate::store::atomic::io_err;
-use crate::store::c1z::{C1zReader, MAGIC};
+use crate::store::c1z::C1zReader;
 
 use super::AccessError;
 
@@ -51,7 +50,7 @@ impl Opened {
     }
 }
 
-/// Opens `path`'s latest finished full sync (as `C1zReader` chooses it); through `cache`
+/// Opens the sync of `path` that `C1zReader` chooses; through `cache`
 /// (a directory, and how many copies it keeps) when given.
 pub fn open(path: &Path, cache: Option<(&Path, usize)>) -> Result<Opened, AccessError> {
     let Some((dir, keep)) = cache else {
@@ -75,13 +74,9 @@ pub fn open(path: &Path, cache: Option<(&Path, usize)>) -> Result<Opened, Access
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(StoreError::from)?;
-    let sync_id = select_sync(&conn).map_err(|e| match e {
-        StoreError::NoSync => StoreError::NoSync,
-        other => StoreError::NotC1z {
-            path: path.to_path_buf(),
-            why: format!("its database is not a c1z v1 database: {other}"),
-        },
-    })?;
+    let sync_id: String = conn
+        .query_row("select sync_id from orgsync_copy", [], |r| r.get(0))
+        .map_err(StoreError::from)?;
     Ok(Opened {
         conn: Source::Cached(conn),
         sync_id,
@@ -115,34 +110,6 @@ fn identity(canonical: &Path, meta: &fs::Metadata) -> u64 {
     h
 }
 
-/// Decompresses the c1z at `src` into the database file `dst`.
-fn decompress(src: &Path, dst: &Path) -> Result<(), StoreError> {
-    let mut f = File::open(src).map_err(io_err(src))?;
-    let mut magic = [0u8; 5];
-    let mut n = 0;
-    while n < magic.len() {
-        match f.read(&mut magic[n..]).map_err(io_err(src))? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    if n != 5 || &magic != MAGIC {
-        return Err(StoreError::NotC1z {
-            path: src.to_path_buf(),
-            why: "it does not start with the C1ZF header".into(),
-        });
-    }
-    let out = File::create(dst).map_err(io_err(dst))?;
-    let mut dec = zstd::stream::read::Decoder::new(BufReader::new(f)).map_err(io_err(src))?;
-    dec.window_log_max(27).map_err(io_err(src))?;
-    let mut w = BufWriter::with_capacity(1 << 20, out);
-    io::copy(&mut dec, &mut w).map_err(|e| StoreError::NotC1z {
-        path: src.to_path_buf(),
-        why: format!("its zstd stream is damaged: {e}"),
-    })?;
-    w.flush().map_err(io_err(dst))
-}
-
 /// The tables of a prepared copy: the columns answers read, same names as in the c1z.
 const COPY_DDL: &str = "
 create table v1_resources (id integer primary key, resource_type_id text not null, external_id text not null,
@@ -152,6 +119,7 @@ create table v1_entitlements (id integer primary key, resource_type_id text not 
 create table v1_grants (id integer primary key, resource_type_id text not null, resource_id text not null,
     entitlement_id text not null, principal_resource_type_id text not null, principal_resource_id text not null,
     external_id text not null, expansion blob, data blob not null, sync_id text not null);
+create table orgsync_copy (sync_id text not null);
 ";
 
 /// The indexes the search uses, built after the rows are in.
@@ -165,114 +133,117 @@ create index copy_grants_entitlement on v1_grants (entitlement_id, sync_id);
 create index copy_grants_principal on v1_grants (principal_resource_type_id, principal_resource_id);
 ";
 
-/// Builds the prepared copy of the c1z at `src` as `dst` (via temporary names, removed on
-/// failure).
+/// Builds the prepared copy of the c1z at `src` as `dst` (via a temporary name, removed on
+/// failure): the c1z reader opens it (decompressed, brought up to the current schema, its sync
+/// chosen as every reader of orgsync chooses it), and the rows answers read are copied out.
 fn build_copy(src: &Path, dst: &Path) -> Result<(), AccessError> {
-    let raw = dst.with_extension(format!("raw-{}", std::process::id()));
     let tmp = dst.with_extension(format!("tmp-{}", std::process::id()));
-    let result = decompress(src, &raw)
+    let result = C1zReader::open(src)
         .map_err(AccessError::from)
-        .and_then(|()| prepare(src, &raw, &tmp))
+        .and_then(|reader| prepare(&reader, &tmp))
         .and_then(|()| fs::rename(&tmp, dst).map_err(|e| io_err(dst)(e).into()));
-    let _ = fs::remove_file(&raw);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
 }
 
-/// Copies what answers read from the decompressed database `raw` into a new database `out`.
-fn prepare(src: &Path, raw: &Path, out: &Path) -> Result<(), AccessError> {
-    let not_c1z = |e: StoreError| -> AccessError {
-        match e {
-            StoreError::NoSync => StoreError::NoSync.into(),
-            other => StoreError::NotC1z {
-                path: src.to_path_buf(),
-                why: format!("its database is not a c1z v1 database: {other}"),
-            }
-            .into(),
-        }
-    };
+/// Copies what answers read from the reader's database into a new database `out`.
+fn prepare(reader: &C1zReader, out: &Path) -> Result<(), AccessError> {
     {
-        let check = Connection::open_with_flags(raw, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(StoreError::from)?;
-        select_sync(&check).map_err(not_c1z)?;
+        let conn = Connection::open(out).map_err(StoreError::from)?;
+        conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+        conn.execute_batch(COPY_DDL)?;
     }
-    let mut conn = Connection::open(out).map_err(StoreError::from)?;
-    conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
-    conn.execute("attach database ?1 as raw", [raw.to_string_lossy()])?;
-    let expansion = {
-        let n: i64 = conn.query_row(
-            "select count(*) from pragma_table_info('v1_grants', 'raw') where name = 'expansion'",
-            [],
-            |r| r.get(0),
-        )?;
-        if n > 0 { "expansion" } else { "NULL" }
-    };
-    let tx = conn.transaction()?;
-    tx.execute_batch(COPY_DDL)?;
-    tx.execute_batch(
-        "create table v1_sync_runs as select * from raw.v1_sync_runs;
-         insert into v1_entitlements (id, resource_type_id, resource_id, external_id, sync_id)
-           select id, resource_type_id, resource_id, external_id, sync_id from raw.v1_entitlements;",
-    )?;
-    {
-        let mut read = tx.prepare(
-            "select id, resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id from raw.v1_resources",
-        )?;
-        let mut write = tx.prepare(
-            "insert into v1_resources (id, resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let rtype: String = r.get(1)?;
-            let policy = rtype == rt::IAM_POLICY || rtype == rt::INLINE_POLICY;
-            let data = super::graph::trimmed_resource(
-                r.get_ref(5)?.as_blob().map_err(rusqlite::Error::from)?,
-                policy,
-            )?;
-            write.execute(rusqlite::params![
-                r.get::<_, i64>(0)?,
-                rtype,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                data,
-                r.get::<_, String>(6)?
-            ])?;
-        }
-    }
-    {
-        let mut read = tx.prepare(&format!(
-            "select id, resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, external_id, {expansion}, data, sync_id from raw.v1_grants"
-        ))?;
-        let mut write = tx.prepare(
-            "insert into v1_grants (id, resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, external_id, expansion, data, sync_id)
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let data = super::graph::trimmed_grant(
-                r.get_ref(8)?.as_blob().map_err(rusqlite::Error::from)?,
-            )?;
-            write.execute(rusqlite::params![
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, Option<Vec<u8>>>(7)?,
-                data,
-                r.get::<_, String>(9)?
-            ])?;
-        }
-    }
-    tx.execute_batch(COPY_INDEXES)?;
-    tx.commit()?;
-    conn.execute("detach database raw", [])?;
+    let conn = reader.connection();
+    conn.execute("attach database ?1 as copy", [out.to_string_lossy()])?;
+    let copied = copy_rows(conn, &reader.sync().sync_id);
+    let detached = conn.execute("detach database copy", []);
+    copied?;
+    detached?;
     Ok(())
+}
+
+fn copy_rows(conn: &Connection, sync_id: &str) -> Result<(), AccessError> {
+    conn.execute_batch("begin")?;
+    let copied = (|| -> Result<(), AccessError> {
+        conn.execute(
+            "insert into copy.orgsync_copy (sync_id) values (?1)",
+            [sync_id],
+        )?;
+        conn.execute_batch(
+            "insert into copy.v1_entitlements (id, resource_type_id, resource_id, external_id, sync_id)
+               select id, resource_type_id, resource_id, external_id, sync_id from main.v1_entitlements;",
+        )?;
+        {
+            let mut read = conn.prepare(
+                "select id, resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id from main.v1_resources",
+            )?;
+            let mut write = conn.prepare(
+                "insert into copy.v1_resources (id, resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut rows = read.query([])?;
+            while let Some(r) = rows.next()? {
+                let rtype: String = r.get(1)?;
+                let policy = rtype == rt::IAM_POLICY || rtype == rt::INLINE_POLICY;
+                let data = super::graph::trimmed_resource(
+                    r.get_ref(5)?.as_blob().map_err(rusqlite::Error::from)?,
+                    policy,
+                )?;
+                write.execute(rusqlite::params![
+                    r.get::<_, i64>(0)?,
+                    rtype,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    data,
+                    r.get::<_, String>(6)?
+                ])?;
+            }
+        }
+        {
+            let mut read = conn.prepare(
+                "select id, resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, external_id, expansion, data, sync_id from main.v1_grants",
+            )?;
+            let mut write = conn.prepare(
+                "insert into copy.v1_grants (id, resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, external_id, expansion, data, sync_id)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut rows = read.query([])?;
+            while let Some(r) = rows.next()? {
+                let data = super::graph::trimmed_grant(
+                    r.get_ref(8)?.as_blob().map_err(rusqlite::Error::from)?,
+                )?;
+                write.execute(rusqlite::params![
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<Vec<u8>>>(7)?,
+                    data,
+                    r.get::<_, String>(9)?
+                ])?;
+            }
+        }
+        for stmt in COPY_INDEXES
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            conn.execute_batch(&stmt.replacen(" index ", " index copy.", 1))?;
+        }
+        Ok(())
+    })();
+    match copied {
+        Ok(()) => conn.execute_batch("commit")?,
+        Err(_) => {
+            let _ = conn.execute_batch("rollback");
+        }
+    }
+    copied
 }
 
 /// Deletes prepared copies beyond the `keep` newest (by modification time), never `current`.
@@ -302,21 +273,6 @@ fn prune(dir: &Path, current: &Path, keep: usize) {
             tracing::debug!(path = %p.display(), error = %e, "could not prune a cached copy");
         }
     }
-}
-
-/// The sync `C1zReader::open` would choose: the latest finished full sync, else the latest
-/// finished one, else the latest.
-fn select_sync(conn: &Connection) -> Result<String, StoreError> {
-    for q in [
-        "select sync_id from v1_sync_runs where ended_at is not null and sync_type = 'full' order by ended_at desc, sync_id desc limit 1",
-        "select sync_id from v1_sync_runs where ended_at is not null order by ended_at desc, sync_id desc limit 1",
-        "select sync_id from v1_sync_runs order by started_at desc, sync_id desc limit 1",
-    ] {
-        if let Some(id) = conn.query_row(q, [], |r| r.get(0)).optional()? {
-            return Ok(id);
-        }
-    }
-    Err(StoreError::NoSync)
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@
 
 use clap::{Args, ValueEnum};
 
+use crate::cli::args::checked;
 use crate::connector::identity_center::scim::{ScimEndpoint, ScimOptions, ScimToken};
 use crate::connector::identity_center::strategy::StrategyChoice;
 use crate::connector::identity_center::{IcMode, IcOptions};
+use crate::ident::{InstanceArn, Region};
 
 /// `--identity-center` (of `sync`, `check` and `policy`; true/false are baton-aws's
 /// BATON_GLOBAL_AWS_SSO_ENABLED values).
@@ -56,38 +58,14 @@ impl From<StrategyArg> for StrategyChoice {
     }
 }
 
+/// `--sso-region`: an AWS region code (`ident::region`).
 fn parse_region(s: &str) -> Result<String, String> {
-    let parts: Vec<&str> = s.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts[0].len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!("'{s}' is not an AWS region (e.g. us-east-1)"))
-    }
+    checked::<Region>(s).map(Region::into_string)
 }
 
+/// `--ic-instance-arn`: an Identity Center instance ARN (`ident::instance_arn`).
 fn parse_instance_arn(s: &str) -> Result<String, String> {
-    let ok = s.starts_with("arn:")
-        && s.split(':').nth(2) == Some("sso")
-        && s.rsplit('/')
-            .next()
-            .is_some_and(|i| i.starts_with("ssoins-"));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "'{s}' is not an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)"
-        ))
-    }
+    checked::<InstanceArn>(s).map(InstanceArn::into_string)
 }
 
 /// Identity Center flags of `orgsync sync` (and `check`).
@@ -210,7 +188,8 @@ mod tests {
         assert!(parse_region("us-gov-west-1").is_ok());
         assert!(parse_region("EU-west-1").is_err());
         assert!(parse_region("europe").is_err());
-        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234").is_ok());
+        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234567890abcdef").is_ok());
+        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234").is_err());
         assert!(parse_instance_arn("arn:aws:iam::1:role/x").is_err());
     }
 

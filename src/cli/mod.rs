@@ -155,18 +155,27 @@ fn quiet_broken_pipe() {
 pub fn main() -> ExitCode {
     apply_env_aliases();
     if let Err(e) = apply_config_file() {
-        eprintln!("error: {e}");
+        eprintln!(
+            "error: {}",
+            crate::ident::bounded(&e.to_string(), MAX_ERROR_BYTES)
+        );
         return ExitCode::from(exit::USAGE);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(exit::OK);
+            }
+            // clap echoes a refused value whole: a huge one is shortened.
+            let plain = e.render().to_string();
+            if plain.len() <= MAX_ERROR_BYTES {
+                let _ = e.print();
             } else {
-                exit::OK
-            });
+                eprint!("{}", crate::ident::bounded(&plain, MAX_ERROR_BYTES));
+            }
+            return ExitCode::from(exit::USAGE);
         }
     };
     logging::init(cli.log_format, &cli.log_level);
@@ -209,11 +218,16 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let msg = format!("error: {e:#}");
+            eprintln!("{}", crate::ident::bounded(&msg, MAX_ERROR_BYTES));
             ExitCode::from(exit::code_of(&e))
         }
     }
 }
+
+/// Error messages longer than this have their long words shortened (a value given by a user
+/// can be megabytes long; stderr gets its first characters and its length).
+const MAX_ERROR_BYTES: usize = 4096;
 
 #[cfg(test)]
 mod tests {

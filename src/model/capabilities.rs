@@ -163,8 +163,12 @@ mod tests {
             rt::IAM_USER => format!("arn:aws:iam::{ACCOUNT}:user/eng/bob"),
             rt::GROUP => format!("arn:aws:iam::{ACCOUNT}:group/devs"),
             rt::ROLE => format!("arn:aws:iam::{ACCOUNT}:role/app"),
-            rt::SSO_USER => ids::sso_user_arn("us-east-1", STORE, "u-1"),
-            rt::SSO_GROUP => ids::sso_group_arn("us-east-1", STORE, "g-1"),
+            rt::SSO_USER => {
+                ids::sso_user_arn("us-east-1", STORE, "11111111-2222-3333-4444-555555555555")
+            }
+            rt::SSO_GROUP => {
+                ids::sso_group_arn("us-east-1", STORE, "66666666-7777-8888-9999-000000000000")
+            }
             other => panic!("no example principal of type {other}"),
         }
     }
@@ -172,7 +176,7 @@ mod tests {
     /// The advertised id pattern with its placeholders filled in for `principal`.
     fn example(pattern: &str, resource_type: &str, principal: &str) -> String {
         let group = if resource_type == rt::SSO_GROUP {
-            ids::sso_group_arn("us-east-1", STORE, "g-2")
+            ids::sso_group_arn("us-east-1", STORE, "77777777-8888-9999-aaaa-bbbbbbbbbbbb")
         } else {
             format!("arn:aws:iam::{ACCOUNT}:group/eng/devs")
         };

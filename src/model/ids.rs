@@ -3,6 +3,7 @@
 //! for provisioning. Builders are the only place these strings are formatted.
 
 use crate::arn::{AccountId, Arn, IdError};
+use crate::ident::{self, shown};
 
 use super::types as rt;
 
@@ -91,7 +92,7 @@ pub struct IdentityStoreRef {
 impl IdentityStoreRef {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let bad = || IdError::ArnKind {
-            value: s.to_string(),
+            value: shown(s),
             expected: "identity-store user or group",
         };
         let arn: Arn = s.parse().map_err(|_| bad())?;
@@ -126,7 +127,7 @@ pub struct PermissionSetRef {
 impl PermissionSetRef {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let bad = || IdError::ArnKind {
-            value: s.to_string(),
+            value: shown(s),
             expected: "permission set",
         };
         let arn: Arn = s.parse().map_err(|_| bad())?;
@@ -192,7 +193,7 @@ pub enum ParseIdError {
 
 fn ent_err(value: &str, why: impl Into<String>) -> ParseIdError {
     ParseIdError::Entitlement {
-        value: value.to_string(),
+        value: shown(value),
         why: why.into(),
     }
 }
@@ -252,9 +253,9 @@ impl EntitlementRef {
                     ent_err(s, "inline policy ids look like <parentArn>::inline::<name>")
                 })?;
                 let _: Arn = parent.parse().map_err(e)?;
-                if name.is_empty() {
-                    return Err(ent_err(s, "the inline policy name is empty"));
-                }
+                // IAM API reference, PutUserPolicy `PolicyName`: 1-128 of `[\w+=,.@-]`.
+                ident::iam_name(name, "an inline policy name", 128)
+                    .map_err(|e| ent_err(s, e.to_string()))?;
                 Ok(EntitlementRef::InlineAttached {
                     parent: parent.to_string(),
                     name: name.to_string(),
@@ -332,7 +333,7 @@ const SLUGS: [&str; 4] = ["member", "assignment", "attached", "assigned"];
 
 fn grant_err(value: &str, why: impl Into<String>) -> ParseIdError {
     ParseIdError::Grant {
-        value: value.to_string(),
+        value: shown(value),
         why: why.into(),
     }
 }

@@ -129,6 +129,9 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
     if let Some(only) = &opts.accounts {
         notes.extend(unknown_accounts(&snap, only));
     }
+    if let Some(tops) = &opts.ous {
+        notes.extend(unknown_nodes(&snap, tops));
+    }
     Ok(Plan {
         organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
             Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
@@ -241,6 +244,20 @@ fn unknown_accounts(snap: &OrgSnapshot, only: &BTreeSet<AccountId>) -> Vec<Strin
         .map(|id| {
             format!("--accounts names {id}, which is not in the organization (or not under --ous)")
         })
+        .collect()
+}
+
+/// Notes for `--ous` ids that are neither a root nor an OU of the organization.
+fn unknown_nodes(snap: &OrgSnapshot, tops: &BTreeSet<String>) -> Vec<String> {
+    let known: BTreeSet<&str> = snap
+        .roots
+        .iter()
+        .chain(snap.ous.iter())
+        .map(|n| n.id.as_str())
+        .collect();
+    tops.iter()
+        .filter(|id| !known.contains(id.as_str()))
+        .map(|id| format!("--ous names {id}, which is not a root or OU of the organization"))
         .collect()
 }
 
@@ -359,6 +376,11 @@ mod tests {
         let plans = plan_accounts(&caller(), &opts, &org(), &mut notes);
         let ids: Vec<&str> = plans.iter().map(|p| p.info.account_id.as_str()).collect();
         assert_eq!(ids, ["333333333333"]);
+        let tops = BTreeSet::from(["ou-ab12-eng".to_string(), "ou-zz99-zzzzzzzz".to_string()]);
+        assert_eq!(
+            unknown_nodes(&org(), &tops),
+            ["--ous names ou-zz99-zzzzzzzz, which is not a root or OU of the organization"]
+        );
         assert_eq!(
             unknown_accounts(&org(), &only),
             [

@@ -1,9 +1,13 @@
-//! The library's entry point of a sync: [`run`] plans the run (`plan`), chooses its
-//! collectors (IAM in every account; Identity Center once, when an instance is found or
-//! required; service control policies once, in an organization that has them), and runs them (`engine`), streaming records to the caller's sinks.
+//! The library's entry point of a sync: [`run`] plans the run (`plan`), refuses filters that
+//! select no account (unless allowed), chooses its collectors (IAM in every account; Identity
+//! Center once, when an instance is found or required; service control policies once, in an
+//! organization that has them), and runs them (`engine`), streaming records to the caller's
+//! sinks.
 //!
 //! Not here: connecting (the caller passes a [`Session`]), creating or finishing the sinks,
 //! the exit code, printing (`cli::cmd::sync`).
+
+use std::time::Duration;
 
 use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
@@ -33,6 +37,10 @@ pub struct SyncConfig {
     pub concurrency: usize,
     /// Stop at the first failed account or phase.
     pub fail_fast: bool,
+    /// Allow filters (`plan.accounts`, `plan.exclude`, `plan.ous`) that select no account.
+    pub allow_empty: bool,
+    /// Pause before the second pass over accounts that failed throttled or timed out.
+    pub second_pass_pause: Duration,
 }
 
 /// Failures that stop a sync (an account's or a phase's failure does not: it is recorded in
@@ -43,6 +51,11 @@ pub enum SyncError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(
+        "the filters ({filters}) select no account{}; nothing was written (pass --allow-empty to write a sync without accounts)",
+        if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
+    )]
+    NothingSelected { filters: String, notes: Vec<String> },
 }
 
 /// Runs one sync into `sinks` and reports how every account and phase ended. The sinks are
@@ -54,12 +67,44 @@ pub async fn run(
     observer: &dyn Observer,
 ) -> Result<RunResult, SyncError> {
     let mut plan = plan::build(session, &config.plan).await?;
+    if plan.accounts.is_empty()
+        && !config.allow_empty
+        && let Some(filters) = filters(&config.plan)
+    {
+        return Err(SyncError::NothingSelected {
+            filters,
+            notes: plan.notes,
+        });
+    }
     let collectors = choose_collectors(session, config, &mut plan).await;
     let opts = EngineOptions {
         concurrency: config.concurrency,
         fail_fast: config.fail_fast,
+        second_pass_pause: config.second_pass_pause,
     };
     Ok(engine::run(session, plan, &collectors, &opts, sinks, observer).await?)
+}
+
+/// The account filters given, as flags (`--accounts 1, --ous ou-…`), or None without any.
+fn filters(p: &PlanOptions) -> Option<String> {
+    let join = |v: Vec<String>| v.join(",");
+    let mut given = vec![];
+    if let Some(a) = &p.accounts {
+        given.push(format!(
+            "--accounts {}",
+            join(a.iter().map(|x| x.to_string()).collect())
+        ));
+    }
+    if let Some(o) = &p.ous {
+        given.push(format!("--ous {}", join(o.iter().cloned().collect())));
+    }
+    if !p.exclude.is_empty() {
+        given.push(format!(
+            "--exclude-accounts {}",
+            join(p.exclude.iter().map(|x| x.to_string()).collect())
+        ));
+    }
+    (!given.is_empty()).then(|| given.join(" "))
 }
 
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance
