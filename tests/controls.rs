@@ -499,7 +499,7 @@ fn check_warns_about_every_hop_configured_without_an_external_id() {
     .unwrap();
     let out = check(&[
         "--external-id",
-        "m",
+        "mgmt-secret",
         "--account-config",
         cfg.to_str().unwrap(),
     ]);
@@ -519,7 +519,12 @@ fn check_warns_about_every_hop_configured_without_an_external_id() {
 
     // Every hop with an External ID: no such warning (moto lets the hop through without
     // it too, which is the other warning, "can be assumed WITHOUT the External ID").
-    let out = check(&["--external-id", "m", "--member-external-id", "x"]);
+    let out = check(&[
+        "--external-id",
+        "mgmt-secret",
+        "--member-external-id",
+        "member-secret",
+    ]);
     let doc = findings(&out);
     assert!(
         !external_id_findings(&doc)
