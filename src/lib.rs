@@ -16,6 +16,7 @@ pub mod permissions;
 pub mod policy;
 pub mod provision;
 pub mod provisioner;
+pub mod report;
 pub mod schedule;
 pub mod serve;
 pub mod store;

@@ -95,6 +95,8 @@ pub enum Command {
     Access(Box<access_cmd::AccessArgs>),
     /// What changed between two syncs (two c1z files, or two syncs of one file).
     Diff(Box<diff_cmd::DiffArgs>),
+    /// Write an access review of a c1z file as one self-contained HTML page.
+    Report(Box<crate::cli::cmd::report::ReportArgs>),
     /// Print the least-privilege IAM policy (JSON) for the enabled features.
     Policy(policy_cmd::PolicyArgs),
     /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
@@ -194,6 +196,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(_)
             | Command::Access(_)
             | Command::Diff(_)
+            | Command::Report(_)
             | Command::Policy(_)
             | Command::Capabilities
     ) {
@@ -211,6 +214,7 @@ pub fn main() -> ExitCode {
             Command::DeleteResource(a) => provision_cmd::run_delete_resource(*a).await,
             Command::Access(a) => access_cmd::run(*a),
             Command::Diff(a) => diff_cmd::run(*a),
+            Command::Report(a) => crate::cli::cmd::report::run(*a),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
         }

@@ -6,5 +6,6 @@ pub mod diff;
 pub mod inspect;
 pub mod policy;
 pub mod provision;
+pub mod report;
 pub mod run;
 pub mod sync;
