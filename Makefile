@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test emulator scim-env lint-env cfn-lint build fmt-check clippy unit bench clean
+.PHONY: demo test emulator scim-env browser-env lint-env cfn-lint build fmt-check clippy unit bench clean
 
 emulator:
 	scripts/moto-env.sh
@@ -15,6 +15,11 @@ emulator:
 # the Identity Center SCIM status tests start (tests/support/scim.rs).
 scim-env:
 	scripts/moto-env.sh --with-scim --quiet >/dev/null
+
+# Debian's chromium (apt-get as root when missing): the headless browser tests/report.rs opens
+# the `orgsync report --html` page in. Fails, with what to install, when it cannot be had.
+browser-env:
+	scripts/browser-env.sh --quiet >/dev/null
 
 # cfn-lint (pinned in scripts/requirements-lint.txt) into the same .venv.
 lint-env:
@@ -37,7 +42,7 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-test: emulator scim-env fmt-check cfn-lint
+test: emulator scim-env browser-env fmt-check cfn-lint
 	$(CARGO) test --locked
 	$(MAKE) clippy
 
