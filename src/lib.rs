@@ -10,6 +10,7 @@ pub mod connector;
 pub mod diff;
 pub mod doctor;
 pub mod expand;
+pub mod export;
 pub mod ident;
 pub mod model;
 pub mod permissions;

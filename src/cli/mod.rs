@@ -97,6 +97,8 @@ pub enum Command {
     Diff(Box<diff_cmd::DiffArgs>),
     /// Write an access review of a c1z file as one self-contained HTML page.
     Report(Box<crate::cli::cmd::report::ReportArgs>),
+    /// Write one sync of a c1z file as flat CSV tables (names and accounts resolved).
+    Export(Box<crate::cli::cmd::export::ExportArgs>),
     /// Print the least-privilege IAM policy (JSON) for the enabled features.
     Policy(policy_cmd::PolicyArgs),
     /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
@@ -197,6 +199,7 @@ pub fn main() -> ExitCode {
             | Command::Access(_)
             | Command::Diff(_)
             | Command::Report(_)
+            | Command::Export(_)
             | Command::Policy(_)
             | Command::Capabilities
     ) {
@@ -215,6 +218,7 @@ pub fn main() -> ExitCode {
             Command::Access(a) => access_cmd::run(*a),
             Command::Diff(a) => diff_cmd::run(*a),
             Command::Report(a) => crate::cli::cmd::report::run(*a),
+            Command::Export(a) => crate::cli::cmd::export::run(*a),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
         }

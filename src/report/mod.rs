@@ -168,10 +168,7 @@ impl Review {
 pub fn review(reader: &C1zReader, file: &str, opts: &ReviewOptions) -> Result<Review, ReportError> {
     let sync = reader.sync();
     let names = account_names(reader)?;
-    let mut accounts = vec![];
-    for (id, name) in &names {
-        accounts.push(account_review(reader, id, name, opts)?);
-    }
+    let accounts = account_reviews(reader, &names, opts)?;
     Ok(Review {
         file: file.to_string(),
         sync_id: sync.sync_id.clone(),
@@ -184,6 +181,18 @@ pub fn review(reader: &C1zReader, file: &str, opts: &ReviewOptions) -> Result<Re
         outside_trust: outside_trust(reader, &names)?,
         accounts,
     })
+}
+
+/// Who can get into each of the accounts `names` (`account_names`), and how.
+pub fn account_reviews(
+    reader: &C1zReader,
+    names: &BTreeMap<String, String>,
+    opts: &ReviewOptions,
+) -> Result<Vec<AccountReview>, ReportError> {
+    names
+        .iter()
+        .map(|(id, name)| account_review(reader, id, name, opts))
+        .collect()
 }
 
 /// The accounts of the sync (`account` and `account_iam` resources), id → display name.

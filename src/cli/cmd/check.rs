@@ -82,6 +82,20 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
+        Output::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            w.write_record(["CHECK", "TARGET", "STATUS", "DETAIL", "FIX"])?;
+            for f in &findings {
+                w.write_record([
+                    f.check.to_string().as_str(),
+                    &f.target,
+                    f.status.as_str(),
+                    &f.detail,
+                    f.fix.as_deref().unwrap_or_default(),
+                ])?;
+            }
+            w.flush()?;
+        }
         Output::Table => {
             let mut t = Table::new();
             t.load_preset(presets::NOTHING);

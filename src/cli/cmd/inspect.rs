@@ -1,7 +1,9 @@
 //! `orgsync inspect`: reads a c1z file and shows its stats, resource types, resources,
-//! entitlements, grants or syncs, as a table or as JSON (canonical protobuf JSON per record).
+//! entitlements, grants or syncs, as a table, as CSV (the table's columns, one header row,
+//! every value whole) or as JSON (canonical protobuf JSON per record).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -18,6 +20,7 @@ use crate::store::c1z::{C1zReader, Filter, SyncRun};
 pub enum Output {
     Table,
     Json,
+    Csv,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -79,7 +82,8 @@ Examples:
   orgsync inspect resources --resource-type iam_user
   orgsync inspect entitlements --resource-type role -o json
   orgsync inspect grants --entitlement 'group:arn:aws:iam::111122223333:group/admins:member'
-  orgsync inspect grants --principal 'iam_user:arn:aws:iam::111122223333:user/alice'";
+  orgsync inspect grants --principal 'iam_user:arn:aws:iam::111122223333:user/alice'
+  orgsync inspect resources --resource-type iam_user -o csv > users.csv";
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = INSPECT_EXAMPLES)]
@@ -125,14 +129,50 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let reader = C1zReader::open_sync(&args.common.file, args.common.sync_id.as_deref())
         .map_err(crate::cli::exit::usage)?;
     eprintln!("{}", reader.selection().describe());
-    let json = args.common.output == Output::Json;
+    let out = args.common.output;
     match &args.what {
-        What::Stats => stats(&reader, &args.common.file, json),
-        What::ResourceTypes => resource_types(&reader, json),
-        What::Resources(f) => resources(&reader, f, json),
-        What::Entitlements(f) => entitlements(&reader, f, json),
-        What::Grants(f) => grants(&reader, f, json),
-        What::Syncs => syncs(&reader, json),
+        What::Stats => stats(&reader, &args.common.file, out),
+        What::ResourceTypes => resource_types(&reader, out),
+        What::Resources(f) => resources(&reader, f, out),
+        What::Entitlements(f) => entitlements(&reader, f, out),
+        What::Grants(f) => grants(&reader, f, out),
+        What::Syncs => syncs(&reader, out),
+    }
+}
+
+/// A listing: printed as a table or as CSV (same columns; CSV ends after its rows).
+struct Listing {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Listing {
+    fn new(header: &[&'static str]) -> Listing {
+        Listing {
+            header: header.to_vec(),
+            rows: vec![],
+        }
+    }
+
+    fn print(self, out: Output) -> anyhow::Result<()> {
+        let text = if out == Output::Csv {
+            let mut w = csv::Writer::from_writer(vec![]);
+            w.write_record(&self.header)?;
+            for r in &self.rows {
+                w.write_record(r)?;
+            }
+            String::from_utf8(w.into_inner()?)?
+        } else {
+            let mut t = table(&self.header);
+            for r in self.rows {
+                t.add_row(r);
+            }
+            format!("{t}\n")
+        };
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        Ok(())
     }
 }
 
@@ -148,16 +188,19 @@ fn stored_stats(sync: &SyncRun) -> StoredStats {
     })
 }
 
-fn stats(reader: &C1zReader, file: &Path, json: bool) -> anyhow::Result<()> {
+fn stats(reader: &C1zReader, file: &Path, out: Output) -> anyhow::Result<()> {
     let sync = reader.sync();
     let counts = reader.counts()?;
-    if json {
+    if out == Output::Json {
         return print_json(&serde_json::json!({
             "sync": sync,
             "counts": counts,
         }));
     }
     let counts = SyncCounts::deserialize(&counts)?;
+    if out == Output::Csv {
+        return counts_listing(&counts).print(out);
+    }
     println!("File:    {}", file.display());
     println!("Sync:    {} ({})", sync.sync_id, sync.sync_type);
     println!("Started: {}", sync.started_at);
@@ -165,7 +208,8 @@ fn stats(reader: &C1zReader, file: &Path, json: bool) -> anyhow::Result<()> {
         "Ended:   {}",
         sync.ended_at.as_deref().unwrap_or("(unfinished)")
     );
-    println!("\n{}", counts_table(&counts));
+    println!();
+    counts_listing(&counts).print(out)?;
     if let Some(run) = stored_stats(sync).run {
         print_run_stats(&run);
     }
@@ -173,18 +217,18 @@ fn stats(reader: &C1zReader, file: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 /// Resources, entitlements and grants by resource type, and their totals.
-fn counts_table(counts: &SyncCounts) -> comfy_table::Table {
+fn counts_listing(counts: &SyncCounts) -> Listing {
     let by = |m: &BTreeMap<String, i64>, t: &str| m.get(t).copied().unwrap_or(0).to_string();
-    let mut t = table(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
+    let mut t = Listing::new(&["RESOURCE TYPE", "RESOURCES", "ENTITLEMENTS", "GRANTS"]);
     for ty in counts.resources_by_resource_type.keys() {
-        t.add_row(vec![
+        t.rows.push(vec![
             ty.clone(),
             by(&counts.resources_by_resource_type, ty),
             by(&counts.entitlements_by_resource_type, ty),
             by(&counts.grants_by_resource_type, ty),
         ]);
     }
-    t.add_row(vec![
+    t.rows.push(vec![
         "TOTAL".to_string(),
         counts.resources.to_string(),
         counts.entitlements.to_string(),
@@ -220,9 +264,9 @@ fn print_run_stats(run: &RunStats) {
     println!("AWS requests: {total}");
 }
 
-fn resource_types(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
+fn resource_types(reader: &C1zReader, out: Output) -> anyhow::Result<()> {
     let types = reader.resource_types()?;
-    if json {
+    if out == Output::Json {
         return print_json(&Value::Array(
             types
                 .into_iter()
@@ -230,7 +274,7 @@ fn resource_types(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
                 .collect(),
         ));
     }
-    let mut t = table(&["ID", "DISPLAY NAME", "TRAITS"]);
+    let mut t = Listing::new(&["ID", "DISPLAY NAME", "TRAITS"]);
     for rt in types {
         let traits: Vec<String> = rt
             .traits
@@ -241,15 +285,14 @@ fn resource_types(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
                     .unwrap_or_else(|_| x.to_string())
             })
             .collect();
-        t.add_row(vec![rt.id, rt.display_name, traits.join(",")]);
+        t.rows.push(vec![rt.id, rt.display_name, traits.join(",")]);
     }
-    println!("{t}");
-    Ok(())
+    t.print(out)
 }
 
-fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
+fn resources(reader: &C1zReader, f: &Filters, out: Output) -> anyhow::Result<()> {
     let items = reader.resources(&f.filter())?;
-    if json {
+    if out == Output::Json {
         return print_json(&Value::Array(
             items
                 .into_iter()
@@ -260,26 +303,43 @@ fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> 
     let names = account_names(reader)?;
     // IAM users: their console access, password and MFA facts too.
     let users = f.resource_type.as_deref() == Some(crate::model::types::IAM_USER);
-    let mut header = vec!["TYPE", "ID", "DISPLAY NAME", "ACCOUNT", "PARENT"];
+    // CSV: the account id and name in columns of their own.
+    let csv = out == Output::Csv;
+    let mut header = vec!["TYPE", "ID", "DISPLAY NAME", "ACCOUNT"];
+    if csv {
+        header.push("ACCOUNT NAME");
+    }
+    header.push("PARENT");
     if users {
         header.extend(["CONSOLE", "MFA", "PASSWORD LAST USED"]);
     }
-    let mut t = table(&header);
+    let mut t = Listing::new(&header);
     for r in items {
         let id = r.id.clone().unwrap_or_default();
-        let account = account_of(&r)
-            .map(|a| match names.get(&a) {
-                Some(n) if n != &a => format!("{n} ({a})"),
-                _ => a,
-            })
+        let account_id = account_of(&r);
+        let account_name = account_id
+            .as_ref()
+            .and_then(|a| names.get(a))
+            .cloned()
             .unwrap_or_default();
-        let mut row = vec![
-            id.resource_type,
-            id.resource,
-            r.display_name.clone(),
-            account,
-            rid_text(r.parent_resource_id.as_ref()),
-        ];
+        let mut row = vec![id.resource_type, id.resource, r.display_name.clone()];
+        if csv {
+            row.push(account_id.unwrap_or_default());
+            row.push(account_name);
+        } else {
+            row.push(
+                account_id
+                    .map(|a| {
+                        if account_name.is_empty() || account_name == a {
+                            a
+                        } else {
+                            format!("{account_name} ({a})")
+                        }
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        row.push(rid_text(r.parent_resource_id.as_ref()));
         if users {
             let yes_no = |k: &str| {
                 r.profile
@@ -297,10 +357,9 @@ fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> 
             row.push(yes_no("aws_mfa_active"));
             row.push(profile_str(&r, "aws_password_last_used").unwrap_or_default());
         }
-        t.add_row(row);
+        t.rows.push(row);
     }
-    println!("{t}");
-    Ok(())
+    t.print(out)
 }
 
 /// Account names by account id, from the file's `account` and `account_iam` resources.
@@ -344,9 +403,9 @@ fn account_of(r: &pb::Resource) -> Option<String> {
     }
 }
 
-fn entitlements(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
+fn entitlements(reader: &C1zReader, f: &Filters, out: Output) -> anyhow::Result<()> {
     let items = reader.entitlements(&f.filter())?;
-    if json {
+    if out == Output::Json {
         return print_json(&Value::Array(
             items
                 .into_iter()
@@ -354,18 +413,17 @@ fn entitlements(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<(
                 .collect(),
         ));
     }
-    let mut t = table(&["ID", "DISPLAY NAME", "GRANTABLE TO"]);
+    let mut t = Listing::new(&["ID", "DISPLAY NAME", "GRANTABLE TO"]);
     for e in items {
         let to: Vec<String> = e.grantable_to.iter().map(|g| g.id.clone()).collect();
-        t.add_row(vec![e.id, e.display_name, to.join(",")]);
+        t.rows.push(vec![e.id, e.display_name, to.join(",")]);
     }
-    println!("{t}");
-    Ok(())
+    t.print(out)
 }
 
-fn grants(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
+fn grants(reader: &C1zReader, f: &Filters, out: Output) -> anyhow::Result<()> {
     let items = reader.grants(&f.filter())?;
-    if json {
+    if out == Output::Json {
         return print_json(&Value::Array(
             items
                 .into_iter()
@@ -373,7 +431,7 @@ fn grants(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
                 .collect(),
         ));
     }
-    let mut t = table(&["ENTITLEMENT", "PRINCIPAL", "PRINCIPAL NAME", "VIA"]);
+    let mut t = Listing::new(&["ENTITLEMENT", "PRINCIPAL", "PRINCIPAL NAME", "VIA"]);
     for g in items {
         let principal = g.principal.as_ref().and_then(|p| p.id.clone());
         let name = principal
@@ -389,26 +447,25 @@ fn grants(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {
         let via = any::find::<pb::GrantExpandable>(&g.annotations)
             .map(|ge| format!("holders of {}", ge.entitlement_ids.join(",")))
             .unwrap_or_default();
-        t.add_row(vec![
+        t.rows.push(vec![
             g.entitlement.map(|e| e.id).unwrap_or_default(),
             rid_text(principal.as_ref()),
             name,
             via,
         ]);
     }
-    println!("{t}");
-    Ok(())
+    t.print(out)
 }
 
-fn syncs(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
+fn syncs(reader: &C1zReader, out: Output) -> anyhow::Result<()> {
     let runs = reader.sync_runs()?;
-    if json {
+    if out == Output::Json {
         return print_json(&serde_json::to_value(&runs)?);
     }
-    let mut t = table(&["SYNC ID", "TYPE", "STARTED", "ENDED", "RESOURCES"]);
+    let mut t = Listing::new(&["SYNC ID", "TYPE", "STARTED", "ENDED", "RESOURCES"]);
     for r in runs {
         let n = stored_stats(&r).counts.resources;
-        t.add_row(vec![
+        t.rows.push(vec![
             r.sync_id,
             r.sync_type,
             r.started_at,
@@ -416,8 +473,7 @@ fn syncs(reader: &C1zReader, json: bool) -> anyhow::Result<()> {
             n.to_string(),
         ]);
     }
-    println!("{t}");
-    Ok(())
+    t.print(out)
 }
 
 /// Reads a profile string (helper for tests and tools).
