@@ -58,6 +58,9 @@ pub(crate) struct LastRun {
     /// Records written, by kind and resource type (`WriteReport::counts`); empty when
     /// nothing was written.
     pub(crate) records: RecordCounts,
+    /// What changed since the previous run's output (`diff::diff_files`); None when there was
+    /// no previous output, the comparison failed, or nothing was written.
+    pub(crate) changes: Option<crate::diff::Counts>,
 }
 
 /// What the scheduler knows, shared with the HTTP handlers.
@@ -304,6 +307,27 @@ fn last_run_metrics(out: &mut Families, last: Option<&LastRun>) {
         })
         .unwrap_or_default(),
     );
+    out.add(
+        "orgsync_last_run_changes",
+        "gauge",
+        "Records the last run added, removed or changed since the previous run's output, by kind (resource, entitlement, grant, derived_grant); no samples when there was no previous output to compare.",
+        last.and_then(|r| r.changes.as_ref())
+            .map(|c| {
+                c.iter()
+                    .map(|(kind, change, n)| {
+                        (
+                            format!(
+                                "{{kind=\"{}\",change=\"{}\"}}",
+                                kind.as_str(),
+                                change.as_str()
+                            ),
+                            n as f64,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
 }
 
 /// AWS calls, requests, throttles and errors by service.
@@ -450,6 +474,7 @@ mod tests {
                     BTreeMap::from([("group".to_string(), 3)]),
                 ),
             ]),
+            changes: None,
         }
     }
 
@@ -478,14 +503,33 @@ mod tests {
         s.begin(Arc::clone(&m));
         let finished = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         s.finish(run(RunResultKind::Ok, finished));
+        let with_changes = LastRun {
+            changes: Some(crate::diff::Counts::default()),
+            ..run(RunResultKind::Ok, finished)
+        };
+        s.finish(with_changes);
+        let text = render_metrics(&s, finished);
+        for line in [
+            "orgsync_last_run_changes{kind=\"grant\",change=\"added\"} 0",
+            "orgsync_last_run_changes{kind=\"derived_grant\",change=\"changed\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
         s.finish(run(
             RunResultKind::Failed,
             finished + Duration::from_secs(5),
         ));
         let text = render_metrics(&s, finished + Duration::from_secs(10));
+        assert!(
+            !text.contains("orgsync_last_run_changes{"),
+            "no changes without a comparison: {text}"
+        );
         for line in [
             "# TYPE orgsync_runs_total counter",
-            "orgsync_runs_total{result=\"ok\"} 1",
+            "orgsync_runs_total{result=\"ok\"} 2",
             "orgsync_runs_total{result=\"failed\"} 1",
             "orgsync_runs_total{result=\"partial\"} 0",
             "orgsync_last_success_timestamp_seconds 1700000000",

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args};
 
 use crate::aws::CallMetrics;
+use crate::diff;
 use crate::model::stats::{AccountCounts, RecordCounts};
 use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
@@ -208,6 +209,7 @@ fn last_run(
     exit_code: u8,
     accounts: AccountCounts,
     records: RecordCounts,
+    changes: Option<diff::Counts>,
 ) -> LastRun {
     LastRun {
         finished: SystemTime::now(),
@@ -216,6 +218,7 @@ fn last_run(
         exit_code,
         accounts,
         records,
+        changes,
     }
 }
 
@@ -228,7 +231,65 @@ fn failed_run(duration: Duration, exit_code: u8, accounts: AccountCounts) -> Las
         exit_code,
         accounts,
         records,
+        None,
     )
+}
+
+/// What changed from the previous output `previous` (the stable path, before this run is
+/// published there) to the run just written to `new`: counts of `diff::diff_files`, logged,
+/// and added to the run's summary JSON (`changes`) when `--summary-json` is given. None when
+/// there is no previous output; a comparison that fails is logged and None (the run stands).
+async fn changes_since(
+    previous: &Path,
+    new: &Path,
+    summary: Option<&Path>,
+) -> Option<diff::Counts> {
+    if !previous.exists() {
+        tracing::info!("no previous output to compare this run with");
+        return None;
+    }
+    let (old, new) = (previous.to_path_buf(), new.to_path_buf());
+    let t0 = std::time::Instant::now();
+    let opts = diff::DiffOptions::default();
+    let counts = match tokio::task::spawn_blocking(move || diff::diff_files(&old, &new, &opts))
+        .await
+    {
+        Ok(Ok(d)) => d.counts,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the run could not be compared with the previous output");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the comparison with the previous output did not finish");
+            return None;
+        }
+    };
+    tracing::info!(
+        changes = %counts.to_json(),
+        total = counts.total(),
+        diff_ms = t0.elapsed().as_millis() as u64,
+        "changes since the previous output"
+    );
+    if let Some(p) = summary
+        && let Err(e) = add_changes_to_summary(p, &counts)
+    {
+        tracing::warn!(error = %format!("{e:#}"), file = %p.display(), "the run's changes could not be added to the summary");
+    }
+    Some(counts)
+}
+
+/// Adds `"changes": {kind: {added, removed, changed}}` to the summary JSON file, atomically.
+fn add_changes_to_summary(path: &Path, counts: &diff::Counts) -> anyhow::Result<()> {
+    let text = std::fs::read(path)?;
+    let mut v: serde_json::Value = serde_json::from_slice(&text)?;
+    let Some(o) = v.as_object_mut() else {
+        anyhow::bail!("the summary is not a JSON object");
+    };
+    o.insert("changes".into(), counts.to_json());
+    let mut out = serde_json::to_string_pretty(&v)?;
+    out.push('\n');
+    crate::store::atomic::write_file(path, out.as_bytes())?;
+    Ok(())
 }
 
 /// One scheduled run. Returns true when it was interrupted (the scheduler then stops).
@@ -295,6 +356,10 @@ async fn run_once(
             result,
             written,
         }) => {
+            let changes = match (&file, latest) {
+                (Some(f), Some(l)) => changes_since(l, f, args.sync.summary_json.as_deref()).await,
+                _ => None,
+            };
             let published = match (&file, latest) {
                 (Some(f), Some(l)) => publish_run(f, l, args.keep as usize, rotate::prune),
                 _ => Ok(()),
@@ -313,6 +378,7 @@ async fn run_once(
                         code,
                         result.account_counts(),
                         written.counts,
+                        changes,
                     )
                 }
                 Err(e) => {
