@@ -52,6 +52,13 @@ pub struct SyncArgs {
     #[arg(long, env = "ORGSYNC_NO_FILE")]
     pub no_file: bool,
 
+    /// Also write the latest finished full sync of FILE into the new c1z file, before the new
+    /// sync, so the file holds both and `baton diff` (or `orgsync diff FILE`) compares them.
+    /// Usually the output itself: `--file sync.c1z --previous sync.c1z` (a missing FILE is
+    /// then the first run, and skipped).
+    #[arg(long, env = "ORGSYNC_PREVIOUS", value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+
     /// Also write JSON lines to this file, or to standard output with '-'.
     #[arg(long, env = "ORGSYNC_JSONL", value_name = "PATH|-")]
     pub jsonl: Option<String>,
@@ -172,6 +179,15 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     }
     if !args.no_file {
         c1z::check_writable(&args.file).map_err(exit::usage)?;
+    }
+    if let Some(p) = previous(args) {
+        if args.no_file {
+            return Err(exit::usage(anyhow::anyhow!(
+                "--previous needs a c1z file to write the previous sync into (not --no-file)"
+            )));
+        }
+        let reader = c1z::C1zReader::open(p).map_err(exit::usage)?;
+        c1z::carried_sync(&reader, p).map_err(exit::usage)?;
     }
     let jsonl = args.jsonl.as_deref().map(JsonlTarget::parse);
     if let Some(JsonlTarget::File(p)) = &jsonl {
@@ -338,7 +354,7 @@ pub async fn execute(
         sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
     };
     tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
-    let sinks = open_sinks(file, prepared.jsonl.as_ref())?;
+    let sinks = open_sinks(file, prepared.jsonl.as_ref(), previous(args))?;
     let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
     let work = sync::run(&session, &prepared.config, &sinks, &progress);
     let result = tokio::select! {
@@ -427,11 +443,29 @@ fn replaced_by_nothing<'p>(
         .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
 }
 
+/// `--previous`, unless it is the output itself and does not exist yet (the first run).
+fn previous(args: &SyncArgs) -> Option<&Path> {
+    args.previous
+        .as_deref()
+        .filter(|p| p.exists() || *p != args.file.as_path())
+}
+
 /// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any).
-fn open_sinks(file: Option<&Path>, jsonl: Option<&JsonlTarget>) -> anyhow::Result<SinkSet> {
+fn open_sinks(
+    file: Option<&Path>,
+    jsonl: Option<&JsonlTarget>,
+    previous: Option<&Path>,
+) -> anyhow::Result<SinkSet> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![];
     if let Some(f) = file {
-        sinks.push(Box::new(C1zSink(C1zWriter::create(f)?)));
+        let mut w = C1zWriter::create(f)?;
+        if let Some(p) = previous {
+            let c = w
+                .carry_previous(p)
+                .with_context(|| format!("carrying the previous sync of {}", p.display()))?;
+            tracing::info!(previous = %p.display(), sync_id = %c.sync_id, ended_at = %c.ended_at, rows = c.rows, "carried the previous sync into the new file (--previous)");
+        }
+        sinks.push(Box::new(C1zSink(w)));
     }
     if let Some(t) = jsonl {
         sinks.push(Box::new(JsonlSink::create(t)?));

@@ -5,6 +5,7 @@
 //! brings it up to the current schema as baton-sdk does (`migrate`), chooses one sync
 //! (`syncs`) and queries it. Nothing here knows about AWS.
 
+mod carry;
 mod envelope;
 mod migrate;
 mod reader;
@@ -27,6 +28,7 @@ use crate::model::{any, pb};
 use super::StoreError;
 use super::atomic::{parent_dir, temp_path};
 
+pub use carry::{Carried, carried_sync};
 pub use migrate::Upgrade;
 pub use reader::{C1zReader, Filter};
 pub use schema::DDL;

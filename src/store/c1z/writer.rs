@@ -58,6 +58,15 @@ impl C1zWriter {
         &self.sync_id
     }
 
+    /// Copies the latest finished full sync of `previous` into the new file beside the sync
+    /// being written (`carry`: `--previous`, for `baton diff`).
+    pub fn carry_previous(&mut self, previous: &Path) -> Result<super::carry::Carried, StoreError> {
+        let tx = self.conn.transaction()?;
+        let carried = super::carry::carry(&tx, &self.sync_id, previous)?;
+        tx.commit()?;
+        Ok(carried)
+    }
+
     /// Writes `records` in one transaction: all of them or none.
     pub fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
         let now = format_timestamp(chrono::Local::now());
