@@ -542,4 +542,46 @@ fn main() {
          --cache-dir with the decompressed copy made once ({:.1}s, first call included)",
         prime.as_secs_f64()
     );
+
+    // `orgsync report` and `orgsync export` answer for every account (twice: plain and
+    // --admin): no target, the figures show how they scale with the organization.
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("target/bench-access/out");
+    let html = out.join("report.html");
+    let export = out.join("export");
+    for (label, args) in [
+        (
+            "report --html",
+            vec!["report".into(), "--html".into(), html.display().to_string()],
+        ),
+        (
+            "export --format csv",
+            vec![
+                "export".into(),
+                "--dir".into(),
+                export.display().to_string(),
+            ],
+        ),
+    ] {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_orgsync"))
+            .args(&args)
+            .arg("--file")
+            .arg(&file)
+            .output()
+            .expect("running orgsync");
+        assert!(
+            o.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        println!(
+            "{label:<28} {:>12.3} {:>12} {:>10}   {}",
+            t.elapsed().as_secs_f64(),
+            "",
+            "(none)",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
 }

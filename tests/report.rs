@@ -325,6 +325,27 @@ fn the_report_page_in_a_real_browser() {
     assert!(!admins.is_empty(), "the fixture has admins");
     assert_eq!(marked, admins, "admins marked = access --admin");
 
+    // --max-rows cuts the account's list, admins first; the counts stay exact.
+    let capped = dir.path().join("capped.html");
+    let o = report(&c1z, &capped, &["--max-rows", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let capped_page = std::fs::read_to_string(&capped).unwrap();
+    let listed: Vec<Row> = rows(&capped_page)
+        .into_iter()
+        .filter(|r| r.section == section)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|r| r.admin), "admins come first");
+    assert!(
+        capped_page.contains(&format!("and {} more principal(s)", entrants.len() - 2)),
+        "the rest is counted"
+    );
+    assert!(capped_page.contains(&format!(
+        "— {} principal(s), {} admin(s)",
+        entrants.len(),
+        admins.len()
+    )));
+
     // 2. The page's search, from the address: only alice's rows stay shown.
     let (dom, log) = browse(
         &chrome,

@@ -294,14 +294,14 @@ fn findings(h: &mut String, r: &Review) {
 }
 
 fn account(h: &mut String, a: &AccountReview) {
-    let admins = a.entrants.iter().filter(|e| e.admin).count();
+    let admins = a.admins_total;
     let _ = writeln!(
         h,
         "<section class=\"filterable account\" id=\"account-{}\"><h3>{} <span class=\"id\">{}</span> — {} principal(s), {} admin(s){}</h3>",
         escape(&a.id),
         escape(&a.name),
         escape(&a.id),
-        a.entrants.len(),
+        a.entrants_total,
         admins,
         if a.complete {
             ""
@@ -317,7 +317,16 @@ fn account(h: &mut String, a: &AccountReview) {
     for e in &a.entrants {
         entrant(h, e);
     }
-    h.push_str("</tbody></table>\n</section>\n");
+    h.push_str("</tbody></table>\n");
+    let more = a.entrants_total.saturating_sub(a.entrants.len());
+    if more > 0 {
+        let _ = writeln!(
+            h,
+            "<p class=\"note more\">… and {more} more principal(s), not listed here (--max-rows; admins come first): <code>orgsync access --account {}</code> or <code>orgsync export</code> lists them all.</p>",
+            escape(&a.id)
+        );
+    }
+    h.push_str("</section>\n");
 }
 
 fn entrant(h: &mut String, e: &Entrant) {
@@ -333,7 +342,7 @@ fn entrant(h: &mut String, e: &Entrant) {
         },
         who_cell(&e.who)
     );
-    for w in &e.ways {
+    for w in e.ways.iter().take(MAX_WAYS) {
         let _ = write!(
             h,
             "<div class=\"way\">→ {}<b>{}</b>{}",
@@ -370,8 +379,18 @@ fn entrant(h: &mut String, e: &Entrant) {
         }
         h.push_str("</div>");
     }
+    if e.ways.len() > MAX_WAYS {
+        let _ = write!(
+            h,
+            "<span class=\"note\">… and {} more thing(s) it reaches in this account</span>",
+            e.ways.len() - MAX_WAYS
+        );
+    }
     h.push_str("</td></tr>\n");
 }
+
+/// Ways shown per principal and account (admin ways first).
+const MAX_WAYS: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -398,6 +417,8 @@ mod tests {
             console_without_mfa: vec![],
             stale_keys: vec![],
             outside_trust: vec![],
+            principals_total: 0,
+            admins_total: 0,
         });
         for bad in ["http:", "https:", "src=", "href=", "@import", "url("] {
             assert!(!page.contains(bad), "{bad} in the page");

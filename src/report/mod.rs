@@ -39,6 +39,8 @@ pub struct ReviewOptions {
     pub max_hops: u32,
     /// At most this many paths kept per (principal, target); the page shows the shortest.
     pub max_paths: usize,
+    /// At most this many principals kept per account (admins first); None: all.
+    pub max_rows: Option<usize>,
     /// The time "not used for N days" is counted back from.
     pub now: DateTime<Utc>,
 }
@@ -84,6 +86,10 @@ pub struct AccountReview {
     pub id: String,
     pub name: String,
     pub entrants: Vec<Entrant>,
+    /// How many principals get in (more than `entrants.len()` when `max_rows` cut the list).
+    pub entrants_total: usize,
+    /// How many of them are admins.
+    pub admins_total: usize,
     /// False when a path search stopped at its step budget.
     pub complete: bool,
 }
@@ -142,25 +148,20 @@ pub struct Review {
     pub console_without_mfa: Vec<ConsoleUser>,
     pub stale_keys: Vec<StaleKey>,
     pub outside_trust: Vec<OutsideTrust>,
+    /// Distinct principals that get into some account, and of them admins somewhere.
+    pub principals_total: usize,
+    pub admins_total: usize,
 }
 
 impl Review {
-    /// Distinct principals with an admin path in some account.
+    /// Distinct principals with an admin path in some account (listed or not).
     pub fn admin_count(&self) -> usize {
-        self.accounts
-            .iter()
-            .flat_map(|a| a.entrants.iter().filter(|e| e.admin).map(|e| &e.who))
-            .collect::<BTreeSet<_>>()
-            .len()
+        self.admins_total
     }
 
-    /// Distinct principals that can get into some account.
+    /// Distinct principals that can get into some account (listed or not).
     pub fn principal_count(&self) -> usize {
-        self.accounts
-            .iter()
-            .flat_map(|a| a.entrants.iter().map(|e| &e.who))
-            .collect::<BTreeSet<_>>()
-            .len()
+        self.principals_total
     }
 }
 
@@ -168,8 +169,17 @@ impl Review {
 pub fn review(reader: &C1zReader, file: &str, opts: &ReviewOptions) -> Result<Review, ReportError> {
     let sync = reader.sync();
     let names = account_names(reader)?;
-    let accounts = account_reviews(reader, &names, opts)?;
+    let mut principals = BTreeSet::new();
+    let mut admins = BTreeSet::new();
+    let accounts = reviews(reader, &names, opts, &mut |e: &Entrant| {
+        principals.insert(e.who.clone());
+        if e.admin {
+            admins.insert(e.who.clone());
+        }
+    })?;
     Ok(Review {
+        principals_total: principals.len(),
+        admins_total: admins.len(),
         file: file.to_string(),
         sync_id: sync.sync_id.clone(),
         sync_ended: sync.ended_at.clone(),
@@ -189,9 +199,42 @@ pub fn account_reviews(
     names: &BTreeMap<String, String>,
     opts: &ReviewOptions,
 ) -> Result<Vec<AccountReview>, ReportError> {
+    reviews(reader, names, opts, &mut |_| {})
+}
+
+/// [`account_reviews`], showing `seen` every entrant before `max_rows` cuts the lists.
+fn reviews(
+    reader: &C1zReader,
+    names: &BTreeMap<String, String>,
+    opts: &ReviewOptions,
+    seen: &mut dyn FnMut(&Entrant),
+) -> Result<Vec<AccountReview>, ReportError> {
+    // Every admin path of the file at once (`access --admin`), split by the account it lands
+    // in: the same rows as one `--account X --admin` question per account, for one search.
+    let o = Options {
+        admin: true,
+        max_hops: opts.max_hops,
+        max_paths: opts.max_paths,
+        assume_account_principals: false,
+    };
+    let admins = access::answer(
+        reader.connection(),
+        &reader.sync().sync_id,
+        &Subject::Everyone,
+        &o,
+    )?;
+    let mut by_account: BTreeMap<String, Vec<Reach>> = BTreeMap::new();
+    for r in admins.results {
+        if let Some(a) = r.account.clone() {
+            by_account.entry(a).or_default().push(r);
+        }
+    }
     names
         .iter()
-        .map(|(id, name)| account_review(reader, id, name, opts))
+        .map(|(id, name)| {
+            let admin = by_account.remove(id).unwrap_or_default();
+            account_review(reader, id, name, &admin, admins.complete, opts, seen)
+        })
         .collect()
 }
 
@@ -225,21 +268,21 @@ fn account_review(
     reader: &C1zReader,
     id: &str,
     name: &str,
+    admins: &[Reach],
+    admins_complete: bool,
     opts: &ReviewOptions,
+    seen: &mut dyn FnMut(&Entrant),
 ) -> Result<AccountReview, ReportError> {
     let conn = reader.connection();
     let sync_id = reader.sync().sync_id.as_str();
-    let mut o = Options {
+    let o = Options {
         admin: false,
         max_hops: opts.max_hops,
         max_paths: opts.max_paths,
         assume_account_principals: false,
     };
     let all = access::answer(conn, sync_id, &Subject::Account(id.to_string()), &o)?;
-    o.admin = true;
-    let admins = access::answer(conn, sync_id, &Subject::Account(id.to_string()), &o)?;
     let admin_set: BTreeSet<(String, String)> = admins
-        .results
         .iter()
         .map(|r| (r.principal.resource_type.clone(), r.principal.id.clone()))
         .collect();
@@ -250,11 +293,16 @@ fn account_review(
     // The admin paths: for the account's own users and roles these are the only paths shown
     // besides being a principal of the account (a policy is not a way in, it is what the way
     // in gives).
-    for r in &admins.results {
+    for r in admins {
         by.entry(who(&r.principal)).or_default().push(way(r, true));
     }
     let mut entrants: Vec<Entrant> = by
         .into_iter()
+        .map(|(w, mut ways)| {
+            // Admin ways first (the page shows the first few).
+            ways.sort_by_key(|w| !w.admin);
+            (w, ways)
+        })
         .map(|(w, ways)| Entrant {
             admin: admin_set.contains(&(w.resource_type.clone(), w.id.clone())),
             who: w,
@@ -269,11 +317,19 @@ fn account_review(
             &b.who.name,
         ))
     });
+    entrants.iter().for_each(&mut *seen);
+    let entrants_total = entrants.len();
+    let admins_total = entrants.iter().filter(|e| e.admin).count();
+    if let Some(max) = opts.max_rows {
+        entrants.truncate(max);
+    }
     Ok(AccountReview {
         id: id.to_string(),
         name: name.to_string(),
         entrants,
-        complete: all.complete && admins.complete,
+        entrants_total,
+        admins_total,
+        complete: all.complete && admins_complete,
     })
 }
 

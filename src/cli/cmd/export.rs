@@ -91,6 +91,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<u8> {
         stale_days: 90,
         max_hops: args.max_hops,
         max_paths: 1,
+        max_rows: None,
         now: chrono::Utc::now(),
     };
     let n = export::export_csv(&reader, &args.dir, &opts).map_err(fail)?;

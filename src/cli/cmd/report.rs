@@ -32,6 +32,9 @@ Examples:
   orgsync report -f sync.c1z --html review.html --stale-days 30
   xdg-open 'review.html#q=alice'
 
+  # A large organization: list at most 200 principals per account (admins first)
+  orgsync report -f sync.c1z --html review.html --max-rows 200
+
 Exit codes: 0 written, 1 the file could not be read as expected or the page not written,
 2 bad input (unreadable or non-c1z file, an output path that cannot be written).";
 
@@ -54,6 +57,12 @@ pub struct ReportArgs {
         value_name = "DAYS"
     )]
     pub stale_days: u32,
+
+    /// At most this many principals listed per account, admins first (the counts stay exact;
+    /// `orgsync export` lists everyone).
+    #[arg(long, env = "ORGSYNC_REPORT_MAX_ROWS", default_value_t = 200, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rows: u32,
 
     /// At most this many role assumptions (trust hops) per path.
     #[arg(
@@ -80,6 +89,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         stale_days: args.stale_days,
         max_hops: args.max_hops,
         max_paths: 3,
+        max_rows: Some(args.max_rows as usize),
         now: chrono::Utc::now(),
     };
     let review = report::review(&reader, &args.file.display().to_string(), &opts).map_err(fail)?;
