@@ -585,3 +585,6 @@ fn outside_trust(
     v.sort_by(|a, b| (&a.account, &a.role, &a.principal).cmp(&(&b.account, &b.role, &b.principal)));
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests;
