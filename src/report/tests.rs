@@ -72,7 +72,7 @@ fn findings_follow_their_rules() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules.c1z");
     let (vendor, vendor_rec) = role("vendor", json!({}));
-    let (open, open_rec) = role(
+    let (_, open_rec) = role(
         "open",
         json!({"aws_trust_any_principal": true, "aws_trust_conditional": true,
                "aws_trust_other_principals": ["AROAGONEGONEGONE", format!("arn:aws:iam::{ORG}:role/x"), format!("arn:aws:sts::{OUTSIDE}:assumed-role/r/s")]}),
