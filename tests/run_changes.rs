@@ -4,6 +4,7 @@
 //! the first run has nothing to compare with (no samples, no `changes`); after a known change
 //! made with boto3 between runs (a new user, a user added to a group) a run reports exactly
 //! one resource and one grant added and nothing else; the runs after it report no change.
+//! With `--previous` naming the output, each run's file holds the run before it too.
 
 mod support;
 
@@ -100,6 +101,9 @@ fn each_run_reports_its_changes_in_metrics_and_summary() {
         .arg(&latest)
         .arg("--summary-json")
         .arg(&summary)
+        // Each run's file also holds the run before it (the first run: nothing yet).
+        .arg("--previous")
+        .arg(&latest)
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
@@ -171,4 +175,16 @@ fn each_run_reports_its_changes_in_metrics_and_summary() {
         changes(&metrics(port))
     );
     assert!(log_text().contains("changes since the previous output"));
+
+    // --previous: the stable file holds the newest run and the one before it, and the
+    // counts above compared the new sync, not the carried one.
+    let o = support::run(
+        orgsync("http://127.0.0.1:9")
+            .args(["inspect", "syncs", "-o", "json", "-f"])
+            .arg(&latest),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let syncs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(syncs.as_array().unwrap().len(), 2, "{syncs}");
+    assert!(log_text().contains("carried the previous sync"));
 }
