@@ -12,13 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use prost::Message;
+
 use crate::access::account_of as id_account;
 use crate::model::types as rt;
 use crate::model::{any, pb, profile};
 use crate::report::{self, ReportError, ReviewOptions};
 use crate::store::StoreError;
 use crate::store::atomic::{self, io_err};
-use crate::store::c1z::{C1zReader, Filter};
+use crate::store::c1z::{C1zReader, Filter, join_expansion};
 
 /// The tables, in the order they are written.
 pub const TABLES: [&str; 4] = [
@@ -388,7 +390,18 @@ fn write_tables(
             "expands_from",
         ],
     )?;
-    for g in reader.grants(&all)? {
+    // Grants one at a time, as `C1zReader::grants` decodes them (a million grants do not fit
+    // in memory decoded at once).
+    let sql = StoreError::Sqlite;
+    let mut stmt = reader
+        .connection()
+        .prepare("select data, expansion from v1_grants where sync_id = ?1 order by id")
+        .map_err(sql)?;
+    let mut found = stmt.query([&reader.sync().sync_id]).map_err(sql)?;
+    while let Some(row) = found.next().map_err(sql)? {
+        let data: Vec<u8> = row.get(0).map_err(sql)?;
+        let grant = pb::Grant::decode(data.as_slice()).map_err(StoreError::Decode)?;
+        let g = join_expansion(grant, row.get(1).map_err(sql)?);
         let ent = g.entitlement.as_ref();
         let ent_id = ent.map(|e| e.id.as_str()).unwrap_or_default();
         let rid = ent
