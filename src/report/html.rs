@@ -77,8 +77,7 @@ const SCRIPT: &str = r##"
     });
     document.querySelectorAll("section.filterable").forEach(function (s) {
       var any = s.querySelector("tr.p:not([hidden])") !== null;
-      var empty = s.querySelector("tr.p") === null;
-      if (q === "" || any || (empty && q === "")) { s.removeAttribute("hidden"); }
+      if (q === "" || any) { s.removeAttribute("hidden"); }
       else { s.setAttribute("hidden", ""); }
     });
     var n = Object.keys(who).length;
