@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cli::table;
-use crate::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts};
-use crate::model::{Record, any, pb, profile};
-use crate::store::c1z::{C1zReader, Filter, SyncRun};
+use orgsync::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts};
+use orgsync::model::{Record, any, pb, profile};
+use orgsync::store::c1z::{C1zReader, Filter, SyncRun};
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -259,7 +259,7 @@ fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> 
     }
     let names = account_names(reader)?;
     // IAM users: their console access, password and MFA facts too.
-    let users = f.resource_type.as_deref() == Some(crate::model::types::IAM_USER);
+    let users = f.resource_type.as_deref() == Some(orgsync::model::types::IAM_USER);
     let mut header = vec!["TYPE", "ID", "DISPLAY NAME", "ACCOUNT", "PARENT"];
     if users {
         header.extend(["CONSOLE", "MFA", "PASSWORD LAST USED"]);
@@ -307,8 +307,8 @@ fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> 
 fn account_names(reader: &C1zReader) -> anyhow::Result<BTreeMap<String, String>> {
     let mut names = BTreeMap::new();
     for ty in [
-        crate::model::types::ACCOUNT_IAM,
-        crate::model::types::ACCOUNT,
+        orgsync::model::types::ACCOUNT_IAM,
+        orgsync::model::types::ACCOUNT,
     ] {
         let filter = Filter {
             resource_type: Some(ty.to_string()),
@@ -328,16 +328,16 @@ fn account_names(reader: &C1zReader) -> anyhow::Result<BTreeMap<String, String>>
 fn account_of(r: &pb::Resource) -> Option<String> {
     let id = r.id.as_ref()?;
     match id.resource_type.as_str() {
-        crate::model::types::ACCOUNT | crate::model::types::ACCOUNT_IAM => {
+        orgsync::model::types::ACCOUNT | orgsync::model::types::ACCOUNT_IAM => {
             Some(id.resource.clone())
         }
-        crate::model::types::ACCESS_KEY => profile_str(r, "aws_user_arn")
-            .and_then(|a| a.parse::<crate::arn::Arn>().ok())
+        orgsync::model::types::ACCESS_KEY => profile_str(r, "aws_user_arn")
+            .and_then(|a| a.parse::<orgsync::arn::Arn>().ok())
             .and_then(|a| a.account_id())
             .map(|a| a.to_string()),
         _ => id
             .resource
-            .parse::<crate::arn::Arn>()
+            .parse::<orgsync::arn::Arn>()
             .ok()
             .and_then(|a| a.account_id())
             .map(|a| a.to_string()),

@@ -18,11 +18,11 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args};
 
-use crate::aws::CallMetrics;
-use crate::model::stats::{AccountCounts, RecordCounts};
-use crate::schedule::Schedule;
-use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
-use crate::store::{StoreError, rotate};
+use orgsync::aws::CallMetrics;
+use orgsync::model::stats::{AccountCounts, RecordCounts};
+use orgsync::schedule::Schedule;
+use orgsync::serve::{self, LastRun, RunResultKind, RunnerState, lock};
+use orgsync::store::{StoreError, rotate};
 
 use super::sync::{self as sync_cmd, Claimed, Outcome, SyncArgs};
 use crate::cli::args::parse_duration;
