@@ -230,6 +230,9 @@ fn scps_console_facts_boundaries_and_account_names_are_exact() {
     let api = user(&mgmt, "api-only");
     assert_eq!(api["aws_console_access"], false);
     assert!(api.get("aws_password_last_changed").is_none(), "{api}");
+    // All from the credential report: no per-user call.
+    assert_eq!(calls(&out, "iam:GetLoginProfile"), 0);
+    assert_eq!(calls(&out, "iam:ListUsers"), 0);
 
     // Another plan, the same records: per root, OU and account.
     let by_target = dir.path().join("by-target.c1z");

@@ -18,7 +18,7 @@ use std::process::{Command, Output};
 use orgsync::model::Record;
 use orgsync::store::c1z::{C1zReader, Filter};
 use serde_json::Value;
-use support::proxy::FaultProxy;
+use support::proxy::{Fault, FaultProxy, Rule};
 use support::{Moto, orgsync, run, text};
 
 struct World {
@@ -1247,6 +1247,45 @@ fn iam_user_create_and_delete_round_trip() {
     );
 }
 
+/// The account name of a created user's record: the account id when the caller may not
+/// describe the account (as a sync that cannot read the organization names it); any other
+/// failure of DescribeAccount exits 1 before anything is created.
+#[test]
+fn a_created_users_account_name_falls_back_to_the_id_only_where_a_sync_would() {
+    let mut w = World::new("provision.json");
+    let proxy = FaultProxy::start(&w.moto.endpoint());
+    w.endpoint = Some(proxy.url());
+    let mgmt = w.account("management");
+    let create = |name| ["create-user", "--type", "iam_user", "--user-name", name];
+    proxy.add(
+        Rule::new(Fault::AccessDenied)
+            .service("organizations")
+            .operation("DescribeAccount"),
+    );
+    let loner = w.ok(&create("loner"), "created");
+    assert_eq!(
+        loner["record"]["record"]["profile"]["aws_account_name"],
+        mgmt.as_str()
+    );
+    proxy.clear_rules();
+    proxy.add(
+        Rule::new(Fault::ServerError)
+            .service("organizations")
+            .operation("DescribeAccount"),
+    );
+    let (failed, _) = w.prov(&create("never"));
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("DescribeAccount"),
+        "{}",
+        text(&failed)
+    );
+    proxy.clear_rules();
+    let never = w.arn("management", "user", "never");
+    let gone = w.ok(&delete_args("iam_user", &never), "not-found");
+    assert_eq!(ops(&gone), ["iam:GetUser"]);
+}
+
 #[test]
 fn sso_user_create_and_delete_round_trip() {
     let w = World::new("provision.json");
@@ -1801,6 +1840,19 @@ fn reported_calls_are_the_operations_the_sdk_sent() {
         "--tag",
         "team=platform",
     ]));
+    // The same again: CreateUser refused (EntityAlreadyExists), then GetUser.
+    let again = check(s(&[
+        "create-user",
+        "--type",
+        "iam_user",
+        "--user-name",
+        "remote",
+        "--account",
+        &w.account("workload"),
+        "--tag",
+        "team=platform",
+    ]));
+    assert_eq!(again["status"], "already-exists", "{again}");
     check(s(&delete_args("iam_user", &remote)));
     let leaver = check(s(&delete_args(
         "iam_user",
@@ -1810,7 +1862,7 @@ fn reported_calls_are_the_operations_the_sdk_sent() {
         ops(&leaver).contains(&"iam:DeleteVirtualMFADevice".to_string()),
         "{leaver}"
     );
-    let cid = check(s(&[
+    let create_cid = s(&[
         "create-user",
         "--type",
         "sso_user",
@@ -1820,7 +1872,10 @@ fn reported_calls_are_the_operations_the_sdk_sent() {
         "Cid",
         "--family-name",
         "Example",
-    ]));
+    ]);
+    let cid = check(create_cid.clone());
+    let again = check(create_cid);
+    assert_eq!(again["status"], "already-exists", "{again}");
     let cid = cid["record"]["id"]
         .as_str()
         .unwrap()
