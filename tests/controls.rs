@@ -230,6 +230,13 @@ fn scps_console_facts_boundaries_and_account_names_are_exact() {
     let api = user(&mgmt, "api-only");
     assert_eq!(api["aws_console_access"], false);
     assert!(api.get("aws_password_last_changed").is_none(), "{api}");
+    // A user's permissions boundary, as a role's (GAAD; moto through
+    // scripts/moto_iam_user_boundaries.py).
+    assert_eq!(
+        user(&mgmt, "console-reader")["aws_permissions_boundary"],
+        format!("arn:aws:iam::{mgmt}:policy/developer-boundary")
+    );
+    assert!(admin.get("aws_permissions_boundary").is_none(), "{admin}");
     // All from the credential report: no per-user call.
     assert_eq!(calls(&out, "iam:GetLoginProfile"), 0);
     assert_eq!(calls(&out, "iam:ListUsers"), 0);
