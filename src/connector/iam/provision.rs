@@ -46,16 +46,16 @@ pub(crate) async fn named_account(
             })?;
             info.name = AccountFacts::of(account.as_str(), a).name;
         }
-        Err(e)
-            if matches!(
-                e.aws_class(),
-                Some(ErrorClass::NotInOrganization | ErrorClass::AccessDenied)
-            ) =>
-        {
-            tracing::info!(
+        Err(e) if e.aws_class() == Some(ErrorClass::NotInOrganization) => {
+            tracing::info!(account = %account, "not in an organization: the record names the account by its id, as a sync does");
+        }
+        // A sync with these credentials cannot read the organization either (and names the
+        // account by its id); a sync with other credentials may know its name.
+        Err(e) if e.aws_class() == Some(ErrorClass::AccessDenied) => {
+            tracing::warn!(
                 account = %account,
                 error = %e,
-                "the record names the account by its id, as a sync without the organization does"
+                "the record names the account by its id: the write role may not describe it (grant it organizations:DescribeAccount, see `orgsync policy --write`)"
             );
         }
         Err(e) => return Err(e),
