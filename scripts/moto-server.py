@@ -30,6 +30,11 @@ ListAccountsForProvisionedPermissionSet / ListPermissionSetsProvisionedToAccount
 that state, as AWS does (moto 5.2.5 answers the caller's account, and every set whatever
 the account). It is always installed; the server refuses to start if the patch does not fit
 the installed moto.
+
+IAM: scripts/moto_iam_user_boundaries.py gives users permissions boundaries
+(PutUserPermissionsBoundary, DeleteUserPermissionsBoundary, CreateUser's PermissionsBoundary),
+answered by GetUser and GetAccountAuthorizationDetails as AWS does; moto 5.2.5 has role
+boundaries only. Installed the same way.
 """
 
 from __future__ import annotations
@@ -105,9 +110,11 @@ def main() -> None:
             catalogue = json.loads(iam_models.aws_managed_policies_data)
             iam_models.aws_managed_policies_data = json.dumps(_selected(spec, catalogue))
 
-    import moto_sso_provisioning  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_iam_user_boundaries  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_sso_provisioning
 
     moto_sso_provisioning.install()
+    moto_iam_user_boundaries.install()
 
     from moto.server import main as moto_main
 

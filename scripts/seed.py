@@ -63,7 +63,7 @@ SCHEMA: dict[str, set[str]] = {
     "account": {"name", "email", "ou", "status", "role_name", "tags", "iam"},
     "iam": {"users", "groups", "roles", "policies"},
     "user": {"name", "path", "tags", "groups", "managed_policies", "inline_policies",
-             "access_keys", "login_profile", "mfa"},
+             "access_keys", "login_profile", "mfa", "permissions_boundary"},
     "access_key": {"status", "used"},
     "login_profile": {"password_reset_required"},
     "group": {"name", "path", "managed_policies", "inline_policies"},
@@ -416,6 +416,9 @@ class Seeder:
                 kw["Path"] = u["path"]
             if u.get("tags"):
                 kw["Tags"] = tag_list(u["tags"])
+            if u.get("permissions_boundary"):
+                # moto keeps it through scripts/moto_iam_user_boundaries.py.
+                kw["PermissionsBoundary"] = ref(u["permissions_boundary"], w)
             with step(f"{w}: iam:CreateUser"):
                 iam.create_user(**kw)
             for gname in u.get("groups") or []:

@@ -5,7 +5,6 @@
 pub mod access;
 pub mod arn;
 pub mod aws;
-pub mod cli;
 pub mod connector;
 pub mod diff;
 pub mod doctor;

@@ -1,5 +1,7 @@
 //! The `orgsync` binary: see `orgsync --help`.
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    orgsync::cli::main()
+    cli::main()
 }

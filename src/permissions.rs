@@ -137,11 +137,13 @@ pub const IAM_WRITE: &[&str] = &[
 ];
 
 /// Provisioning from the management account: the OU path of an account, to apply the OU
-/// entries of `--account-config` to its write hop.
-pub const ORG_WRITE: &[&str] = &["organizations:ListParents"];
+/// entries of `--account-config` to its write hop; an account's name and status (the
+/// `aws_account_name` of the IAM user records `create-user` and `delete-resource` print;
+/// Identity Center access only in ACTIVE accounts).
+pub const ORG_WRITE: &[&str] = &["organizations:ListParents", "organizations:DescribeAccount"];
 
-/// Provisioning in Identity Center: account assignments (after `organizations:DescribeAccount`
-/// refuses accounts that are not ACTIVE) and identity-store users and group
+/// Provisioning in Identity Center: account assignments (after `organizations:DescribeAccount`,
+/// in [`ORG_WRITE`], refuses accounts that are not ACTIVE) and identity-store users and group
 /// memberships.
 pub const IC_WRITE: &[&str] = &[
     "sso:ListInstances",
@@ -153,6 +155,7 @@ pub const IC_WRITE: &[&str] = &[
     "sso:DescribeAccountAssignmentDeletionStatus",
     "identitystore:DescribeUser",
     "identitystore:CreateUser",
+    "identitystore:GetUserId",
     "identitystore:DeleteUser",
     "identitystore:DescribeGroup",
     "identitystore:GetGroupMembershipId",
@@ -160,7 +163,6 @@ pub const IC_WRITE: &[&str] = &[
     "identitystore:CreateGroupMembership",
     "identitystore:DeleteGroupMembership",
     "identitystore:ListGroupMembershipsForMember",
-    "organizations:DescribeAccount",
 ];
 
 /// What `sso:CreateAccountAssignment` needs in IAM: Identity Center creates and updates the
@@ -395,6 +397,14 @@ mod tests {
         assert!(a.contains(&"sso:CreateAccountAssignment".to_string()));
         assert!(a.contains(&"iam:AddUserToGroup".to_string()));
         assert!(!a.contains(&"iam:GetAccountAuthorizationDetails".to_string()));
+        // A write role without Identity Center names the accounts of the users it creates.
+        let iam_only = actions(&policy(&PolicyRequest {
+            read: false,
+            write: true,
+            ..Default::default()
+        }));
+        assert!(iam_only.contains(&"organizations:DescribeAccount".to_string()));
+        assert!(!iam_only.iter().any(|x| x.starts_with("identitystore:")));
         let read_ic = actions(&policy(&PolicyRequest {
             identity_center: true,
             ..Default::default()

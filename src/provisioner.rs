@@ -288,6 +288,70 @@ mod tests {
     }
 
     #[test]
+    fn a_user_creation_names_the_account_first_and_checks_an_existing_user_only_on_conflict() {
+        let iam = |account: Option<&str>| {
+            Job::Create(NewUser::Iam {
+                account: account.map(|a| a.parse().unwrap()),
+                user_name: "newbie".into(),
+                path: "/eng/".into(),
+                tags: vec![],
+            })
+        };
+        let remote = plan(&iam(Some("444455556666")), &cx(Some("111122223333"))).unwrap();
+        assert_eq!(
+            ops(&remote)[2..],
+            [
+                "organizations:DescribeAccount",
+                "sts:AssumeRole",
+                "iam:CreateUser",
+                "iam:GetUser"
+            ]
+        );
+        assert_eq!(remote[2].params["AccountId"], "444455556666");
+        assert_eq!(
+            remote[2].account, "111122223333",
+            "signed by the management hop"
+        );
+        assert!(
+            remote[5]
+                .when
+                .as_deref()
+                .unwrap()
+                .contains("EntityAlreadyExists")
+        );
+        let unknown = plan(&iam(None), &cx(None)).unwrap();
+        assert_eq!(unknown[1].params["AccountId"], "<caller's account>");
+        let sso = plan(
+            &Job::Create(NewUser::Sso {
+                identity_store_id: Some("d-1234567890".into()),
+                user_name: "cid".into(),
+                display_name: "Cid".into(),
+                given_name: "Cid".into(),
+                family_name: "Example".into(),
+                emails: vec![],
+            }),
+            &cx(None),
+        )
+        .unwrap();
+        assert_eq!(
+            ops(&sso)[1..],
+            [
+                "identitystore:CreateUser",
+                "identitystore:GetUserId",
+                "identitystore:DescribeUser"
+            ]
+        );
+        assert_eq!(sso[2].params["UserName"], "cid");
+        assert!(
+            sso[2]
+                .when
+                .as_deref()
+                .unwrap()
+                .contains("ConflictException")
+        );
+    }
+
+    #[test]
     fn a_deletion_plans_each_removal_with_the_item_listed_before_it() {
         let user =
             request::delete_target(

@@ -26,7 +26,7 @@ use crate::model::stats::{AccountCounts, RecordCounts};
 
 /// How a scheduled run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum RunResultKind {
+pub enum RunResultKind {
     /// Everything was read and written.
     Ok,
     /// Written, but some accounts or phases failed (recorded in the output).
@@ -36,7 +36,7 @@ pub(crate) enum RunResultKind {
 }
 
 impl RunResultKind {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             RunResultKind::Ok => "ok",
             RunResultKind::Partial => "partial",
@@ -47,25 +47,25 @@ impl RunResultKind {
 
 /// The last finished run.
 #[derive(Debug, Clone)]
-pub(crate) struct LastRun {
-    pub(crate) finished: SystemTime,
-    pub(crate) duration: Duration,
-    pub(crate) result: RunResultKind,
+pub struct LastRun {
+    pub finished: SystemTime,
+    pub duration: Duration,
+    pub result: RunResultKind,
     /// What `orgsync sync` would have exited with (0, 1 or 3).
-    pub(crate) exit_code: u8,
+    pub exit_code: u8,
     /// Accounts by outcome (`RunResult::account_counts`); zero when the run got no plan.
-    pub(crate) accounts: AccountCounts,
+    pub accounts: AccountCounts,
     /// Records written, by kind and resource type (`WriteReport::counts`); empty when
     /// nothing was written.
-    pub(crate) records: RecordCounts,
+    pub records: RecordCounts,
     /// What changed since the previous run's output (`diff::diff_files`); None when there was
     /// no previous output, the comparison failed, or nothing was written.
-    pub(crate) changes: Option<crate::diff::Counts>,
+    pub changes: Option<crate::diff::Counts>,
 }
 
 /// What the scheduler knows, shared with the HTTP handlers.
 #[derive(Debug)]
-pub(crate) struct RunnerState {
+pub struct RunnerState {
     /// When the process started (the reference for `/healthz` before any success).
     started: SystemTime,
     /// `/healthz` answers 503 once the last success (or the start) is older than this.
@@ -79,11 +79,11 @@ pub(crate) struct RunnerState {
     /// The live call counters of the run in progress.
     current: Option<Arc<CallMetrics>>,
     /// When the next run is due, if one is scheduled.
-    pub(crate) next_run: Option<SystemTime>,
+    pub next_run: Option<SystemTime>,
 }
 
 impl RunnerState {
-    pub(crate) fn new(max_age: Duration) -> RunnerState {
+    pub fn new(max_age: Duration) -> RunnerState {
         RunnerState {
             started: SystemTime::now(),
             max_age,
@@ -97,13 +97,13 @@ impl RunnerState {
     }
 
     /// Marks a run as started; its calls show in `/metrics` while it runs.
-    pub(crate) fn begin(&mut self, metrics: Arc<CallMetrics>) {
+    pub fn begin(&mut self, metrics: Arc<CallMetrics>) {
         self.current = Some(metrics);
         self.next_run = None;
     }
 
     /// Records a finished run and folds its calls into the totals.
-    pub(crate) fn finish(&mut self, run: LastRun) {
+    pub fn finish(&mut self, run: LastRun) {
         if let Some(m) = self.current.take() {
             add_calls(&mut self.calls, &m.snapshot());
         }
@@ -115,7 +115,7 @@ impl RunnerState {
     }
 
     /// Drops the run in progress without recording a result (it was interrupted).
-    pub(crate) fn abandon(&mut self) {
+    pub fn abandon(&mut self) {
         if let Some(m) = self.current.take() {
             add_calls(&mut self.calls, &m.snapshot());
         }
@@ -139,7 +139,7 @@ fn add_calls(into: &mut BTreeMap<String, OpStats>, from: &BTreeMap<String, OpSta
 
 /// The state behind `mutex`, also when a thread panicked while holding it: the scheduler
 /// and the endpoints keep working with what was recorded.
-pub(crate) fn lock(mutex: &Mutex<RunnerState>) -> MutexGuard<'_, RunnerState> {
+pub fn lock(mutex: &Mutex<RunnerState>) -> MutexGuard<'_, RunnerState> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -371,7 +371,7 @@ fn aws_metrics(out: &mut Families, calls: &BTreeMap<String, OpStats>) {
 
 /// Failures of the HTTP endpoint.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ServeError {
+pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -381,7 +381,7 @@ pub(crate) enum ServeError {
 }
 
 /// Binds `addr` (done before the first run, so a taken port fails fast).
-pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })
@@ -421,7 +421,7 @@ fn route(req: &Request<Incoming>, state: &Mutex<RunnerState>) -> Response<Full<B
 }
 
 /// Serves `/healthz` and `/metrics` on `listener` until the task is dropped.
-pub(crate) async fn serve(listener: TcpListener, state: Arc<Mutex<RunnerState>>) {
+pub async fn serve(listener: TcpListener, state: Arc<Mutex<RunnerState>>) {
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,

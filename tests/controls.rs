@@ -2,8 +2,8 @@
 //! server, scim2-server): service control policies with their attachments (both read plans),
 //! console access and password facts (from the credential report, and per user without it),
 //! permissions boundaries, account names, `check`'s External ID warnings, a GovCloud
-//! organization's partition, and Identity Center user status from SCIM (paging, a wrong
-//! token, a token that never shows).
+//! organization's partition, Identity Center user status from SCIM (paging, a wrong token, a
+//! token that never shows), and the container user's output volume (README).
 
 mod support;
 
@@ -230,6 +230,16 @@ fn scps_console_facts_boundaries_and_account_names_are_exact() {
     let api = user(&mgmt, "api-only");
     assert_eq!(api["aws_console_access"], false);
     assert!(api.get("aws_password_last_changed").is_none(), "{api}");
+    // A user's permissions boundary, as a role's (GAAD; moto through
+    // scripts/moto_iam_user_boundaries.py).
+    assert_eq!(
+        user(&mgmt, "console-reader")["aws_permissions_boundary"],
+        format!("arn:aws:iam::{mgmt}:policy/developer-boundary")
+    );
+    assert!(admin.get("aws_permissions_boundary").is_none(), "{admin}");
+    // All from the credential report: no per-user call.
+    assert_eq!(calls(&out, "iam:GetLoginProfile"), 0);
+    assert_eq!(calls(&out, "iam:ListUsers"), 0);
 
     // Another plan, the same records: per root, OU and account.
     let by_target = dir.path().join("by-target.c1z");
@@ -790,4 +800,54 @@ fn scim_status_with_index_and_cursor_paging_a_wrong_token_and_no_leak() {
     );
     assert!(err.contains("https"), "{err}");
     assert!(!f.exists());
+}
+
+/// The README's container note, as the image runs orgsync: uid 10001, with no passwd entry and
+/// no home. A bind-mounted directory another user owns (`-v "$PWD/out:/data"`) is not
+/// writable for it, and the sync stops with exit 2 before any AWS call; once the directory is
+/// 10001's (`chown 10001:10001 out`, or the container runs as the directory's owner with
+/// `--user`), the same command syncs. Needs root to run as another uid (as the tests run here);
+/// elsewhere it says it was skipped.
+#[test]
+fn the_images_user_needs_a_volume_it_may_write() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    const UID: u32 = 10001;
+    let dir = support::tempdir();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if std::fs::metadata(dir.path()).unwrap().uid() != 0 {
+        eprintln!("skipped: running as uid {UID} needs root");
+        return;
+    }
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = out.join("sync.c1z");
+    let as_image = |endpoint: &str| {
+        let mut c = orgsync(endpoint);
+        c.uid(UID).gid(UID).env_remove("HOME").current_dir("/");
+        c
+    };
+    // Owned by root: refused before any AWS call (nothing listens on port 9).
+    let o = sync_with(
+        &mut as_image("http://127.0.0.1:9"),
+        &file,
+        &["--orgs", "off"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot create files in") && err.contains(out.to_str().unwrap()),
+        "{}",
+        text(&o)
+    );
+    assert!(support::files_in(&out).is_empty());
+    // The directory given to uid 10001: the same command syncs, and the files are 10001's.
+    let moto = Moto::start();
+    moto.seed("single-account.json");
+    std::os::unix::fs::chown(&out, Some(UID), Some(UID)).unwrap();
+    let o = sync_with(&mut as_image(&moto.endpoint()), &file, &["--orgs", "off"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), UID);
+    assert!(!resources_of(&C1zReader::open(&file).unwrap(), "iam_user").is_empty());
 }

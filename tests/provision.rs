@@ -18,7 +18,7 @@ use std::process::{Command, Output};
 use orgsync::model::Record;
 use orgsync::store::c1z::{C1zReader, Filter};
 use serde_json::Value;
-use support::proxy::FaultProxy;
+use support::proxy::{Fault, FaultProxy, Rule};
 use support::{Moto, orgsync, run, text};
 
 struct World {
@@ -1042,15 +1042,21 @@ fn iam_user_create_and_delete_round_trip() {
         "--path",
         "/eng/",
     ];
-    let newbie = w.ok(
-        &[&create_newbie[..], &["--tag", "team=platform"]].concat(),
-        "created",
+    let newbie_args = [&create_newbie[..], &["--tag", "team=platform"]].concat();
+    let newbie = w.ok(&newbie_args, "created");
+    // The account's name first (for the record; a failure there changes nothing).
+    assert_eq!(
+        ops(&newbie),
+        ["organizations:DescribeAccount", "iam:CreateUser"]
     );
-    assert_eq!(ops(&newbie), ["iam:CreateUser"]);
     let newbie_arn = w.arn("management", "user", "eng/newbie");
     assert_eq!(
         newbie["record"]["id"],
         format!("iam_user:{newbie_arn}").as_str()
+    );
+    assert_eq!(
+        newbie["record"]["record"]["profile"]["aws_account_name"],
+        w.manifest["management_account_name"]
     );
     let workload = w.account("workload");
     let remote = w.ok(
@@ -1065,15 +1071,83 @@ fn iam_user_create_and_delete_round_trip() {
         ],
         "created",
     );
-    assert_eq!(ops(&remote), ["sts:AssumeRole", "iam:CreateUser"]);
-    let remote_arn = w.arn("workload", "user", "remote");
-    let (dup, _) = w.prov(&create_newbie);
-    assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
-    assert!(
-        String::from_utf8_lossy(&dup.stderr).contains("EntityAlreadyExists"),
-        "{}",
-        text(&dup)
+    assert_eq!(
+        ops(&remote),
+        [
+            "organizations:DescribeAccount",
+            "sts:AssumeRole",
+            "iam:CreateUser"
+        ]
     );
+    assert_eq!(
+        remote["record"]["record"]["profile"]["aws_account_name"],
+        "workload"
+    );
+    let remote_arn = w.arn("workload", "user", "remote");
+
+    // The same request again: already-exists (exit 0), nothing created, the user's record
+    // (without the credential facts, which only the credential report gives).
+    let same = w.ok(&newbie_args, "already-exists");
+    assert_eq!(
+        ops(&same),
+        [
+            "organizations:DescribeAccount",
+            "iam:CreateUser",
+            "iam:GetUser"
+        ]
+    );
+    let mut without_credentials = newbie["record"].clone();
+    let profile = without_credentials["record"]["profile"]
+        .as_object_mut()
+        .unwrap();
+    for k in ["aws_console_access", "aws_mfa_active"] {
+        assert!(profile.remove(k).is_some(), "{k} in {profile:?}");
+    }
+    if let Some(t) = without_credentials["record"]["annotations"].as_array_mut() {
+        for a in t {
+            if let Some(o) = a.as_object_mut() {
+                o.remove("mfaStatus");
+            }
+        }
+    }
+    assert_eq!(same["record"], without_credentials, "{same:#}");
+    let remote_again = w.ok(
+        &[
+            "create-user",
+            "--type",
+            "iam_user",
+            "--user-name",
+            "remote",
+            "--account",
+            &workload,
+        ],
+        "already-exists",
+    );
+    assert_eq!(remote_again["record"]["id"], remote["record"]["id"]);
+    // Other attributes: a conflict naming them (exit 1), and nothing changes.
+    for (args, says) in [
+        (
+            create_newbie.to_vec(),
+            "already exists with tags team=platform (requested none); nothing was changed",
+        ),
+        (
+            [
+                &create_newbie[..5],
+                &["--path", "/ops/", "--tag", "team=platform"],
+            ]
+            .concat(),
+            "already exists with path /eng/ (requested /ops/); nothing was changed",
+        ),
+    ] {
+        let (conflict, _) = w.prov(&args);
+        assert_eq!(conflict.status.code(), Some(1), "{}", text(&conflict));
+        let err = String::from_utf8_lossy(&conflict.stderr);
+        assert!(
+            err.contains(&format!("IAM user {newbie_arn} {says}")),
+            "{}",
+            text(&conflict)
+        );
+    }
 
     // The next sync holds them exactly as printed.
     let (f1, r1) = w.sync();
@@ -1103,6 +1177,7 @@ fn iam_user_create_and_delete_round_trip() {
         ops(&d),
         [
             "iam:GetUser",
+            "organizations:DescribeAccount",
             "iam:DeleteLoginProfile",
             "iam:ListAccessKeys",
             "iam:DeleteAccessKey",
@@ -1136,6 +1211,10 @@ fn iam_user_create_and_delete_round_trip() {
         assert!(detail.contains(k), "{detail}");
     }
     assert_eq!(d["record"]["id"], format!("iam_user:{leaver}").as_str());
+    assert_eq!(
+        d["record"]["record"]["profile"]["aws_account_name"],
+        w.manifest["management_account_name"]
+    );
     let gone = w.ok(&delete_args("iam_user", &leaver), "not-found");
     assert_eq!(ops(&gone), ["iam:GetUser"]);
     // With --file, a user the sync does not know is refused before any AWS call.
@@ -1166,6 +1245,45 @@ fn iam_user_create_and_delete_round_trip() {
             .unwrap()
             .is_some()
     );
+}
+
+/// The account name of a created user's record: the account id when the caller may not
+/// describe the account (as a sync that cannot read the organization names it); any other
+/// failure of DescribeAccount exits 1 before anything is created.
+#[test]
+fn a_created_users_account_name_falls_back_to_the_id_only_where_a_sync_would() {
+    let mut w = World::new("provision.json");
+    let proxy = FaultProxy::start(&w.moto.endpoint());
+    w.endpoint = Some(proxy.url());
+    let mgmt = w.account("management");
+    let create = |name| ["create-user", "--type", "iam_user", "--user-name", name];
+    proxy.add(
+        Rule::new(Fault::AccessDenied)
+            .service("organizations")
+            .operation("DescribeAccount"),
+    );
+    let loner = w.ok(&create("loner"), "created");
+    assert_eq!(
+        loner["record"]["record"]["profile"]["aws_account_name"],
+        mgmt.as_str()
+    );
+    proxy.clear_rules();
+    proxy.add(
+        Rule::new(Fault::ServerError)
+            .service("organizations")
+            .operation("DescribeAccount"),
+    );
+    let (failed, _) = w.prov(&create("never"));
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("DescribeAccount"),
+        "{}",
+        text(&failed)
+    );
+    proxy.clear_rules();
+    let never = w.arn("management", "user", "never");
+    let gone = w.ok(&delete_args("iam_user", &never), "not-found");
+    assert_eq!(ops(&gone), ["iam:GetUser"]);
 }
 
 #[test]
@@ -1207,8 +1325,34 @@ fn sso_user_create_and_delete_round_trip() {
     let group_ent = format!("sso_group:{}:member", w.sso_group("Platform"));
     let m = w.ok(&grant_args(&group_ent, "sso_user", &arn), "granted");
     let mid = m["record"]["id"].as_str().unwrap().to_string();
+    // The same request again: already-exists (exit 0), the user as created.
+    let same = w.ok(
+        &[&create_cid[..], &["--email", "cid@example.com"]].concat(),
+        "already-exists",
+    );
+    assert_eq!(
+        ops(&same),
+        [
+            "sso:ListInstances",
+            "identitystore:CreateUser",
+            "identitystore:GetUserId",
+            "identitystore:DescribeUser"
+        ]
+    );
+    assert_eq!(same["record"], c["record"]);
+    // Other attributes (no email): a conflict naming them (exit 1); nothing changes.
     let (dup, _) = w.prov(&create_cid);
     assert_eq!(dup.status.code(), Some(1), "{}", text(&dup));
+    assert!(
+        String::from_utf8_lossy(&dup.stderr).contains(&format!(
+            "Identity Center user {arn} (cid@example.com) already exists with emails 'cid@example.com (primary)' (requested ''); nothing was changed"
+        )),
+        "{}",
+        text(&dup)
+    );
+    let (_, synced) = w.sync();
+    let s = synced.resource("sso_user", &arn).unwrap().expect("synced");
+    assert_eq!(Record::Resource(s).to_json(), c["record"]);
 
     let d = w.ok(&delete_args("sso_user", &arn), "deleted");
     assert_eq!(
@@ -1696,6 +1840,19 @@ fn reported_calls_are_the_operations_the_sdk_sent() {
         "--tag",
         "team=platform",
     ]));
+    // The same again: CreateUser refused (EntityAlreadyExists), then GetUser.
+    let again = check(s(&[
+        "create-user",
+        "--type",
+        "iam_user",
+        "--user-name",
+        "remote",
+        "--account",
+        &w.account("workload"),
+        "--tag",
+        "team=platform",
+    ]));
+    assert_eq!(again["status"], "already-exists", "{again}");
     check(s(&delete_args("iam_user", &remote)));
     let leaver = check(s(&delete_args(
         "iam_user",
@@ -1705,7 +1862,7 @@ fn reported_calls_are_the_operations_the_sdk_sent() {
         ops(&leaver).contains(&"iam:DeleteVirtualMFADevice".to_string()),
         "{leaver}"
     );
-    let cid = check(s(&[
+    let create_cid = s(&[
         "create-user",
         "--type",
         "sso_user",
@@ -1715,7 +1872,10 @@ fn reported_calls_are_the_operations_the_sdk_sent() {
         "Cid",
         "--family-name",
         "Example",
-    ]));
+    ]);
+    let cid = check(create_cid.clone());
+    let again = check(create_cid);
+    assert_eq!(again["status"], "already-exists", "{again}");
     let cid = cid["record"]["id"]
         .as_str()
         .unwrap()

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 
-use crate::arn::Arn;
-use crate::aws::Settings;
-use crate::ident::{ExternalId, Region, SessionName};
+use orgsync::arn::Arn;
+use orgsync::aws::Settings;
+use orgsync::ident::{ExternalId, Region, SessionName};
 
 /// `--role-arn` and the other management-role flags: an IAM role ARN by IAM's rules
 /// (`Arn::parse_role`).
@@ -18,7 +18,7 @@ pub(crate) fn parse_arn(s: &str) -> Result<Arn, String> {
 /// A value parser for a string newtype of `ident` (its error names the value, shortened).
 pub(crate) fn checked<T>(s: &str) -> Result<T, String>
 where
-    T: std::str::FromStr<Err = crate::ident::Invalid>,
+    T: std::str::FromStr<Err = orgsync::ident::Invalid>,
 {
     s.parse::<T>().map_err(|e| e.to_string())
 }

@@ -8,10 +8,10 @@
 use clap::{Args, ValueEnum};
 
 use crate::cli::args::checked;
-use crate::connector::identity_center::scim::{ScimEndpoint, ScimOptions, ScimToken};
-use crate::connector::identity_center::strategy::StrategyChoice;
-use crate::connector::identity_center::{IcMode, IcOptions};
-use crate::ident::{InstanceArn, Region};
+use orgsync::connector::identity_center::scim::{ScimEndpoint, ScimOptions, ScimToken};
+use orgsync::connector::identity_center::strategy::StrategyChoice;
+use orgsync::connector::identity_center::{IcMode, IcOptions};
+use orgsync::ident::{InstanceArn, Region};
 
 /// `--identity-center` (of `sync`, `check` and `policy`; true/false are baton-aws's
 /// BATON_GLOBAL_AWS_SSO_ENABLED values).
@@ -170,7 +170,7 @@ impl From<&IcArgs> for IcOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::identity_center::discover::PROBE_REGIONS;
+    use orgsync::connector::identity_center::PROBE_REGIONS;
 
     #[test]
     fn ic_modes_accept_baton_booleans() {

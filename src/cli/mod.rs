@@ -161,7 +161,7 @@ pub fn main() -> ExitCode {
     if let Err(e) = apply_config_file() {
         eprintln!(
             "error: {}",
-            crate::ident::bounded(&e.to_string(), MAX_ERROR_BYTES)
+            orgsync::ident::bounded(&e.to_string(), MAX_ERROR_BYTES)
         );
         return ExitCode::from(exit::USAGE);
     }
@@ -177,7 +177,7 @@ pub fn main() -> ExitCode {
             if plain.len() <= MAX_ERROR_BYTES {
                 let _ = e.print();
             } else {
-                eprint!("{}", crate::ident::bounded(&plain, MAX_ERROR_BYTES));
+                eprint!("{}", orgsync::ident::bounded(&plain, MAX_ERROR_BYTES));
             }
             return ExitCode::from(exit::USAGE);
         }
@@ -227,7 +227,7 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let msg = format!("error: {e:#}");
-            eprintln!("{}", crate::ident::bounded(&msg, MAX_ERROR_BYTES));
+            eprintln!("{}", orgsync::ident::bounded(&msg, MAX_ERROR_BYTES));
             ExitCode::from(exit::code_of(&e))
         }
     }

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::arn::AccountId;
-use crate::aws::member_roles::AccountConfig;
 use crate::cli::args::checked;
-use crate::ident::{ExternalId, OuOrRootId, RoleRef};
-use crate::sync::{DEFAULT_MEMBER_ROLE, OrgMode, PlanOptions};
+use orgsync::arn::AccountId;
+use orgsync::aws::member_roles::AccountConfig;
+use orgsync::ident::{ExternalId, OuOrRootId, RoleRef};
+use orgsync::sync::{DEFAULT_MEMBER_ROLE, OrgMode, PlanOptions};
 
 /// `--orgs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,7 +59,7 @@ fn parse_list<T>(
         .map(parse)
         .collect::<Result<_, _>>()?;
     if items.is_empty() {
-        return Err(format!("'{}' names no {what}", crate::ident::shown(s)));
+        return Err(format!("'{}' names no {what}", orgsync::ident::shown(s)));
     }
     Ok(items)
 }

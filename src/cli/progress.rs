@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::aws::CallMetrics;
-use crate::model::stats::AccountStatus;
-use crate::sync::{Event, Observer};
+use orgsync::aws::CallMetrics;
+use orgsync::model::stats::AccountStatus;
+use orgsync::sync::{Event, Observer};
 
 /// Shows progress for one run.
 pub struct Progress {

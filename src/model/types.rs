@@ -41,21 +41,30 @@ pub const ALL: [&str; 15] = [
     PERMISSION_SET_ASSIGNMENT,
 ];
 
-fn permissions(type_id: &str) -> &'static [&'static str] {
-    match type_id {
-        ROLE => &[
+/// The IAM actions behind each resource type (the `CapabilityPermissions` annotation), as a
+/// table: type id, then the actions.
+const PERMISSIONS: &[(&str, &[&str])] = &[
+    (
+        ROLE,
+        &[
             "iam:ListRoles",
             "iam:GetRole",
             "iam:ListAttachedRolePolicies",
         ],
-        GROUP => &[
+    ),
+    (
+        GROUP,
+        &[
             "iam:ListGroups",
             "iam:GetGroup",
             "iam:ListAttachedGroupPolicies",
             "iam:AddUserToGroup",
             "iam:RemoveUserFromGroup",
         ],
-        SSO_GROUP => &[
+    ),
+    (
+        SSO_GROUP,
+        &[
             "sso:ListInstances",
             "identitystore:ListGroups",
             "identitystore:ListGroupMemberships",
@@ -63,7 +72,10 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "identitystore:CreateGroupMembership",
             "identitystore:DeleteGroupMembership",
         ],
-        ACCOUNT => &[
+    ),
+    (
+        ACCOUNT,
+        &[
             "organizations:ListAccounts",
             "organizations:DescribeOrganization",
             "organizations:ListParents",
@@ -90,14 +102,20 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "iam:UpdateRoleDescription",
             "iam:GetSAMLProvider",
         ],
-        ACCOUNT_IAM => &["iam:ListAccountAliases"],
-        SSO_USER => &[
+    ),
+    (ACCOUNT_IAM, &["iam:ListAccountAliases"]),
+    (
+        SSO_USER,
+        &[
             "identitystore:ListUsers",
             "sso:ListInstances",
             "identitystore:CreateUser",
             "identitystore:DeleteUser",
         ],
-        IAM_USER => &[
+    ),
+    (
+        IAM_USER,
+        &[
             "iam:ListUsers",
             "iam:GetUser",
             "iam:ListAccessKeys",
@@ -121,14 +139,23 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "iam:DeleteUser",
             "iam:TagUser",
         ],
-        ACCESS_KEY => &["iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"],
-        PERMISSION_SET => &[
+    ),
+    (
+        ACCESS_KEY,
+        &["iam:ListAccessKeys", "iam:GetAccessKeyLastUsed"],
+    ),
+    (
+        PERMISSION_SET,
+        &[
             "sso:ListInstances",
             "sso:ListPermissionSets",
             "sso:DescribePermissionSet",
             "sso:ListManagedPoliciesInPermissionSet",
         ],
-        PERMISSION_SET_ASSIGNMENT => &[
+    ),
+    (
+        PERMISSION_SET_ASSIGNMENT,
+        &[
             "sso:ListInstances",
             "sso:ListPermissionSetsProvisionedToAccount",
             "sso:DescribePermissionSet",
@@ -141,18 +168,30 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "sso:DescribeAccountAssignmentDeletionStatus",
             "organizations:DescribeAccount",
         ],
-        ORGANIZATION => &[
+    ),
+    (
+        ORGANIZATION,
+        &[
             "organizations:ListRoots",
             "organizations:ListOrganizationalUnitsForParent",
         ],
-        ORGANIZATIONAL_UNIT => &["organizations:ListOrganizationalUnitsForParent"],
-        SERVICE_CONTROL_POLICY => &[
+    ),
+    (
+        ORGANIZATIONAL_UNIT,
+        &["organizations:ListOrganizationalUnitsForParent"],
+    ),
+    (
+        SERVICE_CONTROL_POLICY,
+        &[
             "organizations:ListPolicies",
             "organizations:DescribePolicy",
             "organizations:ListTargetsForPolicy",
             "organizations:ListPoliciesForTarget",
         ],
-        IAM_POLICY => &[
+    ),
+    (
+        IAM_POLICY,
+        &[
             "iam:ListPolicies",
             "iam:GetPolicy",
             "iam:GetPolicyVersion",
@@ -163,7 +202,10 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "iam:DetachRolePolicy",
             "iam:DetachGroupPolicy",
         ],
-        INLINE_POLICY => &[
+    ),
+    (
+        INLINE_POLICY,
+        &[
             "iam:ListUserPolicies",
             "iam:ListRolePolicies",
             "iam:ListGroupPolicies",
@@ -175,8 +217,14 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "iam:DeleteRolePolicy",
             "iam:DeleteGroupPolicy",
         ],
-        _ => &[],
-    }
+    ),
+];
+
+fn permissions(type_id: &str) -> &'static [&'static str] {
+    PERMISSIONS
+        .iter()
+        .find(|(id, _)| *id == type_id)
+        .map_or(&[], |(_, actions)| *actions)
 }
 
 fn capability_permissions(type_id: &str) -> prost_types::Any {

@@ -174,6 +174,7 @@ sdk_requests!(aws_sdk_identitystore {
     delete_group_membership: DeleteGroupMembership, DeleteGroupMembershipInputBuilder, DeleteGroupMembershipOutput, DeleteGroupMembershipError;
     describe_group_membership: DescribeGroupMembership, DescribeGroupMembershipInputBuilder, DescribeGroupMembershipOutput, DescribeGroupMembershipError;
     create_user: CreateUser, CreateUserInputBuilder, CreateUserOutput, CreateUserError;
+    get_user_id: GetUserId, GetUserIdInputBuilder, GetUserIdOutput, GetUserIdError;
     delete_user: DeleteUser, DeleteUserInputBuilder, DeleteUserOutput, DeleteUserError;
     list_group_memberships_for_member: ListGroupMembershipsForMember, ListGroupMembershipsForMemberInputBuilder, ListGroupMembershipsForMemberOutput, ListGroupMembershipsForMemberError;
 });

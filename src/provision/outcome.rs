@@ -21,6 +21,7 @@ pub enum Status {
     Revoked,
     AlreadyRevoked,
     Created,
+    AlreadyExists,
     Deleted,
     NotFound,
 }
@@ -33,6 +34,7 @@ impl Status {
             Status::Revoked => "revoked",
             Status::AlreadyRevoked => "already-revoked",
             Status::Created => "created",
+            Status::AlreadyExists => "already-exists",
             Status::Deleted => "deleted",
             Status::NotFound => "not-found",
         }
@@ -128,6 +130,9 @@ pub enum ProvisionError {
         request_id: String,
         waited_secs: u64,
     },
+    /// What a request creates exists already, unlike the request: nothing was changed.
+    #[error("{0}; nothing was changed")]
+    Conflict(String),
     /// An AWS answer lacked something it always carries.
     #[error("{0}")]
     Unexpected(String),
@@ -166,6 +171,14 @@ impl ProvisionError {
                 done: done.to_vec(),
                 error: Box::new(self),
             }
+        }
+    }
+
+    /// AWS's error code, when AWS refused a call with one.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            ProvisionError::Aws(e) => e.code.as_deref(),
+            _ => None,
         }
     }
 

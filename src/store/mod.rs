@@ -3,12 +3,12 @@
 //! time (`lock`), and scratch space lives in directories a later run can clean (`scratch`).
 //! Nothing in this module talks to AWS.
 
-pub(crate) mod atomic;
+pub mod atomic;
 pub mod c1z;
 pub mod jsonl;
 pub mod lock;
-pub(crate) mod rotate;
-pub(crate) mod scratch;
+pub mod rotate;
+pub mod scratch;
 mod writer;
 
 use std::path::PathBuf;

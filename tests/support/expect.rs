@@ -245,8 +245,16 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
         let arn = iam_arn(part, &acct, "user", &path_of(u), n);
         e.res("iam_user", &arn, parent.clone());
         // Console facts from the credential report: a login profile is console access with a
-        // password set at seeding time; moto never reports a password used. Users carry no
-        // account name (provisioning prints user records and does not know account names).
+        // password set at seeding time; moto never reports a password used.
+        e.prof("iam_user", &arn, "aws_account_name", named.clone());
+        if let Some(b) = u["permissions_boundary"].as_str() {
+            e.prof(
+                "iam_user",
+                &arn,
+                "aws_permissions_boundary",
+                resolve(b).into(),
+            );
+        }
         let console = !matches!(u["login_profile"], Value::Null | Value::Bool(false));
         e.prof("iam_user", &arn, "aws_console_access", Value::Bool(console));
         e.prof(

@@ -1,5 +1,5 @@
 //! `orgsync access`: who can reach what, with the paths of grants, from a c1z file; printed as
-//! a table, JSON or CSV. The answers come from `crate::access`; this file holds the flags, the
+//! a table, JSON or CSV. The answers come from `orgsync::access`; this file holds the flags, the
 //! help text and the printing. Nothing is printed before the whole answer is computed, so a
 //! failure prints one line on stderr and nothing on stdout.
 
@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
-use crate::access::{self, AccessError, Answer, Options, Reach, Subject, Target};
 use crate::cli::exit;
 use crate::cli::table;
+use orgsync::access::{self, AccessError, Answer, Options, Reach, Subject, Target};
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

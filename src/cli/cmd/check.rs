@@ -7,8 +7,8 @@ use comfy_table::{Table, presets};
 
 use crate::cli::cmd::inspect::Output;
 use crate::cli::ic_args::IcArgs;
-use crate::connector::identity_center::IcOptions;
-use crate::doctor::{CheckOptions, Status, run_checks};
+use orgsync::connector::identity_center::IcOptions;
+use orgsync::doctor::{CheckOptions, Status, run_checks};
 
 use crate::cli::args::AwsArgs;
 use crate::cli::exit;

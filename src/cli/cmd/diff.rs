@@ -1,17 +1,17 @@
 //! `orgsync diff`: what changed between two syncs (two c1z files, or two syncs of one file),
 //! as a table, JSON or CSV, with `--exit-code` as `git diff` has it. The comparison is
-//! `crate::diff`; this file holds the flags, the sync selection and the printing.
+//! `orgsync::diff`; this file holds the flags, the sync selection and the printing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::access::is_account_id;
 use crate::cli::exit;
 use crate::cli::table;
-use crate::diff::{self, Change, Diff, DiffError, DiffOptions, Filter, ItemKind, Side};
-use crate::store::c1z::C1zReader;
+use orgsync::access::is_account_id;
+use orgsync::diff::{self, Change, Diff, DiffError, DiffOptions, Filter, ItemKind, Side};
+use orgsync::store::c1z::C1zReader;
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

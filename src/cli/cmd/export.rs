@@ -1,5 +1,5 @@
 //! `orgsync export --format csv --dir D`: one sync of a c1z file as flat CSV tables. The
-//! tables and the atomic directory replacement are `crate::export`; this file holds the flags
+//! tables and the atomic directory replacement are `orgsync::export`; this file holds the flags
 //! and the help text.
 
 use std::path::PathBuf;
@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::exit;
-use crate::export::{self, ExportError};
-use crate::report::ReviewOptions;
-use crate::store::c1z::C1zReader;
+use orgsync::export::{self, ExportError};
+use orgsync::report::ReviewOptions;
+use orgsync::store::c1z::C1zReader;
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

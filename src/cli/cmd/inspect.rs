@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cli::table;
-use crate::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts};
-use crate::model::{Record, any, pb, profile};
-use crate::store::c1z::{C1zReader, Filter, SyncRun};
+use orgsync::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts};
+use orgsync::model::{Record, any, pb, profile};
+use orgsync::store::c1z::{C1zReader, Filter, SyncRun};
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -302,7 +302,7 @@ fn resources(reader: &C1zReader, f: &Filters, out: Output) -> anyhow::Result<()>
     }
     let names = account_names(reader)?;
     // IAM users: their console access, password and MFA facts too.
-    let users = f.resource_type.as_deref() == Some(crate::model::types::IAM_USER);
+    let users = f.resource_type.as_deref() == Some(orgsync::model::types::IAM_USER);
     // CSV: the account id and name in columns of their own.
     let csv = out == Output::Csv;
     let mut header = vec!["TYPE", "ID", "DISPLAY NAME", "ACCOUNT"];
@@ -366,8 +366,8 @@ fn resources(reader: &C1zReader, f: &Filters, out: Output) -> anyhow::Result<()>
 fn account_names(reader: &C1zReader) -> anyhow::Result<BTreeMap<String, String>> {
     let mut names = BTreeMap::new();
     for ty in [
-        crate::model::types::ACCOUNT_IAM,
-        crate::model::types::ACCOUNT,
+        orgsync::model::types::ACCOUNT_IAM,
+        orgsync::model::types::ACCOUNT,
     ] {
         let filter = Filter {
             resource_type: Some(ty.to_string()),
@@ -387,16 +387,16 @@ fn account_names(reader: &C1zReader) -> anyhow::Result<BTreeMap<String, String>>
 fn account_of(r: &pb::Resource) -> Option<String> {
     let id = r.id.as_ref()?;
     match id.resource_type.as_str() {
-        crate::model::types::ACCOUNT | crate::model::types::ACCOUNT_IAM => {
+        orgsync::model::types::ACCOUNT | orgsync::model::types::ACCOUNT_IAM => {
             Some(id.resource.clone())
         }
-        crate::model::types::ACCESS_KEY => profile_str(r, "aws_user_arn")
-            .and_then(|a| a.parse::<crate::arn::Arn>().ok())
+        orgsync::model::types::ACCESS_KEY => profile_str(r, "aws_user_arn")
+            .and_then(|a| a.parse::<orgsync::arn::Arn>().ok())
             .and_then(|a| a.account_id())
             .map(|a| a.to_string()),
         _ => id
             .resource
-            .parse::<crate::arn::Arn>()
+            .parse::<orgsync::arn::Arn>()
             .ok()
             .and_then(|a| a.account_id())
             .map(|a| a.to_string()),

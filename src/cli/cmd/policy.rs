@@ -4,12 +4,12 @@
 
 use clap::{ArgGroup, Args};
 
-use crate::arn::Partition;
 use crate::cli::ic_args::IcModeArg;
-use crate::permissions::{PolicyRequest, RoleKind, policy};
+use orgsync::arn::Partition;
+use orgsync::permissions::{PolicyRequest, RoleKind, policy};
 
 fn parse_partition(s: &str) -> Result<Partition, String> {
-    s.parse().map_err(|e: crate::arn::IdError| e.to_string())
+    s.parse().map_err(|e: orgsync::arn::IdError| e.to_string())
 }
 
 const POLICY_EXAMPLES: &str = "\
@@ -87,7 +87,7 @@ pub fn policy_cmd(args: &PolicyArgs) -> anyhow::Result<u8> {
 
 /// Prints the capability table.
 pub fn capabilities_cmd() -> anyhow::Result<u8> {
-    let c = crate::model::capabilities::capabilities();
+    let c = orgsync::model::capabilities::capabilities();
     println!("{}", serde_json::to_string_pretty(&c)?);
     Ok(crate::cli::exit::OK)
 }

@@ -9,20 +9,20 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use crate::arn::{AccountId, Arn};
-use crate::aws::member_roles::AccountConfig;
-use crate::aws::{CallMetrics, Session};
-use crate::model::Record;
-use crate::provision::call::connect_calls;
-use crate::provision::request::{self, NewUser};
-use crate::provision::verify_ids::SyncFile;
-use crate::provision::{Call, Context, Options, Outcome};
-use crate::provisioner::{self, Job, Provisioner};
-use crate::sync::plan::DEFAULT_MEMBER_ROLE;
+use orgsync::arn::{AccountId, Arn};
+use orgsync::aws::member_roles::AccountConfig;
+use orgsync::aws::{CallMetrics, Session};
+use orgsync::model::Record;
+use orgsync::provision::call::connect_calls;
+use orgsync::provision::request::{self, NewUser};
+use orgsync::provision::verify_ids::SyncFile;
+use orgsync::provision::{Call, Context, Options, Outcome};
+use orgsync::provisioner::{self, Job, Provisioner};
+use orgsync::sync::DEFAULT_MEMBER_ROLE;
 
 use crate::cli::args::{AwsArgs, checked, parse_arn, parse_duration};
 use crate::cli::exit;
-use crate::ident::{ExternalId, IdentityStoreId, Region, RoleRef};
+use orgsync::ident::{ExternalId, IdentityStoreId, Region, RoleRef};
 
 /// `--account`: a 12-digit account id.
 fn parse_account(s: &str) -> Result<AccountId, String> {
@@ -338,7 +338,7 @@ pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
                     "--type sso_user needs --given-name and --family-name".into()
                 ));
             };
-            crate::ident::identity_store_user_name(&a.user_name)
+            orgsync::ident::identity_store_user_name(&a.user_name)
                 .map_err(|e| bad(format!("--user-name: {e}")))?;
             NewUser::Sso {
                 identity_store_id: a.identity_store_id.as_ref().map(|i| i.to_string()),
@@ -525,4 +525,25 @@ fn print_outcome(output: OutputFormat, o: &Outcome) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UserType;
+    use clap::ValueEnum;
+    use orgsync::model::capabilities::{Capability, capabilities};
+
+    /// Types advertised with ACCOUNT_PROVISIONING are exactly the ones `create-user --type`
+    /// accepts.
+    #[test]
+    fn user_types_are_the_ones_capabilities_advertise() {
+        for t in capabilities().resource_types {
+            assert_eq!(
+                t.capabilities.contains(&Capability::AccountProvisioning),
+                UserType::from_str(t.id, false).is_ok(),
+                "{}",
+                t.id
+            );
+        }
+    }
 }

@@ -1,15 +1,15 @@
 //! `orgsync report --html OUT.html`: the access review of one sync of a c1z file as one
-//! self-contained HTML page, written atomically. The facts come from `crate::report`, the page
-//! from `crate::report::html`; this file holds the flags, the help text and the writing.
+//! self-contained HTML page, written atomically. The facts come from `orgsync::report`, the page
+//! from `orgsync::report::html`; this file holds the flags, the help text and the writing.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::cli::exit;
-use crate::report::{self, ReportError, ReviewOptions};
-use crate::store::atomic;
-use crate::store::c1z::{self, C1zReader};
+use orgsync::report::{self, ReportError, ReviewOptions};
+use orgsync::store::atomic;
+use orgsync::store::c1z::{self, C1zReader};
 
 const REPORT_ABOUT: &str = "\
 An access review of one sync of a c1z file, as one HTML page a person can read (no network:

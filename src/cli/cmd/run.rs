@@ -18,12 +18,12 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args};
 
-use crate::aws::CallMetrics;
-use crate::diff;
-use crate::model::stats::{AccountCounts, RecordCounts};
-use crate::schedule::Schedule;
-use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
-use crate::store::{StoreError, rotate};
+use orgsync::aws::CallMetrics;
+use orgsync::diff;
+use orgsync::model::stats::{AccountCounts, RecordCounts};
+use orgsync::schedule::Schedule;
+use orgsync::serve::{self, LastRun, RunResultKind, RunnerState, lock};
+use orgsync::store::{StoreError, rotate};
 
 use super::sync::{self as sync_cmd, Claimed, Outcome, SyncArgs};
 use crate::cli::args::parse_duration;
@@ -288,7 +288,7 @@ fn add_changes_to_summary(path: &Path, counts: &diff::Counts) -> anyhow::Result<
     o.insert("changes".into(), counts.to_json());
     let mut out = serde_json::to_string_pretty(&v)?;
     out.push('\n');
-    crate::store::atomic::write_file(path, out.as_bytes())?;
+    orgsync::store::atomic::write_file(path, out.as_bytes())?;
     Ok(())
 }
 

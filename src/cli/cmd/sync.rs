@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{ArgAction, Args};
 
-use crate::aws::{CallMetrics, Session};
-use crate::connector::iam::read::IamReadOptions;
-use crate::connector::identity_center::IcOptions;
-use crate::connector::org::scp::{ScpOptions, ScpStrategy};
-use crate::model::stats::{AccountStatus, SyncSummary};
-use crate::store::c1z::{self, C1zWriter};
-use crate::store::jsonl::{JsonlSink, JsonlTarget};
-use crate::store::lock::OutputLock;
-use crate::store::{C1zSink, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
-use crate::sync::{self, RunResult, SyncConfig};
+use orgsync::aws::{CallMetrics, Session};
+use orgsync::connector::iam::read::IamReadOptions;
+use orgsync::connector::identity_center::IcOptions;
+use orgsync::connector::org::scp::{ScpOptions, ScpStrategy};
+use orgsync::model::stats::{AccountStatus, SyncSummary};
+use orgsync::store::c1z::{self, C1zWriter};
+use orgsync::store::jsonl::{JsonlSink, JsonlTarget};
+use orgsync::store::lock::OutputLock;
+use orgsync::store::{C1zSink, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
+use orgsync::sync::{self, RunResult, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
 use crate::cli::exit;
@@ -298,7 +298,7 @@ pub async fn claim_outputs(
     let wait = args.wait_lock;
     let owned = targets.clone();
     let take = tokio::task::spawn_blocking(
-        move || -> Result<Vec<OutputLock>, crate::store::StoreError> {
+        move || -> Result<Vec<OutputLock>, orgsync::store::StoreError> {
             owned.iter().map(|t| OutputLock::acquire(t, wait)).collect()
         },
     );
@@ -550,7 +550,7 @@ fn records_table(written: &WriteReport) -> comfy_table::Table {
 
 /// AWS calls by operation.
 fn calls_table(
-    calls: &std::collections::BTreeMap<String, crate::aws::metrics::OpStats>,
+    calls: &std::collections::BTreeMap<String, orgsync::aws::metrics::OpStats>,
 ) -> comfy_table::Table {
     let mut t = table(&["AWS OPERATION", "CALLS", "REQUESTS", "THROTTLED", "ERRORS"]);
     for (op, s) in calls {

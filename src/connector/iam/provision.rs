@@ -11,11 +11,13 @@ use aws_sdk_iam::operation as iam_op;
 use aws_sdk_iam::types::AttachedPolicy;
 
 use crate::arn::{AccountId, Arn};
+use crate::aws::ErrorClass;
 use crate::connector::collector::AccountInfo;
 use crate::connector::iam::model::{Attached, Group};
 use crate::connector::iam::records::{
     group_member_grant, group_resource, iam_inline_policy, principal_policy_grant,
 };
+use crate::connector::org::account::{AccountFacts, describe_account};
 use crate::model::Record;
 use crate::policy::decode_document;
 use crate::provision::call::{Call, Context};
@@ -25,7 +27,44 @@ use crate::provision::outcome::{ProvisionError, Status};
 use crate::provision::request::{Direction, IamKind, IamPrincipal};
 use crate::provision::step::{Change, Flow, Step};
 
-/// How the sync describes `account` when it maps IAM to records.
+/// How the sync names `account` in the IAM records it writes (`aws_account_name`, on the
+/// `iam_user` records provisioning prints): the name `organizations:DescribeAccount` gives, or
+/// the account id when the caller is not in an organization or may not read it, as a sync
+/// with the same credentials does (it then syncs the caller's account alone, named by its id).
+pub(crate) async fn named_account(
+    x: &Exec<'_>,
+    account: &AccountId,
+) -> Result<AccountInfo, ProvisionError> {
+    let mut info = account_info(x.cx(), account);
+    info.is_caller = account == x.caller();
+    match x.call(&(), &describe_account(account.as_str())).await {
+        Ok(out) => {
+            let a = out.account().ok_or_else(|| {
+                ProvisionError::Unexpected(format!(
+                    "organizations:DescribeAccount answered without account {account}"
+                ))
+            })?;
+            info.name = AccountFacts::of(account.as_str(), a).name;
+        }
+        Err(e) if e.aws_class() == Some(ErrorClass::NotInOrganization) => {
+            tracing::info!(account = %account, "not in an organization: the record names the account by its id, as a sync does");
+        }
+        // A sync with these credentials cannot read the organization either (and names the
+        // account by its id); a sync with other credentials may know its name.
+        Err(e) if e.aws_class() == Some(ErrorClass::AccessDenied) => {
+            tracing::warn!(
+                account = %account,
+                error = %e,
+                "the record names the account by its id: the write role may not describe it (grant it organizations:DescribeAccount, see `orgsync policy --write`)"
+            );
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(info)
+}
+
+/// How the sync describes `account` when it maps IAM to records, as far as is known without
+/// AWS: the account named by its id (enough for the records grants embed, which carry no name).
 pub(crate) fn account_info(cx: &Context, account: &AccountId) -> AccountInfo {
     AccountInfo {
         account_id: account.clone(),

@@ -73,7 +73,8 @@ pub fn account_iam_resource(acct: &AccountInfo) -> pb::Resource {
 
 /// `r` with the `aws_account_name` of `acct` in its profile. Added where the sync writes a
 /// record, not in the copies grants and entitlements embed, which provisioning prints too
-/// without knowing account names.
+/// without knowing account names. (`iam_user` records, which nothing embeds and provisioning
+/// prints whole, carry it from [`user_resource`].)
 fn with_account_name(mut r: pb::Resource, acct: &AccountInfo) -> pb::Resource {
     let profile = r.profile.get_or_insert_with(Default::default);
     profile.fields.insert(
@@ -111,7 +112,9 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
     }
 }
 
-/// The `iam_user` resource of `u` (credential facts come from `snap`).
+/// The `iam_user` resource of `u` (credential facts come from `snap`), with the
+/// `aws_account_name` of `acct`: provisioning, which prints user records, names the account as
+/// the sync does.
 pub fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Resource {
     let mut emails: Vec<pb::user_trait::Email> = vec![];
     let mut push_email = |addr: &str| {
@@ -160,6 +163,7 @@ pub fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Re
     profile.insert("aws_user_type".into(), json!("iam"));
     profile.insert("aws_tags".into(), tags_json(&u.tags));
     profile.insert("aws_user_id".into(), json!(u.id));
+    profile.insert("aws_account_name".into(), json!(acct.name));
     if let Some(b) = &u.boundary {
         profile.insert("aws_permissions_boundary".into(), json!(b));
     }

@@ -4,8 +4,11 @@
 //! DeleteConflict, in the order AWS documents ([`BLOCKERS`]): login profile, access keys,
 //! signing certificates, SSH public keys, service-specific credentials, MFA devices
 //! (deactivated, and deleted when virtual), inline policies, attached managed policies, group
-//! memberships; a failure part-way reports what was already removed. The resulting record is
-//! the sync's `iam_user` resource.
+//! memberships; a failure part-way reports what was already removed. Creation is idempotent:
+//! when `CreateUser` answers EntityAlreadyExists, `GetUser` compares the user's path and tags
+//! with the request (the same: `already-exists`; others: a conflict, nothing changed). The
+//! resulting record is the sync's `iam_user` resource, with the account's name
+//! (`organizations:DescribeAccount`, made first, so a failure there changes nothing).
 //! Not here: access changes (`provision`), Identity Center users.
 
 use std::collections::HashMap;
@@ -15,9 +18,11 @@ use aws_sdk_iam::types::Tag;
 
 use crate::arn::AccountId;
 use crate::aws::ErrorClass;
+use crate::connector::collector::AccountInfo;
 use crate::connector::iam::model::{Credentials, IamSnapshot, User};
-use crate::connector::iam::provision::{account_info, remove_user_from_group};
+use crate::connector::iam::provision::{named_account, remove_user_from_group};
 use crate::connector::iam::records::user_resource;
+use crate::connector::org::account::describe_account;
 use crate::model::Record;
 use crate::provision::call::{Call, Context};
 use crate::provision::exec::Exec;
@@ -54,13 +59,15 @@ pub(crate) const BLOCKERS: [Blocker; 8] = [
 /// A step of creating or deleting an IAM user.
 #[derive(Debug, Clone)]
 pub(crate) enum UserStep {
-    /// `CreateUser` in `account` (the caller's when `None`).
-    Create {
-        account: Option<AccountId>,
-        user_name: String,
-        path: String,
-        tags: Vec<Tag>,
-    },
+    /// `organizations:DescribeAccount`: the name of the user's account (the caller's when
+    /// `None`) for the record.
+    AccountName(Option<AccountId>),
+    /// `CreateUser` in `account` (the caller's when `None`); EntityAlreadyExists goes on to
+    /// [`UserStep::Existing`].
+    Create(NewIamUser),
+    /// Check, after EntityAlreadyExists: `GetUser`, the same path and tags as the request
+    /// (`already-exists`) or a conflict.
+    Existing(NewIamUser),
     /// Check: `GetUser` (a user that does not exist is not found; its record otherwise).
     Get(IamPrincipal),
     /// `DeleteLoginProfile` (none is fine).
@@ -75,16 +82,36 @@ pub(crate) enum UserStep {
     Delete(IamPrincipal),
 }
 
+/// The user `create-user --type iam_user` asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct NewIamUser {
+    /// The caller's account when `None`.
+    account: Option<AccountId>,
+    user_name: String,
+    path: String,
+    tags: Vec<Tag>,
+}
+
 /// What the steps of a user change found and did.
 #[derive(Debug, Default)]
-pub(crate) struct Deletion {
+pub(crate) struct UserChange {
+    /// The user's account, named (`AccountName`).
+    account: Option<AccountInfo>,
+    /// The user as `GetUser` answered (a deletion's first check).
+    found: Option<aws_sdk_iam::types::User>,
     listed: HashMap<Blocker, Vec<String>>,
     /// What was removed so far ("access key AKIA…").
     done: Vec<String>,
-    record: Option<Record>,
 }
 
-impl Deletion {
+impl UserChange {
+    /// The account `AccountName` named.
+    fn account(&self) -> Result<&AccountInfo, ProvisionError> {
+        self.account.as_ref().ok_or_else(|| {
+            ProvisionError::Unexpected("the user's account was not named before its record".into())
+        })
+    }
+
     /// The items the `List` step of `b` found.
     fn listed(&self, b: Blocker) -> Result<Vec<String>, ProvisionError> {
         self.listed.get(&b).cloned().ok_or_else(|| {
@@ -112,23 +139,28 @@ pub(crate) fn create(
         );
     }
     let account = account.cloned().or_else(|| cx.caller.clone());
-    let mut change = Change::new(Deletion::default());
+    let mut change =
+        Change::new(UserChange::default()).then(UserStep::AccountName(account.clone()));
     if let Some(a) = &account {
         change = change.hop(a, cx);
     }
-    Ok(change.then(UserStep::Create {
+    let user = NewIamUser {
         account,
         user_name: user_name.to_string(),
         path: path.to_string(),
         tags: tag_list,
-    }))
+    };
+    Ok(change
+        .then(UserStep::Create(user.clone()))
+        .then(UserStep::Existing(user)))
 }
 
 /// `delete-resource --resource-type iam_user`.
 pub(crate) fn delete(user: &IamPrincipal, cx: &Context) -> Change<UserStep> {
-    let mut change = Change::new(Deletion::default())
+    let mut change = Change::new(UserChange::default())
         .hop(&user.account, cx)
         .then(UserStep::Get(user.clone()))
+        .then(UserStep::AccountName(Some(user.account.clone())))
         .then(UserStep::DeleteLoginProfile(user.clone()));
     for b in BLOCKERS {
         change = change
@@ -372,25 +404,21 @@ async fn service_specific_credentials(
     }
 }
 
-/// The `iam_user` resource of `u`. For a user just created, the credential facts are known
-/// (no MFA, no password or key use), as the sync reads them from the credential report; for
-/// one about to be deleted they are left out (orgsync does not read the report to delete).
-fn iam_user_record(
-    cx: &Context,
-    account: &AccountId,
-    u: &aws_sdk_iam::types::User,
-    fresh: bool,
-) -> Record {
+/// The `iam_user` resource of `u` in `acct`. For a user just created, the credential facts are
+/// known (no MFA, no password or key use), as the sync reads them from the credential report;
+/// for one found existing (to delete, or created before) they are left out (orgsync does not
+/// read the report to provision).
+fn iam_user_record(acct: &AccountInfo, u: &aws_sdk_iam::types::User, fresh: bool) -> Record {
     let user = User {
         name: u.user_name().to_string(),
         arn: u.arn().to_string(),
         id: u.user_id().to_string(),
         path: u.path().to_string(),
-        tags: u
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
+        tags: tags_of(u),
+        boundary: u
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
         ..Default::default()
     };
     let mut snap = IamSnapshot::default();
@@ -403,23 +431,69 @@ fn iam_user_record(
             },
         );
     }
-    Record::Resource(user_resource(&account_info(cx, account), &user, &snap))
+    Record::Resource(user_resource(acct, &user, &snap))
+}
+
+fn tags_of(u: &aws_sdk_iam::types::User) -> Vec<(String, String)> {
+    u.tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// `k=v,…` in key order (how a conflict shows tags).
+fn tag_text(tags: &[(String, String)]) -> String {
+    let mut sorted: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    sorted.sort();
+    if sorted.is_empty() {
+        "none".into()
+    } else {
+        sorted.join(",")
+    }
+}
+
+/// How the existing user `u` differs from the request (path; tags as a set); empty when it
+/// is what the request would have created.
+fn differences(u: &aws_sdk_iam::types::User, want: &NewIamUser) -> Vec<String> {
+    let mut out = vec![];
+    if u.path() != want.path {
+        out.push(format!("path {} (requested {})", u.path(), want.path));
+    }
+    let has = tags_of(u);
+    let asked: Vec<(String, String)> = want
+        .tags
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    if tag_text(&has) != tag_text(&asked) {
+        out.push(format!(
+            "tags {} (requested {})",
+            tag_text(&has),
+            tag_text(&asked)
+        ));
+    }
+    out
 }
 
 impl Step for UserStep {
-    type State = Deletion;
+    type State = UserChange;
 
     fn planned(&self, cx: &Context) -> Call {
+        let signer =
+            |a: &Option<AccountId>| a.as_ref().map_or_else(|| cx.mgmt(), |a| a.to_string());
         match self {
-            UserStep::Create {
-                account,
-                user_name,
-                path,
-                tags,
-            } => {
-                let signer = account.as_ref().map(|a| a.to_string());
-                create_user(user_name, path, tags).call(signer.unwrap_or_else(|| cx.mgmt()))
+            UserStep::AccountName(account) => {
+                let id = account.as_ref().map(|a| a.to_string());
+                describe_account(id.as_deref().unwrap_or("<caller's account>"))
+                    .call(cx.mgmt())
+                    .when("for the record's account name; not in an organization (or not allowed): the account id")
             }
+            UserStep::Create(u) => {
+                create_user(&u.user_name, &u.path, &u.tags).call(signer(&u.account))
+            }
+            UserStep::Existing(u) => get_user(&u.user_name)
+                .call(signer(&u.account))
+                .when("only when CreateUser answers EntityAlreadyExists: the same path and tags are already-exists, others a conflict"),
             UserStep::Get(u) => get_user(u.name()).call(u.account.as_str()),
             UserStep::DeleteLoginProfile(u) => delete_login_profile(u.name())
                 .call(u.account.as_str())
@@ -435,32 +509,60 @@ impl Step for UserStep {
         }
     }
 
-    async fn run(&self, x: &Exec<'_>, st: &mut Deletion) -> Result<Flow, ProvisionError> {
+    async fn run(&self, x: &Exec<'_>, st: &mut UserChange) -> Result<Flow, ProvisionError> {
         match self {
-            UserStep::Create {
-                account,
-                user_name,
-                path,
-                tags,
-            } => {
+            UserStep::AccountName(account) => {
                 let account = account.clone().unwrap_or_else(|| x.caller().clone());
-                let out = x
-                    .call(&account, &create_user(user_name, path, tags))
-                    .await?;
+                st.account = Some(named_account(x, &account).await?);
+                Ok(Flow::Next)
+            }
+            UserStep::Create(want) => {
+                let account = want.account.clone().unwrap_or_else(|| x.caller().clone());
+                let req = create_user(&want.user_name, &want.path, &want.tags);
+                let out = match x.call(&account, &req).await {
+                    Ok(out) => out,
+                    Err(e) if e.aws_code() == Some("EntityAlreadyExists") => {
+                        return Ok(Flow::Next);
+                    }
+                    Err(e) => return Err(e),
+                };
                 let u = out.user().ok_or_else(|| {
                     ProvisionError::Unexpected(format!(
-                        "iam:CreateUser answered without user {user_name}"
+                        "iam:CreateUser answered without user {}",
+                        want.user_name
                     ))
                 })?;
                 let detail = format!("created IAM user {}", u.arn());
-                let record = iam_user_record(x.cx(), &account, u, true);
+                let record = iam_user_record(st.account()?, u, true);
                 Ok(Flow::end(Status::Created, detail, Some(record)))
+            }
+            UserStep::Existing(want) => {
+                let account = want.account.clone().unwrap_or_else(|| x.caller().clone());
+                let got = x.call(&account, &get_user(&want.user_name)).await?;
+                let u = got.user().ok_or_else(|| {
+                    ProvisionError::Unexpected(format!(
+                        "iam:GetUser answered without user {}",
+                        want.user_name
+                    ))
+                })?;
+                let diff = differences(u, want);
+                if !diff.is_empty() {
+                    return Err(ProvisionError::Conflict(format!(
+                        "IAM user {} already exists with {}",
+                        u.arn(),
+                        diff.join(" and ")
+                    )));
+                }
+                let detail = format!(
+                    "IAM user {} already exists with the requested path and tags",
+                    u.arn()
+                );
+                let record = iam_user_record(st.account()?, u, false);
+                Ok(Flow::end(Status::AlreadyExists, detail, Some(record)))
             }
             UserStep::Get(u) => match x.call(&u.account, &get_user(u.name())).await {
                 Ok(got) => {
-                    st.record = got
-                        .user()
-                        .map(|usr| iam_user_record(x.cx(), &u.account, usr, false));
+                    st.found = got.user().cloned();
                     Ok(Flow::Next)
                 }
                 Err(e) if e.is_not_found() => {
@@ -503,12 +605,16 @@ impl Step for UserStep {
             UserStep::Delete(u) => {
                 x.call(&u.account, &delete_user(u.name())).await?;
                 let detail = deleted(&format!("IAM user {}", u.arn), &st.done);
-                Ok(Flow::end(Status::Deleted, detail, st.record.take()))
+                let record = match &st.found {
+                    Some(found) => Some(iam_user_record(st.account()?, found, false)),
+                    None => None,
+                };
+                Ok(Flow::end(Status::Deleted, detail, record))
             }
         }
     }
 
-    fn failed(st: &Deletion, e: ProvisionError) -> ProvisionError {
+    fn failed(st: &UserChange, e: ProvisionError) -> ProvisionError {
         e.after(&st.done)
     }
 }

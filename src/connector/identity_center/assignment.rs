@@ -11,7 +11,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_organizations::operation as org_op;
 use aws_sdk_ssoadmin::operation as sso_op;
 use aws_sdk_ssoadmin::types::{
     AccountAssignmentOperationStatus, ListAccountAssignmentsFilter, PrincipalType, StatusValues,
@@ -23,7 +22,7 @@ use crate::connector::identity_center::model::PermissionSet;
 use crate::connector::identity_center::object_records::{
     account_grant, binding_grant, permission_set,
 };
-use crate::connector::org::account::{AccountFacts, account_resource};
+use crate::connector::org::account::{AccountFacts, account_resource, describe_account};
 use crate::model::Record;
 use crate::model::ids::PermissionSetRef;
 use crate::provision::call::{Call, Context};
@@ -140,15 +139,6 @@ pub(crate) fn account_assignment(
         .then(step(poll))
 }
 
-fn describe_account(
-    account: &AccountId,
-) -> Req<org_op::describe_account::builders::DescribeAccountInputBuilder> {
-    Req::new(|p| {
-        org_op::describe_account::DescribeAccountInput::builder()
-            .account_id(p.put("AccountId", account.as_str()))
-    })
-}
-
 fn describe_permission_set(
     t: &Target,
 ) -> Req<sso_op::describe_permission_set::builders::DescribePermissionSetInputBuilder> {
@@ -253,7 +243,7 @@ impl Step for Assign {
         let m = cx.mgmt();
         let t = &self.t;
         match self.op {
-            AssignOp::DescribeAccount => describe_account(&t.account)
+            AssignOp::DescribeAccount => describe_account(t.account.as_str())
                 .call(m)
                 .when("refuses the change unless the account is ACTIVE"),
             AssignOp::DescribePermissionSet => describe_permission_set(t).call(m),
@@ -307,7 +297,7 @@ async fn check_account(
     t: &Target,
 ) -> Result<Flow, ProvisionError> {
     let acct = t.account.as_str();
-    let described = x.call(&(), &describe_account(&t.account)).await?;
+    let described = x.call(&(), &describe_account(t.account.as_str())).await?;
     let a = described.account().ok_or_else(|| {
         ProvisionError::Unexpected(format!(
             "organizations:DescribeAccount answered without account {acct}"

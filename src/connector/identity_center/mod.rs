@@ -14,6 +14,7 @@
 pub mod assignment;
 mod convert;
 pub(crate) mod discover;
+pub use discover::PROBE_REGIONS;
 pub mod membership;
 pub mod model;
 pub mod object_records;

@@ -3,12 +3,16 @@
 //! --resource-type sso_user`, as steps ([`SsoUserStep`]). Deletion first removes the user's
 //! group memberships: AWS drops a deleted user's memberships itself, moto leaves them behind
 //! pointing at the deleted user (docs/moto-notes.md §6), so removing them first is right on
-//! both; a failure part-way reports what was already removed. The resulting record is the
-//! sync's `sso_user` resource.
+//! both; a failure part-way reports what was already removed. Creation is idempotent: when
+//! `CreateUser` answers ConflictException, the user of that name (`GetUserId`,
+//! `DescribeUser`) is compared with the request: the same display name, given and family
+//! name and emails are `already-exists`, others a conflict (nothing changed). The resulting
+//! record is the sync's `sso_user` resource.
 //! Not here: IAM users (`connector::iam::users`), memberships of their own (`membership`).
 
 use aws_sdk_identitystore::operation as ids_op;
-use aws_sdk_identitystore::types::{Email, MemberId, Name};
+use aws_sdk_identitystore::types::{AlternateIdentifier, Email, MemberId, Name, UniqueAttribute};
+use aws_smithy_types::Document;
 
 use crate::connector::identity_center::ic_user_of;
 use crate::connector::identity_center::membership::{
@@ -41,8 +45,14 @@ pub(crate) struct NewSsoUser {
 pub(crate) enum SsoUserStep {
     /// `ListInstances`: the identity store when the request names none.
     FindStore(Store),
-    /// `CreateUser`: the end of the creation.
+    /// `CreateUser`: the end of the creation, unless the user name is taken
+    /// (ConflictException).
     Create(Store, NewSsoUser),
+    /// After a ConflictException: `GetUserId` of the user name.
+    FindExisting(Store, NewSsoUser),
+    /// `DescribeUser` of the user found: the same attributes are `already-exists`, others a
+    /// conflict.
+    Existing(Store, NewSsoUser),
     /// Check: `DescribeUser` (a user that does not exist is not found; its record otherwise).
     Describe(SsoPrincipal),
     /// The user's memberships (`ListGroupMembershipsForMember`, every page).
@@ -57,6 +67,8 @@ pub(crate) enum SsoUserStep {
 #[derive(Debug, Default)]
 pub(crate) struct UserChange {
     store: Option<String>,
+    /// The id of the user a creation found under its name.
+    existing: Option<String>,
     memberships: Option<Vec<String>>,
     /// What was removed so far ("membership …").
     done: Vec<String>,
@@ -78,7 +90,10 @@ pub(crate) fn create(
     if store.known.is_none() {
         change = change.then(SsoUserStep::FindStore(store.clone()));
     }
-    change.then(SsoUserStep::Create(store, user))
+    change
+        .then(SsoUserStep::Create(store.clone(), user.clone()))
+        .then(SsoUserStep::FindExisting(store.clone(), user.clone()))
+        .then(SsoUserStep::Existing(store, user))
 }
 
 /// `delete-resource --resource-type sso_user`.
@@ -123,11 +138,87 @@ fn create_user(
 fn describe_user(
     u: &SsoPrincipal,
 ) -> Req<ids_op::describe_user::builders::DescribeUserInputBuilder> {
+    describe_user_id(&u.store.identity_store_id, u.id())
+}
+
+fn describe_user_id(
+    store: &str,
+    user_id: &str,
+) -> Req<ids_op::describe_user::builders::DescribeUserInputBuilder> {
     Req::new(|p| {
         ids_op::describe_user::DescribeUserInput::builder()
-            .identity_store_id(p.put("IdentityStoreId", &u.store.identity_store_id))
-            .user_id(p.put("UserId", u.id()))
+            .identity_store_id(p.put("IdentityStoreId", store))
+            .user_id(p.put("UserId", user_id))
     })
+}
+
+/// `GetUserId` of the user named `user_name` (its `userName` unique attribute).
+fn get_user_id(
+    store: &str,
+    user_name: &str,
+) -> Req<ids_op::get_user_id::builders::GetUserIdInputBuilder> {
+    let unique = UniqueAttribute::builder()
+        .attribute_path("userName")
+        .attribute_value(Document::String(user_name.to_string()))
+        .build()
+        .expect("both fields of the unique attribute are set");
+    Req::new(|p| {
+        p.put("UserName", user_name);
+        ids_op::get_user_id::GetUserIdInput::builder()
+            .identity_store_id(p.put("IdentityStoreId", store))
+            .alternate_identifier(AlternateIdentifier::UniqueAttribute(unique))
+    })
+}
+
+/// How the existing user `u` differs from the request (display name, given and family name,
+/// emails in order, the first primary); empty when it is what the request would have created.
+fn differences(u: &IcUser, want: &NewSsoUser) -> Vec<String> {
+    let mut out = vec![];
+    let mut differ = |what: &str, has: String, asked: String| {
+        if has != asked {
+            out.push(format!("{what} '{has}' (requested '{asked}')"));
+        }
+    };
+    differ(
+        "display name",
+        u.display_name.clone().unwrap_or_default(),
+        want.display_name.clone(),
+    );
+    differ(
+        "given name",
+        u.name.given.clone().unwrap_or_default(),
+        want.given_name.clone(),
+    );
+    differ(
+        "family name",
+        u.name.family.clone().unwrap_or_default(),
+        want.family_name.clone(),
+    );
+    let has: Vec<String> = u
+        .emails
+        .iter()
+        .map(|e| {
+            if e.primary {
+                format!("{} (primary)", e.value)
+            } else {
+                e.value.clone()
+            }
+        })
+        .collect();
+    let asked: Vec<String> = want
+        .emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            if i == 0 {
+                format!("{e} (primary)")
+            } else {
+                e.clone()
+            }
+        })
+        .collect();
+    differ("emails", has.join(", "), asked.join(", "));
+    out
 }
 
 fn list_memberships(
@@ -191,6 +282,12 @@ impl Step for SsoUserStep {
         match self {
             SsoUserStep::FindStore(s) => list_instances(&s.region).call(m),
             SsoUserStep::Create(store, u) => create_user(store.planned(), u).call(m),
+            SsoUserStep::FindExisting(store, u) => get_user_id(store.planned(), &u.user_name)
+                .call(m)
+                .when("only when CreateUser answers ConflictException (the user name is taken)"),
+            SsoUserStep::Existing(store, _) => describe_user_id(store.planned(), "<found above>")
+                .call(m)
+                .when("after GetUserId: the same attributes are already-exists, others a conflict"),
             SsoUserStep::Describe(u) => describe_user(u).call(m),
             SsoUserStep::ListMemberships(u) => list_memberships(u).call(m),
             SsoUserStep::RemoveMemberships(u) => {
@@ -210,14 +307,57 @@ impl Step for SsoUserStep {
             }
             SsoUserStep::Create(store, u) => {
                 let store_id = store.id(&st.store)?;
-                let out = x
+                let out = match x
                     .call(store.region.as_str(), &create_user(store_id, u))
-                    .await?;
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) if e.aws_code() == Some("ConflictException") => return Ok(Flow::Next),
+                    Err(e) => return Err(e),
+                };
                 let user_id = out.user_id();
                 let arn = ids::sso_user_arn(&store.region, store_id, user_id);
                 let record = created_record(&store.region, store_id, user_id, u);
                 let detail = format!("created Identity Center user {arn}");
                 Ok(Flow::end(Status::Created, detail, Some(record)))
+            }
+            SsoUserStep::FindExisting(store, u) => {
+                let store_id = store.id(&st.store)?;
+                let req = get_user_id(store_id, &u.user_name);
+                let out = x.call(store.region.as_str(), &req).await?;
+                st.existing = Some(out.user_id().to_string());
+                Ok(Flow::Next)
+            }
+            SsoUserStep::Existing(store, want) => {
+                let store_id = store.id(&st.store)?;
+                let user_id = st.existing.clone().ok_or_else(|| {
+                    ProvisionError::Unexpected("the existing user was not found first".into())
+                })?;
+                let out = x
+                    .call(store.region.as_str(), &describe_user_id(store_id, &user_id))
+                    .await?;
+                let facts = ic_user_of(&out);
+                let arn = ids::sso_user_arn(&store.region, store_id, &user_id);
+                let diff = differences(&facts, want);
+                if !diff.is_empty() {
+                    return Err(ProvisionError::Conflict(format!(
+                        "Identity Center user {arn} ({}) already exists with {}",
+                        want.user_name,
+                        diff.join(" and ")
+                    )));
+                }
+                let inst = instance_of(&IdentityStoreRef {
+                    region: store.region.clone(),
+                    identity_store_id: store_id.to_string(),
+                    kind: "user".into(),
+                    id: user_id.clone(),
+                });
+                let record = Record::Resource(user_resource(&inst, &facts));
+                let detail = format!(
+                    "Identity Center user {arn} ({}) already exists with the requested attributes",
+                    want.user_name
+                );
+                Ok(Flow::end(Status::AlreadyExists, detail, Some(record)))
             }
             SsoUserStep::Describe(u) => {
                 match x.call(u.store.region.as_str(), &describe_user(u)).await {

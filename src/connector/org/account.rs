@@ -1,9 +1,14 @@
 //! One organization account as `organizations:DescribeAccount` answers it ([`AccountFacts`]):
-//! whether it is ACTIVE (provisioning changes Identity Center access only in active accounts),
-//! and the `account` resource an account grant embeds ([`account_resource`]).
+//! the request provisioning sends ([`describe_account`]), whether the account is ACTIVE
+//! (provisioning changes Identity Center access only in active accounts), its name (the
+//! `aws_account_name` of the IAM user records provisioning prints), and the `account` resource
+//! an account grant embeds ([`account_resource`]).
 //! Not here: the accounts of a sync (read per OU node, with the outcome of their sync, in the
 //! parent module).
 
+use aws_sdk_organizations::operation::describe_account::{
+    DescribeAccountInput, builders::DescribeAccountInputBuilder,
+};
 use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
 use serde_json::json;
 
@@ -12,6 +17,12 @@ use crate::model::build::{resource, rid};
 use crate::model::pb;
 use crate::model::profile::to_struct;
 use crate::model::types as rt;
+use crate::provision::operations::Req;
+
+/// `organizations:DescribeAccount` of `account` (a 12-digit id, or a plan's placeholder).
+pub(crate) fn describe_account(account: &str) -> Req<DescribeAccountInputBuilder> {
+    Req::new(|p| DescribeAccountInput::builder().account_id(p.put("AccountId", account)))
+}
 
 /// What organizations:DescribeAccount answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -305,6 +305,7 @@ fn profiles_carry_console_facts_boundaries_and_the_account_name() {
     );
     for id in [
         "account_iam:111122223333",
+        "iam_user:arn:aws:iam::111122223333:user/alice@example.com",
         "group:arn:aws:iam::111122223333:group/ops",
         "role:arn:aws:iam::111122223333:role/deploy",
         "access-key:AKIA1",
