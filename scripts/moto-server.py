@@ -35,6 +35,10 @@ IAM: scripts/moto_iam_user_boundaries.py gives users permissions boundaries
 (PutUserPermissionsBoundary, DeleteUserPermissionsBoundary, CreateUser's PermissionsBoundary),
 answered by GetUser and GetAccountAuthorizationDetails as AWS does; moto 5.2.5 has role
 boundaries only. Installed the same way.
+
+Organizations: scripts/moto_organizations_not_in_use.py answers DescribeAccount outside an
+organization with AWSOrganizationsNotInUseException, as AWS does (moto 5.2.5 answers
+AccountNotFoundException). Installed the same way.
 """
 
 from __future__ import annotations
@@ -111,10 +115,12 @@ def main() -> None:
             iam_models.aws_managed_policies_data = json.dumps(_selected(spec, catalogue))
 
     import moto_iam_user_boundaries  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_organizations_not_in_use
     import moto_sso_provisioning
 
     moto_sso_provisioning.install()
     moto_iam_user_boundaries.install()
+    moto_organizations_not_in_use.install()
 
     from moto.server import main as moto_main
 
