@@ -1,5 +1,6 @@
 //! Reading a c1z v1 file of any baton-sdk version: the zstd payload is decompressed to a
-//! temp copy (`envelope`), the copy is brought up to the current schema (`migrate`), one sync
+//! temp copy (`envelope`), the copy is brought up to the current schema (`migrate`) and old
+//! grant records are backfilled (`expand::sqlite::backfill`, as baton-sdk does on open), one sync
 //! is chosen (`syncs`), and its rows are listed with filters. The user's file is never
 //! written. Not here: writing (`writer`).
 
@@ -64,7 +65,15 @@ impl C1zReader {
         conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY;")
             .map_err(|e| refuse(format!("its SQLite database is damaged: {e}")))?;
         let upgrade = migrate::upgrade(&mut conn).map_err(|e| refuse(e.to_string()))?;
-        backfill_hook(&conn, &upgrade)?;
+        if !upgrade.syncs_not_backfilled.is_empty() {
+            // baton-sdk's backfill of old files on open: GrantExpandable moves out of `data`
+            // into `expansion` (grant-expansion.md R2), so every layout reads alike.
+            crate::expand::sqlite::backfill(&conn).map_err(|e| {
+                refuse(format!(
+                    "its grants of the old layout cannot be brought to the current one: {e}"
+                ))
+            })?;
+        }
         let upgraded = start.elapsed();
         let selection = syncs::select(&conn, sync_id).map_err(|e| match e {
             SelectError::Store(e) => refuse(format!("its sync runs cannot be read: {e}")),
@@ -307,15 +316,4 @@ fn unlink(db: TempPath) -> Option<TempPath> {
     } else {
         Some(db)
     }
-}
-
-/// Runs right after the schema upgrade, before a sync is chosen: the place of the
-/// grant-expansion backfill of old files (baton-sdk's `backfillGrantExpansionColumn`: for each
-/// sync in `upgrade.syncs_not_backfilled`, move GrantExpandable out of `data` into
-/// `expansion` and set `grants_backfilled = 1`). That backfill is `expand::sqlite::backfill`,
-/// on the grant-expansion branch; once merged, call it here (`conn` is not inside a
-/// transaction). Until then nothing is moved, and reading stays correct: `join_expansion`
-/// keeps a GrantExpandable found in `data`.
-fn backfill_hook(_conn: &Connection, _upgrade: &Upgrade) -> Result<(), StoreError> {
-    Ok(())
 }
