@@ -7,10 +7,12 @@
 //!   no storage.
 //! - [`sqlite`]: runs it on an open c1z v1 database (`expand_sync`) and migrates files of the
 //!   old layout (`backfill`, R2).
+//! - [`file`]: a whole c1z file in, an expanded one out, atomically (`expand_c1z`).
 //!
-//! Not here: opening or saving c1z files, adding missing columns to old files, the CLI.
+//! Not here: the c1z envelope and schema upgrade (`store::c1z`), the CLI.
 
 pub mod engine;
+pub mod file;
 mod graph;
 mod intern;
 pub mod sqlite;
@@ -22,6 +24,7 @@ mod sqlite_tests;
 mod tests;
 
 pub use engine::{Derived, GraphBuilder, Holder, Outcome, Plan, Updated};
+pub use file::{ExpandFileError, FileOptions, FileReport, expand_c1z};
 
 /// What to do when a GrantExpandable names an entitlement whose resource is not the grant's
 /// principal (R5).

@@ -14,6 +14,7 @@ mod writer;
 use std::path::PathBuf;
 
 use crate::model::Record;
+use crate::model::stats::{ExpansionStats, SECTION, SyncType};
 
 pub use writer::{SinkSet, Unit, WriteReport};
 
@@ -43,6 +44,8 @@ pub enum StoreError {
     },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("grant expansion failed: {0}")]
+    Expand(#[from] crate::expand::ExpandError),
     #[error("a stored record does not decode: {0}")]
     Decode(#[from] prost::DecodeError),
     #[error("writing {label} to the {sink} sink: {source}")]
@@ -58,16 +61,64 @@ pub enum StoreError {
     Abandoned,
 }
 
+/// What every sink receives at the end of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// What goes into the c1z sync run's `stats` besides the record counts (orgsync's
+    /// section).
+    pub stats: serde_json::Value,
+    /// `full`, or `partial` when the run did not read the whole organization.
+    pub sync_type: SyncType,
+}
+
+impl From<serde_json::Value> for RunEnd {
+    /// A full sync with these stats.
+    fn from(stats: serde_json::Value) -> RunEnd {
+        RunEnd {
+            stats,
+            sync_type: SyncType::Full,
+        }
+    }
+}
+
+/// What a sink did when it finished, beyond the records it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// Grant expansion's figures, when the sink expanded grants.
+    pub expansion: Option<ExpansionStats>,
+}
+
 /// A destination for records. `write` receives one unit at a time; `finish` makes the output
 /// final (atomically, for files). A sink dropped without `finish` leaves no output behind.
 pub trait Sink: Send {
     fn name(&self) -> &'static str;
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
-    fn finish(self: Box<Self>, extra_stats: &serde_json::Value) -> Result<(), StoreError>;
+    fn finish(self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError>;
 }
 
-/// The c1z file as a sink.
-pub struct C1zSink(pub c1z::C1zWriter);
+/// The c1z file as a sink; with [`C1zSink::expanding`], grants are expanded at the end (as a
+/// baton connector's one-shot sync does) before the stats are counted and the file is put in
+/// place, so a failed expansion leaves the previous file untouched.
+pub struct C1zSink {
+    writer: c1z::C1zWriter,
+    expand: Option<crate::expand::Options>,
+}
+
+impl C1zSink {
+    /// Writes the records as they come; no expansion.
+    pub fn new(writer: c1z::C1zWriter) -> C1zSink {
+        C1zSink {
+            writer,
+            expand: None,
+        }
+    }
+
+    /// Expands grants with `options` when the run finishes.
+    pub fn expanding(mut self, options: crate::expand::Options) -> C1zSink {
+        self.expand = Some(options);
+        self
+    }
+}
 
 impl Sink for C1zSink {
     fn name(&self) -> &'static str {
@@ -75,18 +126,47 @@ impl Sink for C1zSink {
     }
 
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        self.0.write(records)
+        self.writer.write(records)
     }
 
-    fn finish(self: Box<Self>, extra_stats: &serde_json::Value) -> Result<(), StoreError> {
-        let mut stats = self.0.stats()?;
-        if let (Some(s), Some(extra)) = (stats.as_object_mut(), extra_stats.as_object()) {
+    fn finish(mut self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError> {
+        let mut finished = Finished::default();
+        if let Some(options) = &self.expand {
+            let start = std::time::Instant::now();
+            let report = self.writer.expand(options, &mut ())?;
+            let e = ExpansionStats::of(&report, start.elapsed().as_millis() as u64);
+            if report.dropped.source_mismatch > 0 {
+                tracing::warn!(
+                    edges = report.dropped.source_mismatch,
+                    "grant expansion skipped edges whose source entitlement is not the grant principal's"
+                );
+            }
+            tracing::info!(
+                derived = e.derived_grants,
+                updated = e.updated_grants,
+                edges = e.edges,
+                ms = e.duration_ms,
+                "grants expanded"
+            );
+            finished.expansion = Some(e);
+        }
+        let mut stats = self.writer.stats()?;
+        if let (Some(s), Some(extra)) = (stats.as_object_mut(), end.stats.as_object()) {
             for (k, v) in extra {
                 s.insert(k.clone(), v.clone());
             }
+            if let (Some(e), Some(serde_json::Value::Object(section))) =
+                (&finished.expansion, s.get_mut(SECTION))
+            {
+                section.insert(
+                    "expansion".into(),
+                    serde_json::to_value(e).unwrap_or_default(),
+                );
+            }
         }
-        self.0.finish(&stats)?;
-        Ok(())
+        self.writer.set_sync_type(end.sync_type);
+        self.writer.finish(&stats)?;
+        Ok(finished)
     }
 }
 

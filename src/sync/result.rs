@@ -11,7 +11,7 @@ use crate::aws::AwsError;
 use crate::aws::metrics::OpStats;
 use crate::model::stats::{
     AccountCounts, AccountOutcome, AccountStatus, PhaseError, PhaseStats, RunReport, RunStats,
-    SecondPassStats,
+    Scope, SecondPassStats, SyncType,
 };
 
 /// A phase that is not per account (Identity Center), run after the accounts.
@@ -49,6 +49,8 @@ pub struct RunResult {
     pub stopped: Option<String>,
     /// The second pass over throttled or timed-out accounts, if there was one.
     pub second_pass: Option<SecondPassStats>,
+    /// What the run covers (`sync::run` fills it in once the accounts and phases ended).
+    pub scope: Scope,
 }
 
 impl RunResult {
@@ -58,6 +60,41 @@ impl RunResult {
             .iter()
             .any(|a| matches!(a.status, AccountStatus::Failed { .. }))
             || self.phases.iter().any(|p| p.error.is_some())
+    }
+
+    /// What a run with these outcomes covers: `partial` when account `filters` were given,
+    /// when an account of the run was skipped or failed (except accounts in `inactive`, which
+    /// the organization lists as suspended or closing: they hold no usable access), or when a
+    /// phase failed.
+    pub fn scope_of(
+        &self,
+        filters: Vec<String>,
+        inactive: &std::collections::BTreeSet<crate::arn::AccountId>,
+    ) -> Scope {
+        let accounts_not_read: Vec<_> = self
+            .accounts
+            .iter()
+            .filter(|a| a.status != AccountStatus::Ok && !inactive.contains(&a.account_id))
+            .map(|a| a.account_id.clone())
+            .collect();
+        let failed_phases: Vec<String> = self
+            .phases
+            .iter()
+            .filter(|p| p.error.is_some())
+            .map(|p| p.name.clone())
+            .collect();
+        let partial =
+            !filters.is_empty() || !accounts_not_read.is_empty() || !failed_phases.is_empty();
+        Scope {
+            sync_type: if partial {
+                SyncType::Partial
+            } else {
+                SyncType::Full
+            },
+            filters,
+            accounts_not_read,
+            failed_phases,
+        }
     }
 
     /// True if at least one account was read.
@@ -91,6 +128,8 @@ impl RunResult {
                 .filter(|a| matches!(a.status, AccountStatus::Failed { .. }))
                 .cloned()
                 .collect(),
+            scope: Some(self.scope.clone()),
+            expansion: None,
             run: self.report(calls),
         }
     }
@@ -129,6 +168,7 @@ mod tests {
             duration: Duration::ZERO,
             stopped: None,
             second_pass: None,
+            scope: Scope::default(),
         };
         assert_eq!(r.account_counts(), AccountCounts::default());
         assert!(!r.partial() && !r.any_ok());
@@ -166,6 +206,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             stopped: None,
             second_pass: None,
+            scope: Scope::default(),
         };
         assert!(r.partial());
         let report = r.report(&BTreeMap::new());

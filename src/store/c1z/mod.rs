@@ -5,6 +5,7 @@
 //! brings it up to the current schema as baton-sdk does (`migrate`), chooses one sync
 //! (`syncs`) and queries it. Nothing here knows about AWS.
 
+mod edit;
 mod envelope;
 mod migrate;
 mod reader;
@@ -27,6 +28,8 @@ use crate::model::{any, pb};
 use super::StoreError;
 use super::atomic::{parent_dir, temp_path};
 
+pub use crate::model::stats::SyncType;
+pub use edit::C1zEditor;
 pub use migrate::Upgrade;
 pub use reader::{C1zReader, Filter};
 pub use schema::DDL;
