@@ -12,7 +12,8 @@ pub mod progress;
 pub mod signals;
 
 use cmd::{
-    access as access_cmd, check as check_cmd, diff as diff_cmd, policy as policy_cmd,
+    access as access_cmd, check as check_cmd, diff as diff_cmd, expand as expand_cmd,
+    policy as policy_cmd,
     provision as provision_cmd, run as run_cmd, sync as sync_cmd,
 };
 
@@ -95,6 +96,8 @@ pub enum Command {
     Access(Box<access_cmd::AccessArgs>),
     /// What changed between two syncs (two c1z files, or two syncs of one file).
     Diff(Box<diff_cmd::DiffArgs>),
+    /// Expand grants of a c1z file as baton-sdk does (derived grants with their sources).
+    Expand(Box<expand_cmd::ExpandArgs>),
     /// Print the least-privilege IAM policy (JSON) for the enabled features.
     Policy(policy_cmd::PolicyArgs),
     /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
@@ -211,6 +214,7 @@ pub fn main() -> ExitCode {
             Command::DeleteResource(a) => provision_cmd::run_delete_resource(*a).await,
             Command::Access(a) => access_cmd::run(*a),
             Command::Diff(a) => diff_cmd::run(*a),
+            Command::Expand(a) => expand_cmd::run(*a),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
         }
