@@ -128,7 +128,12 @@ fn grants_of(file: &Path) -> Grants {
         let p = g.principal.as_ref().unwrap().id.clone().unwrap();
         let sources = g
             .sources
-            .map(|s| s.sources.into_iter().map(|(k, v)| (k, v.is_direct)).collect())
+            .map(|s| {
+                s.sources
+                    .into_iter()
+                    .map(|(k, v)| (k, v.is_direct))
+                    .collect()
+            })
             .unwrap_or_default();
         let immutable = any::find::<pb::GrantImmutable>(&g.annotations).is_some();
         let k = (g.entitlement.unwrap().id, p.resource_type, p.resource);
@@ -164,7 +169,11 @@ fn expand_writes_the_worked_example_s_grants_to_a_copy_then_in_place_adds_nothin
 
     let o = expand(&[s(&input), "--file", s(&out), "-o", "json"], tmp.path());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(std::fs::read(&input).unwrap(), before, "the input is untouched");
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        before,
+        "the input is untouched"
+    );
     assert_eq!(grants_of(&out), worked_example_expanded());
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["report"]["grants_created"], 5, "{report}");
@@ -189,7 +198,11 @@ fn expand_writes_the_worked_example_s_grants_to_a_copy_then_in_place_adds_nothin
     );
     assert_eq!(grants_of(&out), worked_example_expanded());
     assert_eq!(files_in(dir.path()), ["in.c1z", "out.c1z"]);
-    assert!(files_in(tmp.path()).is_empty(), "{:?}", files_in(tmp.path()));
+    assert!(
+        files_in(tmp.path()).is_empty(),
+        "{:?}",
+        files_in(tmp.path())
+    );
 
     // `inspect` shows the derived grants of the file.
     let o = run(orgsync("http://127.0.0.1:9").args([
@@ -252,7 +265,11 @@ fn a_mismatched_source_fails_as_baton_sdk_does_unless_skipped() {
         "{}",
         text(&o)
     );
-    assert_eq!(grants_of(&input).len(), 2, "no grant derived from the dropped edge");
+    assert_eq!(
+        grants_of(&input).len(),
+        2,
+        "no grant derived from the dropped edge"
+    );
 }
 
 #[test]
@@ -264,7 +281,11 @@ fn bad_input_is_refused_in_one_line_with_exit_2_and_no_litter() {
     let bytes = std::fs::read(&good).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("text.c1z", b"hello, world\n".to_vec(), "C1ZF header"),
-        ("truncated.c1z", bytes[..bytes.len() / 2].to_vec(), "truncated"),
+        (
+            "truncated.c1z",
+            bytes[..bytes.len() / 2].to_vec(),
+            "truncated",
+        ),
         ("v3.c1z", b"C1Z3\0rest".to_vec(), "--storage-engine sqlite"),
         ("empty.c1z", vec![], "empty"),
     ];
@@ -286,9 +307,16 @@ fn bad_input_is_refused_in_one_line_with_exit_2_and_no_litter() {
     let o = expand(&[s(&missing)], tmp.path());
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"));
-    let o = expand(&[s(&good), "--sync-id", "2zzzzzzzzzzzzzzzzzzzzzzzzzz"], tmp.path());
+    let o = expand(
+        &[s(&good), "--sync-id", "2zzzzzzzzzzzzzzzzzzzzzzzzzz"],
+        tmp.path(),
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(files_in(tmp.path()).is_empty(), "{:?}", files_in(tmp.path()));
+    assert!(
+        files_in(tmp.path()).is_empty(),
+        "{:?}",
+        files_in(tmp.path())
+    );
     let mut left = files_in(dir.path());
     left.retain(|f| !cases.iter().any(|(n, _, _)| n == f));
     assert_eq!(left, ["good.c1z"], "no temp file next to the inputs");

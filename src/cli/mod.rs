@@ -13,8 +13,7 @@ pub mod signals;
 
 use cmd::{
     access as access_cmd, check as check_cmd, diff as diff_cmd, expand as expand_cmd,
-    policy as policy_cmd,
-    provision as provision_cmd, run as run_cmd, sync as sync_cmd,
+    policy as policy_cmd, provision as provision_cmd, run as run_cmd, sync as sync_cmd,
 };
 
 use std::process::ExitCode;

@@ -62,12 +62,16 @@ pub fn expand_c1z(
     let start = Instant::now();
     let editor = C1zEditor::open(input, options.sync_id.as_deref())?;
     let sync = editor.sync().clone();
-    let report =
-        super::sqlite::expand_sync(editor.connection(), &sync.sync_id, &options.expand, observer)
-            .map_err(|source| ExpandFileError::Expand {
-                path: input.to_path_buf(),
-                source,
-            })?;
+    let report = super::sqlite::expand_sync(
+        editor.connection(),
+        &sync.sync_id,
+        &options.expand,
+        observer,
+    )
+    .map_err(|source| ExpandFileError::Expand {
+        path: input.to_path_buf(),
+        source,
+    })?;
     let duration_ms = start.elapsed().as_millis() as u64;
     let stats = ExpansionStats::of(&report, duration_ms);
     editor.refresh_counts(|s| {

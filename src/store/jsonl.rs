@@ -83,9 +83,8 @@ impl Sink for JsonlSink {
     /// Derived grants of an expansion are not written here: the lines are the records as
     /// read (the direct grants, with their GrantExpandable annotations).
     fn finish(mut self: Box<Self>, _end: &RunEnd) -> Result<Finished, StoreError> {
-        match self.out.take() {
-            Some(Out::File(f)) => f.commit()?,
-            _ => {}
+        if let Some(Out::File(f)) = self.out.take() {
+            f.commit()?;
         }
         Ok(Finished::default())
     }

@@ -189,6 +189,61 @@ mod tests {
     }
 
     #[test]
+    fn the_scope_is_partial_with_filters_accounts_not_read_or_failed_phases() {
+        use std::collections::BTreeSet;
+        let id = |s: &str| -> crate::arn::AccountId { s.parse().unwrap() };
+        let suspended = AccountStatus::Skipped {
+            reason: "account is SUSPENDED".into(),
+        };
+        let mut r = RunResult {
+            accounts: vec![
+                outcome("111111111111", AccountStatus::Ok),
+                outcome("222222222222", suspended),
+            ],
+            phases: vec![],
+            notes: vec![],
+            duration: Duration::ZERO,
+            stopped: None,
+            second_pass: None,
+            scope: Scope::default(),
+        };
+        let inactive = BTreeSet::from([id("222222222222")]);
+        // A suspended account the organization lists as such holds no usable access.
+        let s = r.scope_of(vec![], &inactive);
+        assert_eq!(s.sync_type, SyncType::Full);
+        assert!(s.reasons().is_empty());
+        // Skipped for another reason (or failed): partial, naming the account.
+        let s = r.scope_of(vec![], &BTreeSet::new());
+        assert_eq!(s.sync_type, SyncType::Partial);
+        assert_eq!(s.accounts_not_read, [id("222222222222")]);
+        assert_eq!(s.reasons(), ["1 account not read"]);
+        // Filters.
+        let s = r.scope_of(vec!["--accounts 111111111111".into()], &inactive);
+        assert_eq!(s.sync_type, SyncType::Partial);
+        assert_eq!(s.reasons(), ["filtered by --accounts 111111111111"]);
+        // A failed phase.
+        r.phases.push(PhaseOutcome {
+            name: "identity center".into(),
+            records: 0,
+            error: Some(AwsError::local(
+                "sso",
+                "ListInstances",
+                ErrorClass::AccessDenied,
+                "denied",
+            )),
+        });
+        let s = r.scope_of(vec![], &inactive);
+        assert_eq!(s.sync_type, SyncType::Partial);
+        assert_eq!(s.failed_phases, ["identity center"]);
+        assert_eq!(s.reasons(), ["phase identity center failed"]);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"sync_type": "partial", "failed_phases": ["identity center"]})
+        );
+    }
+
+    #[test]
     fn a_failed_phase_makes_the_run_partial_and_shows_its_class() {
         let r = RunResult {
             accounts: vec![outcome("111111111111", AccountStatus::Ok)],

@@ -15,9 +15,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::exit;
 use crate::expand::{self, ExpandFileError, FileOptions, Phase, SourceMismatch};
-use crate::store::{StoreError, atomic, scratch};
 use crate::store::c1z::check_writable;
 use crate::store::lock::OutputLock;
+use crate::store::{StoreError, atomic, scratch};
 
 use super::inspect::Output;
 
@@ -63,7 +63,13 @@ pub struct ExpandArgs {
     pub no_progress: bool,
 
     /// `table`: a line on stderr; `json`: the report on stdout.
-    #[arg(long, short = 'o', env = "ORGSYNC_OUTPUT", value_enum, default_value = "table")]
+    #[arg(
+        long,
+        short = 'o',
+        env = "ORGSYNC_OUTPUT",
+        value_enum,
+        default_value = "table"
+    )]
     pub output: Output,
 
     /// When another orgsync run holds the output's lock, wait up to DURATION for it.

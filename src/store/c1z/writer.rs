@@ -16,7 +16,9 @@ use crate::store::atomic::{AtomicFile, io_err};
 use crate::store::scratch::ScratchDir;
 
 use super::schema::DDL;
-use super::{MAGIC, SyncType, check_writable, compute_stats, format_timestamp, new_sync_id, split_expansion};
+use super::{
+    MAGIC, SyncType, check_writable, compute_stats, format_timestamp, new_sync_id, split_expansion,
+};
 
 /// Writes one full sync into a new c1z file.
 pub struct C1zWriter {
