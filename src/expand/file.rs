@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::model::stats::{ExpansionStats, SECTION};
+use crate::model::stats::SECTION;
 use crate::store::StoreError;
 use crate::store::c1z::{C1zEditor, Choice};
 
@@ -73,7 +73,7 @@ pub fn expand_c1z(
         source,
     })?;
     let duration_ms = start.elapsed().as_millis() as u64;
-    let stats = ExpansionStats::of(&report, duration_ms);
+    let stats = report.stats(duration_ms);
     editor.refresh_counts(|s| {
         if let Some(serde_json::Value::Object(section)) = s.get_mut(SECTION)
             && let Ok(v) = serde_json::to_value(&stats)

@@ -16,7 +16,6 @@ pub mod file;
 mod graph;
 mod intern;
 pub mod sqlite;
-mod wire;
 
 #[cfg(test)]
 mod sqlite_tests;
@@ -83,6 +82,20 @@ pub struct Report {
     /// Derived grant ids that were already the id of another grant of the sync; that
     /// row's `data` was replaced, as baton-sdk's upsert does (§7).
     pub id_collisions: u64,
+}
+
+impl Report {
+    /// The figures a sync's stats and summary carry, for a run that took `duration_ms`.
+    pub fn stats(&self, duration_ms: u64) -> crate::model::stats::ExpansionStats {
+        let d = &self.dropped;
+        crate::model::stats::ExpansionStats {
+            derived_grants: self.grants_created,
+            updated_grants: self.grants_updated,
+            edges: self.edges,
+            dropped_edges: d.source_missing + d.destination_missing + d.source_mismatch,
+            duration_ms,
+        }
+    }
 }
 
 /// Failures of an expansion, each naming the record involved.

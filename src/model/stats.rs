@@ -235,20 +235,6 @@ pub struct ExpansionStats {
     pub duration_ms: u64,
 }
 
-impl ExpansionStats {
-    /// The figures of an expansion `report` that took `duration_ms`.
-    pub fn of(report: &crate::expand::Report, duration_ms: u64) -> ExpansionStats {
-        let d = &report.dropped;
-        ExpansionStats {
-            derived_grants: report.grants_created,
-            updated_grants: report.grants_updated,
-            edges: report.edges,
-            dropped_edges: d.source_missing + d.destination_missing + d.source_mismatch,
-            duration_ms,
-        }
-    }
-}
-
 /// The `orgsync` section of a c1z sync run's `stats`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

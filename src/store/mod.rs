@@ -45,7 +45,7 @@ pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("grant expansion failed: {0}")]
-    Expand(#[from] crate::expand::ExpandError),
+    Expand(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("a stored record does not decode: {0}")]
     Decode(#[from] prost::DecodeError),
     #[error("writing {label} to the {sink} sink: {source}")]
@@ -96,12 +96,23 @@ pub trait Sink: Send {
     fn finish(self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError>;
 }
 
+/// A step run on the c1z database when the run finishes, before the stats are counted and
+/// the file is put in place (grant expansion: `expand::sqlite::finish_step`). It gets the
+/// connection and the sync id, and returns its figures; its failure abandons the file.
+pub type FinishStep = Box<
+    dyn FnOnce(
+            &rusqlite::Connection,
+            &str,
+        ) -> Result<ExpansionStats, Box<dyn std::error::Error + Send + Sync>>
+        + Send,
+>;
+
 /// The c1z file as a sink; with [`C1zSink::expanding`], grants are expanded at the end (as a
 /// baton connector's one-shot sync does) before the stats are counted and the file is put in
 /// place, so a failed expansion leaves the previous file untouched.
 pub struct C1zSink {
     writer: c1z::C1zWriter,
-    expand: Option<crate::expand::Options>,
+    expand: Option<FinishStep>,
 }
 
 impl C1zSink {
@@ -113,9 +124,9 @@ impl C1zSink {
         }
     }
 
-    /// Expands grants with `options` when the run finishes.
-    pub fn expanding(mut self, options: crate::expand::Options) -> C1zSink {
-        self.expand = Some(options);
+    /// Runs `expand` (grant expansion) when the run finishes.
+    pub fn expanding(mut self, expand: FinishStep) -> C1zSink {
+        self.expand = Some(expand);
         self
     }
 }
@@ -131,23 +142,9 @@ impl Sink for C1zSink {
 
     fn finish(mut self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError> {
         let mut finished = Finished::default();
-        if let Some(options) = &self.expand {
-            let start = std::time::Instant::now();
-            let report = self.writer.expand(options, &mut ())?;
-            let e = ExpansionStats::of(&report, start.elapsed().as_millis() as u64);
-            if report.dropped.source_mismatch > 0 {
-                tracing::warn!(
-                    edges = report.dropped.source_mismatch,
-                    "grant expansion skipped edges whose source entitlement is not the grant principal's"
-                );
-            }
-            tracing::info!(
-                derived = e.derived_grants,
-                updated = e.updated_grants,
-                edges = e.edges,
-                ms = e.duration_ms,
-                "grants expanded"
-            );
+        if let Some(expand) = self.expand.take() {
+            let e = expand(self.writer.connection(), self.writer.sync_id())
+                .map_err(StoreError::Expand)?;
             finished.expansion = Some(e);
         }
         let mut stats = self.writer.stats()?;

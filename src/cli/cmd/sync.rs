@@ -462,7 +462,7 @@ fn open_sinks(
     if let Some(f) = file {
         let sink = C1zSink::new(C1zWriter::create(f)?);
         sinks.push(Box::new(match expand {
-            Some(o) => sink.expanding(o),
+            Some(o) => sink.expanding(crate::expand::sqlite::finish_step(o)),
             None => sink,
         }));
     }

@@ -5,6 +5,7 @@
 //! brings it up to the current schema as baton-sdk does (`migrate`), chooses one sync
 //! (`syncs`) and queries it. Nothing here knows about AWS.
 
+pub mod backfill;
 mod edit;
 mod envelope;
 mod migrate;

@@ -1,6 +1,6 @@
 //! Reading a c1z v1 file of any baton-sdk version: the zstd payload is decompressed to a
 //! temp copy (`envelope`), the copy is brought up to the current schema (`migrate`) and old
-//! grant records are backfilled (`expand::sqlite::backfill`, as baton-sdk does on open), one sync
+//! grant records are backfilled (`backfill`, as baton-sdk does on open), one sync
 //! is chosen (`syncs`), and its rows are listed with filters. The user's file is never
 //! written. Not here: writing (`writer`).
 
@@ -319,7 +319,7 @@ pub(super) fn prepare(
     if !upgrade.syncs_not_backfilled.is_empty() {
         // baton-sdk's backfill of old files on open: GrantExpandable moves out of `data`
         // into `expansion` (grant-expansion.md R2), so every layout reads alike.
-        crate::expand::sqlite::backfill(conn).map_err(|e| {
+        super::backfill::backfill(conn).map_err(|e| {
             refuse(format!(
                 "its grants of the old layout cannot be brought to the current one: {e}"
             ))

@@ -67,16 +67,11 @@ impl C1zWriter {
         self.sync_type = sync_type;
     }
 
-    /// Expands the grants written so far (`expand::sqlite::expand_sync`), in one transaction:
-    /// derived grants become rows of this sync. Call it after the last [`C1zWriter::write`]
-    /// and before [`C1zWriter::finish`], so the stats count them; on failure nothing of the
-    /// expansion is written (and the caller abandons the file).
-    pub fn expand(
-        &self,
-        options: &crate::expand::Options,
-        observer: &mut dyn crate::expand::Observer,
-    ) -> Result<crate::expand::Report, crate::expand::ExpandError> {
-        crate::expand::sqlite::expand_sync(&self.conn, &self.sync_id, options, observer)
+    /// The database being written (not inside a transaction between writes), e.g. for grant
+    /// expansion (`expand::sqlite::expand_sync`) after the last write and before
+    /// [`C1zWriter::finish`], so the stats count what it adds.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// Writes `records` in one transaction: all of them or none.
