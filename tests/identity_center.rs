@@ -852,6 +852,21 @@ fn modes_off_auto_on_and_a_caller_that_may_not_list_instances() {
     assert_eq!(phases[0]["error"]["class"], "access_denied");
     let reader = C1zReader::open(&on).unwrap();
     assert!(!resources_of(&reader, "iam_user").is_empty());
+    // Without Identity Center the sync is not the whole truth: baton's `partial` type, the
+    // failed phase in its scope, and the summary says so.
+    assert_eq!(reader.sync().sync_type, "partial");
+    let stats = reader.sync().stats.clone().unwrap();
+    assert_eq!(
+        stats["orgsync"]["scope"]["failed_phases"],
+        json!(["identity center"])
+    );
+    assert_eq!(summary(&on)["scope"]["sync_type"], "partial");
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("Sync type: partial (phase identity center failed)"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
