@@ -346,6 +346,25 @@ fn every_historic_layout_opens_with_every_inspect_subcommand() {
             .collect();
         assert_eq!(ge.len(), scale - 1, "{}: expandable grants", layout.name);
         assert!(ge.iter().all(|g| !g.entitlement_ids.is_empty()));
+        // Opening backfilled the old layouts as baton-sdk does: GrantExpandable moved into
+        // `expansion`, pending, and every sync marked backfilled.
+        let conn = reader.connection();
+        let pending: i64 = conn
+            .query_row(
+                "select count(*) from v1_grants where sync_id = ?1 and needs_expansion = 1 and expansion is not null",
+                [&sel.sync.sync_id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(pending, scale as i64 - 1, "{}: pending rows", layout.name);
+        let not_backfilled: i64 = conn
+            .query_row(
+                "select count(*) from v1_sync_runs where grants_backfilled = 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(not_backfilled, 0, "{}", layout.name);
         let records = layouts::records(scale);
         assert_eq!(
             grants, records.grants,

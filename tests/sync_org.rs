@@ -298,6 +298,17 @@ fn an_unreachable_member_is_recorded_and_the_others_complete() {
     );
     let stats = reader.sync().stats.clone().unwrap();
     assert_eq!(stats["orgsync"]["accounts"]["failed"], 1);
+    // Not the whole organization: baton's `partial` type, the account in its scope (the
+    // suspended one, which holds no usable access, is not).
+    assert_eq!(reader.sync().sync_type, "partial");
+    assert_eq!(
+        stats["orgsync"]["scope"]["accounts_not_read"],
+        serde_json::json!([prod])
+    );
+    assert!(
+        stderr.contains("Sync type: partial (1 account not read)"),
+        "{stderr}"
+    );
     assert_eq!(
         stats["orgsync"]["failed_accounts"][0]["account_id"],
         prod.as_str()

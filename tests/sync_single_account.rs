@@ -155,8 +155,53 @@ fn syncs_one_account_with_exact_records() {
     }
     assert_eq!(ents, want);
 
-    // Grants.
-    let grants = reader.grants(&all).unwrap();
+    // Grants: the direct ones (expansion's derived grants are checked below).
+    let (derived, grants): (Vec<pb::Grant>, Vec<pb::Grant>) = reader
+        .grants(&all)
+        .unwrap()
+        .into_iter()
+        .partition(support::expect::is_derived);
+    // Expansion ran at the end: group policies reach the members (shallow), and every
+    // derived grant names its source entitlement and carries no GrantExpandable.
+    let admin = format!("iam_policy:{}:attached", aws_policy("AdministratorAccess"));
+    let admins = format!("group:{}:member", arn("group", "admins"));
+    let derived_keys: std::collections::BTreeMap<(String, String), Vec<String>> = derived
+        .iter()
+        .map(|g| {
+            let p = g.principal.as_ref().unwrap().id.as_ref().unwrap();
+            (
+                (
+                    g.entitlement.as_ref().unwrap().id.clone(),
+                    p.resource.clone(),
+                ),
+                g.sources
+                    .as_ref()
+                    .unwrap()
+                    .sources
+                    .keys()
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect();
+    // Carol also reaches it through the breakglass role she may assume (a diamond: one
+    // grant, both sources).
+    let breakglass = format!("role:{}:assignment", arn("role", "breakglass"));
+    for (u, sources) in [
+        ("alice@example.com", vec![admins.clone()]),
+        ("humans/carol", vec![admins.clone(), breakglass]),
+    ] {
+        assert_eq!(
+            derived_keys.get(&(admin.clone(), arn("user", u))),
+            Some(&sources),
+            "{u} gets AdministratorAccess: {derived_keys:#?}"
+        );
+    }
+    assert!(
+        derived
+            .iter()
+            .all(|g| any::find::<pb::GrantExpandable>(&g.annotations).is_none())
+    );
     let gids: BTreeSet<String> = grants.iter().map(|g| g.id.clone()).collect();
     let member = |g: &str, u: &str| {
         format!(
@@ -462,7 +507,8 @@ fn syncs_one_account_with_exact_records() {
         ),
     );
 
-    // JSON lines hold exactly the c1z's records.
+    // JSON lines hold exactly the c1z's records as read: without expansion's derived grants
+    // and the sources it gave direct grants.
     let from_jsonl: Vec<Record> = std::fs::read_to_string(&jsonl)
         .unwrap()
         .lines()
@@ -471,8 +517,16 @@ fn syncs_one_account_with_exact_records() {
     let mut a: Vec<String> = reader
         .records()
         .unwrap()
-        .iter()
-        .map(orgsync::store::jsonl::line)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Grant(g) if support::expect::is_derived(&g) => None,
+            Record::Grant(mut g) => {
+                g.sources = None;
+                Some(Record::Grant(g))
+            }
+            r => Some(r),
+        })
+        .map(|r| orgsync::store::jsonl::line(&r))
         .collect();
     let mut b: Vec<String> = from_jsonl.iter().map(orgsync::store::jsonl::line).collect();
     a.sort();
@@ -650,7 +704,23 @@ fn inspect_reads_what_sync_wrote() {
     );
     let stats_json: serde_json::Value =
         serde_json::from_str(&inspect(&["stats", "-o", "json"])).unwrap();
-    assert_eq!(stats_json["counts"]["grants"], 22);
+    let derived = C1zReader::open(&c1z)
+        .unwrap()
+        .grants(&Filter::default())
+        .unwrap()
+        .iter()
+        .filter(|g| support::expect::is_derived(g))
+        .count();
+    assert!(derived > 0, "grants were expanded");
+    assert_eq!(stats_json["counts"]["grants"], 22 + derived);
+    assert_eq!(
+        stats_json["sync"]["stats"]["orgsync"]["expansion"]["derived_grants"],
+        derived
+    );
+    assert!(
+        stats.contains(&format!("Grant expansion: {derived} derived grants")),
+        "{stats}"
+    );
     let g: serde_json::Value = serde_json::from_str(&inspect(&[
         "grants",
         "--entitlement",
@@ -668,7 +738,14 @@ fn inspect_reads_what_sync_wrote() {
         "json",
     ]))
     .unwrap();
-    assert_eq!(p.as_array().unwrap().len(), 2, "bob is in two groups");
+    let direct = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| !g.to_string().contains("GrantImmutable"))
+            .count()
+    };
+    assert_eq!(direct(&p), 2, "bob is in two groups");
     let r: serde_json::Value = serde_json::from_str(&inspect(&[
         "resources",
         "--resource-type",

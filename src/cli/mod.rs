@@ -12,8 +12,8 @@ pub mod progress;
 pub mod signals;
 
 use cmd::{
-    access as access_cmd, check as check_cmd, diff as diff_cmd, policy as policy_cmd,
-    provision as provision_cmd, run as run_cmd, sync as sync_cmd,
+    access as access_cmd, check as check_cmd, diff as diff_cmd, expand as expand_cmd,
+    policy as policy_cmd, provision as provision_cmd, run as run_cmd, sync as sync_cmd,
 };
 
 use std::process::ExitCode;
@@ -99,6 +99,8 @@ pub enum Command {
     Report(Box<crate::cli::cmd::report::ReportArgs>),
     /// Write one sync of a c1z file as flat CSV tables (names and accounts resolved).
     Export(Box<crate::cli::cmd::export::ExportArgs>),
+    /// Expand grants of a c1z file as baton-sdk does (derived grants with their sources).
+    Expand(Box<expand_cmd::ExpandArgs>),
     /// Print the least-privilege IAM policy (JSON) for the enabled features.
     Policy(policy_cmd::PolicyArgs),
     /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
@@ -219,6 +221,7 @@ pub fn main() -> ExitCode {
             Command::Diff(a) => diff_cmd::run(*a),
             Command::Report(a) => crate::cli::cmd::report::run(*a),
             Command::Export(a) => crate::cli::cmd::export::run(*a),
+            Command::Expand(a) => expand_cmd::run(*a),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
         }

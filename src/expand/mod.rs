@@ -7,14 +7,15 @@
 //!   no storage.
 //! - [`sqlite`]: runs it on an open c1z v1 database (`expand_sync`) and migrates files of the
 //!   old layout (`backfill`, R2).
+//! - [`file`]: a whole c1z file in, an expanded one out, atomically (`expand_c1z`).
 //!
-//! Not here: opening or saving c1z files, adding missing columns to old files, the CLI.
+//! Not here: the c1z envelope and schema upgrade (`store::c1z`), the CLI.
 
 pub mod engine;
+pub mod file;
 mod graph;
 mod intern;
 pub mod sqlite;
-mod wire;
 
 #[cfg(test)]
 mod sqlite_tests;
@@ -22,6 +23,7 @@ mod sqlite_tests;
 mod tests;
 
 pub use engine::{Derived, GraphBuilder, Holder, Outcome, Plan, Updated};
+pub use file::{ExpandFileError, FileOptions, FileReport, expand_c1z};
 
 /// What to do when a GrantExpandable names an entitlement whose resource is not the grant's
 /// principal (R5).
@@ -80,6 +82,20 @@ pub struct Report {
     /// Derived grant ids that were already the id of another grant of the sync; that
     /// row's `data` was replaced, as baton-sdk's upsert does (§7).
     pub id_collisions: u64,
+}
+
+impl Report {
+    /// The figures a sync's stats and summary carry, for a run that took `duration_ms`.
+    pub fn stats(&self, duration_ms: u64) -> crate::model::stats::ExpansionStats {
+        let d = &self.dropped;
+        crate::model::stats::ExpansionStats {
+            derived_grants: self.grants_created,
+            updated_grants: self.grants_updated,
+            edges: self.edges,
+            dropped_edges: d.source_missing + d.destination_missing + d.source_mismatch,
+            duration_ms,
+        }
+    }
 }
 
 /// Failures of an expansion, each naming the record involved.

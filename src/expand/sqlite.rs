@@ -1,9 +1,9 @@
 //! Grant expansion on an open, decompressed c1z v1 database: reads one sync's pending rows
 //! (R1), the entitlement rows they name and the holder grants, runs [`super::engine`], and
-//! writes the result in one transaction (R19, R20). Also the R2 backfill for files of the
-//! old layout. Assumes the current columns exist (`expansion`, `needs_expansion`,
-//! `supports_diff`, `grants_backfilled`); adding them to old files is the reader's job, as
-//! are opening and saving the file.
+//! writes the result in one transaction (R19, R20). Assumes the current columns exist
+//! (`expansion`, `needs_expansion`, `supports_diff`, `grants_backfilled`) and old grant
+//! records are backfilled (R2); both are the c1z reader's job (`store::c1z`), as are opening
+//! and saving the file.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -17,8 +17,8 @@ use crate::store::c1z::format_timestamp;
 
 use super::engine::{GraphBuilder, Holder, sources_message};
 use super::intern::Interner;
-use super::wire;
 use super::{ChangeKind, ExpandError, GrantChange, Observer, Options, Phase, Report};
+use crate::model::wire;
 
 /// A destination entitlement as derived grants need it.
 struct EntitlementRow {
@@ -49,7 +49,7 @@ fn bytes(v: ValueRef<'_>) -> Option<&[u8]> {
 /// `conn` must not be inside a transaction. Fails without writing anything when a
 /// GrantExpandable names an entitlement of another resource than the grant's principal
 /// (unless [`super::SourceMismatch::Skip`]), when a record does not decode, or when the sync
-/// still has `grants_backfilled = 0` (call [`backfill`] first).
+/// still has `grants_backfilled = 0` (`store::c1z::backfill` first).
 ///
 /// While it runs, the connection's page cache is raised to [`CACHE_KIB`] (if smaller) and put
 /// back afterwards. Durability is the caller's choice: on a disposable decompressed copy,
@@ -342,76 +342,27 @@ fn expand_in_transaction(
 const REBUILT_INDEXES: &[&str] = &["idx_grants_principal_id_v1"];
 const REBUILD_FROM: u64 = if cfg!(test) { 1 } else { 50_000 };
 
-/// What [`backfill`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct BackfillReport {
-    /// Syncs that had `grants_backfilled = 0`.
-    pub syncs: u64,
-    /// Their grant rows with `expansion IS NULL`, read.
-    pub grants_read: u64,
-    /// Rows whose GrantExpandable moved to `expansion` (`needs_expansion = 1`).
-    pub grants_moved: u64,
-}
-
-/// The R2 migration of files written before the `expansion` column was filled: for every
-/// sync with `grants_backfilled = 0`, each grant row with `expansion IS NULL` whose record
-/// carries a GrantExpandable with at least one non-blank entitlement id gets it moved out of
-/// `data` into `expansion`, with `needs_expansion = 1`; then the sync gets
-/// `grants_backfilled = 1`. One transaction; `conn` must not be inside one.
-pub fn backfill(conn: &Connection) -> Result<BackfillReport, ExpandError> {
-    let tx = conn.unchecked_transaction()?;
-    let syncs: Vec<String> = {
-        let mut stmt =
-            tx.prepare("select sync_id from v1_sync_runs where grants_backfilled = 0 order by id")?;
-        stmt.query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    };
-    let mut report = BackfillReport {
-        syncs: syncs.len() as u64,
-        ..BackfillReport::default()
-    };
-    for sync_id in &syncs {
-        let mut moves: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::new();
-        {
-            let mut stmt = tx.prepare(
-                "select id, external_id, data from v1_grants where sync_id = ?1 and expansion is null order by id",
-            )?;
-            let mut rows = stmt.query([sync_id])?;
-            while let Some(r) = rows.next()? {
-                report.grants_read += 1;
-                let rowid: i64 = r.get(0)?;
-                let Some(data) = bytes(r.get_ref(2)?) else {
-                    return Err(ExpandError::BadGrant {
-                        rowid,
-                        grant: text(r, 1)?.to_string(),
-                        why: "its data column is not a blob".into(),
-                    });
-                };
-                match wire::take_expandable(data) {
-                    Ok(Some(m)) => moves.push((rowid, m.data, m.expansion)),
-                    Ok(None) => {}
-                    Err(e) => {
-                        return Err(ExpandError::BadGrant {
-                            rowid,
-                            grant: text(r, 1)?.to_string(),
-                            why: format!("its record does not decode: {e}"),
-                        });
-                    }
-                }
-            }
+/// Grant expansion as the step a c1z sink runs when a sync finishes
+/// (`store::C1zSink::expanding`): [`expand_sync`] on the sync being written, logged, its
+/// figures returned for the stats and the summary.
+pub fn finish_step(options: Options) -> crate::store::FinishStep {
+    Box::new(move |conn: &Connection, sync_id: &str| {
+        let start = std::time::Instant::now();
+        let report = expand_sync(conn, sync_id, &options, &mut ())?;
+        let e = report.stats(start.elapsed().as_millis() as u64);
+        if report.dropped.source_mismatch > 0 {
+            tracing::warn!(
+                edges = report.dropped.source_mismatch,
+                "grant expansion skipped edges whose source entitlement is not the grant principal's"
+            );
         }
-        let mut update = tx.prepare(
-            "update v1_grants set expansion = ?1, needs_expansion = 1, data = ?2 where id = ?3",
-        )?;
-        for (rowid, data, expansion) in &moves {
-            update.execute(params![expansion, data, rowid])?;
-        }
-        report.grants_moved += moves.len() as u64;
-        tx.execute(
-            "update v1_sync_runs set grants_backfilled = 1 where sync_id = ?1",
-            [sync_id],
-        )?;
-    }
-    tx.commit()?;
-    Ok(report)
+        tracing::info!(
+            derived = e.derived_grants,
+            updated = e.updated_grants,
+            edges = e.edges,
+            ms = e.duration_ms,
+            "grants expanded"
+        );
+        Ok(e)
+    })
 }

@@ -16,8 +16,9 @@ use crate::model::build::{entitlement, rid, stub};
 use crate::model::{Record, any, pb};
 use crate::store::c1z::{C1zReader, C1zWriter, DDL};
 
-use super::sqlite::{backfill, expand_sync};
+use super::sqlite::expand_sync;
 use super::{ChangeKind, ExpandError, GrantChange, Observer, Options, Phase};
+use crate::store::c1z::backfill::backfill;
 
 /// Records what the adapter reports.
 #[derive(Default)]

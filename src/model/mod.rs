@@ -11,6 +11,7 @@ pub mod profile;
 pub mod record;
 pub mod stats;
 pub mod types;
+pub(crate) mod wire;
 
 pub use record::{Kind, Record};
 

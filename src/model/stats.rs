@@ -159,6 +159,82 @@ pub struct RunReport {
     pub second_pass: Option<SecondPassStats>,
 }
 
+/// The `sync_type` of a sync orgsync writes (baton-sdk's `connectorstore.SyncType` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncType {
+    /// The whole organization was read: a consumer may take the sync as the whole truth.
+    #[default]
+    Full,
+    /// Only part of it was read (filters, accounts skipped or failed, a failed phase): what
+    /// is missing must not be read as revoked. baton-sdk writes this type for targeted syncs
+    /// and never takes it as a full snapshot (its cleanup and compaction keep full syncs).
+    Partial,
+}
+
+impl SyncType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncType::Full => "full",
+            SyncType::Partial => "partial",
+        }
+    }
+}
+
+/// What a sync covers: `full`, or `partial` with why (the part of the organization read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Scope {
+    pub sync_type: SyncType,
+    /// The account filters given (`--accounts …`, `--ous …`, `--exclude-accounts …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
+    /// Accounts of the run that were skipped or failed, so none of their records are in the
+    /// sync.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts_not_read: Vec<AccountId>,
+    /// Organization-wide phases (e.g. Identity Center) that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_phases: Vec<String>,
+}
+
+impl Scope {
+    /// Why the sync is partial, in words (empty for a full one).
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out = vec![];
+        if !self.filters.is_empty() {
+            out.push(format!("filtered by {}", self.filters.join(" ")));
+        }
+        if !self.accounts_not_read.is_empty() {
+            let n = self.accounts_not_read.len();
+            out.push(format!(
+                "{n} account{} not read",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        for p in &self.failed_phases {
+            out.push(format!("phase {p} failed"));
+        }
+        out
+    }
+}
+
+/// What grant expansion wrote into a sync (grant-expansion.md), in its stats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExpansionStats {
+    /// Derived grants written as new rows (with `sources` and GrantImmutable).
+    pub derived_grants: u64,
+    /// Existing grants that gained `sources`.
+    pub updated_grants: u64,
+    /// Distinct expandable edges between entitlements.
+    pub edges: u64,
+    /// Edges dropped because an end has no entitlement row (e.g. a trust principal in an
+    /// account not read).
+    pub dropped_edges: u64,
+    pub duration_ms: u64,
+}
+
 /// The `orgsync` section of a c1z sync run's `stats`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -166,6 +242,14 @@ pub struct RunStats {
     pub accounts: AccountCounts,
     /// The failed accounts only.
     pub failed_accounts: Vec<AccountOutcome>,
+    /// What the sync covers (absent in files of older orgsync versions, which wrote every
+    /// sync as `full`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// Grant expansion at the end of the sync; absent when it did not run
+    /// (`--expand-grants=false`, or files of older orgsync versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<ExpansionStats>,
     #[serde(flatten)]
     pub run: RunReport,
 }
@@ -195,6 +279,13 @@ pub struct SyncSummary {
     pub accounts: Vec<AccountOutcome>,
     #[serde(default)]
     pub records: RecordCounts,
+    /// What the sync covers (`full`, or `partial` and why).
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    /// Grant expansion at the end (derived grants are not in `records`); null when it did
+    /// not run.
+    #[serde(default)]
+    pub expansion: Option<ExpansionStats>,
     #[serde(flatten)]
     pub run: RunReport,
 }
@@ -300,6 +391,8 @@ mod tests {
         let stats = RunStats {
             accounts: AccountCounts::of(&[outcome("222222222222", failed())]),
             failed_accounts: vec![outcome("222222222222", failed())],
+            scope: None,
+            expansion: None,
             run: RunReport {
                 phases: vec![PhaseStats {
                     name: "identity center".into(),
@@ -368,6 +461,8 @@ mod tests {
             jsonl: None,
             accounts: vec![outcome("111111111111", AccountStatus::Ok)],
             records: RecordCounts::new(),
+            scope: Some(Scope::default()),
+            expansion: None,
             run: RunReport::default(),
         };
         let text = s.to_json_pretty().unwrap();
@@ -379,7 +474,7 @@ mod tests {
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        assert_eq!(keys.len(), 9, "{text}");
+        assert_eq!(keys.len(), 11, "{text}");
         let back: SyncSummary = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s);
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::model::Record;
 
 use super::atomic::{AtomicFile, io_err};
-use super::{Sink, StoreError};
+use super::{Finished, RunEnd, Sink, StoreError};
 
 /// Where JSON lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,10 +80,12 @@ impl Sink for JsonlSink {
         }
     }
 
-    fn finish(mut self: Box<Self>, _stats: &serde_json::Value) -> Result<(), StoreError> {
-        match self.out.take() {
-            Some(Out::File(f)) => f.commit(),
-            _ => Ok(()),
+    /// Derived grants of an expansion are not written here: the lines are the records as
+    /// read (the direct grants, with their GrantExpandable annotations).
+    fn finish(mut self: Box<Self>, _end: &RunEnd) -> Result<Finished, StoreError> {
+        if let Some(Out::File(f)) = self.out.take() {
+            f.commit()?;
         }
+        Ok(Finished::default())
     }
 }

@@ -14,6 +14,7 @@ mod writer;
 use std::path::PathBuf;
 
 use crate::model::Record;
+use crate::model::stats::{ExpansionStats, SECTION, SyncType};
 
 pub use writer::{SinkSet, Unit, WriteReport};
 
@@ -43,6 +44,8 @@ pub enum StoreError {
     },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("grant expansion failed: {0}")]
+    Expand(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("a stored record does not decode: {0}")]
     Decode(#[from] prost::DecodeError),
     #[error("writing {label} to the {sink} sink: {source}")]
@@ -58,16 +61,75 @@ pub enum StoreError {
     Abandoned,
 }
 
+/// What every sink receives at the end of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// What goes into the c1z sync run's `stats` besides the record counts (orgsync's
+    /// section).
+    pub stats: serde_json::Value,
+    /// `full`, or `partial` when the run did not read the whole organization.
+    pub sync_type: SyncType,
+}
+
+impl From<serde_json::Value> for RunEnd {
+    /// A full sync with these stats.
+    fn from(stats: serde_json::Value) -> RunEnd {
+        RunEnd {
+            stats,
+            sync_type: SyncType::Full,
+        }
+    }
+}
+
+/// What a sink did when it finished, beyond the records it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// Grant expansion's figures, when the sink expanded grants.
+    pub expansion: Option<ExpansionStats>,
+}
+
 /// A destination for records. `write` receives one unit at a time; `finish` makes the output
 /// final (atomically, for files). A sink dropped without `finish` leaves no output behind.
 pub trait Sink: Send {
     fn name(&self) -> &'static str;
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError>;
-    fn finish(self: Box<Self>, extra_stats: &serde_json::Value) -> Result<(), StoreError>;
+    fn finish(self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError>;
 }
 
-/// The c1z file as a sink.
-pub struct C1zSink(pub c1z::C1zWriter);
+/// A step run on the c1z database when the run finishes, before the stats are counted and
+/// the file is put in place (grant expansion: `expand::sqlite::finish_step`). It gets the
+/// connection and the sync id, and returns its figures; its failure abandons the file.
+pub type FinishStep = Box<
+    dyn FnOnce(
+            &rusqlite::Connection,
+            &str,
+        ) -> Result<ExpansionStats, Box<dyn std::error::Error + Send + Sync>>
+        + Send,
+>;
+
+/// The c1z file as a sink; with [`C1zSink::expanding`], grants are expanded at the end (as a
+/// baton connector's one-shot sync does) before the stats are counted and the file is put in
+/// place, so a failed expansion leaves the previous file untouched.
+pub struct C1zSink {
+    writer: c1z::C1zWriter,
+    expand: Option<FinishStep>,
+}
+
+impl C1zSink {
+    /// Writes the records as they come; no expansion.
+    pub fn new(writer: c1z::C1zWriter) -> C1zSink {
+        C1zSink {
+            writer,
+            expand: None,
+        }
+    }
+
+    /// Runs `expand` (grant expansion) when the run finishes.
+    pub fn expanding(mut self, expand: FinishStep) -> C1zSink {
+        self.expand = Some(expand);
+        self
+    }
+}
 
 impl Sink for C1zSink {
     fn name(&self) -> &'static str {
@@ -75,18 +137,39 @@ impl Sink for C1zSink {
     }
 
     fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        self.0.write(records)
+        self.writer.write(records)
     }
 
-    fn finish(self: Box<Self>, extra_stats: &serde_json::Value) -> Result<(), StoreError> {
-        let mut stats = self.0.stats()?;
-        if let (Some(s), Some(extra)) = (stats.as_object_mut(), extra_stats.as_object()) {
+    fn finish(mut self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError> {
+        let mut finished = Finished::default();
+        if let Some(expand) = self.expand.take() {
+            // A failed step abandons the whole file, so the database needs no rollback journal
+            // from here on (a large expansion's journal in memory would double the peak memory;
+            // benches/expand).
+            self.writer
+                .connection()
+                .execute_batch("PRAGMA journal_mode=OFF;")?;
+            let e = expand(self.writer.connection(), self.writer.sync_id())
+                .map_err(StoreError::Expand)?;
+            finished.expansion = Some(e);
+        }
+        let mut stats = self.writer.stats()?;
+        if let (Some(s), Some(extra)) = (stats.as_object_mut(), end.stats.as_object()) {
             for (k, v) in extra {
                 s.insert(k.clone(), v.clone());
             }
+            if let (Some(e), Some(serde_json::Value::Object(section))) =
+                (&finished.expansion, s.get_mut(SECTION))
+            {
+                section.insert(
+                    "expansion".into(),
+                    serde_json::to_value(e).unwrap_or_default(),
+                );
+            }
         }
-        self.0.finish(&stats)?;
-        Ok(())
+        self.writer.set_sync_type(end.sync_type);
+        self.writer.finish(&stats)?;
+        Ok(finished)
     }
 }
 

@@ -404,7 +404,7 @@ async fn writer_thread_dedupes_shared_records_into_every_sink() {
     let c1z_path = dir.path().join("s.c1z");
     let jsonl_path = dir.path().join("s.jsonl");
     let sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(C1zSink(C1zWriter::create(&c1z_path).unwrap())),
+        Box::new(C1zSink::new(C1zWriter::create(&c1z_path).unwrap())),
         Box::new(JsonlSink::create(&JsonlTarget::File(jsonl_path.clone())).unwrap()),
     ];
     let set = SinkSet::spawn(sinks, 2);
@@ -465,7 +465,7 @@ async fn writer_thread_dedupes_shared_records_into_every_sink() {
     let dir2 = tempfile::tempdir().unwrap();
     let set = SinkSet::spawn(
         vec![
-            Box::new(C1zSink(
+            Box::new(C1zSink::new(
                 C1zWriter::create(&dir2.path().join("a.c1z")).unwrap(),
             )),
             Box::new(JsonlSink::create(&JsonlTarget::File(dir2.path().join("a.jsonl"))).unwrap()),

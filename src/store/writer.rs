@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 
 use crate::model::{Kind, Record};
 
-use super::{Sink, StoreError};
+use super::{RunEnd, Sink, StoreError};
+use crate::model::stats::ExpansionStats;
 
 /// Records that are committed together, or not at all.
 #[derive(Debug, Default)]
@@ -29,6 +30,9 @@ pub struct WriteReport {
     /// Count per (kind, resource type). For entitlements and grants the type is that of the
     /// entitlement's resource, like the c1z stats.
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// What grant expansion added at the end (derived grants are not in `counts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<ExpansionStats>,
 }
 
 impl WriteReport {
@@ -65,7 +69,7 @@ impl WriteReport {
 
 enum Msg {
     Unit(Unit),
-    Finish(serde_json::Value),
+    Finish(RunEnd),
 }
 
 /// Handle to the writer thread. Dropping it without [`SinkSet::finish`] abandons the run: the
@@ -98,12 +102,12 @@ impl SinkSet {
         Ok(())
     }
 
-    /// Writes the end-of-run metadata (`extra` goes into the c1z stats), replaces the targets
-    /// and reports what was written.
-    pub async fn finish(mut self, extra: serde_json::Value) -> Result<WriteReport, StoreError> {
+    /// Writes the end-of-run metadata (`end.stats` go into the c1z stats, `end.sync_type` is
+    /// the sync's type), replaces the targets and reports what was written.
+    pub async fn finish(mut self, end: impl Into<RunEnd>) -> Result<WriteReport, StoreError> {
         if let Some(tx) = self.tx.take() {
             // If the writer already stopped, its own error is returned by join below.
-            let _ = tx.send(Msg::Finish(extra)).await;
+            let _ = tx.send(Msg::Finish(end.into())).await;
         }
         self.join_writer().await
     }
@@ -163,9 +167,12 @@ fn run(
                 }
                 report.units += 1;
             }
-            Msg::Finish(extra) => {
+            Msg::Finish(end) => {
                 for sink in sinks {
-                    sink.finish(&extra)?;
+                    let finished = sink.finish(&end)?;
+                    if finished.expansion.is_some() {
+                        report.expansion = finished.expansion;
+                    }
                 }
                 return Ok(report);
             }

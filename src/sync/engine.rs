@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::arn::AccountId;
 use crate::aws::{AwsError, ErrorClass, Session};
-use crate::model::stats::{AccountOutcome, AccountStatus, SecondPass, SecondPassStats};
+use crate::model::stats::{AccountOutcome, AccountStatus, Scope, SecondPass, SecondPassStats};
 use crate::model::{Record, pb, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
@@ -99,6 +99,7 @@ pub(crate) async fn run(
         duration: start.elapsed(),
         stopped,
         second_pass,
+        scope: Scope::default(),
     })
 }
 

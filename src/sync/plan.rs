@@ -108,6 +108,11 @@ pub(crate) struct OrgAccountRecord {
 }
 
 impl OrgAccountRecord {
+    /// The organization lists the account as ACTIVE (not suspended or closing).
+    pub fn is_active(&self) -> bool {
+        self.account.status == "ACTIVE"
+    }
+
     /// The account's `account` resource, carrying how its sync ended.
     pub fn resource(&self, status: &AccountStatus) -> pb::Resource {
         org::account_resource(&self.org, &self.account, status)

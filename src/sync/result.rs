@@ -11,7 +11,7 @@ use crate::aws::AwsError;
 use crate::aws::metrics::OpStats;
 use crate::model::stats::{
     AccountCounts, AccountOutcome, AccountStatus, PhaseError, PhaseStats, RunReport, RunStats,
-    SecondPassStats,
+    Scope, SecondPassStats, SyncType,
 };
 
 /// A phase that is not per account (Identity Center), run after the accounts.
@@ -49,6 +49,8 @@ pub struct RunResult {
     pub stopped: Option<String>,
     /// The second pass over throttled or timed-out accounts, if there was one.
     pub second_pass: Option<SecondPassStats>,
+    /// What the run covers (`sync::run` fills it in once the accounts and phases ended).
+    pub scope: Scope,
 }
 
 impl RunResult {
@@ -58,6 +60,41 @@ impl RunResult {
             .iter()
             .any(|a| matches!(a.status, AccountStatus::Failed { .. }))
             || self.phases.iter().any(|p| p.error.is_some())
+    }
+
+    /// What a run with these outcomes covers: `partial` when account `filters` were given,
+    /// when an account of the run was skipped or failed (except accounts in `inactive`, which
+    /// the organization lists as suspended or closing: they hold no usable access), or when a
+    /// phase failed.
+    pub fn scope_of(
+        &self,
+        filters: Vec<String>,
+        inactive: &std::collections::BTreeSet<crate::arn::AccountId>,
+    ) -> Scope {
+        let accounts_not_read: Vec<_> = self
+            .accounts
+            .iter()
+            .filter(|a| a.status != AccountStatus::Ok && !inactive.contains(&a.account_id))
+            .map(|a| a.account_id.clone())
+            .collect();
+        let failed_phases: Vec<String> = self
+            .phases
+            .iter()
+            .filter(|p| p.error.is_some())
+            .map(|p| p.name.clone())
+            .collect();
+        let partial =
+            !filters.is_empty() || !accounts_not_read.is_empty() || !failed_phases.is_empty();
+        Scope {
+            sync_type: if partial {
+                SyncType::Partial
+            } else {
+                SyncType::Full
+            },
+            filters,
+            accounts_not_read,
+            failed_phases,
+        }
     }
 
     /// True if at least one account was read.
@@ -91,6 +128,8 @@ impl RunResult {
                 .filter(|a| matches!(a.status, AccountStatus::Failed { .. }))
                 .cloned()
                 .collect(),
+            scope: Some(self.scope.clone()),
+            expansion: None,
             run: self.report(calls),
         }
     }
@@ -129,6 +168,7 @@ mod tests {
             duration: Duration::ZERO,
             stopped: None,
             second_pass: None,
+            scope: Scope::default(),
         };
         assert_eq!(r.account_counts(), AccountCounts::default());
         assert!(!r.partial() && !r.any_ok());
@@ -149,6 +189,61 @@ mod tests {
     }
 
     #[test]
+    fn the_scope_is_partial_with_filters_accounts_not_read_or_failed_phases() {
+        use std::collections::BTreeSet;
+        let id = |s: &str| -> crate::arn::AccountId { s.parse().unwrap() };
+        let suspended = AccountStatus::Skipped {
+            reason: "account is SUSPENDED".into(),
+        };
+        let mut r = RunResult {
+            accounts: vec![
+                outcome("111111111111", AccountStatus::Ok),
+                outcome("222222222222", suspended),
+            ],
+            phases: vec![],
+            notes: vec![],
+            duration: Duration::ZERO,
+            stopped: None,
+            second_pass: None,
+            scope: Scope::default(),
+        };
+        let inactive = BTreeSet::from([id("222222222222")]);
+        // A suspended account the organization lists as such holds no usable access.
+        let s = r.scope_of(vec![], &inactive);
+        assert_eq!(s.sync_type, SyncType::Full);
+        assert!(s.reasons().is_empty());
+        // Skipped for another reason (or failed): partial, naming the account.
+        let s = r.scope_of(vec![], &BTreeSet::new());
+        assert_eq!(s.sync_type, SyncType::Partial);
+        assert_eq!(s.accounts_not_read, [id("222222222222")]);
+        assert_eq!(s.reasons(), ["1 account not read"]);
+        // Filters.
+        let s = r.scope_of(vec!["--accounts 111111111111".into()], &inactive);
+        assert_eq!(s.sync_type, SyncType::Partial);
+        assert_eq!(s.reasons(), ["filtered by --accounts 111111111111"]);
+        // A failed phase.
+        r.phases.push(PhaseOutcome {
+            name: "identity center".into(),
+            records: 0,
+            error: Some(AwsError::local(
+                "sso",
+                "ListInstances",
+                ErrorClass::AccessDenied,
+                "denied",
+            )),
+        });
+        let s = r.scope_of(vec![], &inactive);
+        assert_eq!(s.sync_type, SyncType::Partial);
+        assert_eq!(s.failed_phases, ["identity center"]);
+        assert_eq!(s.reasons(), ["phase identity center failed"]);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"sync_type": "partial", "failed_phases": ["identity center"]})
+        );
+    }
+
+    #[test]
     fn a_failed_phase_makes_the_run_partial_and_shows_its_class() {
         let r = RunResult {
             accounts: vec![outcome("111111111111", AccountStatus::Ok)],
@@ -166,6 +261,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             stopped: None,
             second_pass: None,
+            scope: Scope::default(),
         };
         assert!(r.partial());
         let report = r.report(&BTreeMap::new());

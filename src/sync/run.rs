@@ -7,7 +7,10 @@
 //! Not here: connecting (the caller passes a [`Session`]), creating or finishing the sinks,
 //! the exit code, printing (`cli::cmd::sync`).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
+
+use crate::arn::AccountId;
 
 use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
@@ -82,11 +85,25 @@ pub async fn run(
         fail_fast: config.fail_fast,
         second_pass_pause: config.second_pass_pause,
     };
-    Ok(engine::run(session, plan, &collectors, &opts, sinks, observer).await?)
+    let inactive: BTreeSet<AccountId> = plan
+        .accounts
+        .iter()
+        .filter(|a| a.org_account.as_ref().is_some_and(|o| !o.is_active()))
+        .map(|a| a.info.account_id.clone())
+        .collect();
+    let mut result = engine::run(session, plan, &collectors, &opts, sinks, observer).await?;
+    result.scope = result.scope_of(filter_flags(&config.plan), &inactive);
+    Ok(result)
 }
 
 /// The account filters given, as flags (`--accounts 1, --ous ou-…`), or None without any.
 fn filters(p: &PlanOptions) -> Option<String> {
+    let given = filter_flags(p);
+    (!given.is_empty()).then(|| given.join(" "))
+}
+
+/// The account filters given, one flag with its values each (`--accounts 1,2`).
+fn filter_flags(p: &PlanOptions) -> Vec<String> {
     let join = |v: Vec<String>| v.join(",");
     let mut given = vec![];
     if let Some(a) = &p.accounts {
@@ -104,7 +121,7 @@ fn filters(p: &PlanOptions) -> Option<String> {
             join(p.exclude.iter().map(|x| x.to_string()).collect())
         ));
     }
-    (!given.is_empty()).then(|| given.join(" "))
+    given
 }
 
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance

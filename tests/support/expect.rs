@@ -367,13 +367,21 @@ pub fn actual(reader: &orgsync::store::c1z::C1zReader) -> Expected {
         .into_iter()
         .map(|x| x.id)
         .collect();
+    // Direct grants only: the grants grant expansion derived (GrantImmutable) are checked
+    // against their own oracle (`derived_grants`).
     e.grants = reader
         .grants(&all)
         .unwrap()
         .into_iter()
+        .filter(|g| !is_derived(g))
         .map(|g| g.id)
         .collect();
     e
+}
+
+/// A grant grant expansion wrote (it carries GrantImmutable; no collector writes that).
+pub fn is_derived(g: &orgsync::model::pb::Grant) -> bool {
+    orgsync::model::any::find::<orgsync::model::pb::GrantImmutable>(&g.annotations).is_some()
 }
 
 /// Keeps only IAM-type records (drops organization, OU, account and Identity Center ones).

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cli::table;
-use orgsync::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts};
+use orgsync::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts, SyncType};
 use orgsync::model::{Record, any, pb, profile};
 use orgsync::store::c1z::{C1zReader, Filter, SyncRun};
 
@@ -262,6 +262,24 @@ fn print_run_stats(run: &RunStats) {
     }
     let total: u64 = run.run.aws_calls.values().map(|c| c.requests).sum();
     println!("AWS requests: {total}");
+    if let Some(scope) = &run.scope {
+        println!("Scope: {}", super::sync::sync_type_line(scope));
+    }
+    match &run.expansion {
+        Some(e) => println!(
+            "Grant expansion: {} derived grants, {} grants gained sources ({} edges)",
+            e.derived_grants, e.updated_grants, e.edges
+        ),
+        None => println!("Grant expansion: not run (direct grants only)"),
+    }
+}
+
+/// Why an orgsync sync is partial (empty for a full one, or another writer's sync).
+fn scope_note(stats: &StoredStats) -> String {
+    match stats.run.as_ref().and_then(|r| r.scope.as_ref()) {
+        Some(scope) if scope.sync_type == SyncType::Partial => scope.reasons().join("; "),
+        _ => String::new(),
+    }
 }
 
 fn resource_types(reader: &C1zReader, out: Output) -> anyhow::Result<()> {
@@ -462,15 +480,16 @@ fn syncs(reader: &C1zReader, out: Output) -> anyhow::Result<()> {
     if out == Output::Json {
         return print_json(&serde_json::to_value(&runs)?);
     }
-    let mut t = Listing::new(&["SYNC ID", "TYPE", "STARTED", "ENDED", "RESOURCES"]);
+    let mut t = Listing::new(&["SYNC ID", "TYPE", "STARTED", "ENDED", "RESOURCES", "SCOPE"]);
     for r in runs {
-        let n = stored_stats(&r).counts.resources;
+        let stats = stored_stats(&r);
         t.rows.push(vec![
             r.sync_id,
             r.sync_type,
             r.started_at,
             r.ended_at.unwrap_or_default(),
-            n.to_string(),
+            stats.counts.resources.to_string(),
+            scope_note(&stats),
         ]);
     }
     t.print(out)

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod check;
 pub mod diff;
+pub mod expand;
 pub mod export;
 pub mod inspect;
 pub mod policy;

@@ -371,7 +371,14 @@ async fn run_once(
                     } else {
                         RunResultKind::Partial
                     };
-                    tracing::info!(result = kind.as_str(), duration_ms = duration.as_millis() as u64, file = %shown(latest), "run finished");
+                    tracing::info!(
+                        result = kind.as_str(),
+                        duration_ms = duration.as_millis() as u64,
+                        file = %shown(latest),
+                        sync_type = %sync_cmd::sync_type_line(&result.scope),
+                        derived_grants = written.expansion.as_ref().map(|e| e.derived_grants),
+                        "run finished"
+                    );
                     last_run(
                         duration,
                         kind,

@@ -15,11 +15,11 @@ use orgsync::aws::{CallMetrics, Session};
 use orgsync::connector::iam::read::IamReadOptions;
 use orgsync::connector::identity_center::IcOptions;
 use orgsync::connector::org::scp::{ScpOptions, ScpStrategy};
-use orgsync::model::stats::{AccountStatus, SyncSummary};
+use orgsync::model::stats::{AccountStatus, Scope, SyncSummary, SyncType};
 use orgsync::store::c1z::{self, C1zWriter};
 use orgsync::store::jsonl::{JsonlSink, JsonlTarget};
 use orgsync::store::lock::OutputLock;
-use orgsync::store::{C1zSink, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
+use orgsync::store::{C1zSink, RunEnd, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
 use orgsync::sync::{self, RunResult, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
@@ -112,6 +112,14 @@ pub struct SyncArgs {
     #[arg(long, env = "ORGSYNC_ALLOW_EMPTY")]
     pub allow_empty: bool,
 
+    /// Expand grants at the end, as a baton connector's one-shot sync does: every
+    /// GrantExpandable edge becomes derived grants (e.g. an sso_user in a group assigned to an
+    /// account gets the account grant itself, its `sources` naming the group). With false the
+    /// file holds direct grants only and expansion is left to the consumer (ConductorOne
+    /// expands on upload; `orgsync expand FILE` does it later).
+    #[arg(long, env = "ORGSYNC_EXPAND_GRANTS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub expand_grants: bool,
+
     /// Pause before the second pass over accounts that failed throttled or timed out.
     #[arg(long, env = "ORGSYNC_SECOND_PASS_PAUSE", default_value = "10s", value_parser = parse_duration, hide = true)]
     pub second_pass_pause: Duration,
@@ -152,6 +160,7 @@ impl From<ScpStrategyArg> for ScpStrategy {
 pub struct Prepared {
     config: SyncConfig,
     jsonl: Option<JsonlTarget>,
+    expand: Option<orgsync::expand::Options>,
 }
 
 /// How one execution of a sync ended, when it did not fail outright.
@@ -218,7 +227,16 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
         allow_empty: args.allow_empty,
         second_pass_pause: args.second_pass_pause,
     };
-    Ok(Prepared { config, jsonl })
+    // The sync's own edges always name the grant's principal; an edge that does not would be
+    // a defect, counted and logged rather than failing a whole organization's run.
+    let expand = args.expand_grants.then_some(orgsync::expand::Options {
+        source_mismatch: orgsync::expand::SourceMismatch::Skip,
+    });
+    Ok(Prepared {
+        config,
+        jsonl,
+        expand,
+    })
 }
 
 /// Runs `orgsync sync`; returns the exit code.
@@ -354,7 +372,12 @@ pub async fn execute(
         sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
     };
     tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
-    let sinks = open_sinks(file, prepared.jsonl.as_ref(), previous(args))?;
+    let sinks = open_sinks(
+        file,
+        prepared.jsonl.as_ref(),
+        previous(args),
+        prepared.expand,
+    )?;
     let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
     let work = sync::run(&session, &prepared.config, &sinks, &progress);
     let result = tokio::select! {
@@ -400,7 +423,11 @@ pub async fn execute(
     let calls = metrics.snapshot();
     // Per-type record counts are computed from the database by the c1z sink itself.
     let stats = result.stats(&calls).section()?;
-    let written = sinks.finish(stats).await.context("writing the output")?;
+    let end = RunEnd {
+        stats,
+        sync_type: result.scope.sync_type,
+    };
+    let written = sinks.finish(end).await.context("writing the output")?;
     result.duration = run.started.elapsed();
     let code = if result.partial() {
         exit::PARTIAL
@@ -414,6 +441,8 @@ pub async fn execute(
             jsonl: args.jsonl.clone(),
             accounts: result.accounts.clone(),
             records: written.counts.clone(),
+            scope: Some(result.scope.clone()),
+            expansion: written.expansion.clone(),
             run: result.report(&calls),
         };
         atomic::write_file(p, summary.to_json_pretty()?.as_bytes())
@@ -450,11 +479,13 @@ fn previous(args: &SyncArgs) -> Option<&Path> {
         .filter(|p| p.exists() || *p != args.file.as_path())
 }
 
-/// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any).
+/// The writer thread over the c1z file at `file` (if any; the previous sync carried into it
+/// with `--previous`; grants expanded at the end with `expand`) and the JSON lines (if any).
 fn open_sinks(
     file: Option<&Path>,
     jsonl: Option<&JsonlTarget>,
     previous: Option<&Path>,
+    expand: Option<orgsync::expand::Options>,
 ) -> anyhow::Result<SinkSet> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![];
     if let Some(f) = file {
@@ -465,7 +496,11 @@ fn open_sinks(
                 .with_context(|| format!("carrying the previous sync of {}", p.display()))?;
             tracing::info!(previous = %p.display(), sync_id = %c.sync_id, ended_at = %c.ended_at, rows = c.rows, "carried the previous sync into the new file (--previous)");
         }
-        sinks.push(Box::new(C1zSink(w)));
+        let sink = C1zSink::new(w);
+        sinks.push(Box::new(match expand {
+            Some(o) => sink.expanding(orgsync::expand::sqlite::finish_step(o)),
+            None => sink,
+        }));
     }
     if let Some(t) = jsonl {
         sinks.push(Box::new(JsonlSink::create(t)?));
@@ -495,6 +530,19 @@ pub fn print_summary(
     ));
     if let Some(f) = file {
         out.push_str(&format!("Wrote {}\n", f.display()));
+        out.push_str(&format!("Sync type: {}\n", sync_type_line(&result.scope)));
+        match &written.expansion {
+            Some(e) => out.push_str(&format!(
+                "Grant expansion: {} derived grants written, {} grants gained sources ({} edges, {:.1}s)\n",
+                e.derived_grants,
+                e.updated_grants,
+                e.edges,
+                e.duration_ms as f64 / 1000.0
+            )),
+            None => out.push_str(
+                "Grant expansion: not run (--expand-grants=false); direct grants only\n",
+            ),
+        }
     }
     for n in &result.notes {
         out.push_str(&format!("Note: {n}\n"));
@@ -515,6 +563,14 @@ pub fn print_summary(
         }
     }
     eprint!("{out}");
+}
+
+/// `full`, or `partial (why)`.
+pub fn sync_type_line(scope: &Scope) -> String {
+    match scope.sync_type {
+        SyncType::Full => "full".to_string(),
+        SyncType::Partial => format!("partial ({})", scope.reasons().join("; ")),
+    }
 }
 
 /// Records written per declared resource type.

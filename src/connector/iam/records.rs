@@ -643,7 +643,15 @@ fn role_records(
         "assignment",
         format!("{} Role", r.name),
         format!("Can assume the {} role in AWS", r.name),
-        &[rt::IAM_USER, rt::ROLE, rt::GROUP, rt::SSO_USER],
+        // baton-aws's four, and account_iam: an account root in the trust policy is a grant
+        // to the account (docs/RESOURCE-MODEL.md), so the entitlement says it may be.
+        &[
+            rt::IAM_USER,
+            rt::ROLE,
+            rt::GROUP,
+            rt::SSO_USER,
+            rt::ACCOUNT_IAM,
+        ],
         vec![v1_identifier(ids::v1_membership(&r.arn))],
     ));
     if let Some(doc) = &r.trust {

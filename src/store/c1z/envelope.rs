@@ -38,27 +38,33 @@ fn refuse(path: &Path, why: impl Into<String>) -> StoreError {
 /// Decompresses the c1z at `path` into a new temp file (in `TMPDIR`) holding its SQLite
 /// database. On any error nothing is left behind.
 pub(super) fn decompress(path: &Path) -> Result<TempPath, StoreError> {
-    let mut f = File::open(path).map_err(io_err(path))?;
-    check_magic(path, &mut f)?;
     let tmp = tempfile::Builder::new()
         .prefix("orgsync-read-")
         .suffix(".db")
         .tempfile()
         .map_err(io_err(Path::new("temporary database")))?;
+    decompress_to(path, tmp.as_file())?;
+    Ok(tmp.into_temp_path())
+}
+
+/// Decompresses the c1z at `path` into `db` (a new, empty file the caller owns and removes
+/// on failure) and checks that it is a whole SQLite database.
+pub(super) fn decompress_to(path: &Path, db: &File) -> Result<(), StoreError> {
+    let mut f = File::open(path).map_err(io_err(path))?;
+    check_magic(path, &mut f)?;
     let written = {
         let mut dec = zstd::stream::read::Decoder::new(BufReader::new(f)).map_err(io_err(path))?;
         dec.window_log_max(27).map_err(io_err(path))?; // 128 MiB, like the SDK's cap
-        let mut out = BufWriter::new(tmp.as_file());
+        let mut out = BufWriter::new(db);
         let n = io::copy(&mut dec, &mut out).map_err(|e| zstd_refusal(path, &e))?;
         out.flush()
             .map_err(io_err(Path::new("temporary database")))?;
         n
     };
-    let mut db: &File = tmp.as_file();
+    let mut db: &File = db;
     db.rewind()
         .map_err(io_err(Path::new("temporary database")))?;
-    check_sqlite(path, &mut db, written)?;
-    Ok(tmp.into_temp_path())
+    check_sqlite(path, &mut db, written)
 }
 
 fn check_magic(path: &Path, f: &mut File) -> Result<(), StoreError> {

@@ -5,7 +5,9 @@
 //! brings it up to the current schema as baton-sdk does (`migrate`), chooses one sync
 //! (`syncs`) and queries it. Nothing here knows about AWS.
 
+pub mod backfill;
 mod carry;
+mod edit;
 mod envelope;
 mod migrate;
 mod reader;
@@ -28,7 +30,9 @@ use crate::model::{any, pb};
 use super::StoreError;
 use super::atomic::{parent_dir, temp_path};
 
+pub use crate::model::stats::SyncType;
 pub use carry::{Carried, carried_sync};
+pub use edit::C1zEditor;
 pub use migrate::Upgrade;
 pub use reader::{C1zReader, Filter};
 pub use schema::DDL;

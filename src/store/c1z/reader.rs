@@ -1,5 +1,6 @@
 //! Reading a c1z v1 file of any baton-sdk version: the zstd payload is decompressed to a
-//! temp copy (`envelope`), the copy is brought up to the current schema (`migrate`), one sync
+//! temp copy (`envelope`), the copy is brought up to the current schema (`migrate`) and old
+//! grant records are backfilled (`backfill`, as baton-sdk does on open), one sync
 //! is chosen (`syncs`), and its rows are listed with filters. The user's file is never
 //! written. Not here: writing (`writer`).
 
@@ -59,22 +60,11 @@ impl C1zReader {
         let decompressed = start.elapsed();
         let mut conn = Connection::open(&db)
             .map_err(|e| refuse(format!("its SQLite database cannot be opened: {e}")))?;
-        // A private copy: no journal or WAL files beside it (the SDK's files are in WAL mode;
-        // leaving it checkpoints and removes the -wal/-shm files at once).
-        conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY;")
-            .map_err(|e| refuse(format!("its SQLite database is damaged: {e}")))?;
-        let upgrade = migrate::upgrade(&mut conn).map_err(|e| refuse(e.to_string()))?;
-        backfill_hook(&conn, &upgrade)?;
-        let upgraded = start.elapsed();
-        let selection = syncs::select(&conn, sync_id).map_err(|e| match e {
-            SelectError::Store(e) => refuse(format!("its sync runs cannot be read: {e}")),
-            e => refuse(e.to_string()),
-        })?;
+        let (upgrade, selection) = prepare(path, &mut conn, sync_id)?;
         tracing::debug!(
             file = %path.display(),
             decompress_ms = decompressed.as_millis() as u64,
-            upgrade_ms = (upgraded - decompressed).as_millis() as u64,
-            select_ms = (start.elapsed() - upgraded).as_millis() as u64,
+            prepare_ms = (start.elapsed() - decompressed).as_millis() as u64,
             columns_added = upgrade.columns_added.len(),
             tables_created = upgrade.tables_created.len(),
             indexes_created = upgrade.indexes_created.len(),
@@ -309,13 +299,35 @@ fn unlink(db: TempPath) -> Option<TempPath> {
     }
 }
 
-/// Runs right after the schema upgrade, before a sync is chosen: the place of the
-/// grant-expansion backfill of old files (baton-sdk's `backfillGrantExpansionColumn`: for each
-/// sync in `upgrade.syncs_not_backfilled`, move GrantExpandable out of `data` into
-/// `expansion` and set `grants_backfilled = 1`). That backfill is `expand::sqlite::backfill`,
-/// on the grant-expansion branch; once merged, call it here (`conn` is not inside a
-/// transaction). Until then nothing is moved, and reading stays correct: `join_expansion`
-/// keeps a GrantExpandable found in `data`.
-fn backfill_hook(_conn: &Connection, _upgrade: &Upgrade) -> Result<(), StoreError> {
-    Ok(())
+/// Brings the decompressed database of `path` on `conn` up to the current schema (`migrate`),
+/// backfills old grant records as baton-sdk does on open, and chooses the sync (`sync_id`,
+/// else as [`C1zReader::open`]). Shared by the reader and the editor (`edit`).
+pub(super) fn prepare(
+    path: &Path,
+    conn: &mut Connection,
+    sync_id: Option<&str>,
+) -> Result<(Upgrade, Selection), StoreError> {
+    let refuse = |why: String| StoreError::NotC1z {
+        path: path.to_path_buf(),
+        why,
+    };
+    // A private copy: no journal or WAL files beside it (the SDK's files are in WAL mode;
+    // leaving it checkpoints and removes the -wal/-shm files at once).
+    conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY;")
+        .map_err(|e| refuse(format!("its SQLite database is damaged: {e}")))?;
+    let upgrade = migrate::upgrade(conn).map_err(|e| refuse(e.to_string()))?;
+    if !upgrade.syncs_not_backfilled.is_empty() {
+        // baton-sdk's backfill of old files on open: GrantExpandable moves out of `data`
+        // into `expansion` (grant-expansion.md R2), so every layout reads alike.
+        super::backfill::backfill(conn).map_err(|e| {
+            refuse(format!(
+                "its grants of the old layout cannot be brought to the current one: {e}"
+            ))
+        })?;
+    }
+    let selection = syncs::select(conn, sync_id).map_err(|e| match e {
+        SelectError::Store(e) => refuse(format!("its sync runs cannot be read: {e}")),
+        e => refuse(e.to_string()),
+    })?;
+    Ok((upgrade, selection))
 }

@@ -16,7 +16,9 @@ use crate::store::atomic::{AtomicFile, io_err};
 use crate::store::scratch::ScratchDir;
 
 use super::schema::DDL;
-use super::{MAGIC, check_writable, compute_stats, format_timestamp, new_sync_id, split_expansion};
+use super::{
+    MAGIC, SyncType, check_writable, compute_stats, format_timestamp, new_sync_id, split_expansion,
+};
 
 /// Writes one full sync into a new c1z file.
 pub struct C1zWriter {
@@ -27,6 +29,7 @@ pub struct C1zWriter {
     _scratch: ScratchDir,
     target: PathBuf,
     sync_id: String,
+    sync_type: SyncType,
 }
 
 impl C1zWriter {
@@ -51,6 +54,7 @@ impl C1zWriter {
             _scratch: scratch,
             target: target.to_path_buf(),
             sync_id,
+            sync_type: SyncType::Full,
         })
     }
 
@@ -67,6 +71,18 @@ impl C1zWriter {
         Ok(carried)
     }
 
+    /// The `sync_type` [`C1zWriter::finish`] writes (`full` until set).
+    pub fn set_sync_type(&mut self, sync_type: SyncType) {
+        self.sync_type = sync_type;
+    }
+
+    /// The database being written (not inside a transaction between writes), e.g. for grant
+    /// expansion (`expand::sqlite::expand_sync`) after the last write and before
+    /// [`C1zWriter::finish`], so the stats count what it adds.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Writes `records` in one transaction: all of them or none.
     pub fn write(&mut self, records: &[Record]) -> Result<(), StoreError> {
         let now = format_timestamp(chrono::Local::now());
@@ -78,15 +94,16 @@ impl C1zWriter {
         Ok(())
     }
 
-    /// Ends the sync (ended_at, stats, supports_diff), then atomically replaces the target.
+    /// Ends the sync (ended_at, stats, supports_diff, sync_type), then atomically replaces the target.
     pub fn finish(self, stats: &serde_json::Value) -> Result<PathBuf, StoreError> {
         let token = serde_json::json!({"version": 1}).to_string();
         self.conn.execute(
-            "update v1_sync_runs set ended_at = ?1, sync_token = ?2, supports_diff = 1, stats = ?3 where sync_id = ?4",
+            "update v1_sync_runs set ended_at = ?1, sync_token = ?2, supports_diff = 1, stats = ?3, sync_type = ?4 where sync_id = ?5",
             params![
                 format_timestamp(chrono::Local::now()),
                 token,
                 stats.to_string(),
+                self.sync_type.as_str(),
                 self.sync_id
             ],
         )?;
@@ -187,7 +204,7 @@ fn insert(conn: &Connection, sync_id: &str, now: &str, r: &Record) -> Result<(),
 
 /// Compresses the database at `db` into `<target>.tmp` and puts it in place atomically
 /// (`store::atomic`). On any failure `target` is untouched and no temp file is left.
-fn write_compressed(db: &Path, target: &Path) -> Result<(), StoreError> {
+pub(super) fn write_compressed(db: &Path, target: &Path) -> Result<(), StoreError> {
     let len = fs::metadata(db).map_err(io_err(db))?.len();
     let mut input = BufReader::new(File::open(db).map_err(io_err(db))?);
     let mut out = AtomicFile::create(target)?;

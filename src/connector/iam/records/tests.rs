@@ -156,6 +156,31 @@ fn trust_principals_become_assignment_grants() {
         panic!()
     };
     assert!(root.annotations.is_empty());
+    // The role's entitlement lists every principal type its trust grants use.
+    let Record::Entitlement(assignment) = find(&out.records, crate::model::Kind::Entitlement, ent)
+    else {
+        panic!()
+    };
+    let to: Vec<&str> = assignment
+        .grantable_to
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect();
+    assert_eq!(to, ["iam_user", "role", "group", "sso_user", "account_iam"]);
+    for g in out.records.iter().filter_map(|r| match r {
+        Record::Grant(g) if g.entitlement.as_ref().unwrap().id == ent => Some(g),
+        _ => None,
+    }) {
+        let ptype = &g
+            .principal
+            .as_ref()
+            .unwrap()
+            .id
+            .as_ref()
+            .unwrap()
+            .resource_type;
+        assert!(to.contains(&ptype.as_str()), "{ptype} is grantable");
+    }
     let Record::Grant(user) = find(
         &out.records,
         crate::model::Kind::Grant,

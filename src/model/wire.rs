@@ -1,7 +1,8 @@
 //! Just enough protobuf wire handling to read and rewrite `c1.connector.v2.Grant` blobs
 //! without decoding what expansion does not touch: the embedded entitlement is copied as
 //! bytes, unknown fields survive a rewrite, and reading a holder costs one pass over its
-//! top-level fields. Field numbers are those of c1z-v1.md §3.1. Owns no expansion rule.
+//! top-level fields. Field numbers are those of c1z-v1.md §3.1. Owns no expansion rule; used
+//! by grant expansion (`expand`) and the c1z backfill (`store::c1z::backfill`).
 
 use std::borrow::Cow;
 
@@ -247,7 +248,17 @@ mod tests {
     }
 
     fn sources(keys: &[(&str, bool)]) -> pb::GrantSources {
-        super::super::engine::sources_message(keys)
+        pb::GrantSources {
+            sources: keys
+                .iter()
+                .map(|(k, d)| {
+                    (
+                        k.to_string(),
+                        pb::grant_sources::GrantSource { is_direct: *d },
+                    )
+                })
+                .collect(),
+        }
     }
 
     #[test]
