@@ -11,6 +11,7 @@ pub mod diff;
 pub mod doctor;
 pub mod expand;
 pub mod ident;
+pub mod merge;
 pub mod model;
 pub mod permissions;
 pub mod policy;

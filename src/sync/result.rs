@@ -49,6 +49,8 @@ pub struct RunResult {
     pub stopped: Option<String>,
     /// The second pass over throttled or timed-out accounts, if there was one.
     pub second_pass: Option<SecondPassStats>,
+    /// The shard this run was (`--shard`), for the c1z stats.
+    pub shard: Option<super::shard::ShardStats>,
 }
 
 impl RunResult {
@@ -129,6 +131,7 @@ mod tests {
             duration: Duration::ZERO,
             stopped: None,
             second_pass: None,
+            shard: None,
         };
         assert_eq!(r.account_counts(), AccountCounts::default());
         assert!(!r.partial() && !r.any_ok());
@@ -166,6 +169,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             stopped: None,
             second_pass: None,
+            shard: None,
         };
         assert!(r.partial());
         let report = r.report(&BTreeMap::new());

@@ -20,6 +20,7 @@ use super::engine::{self, EngineError, EngineOptions};
 use super::observer::Observer;
 use super::plan::{self, Plan, PlanError, PlanOptions};
 use super::result::RunResult;
+use super::shard::{self, NotAnOrganization, Shard};
 use crate::connector::collector::Collectors;
 
 /// Everything a sync needs besides the connection and the sinks.
@@ -41,6 +42,8 @@ pub struct SyncConfig {
     pub allow_empty: bool,
     /// Pause before the second pass over accounts that failed throttled or timed out.
     pub second_pass_pause: Duration,
+    /// Read only this shard of the organization (`sync::shard`).
+    pub shard: Option<Shard>,
 }
 
 /// Failures that stop a sync (an account's or a phase's failure does not: it is recorded in
@@ -56,6 +59,8 @@ pub enum SyncError {
         if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
     )]
     NothingSelected { filters: String, notes: Vec<String> },
+    #[error(transparent)]
+    Shard(#[from] NotAnOrganization),
 }
 
 /// Runs one sync into `sinks` and reports how every account and phase ended. The sinks are
@@ -76,13 +81,20 @@ pub async fn run(
             notes: plan.notes,
         });
     }
-    let collectors = choose_collectors(session, config, &mut plan).await;
+    let shard_stats = match config.shard {
+        Some(s) => Some(shard::apply(s, &mut plan, filters(&config.plan).is_some())?),
+        None => None,
+    };
+    let org_phases = config.shard.is_none_or(|s| s.runs_org_phases());
+    let collectors = choose_collectors(session, config, &mut plan, org_phases).await;
     let opts = EngineOptions {
         concurrency: config.concurrency,
         fail_fast: config.fail_fast,
         second_pass_pause: config.second_pass_pause,
     };
-    Ok(engine::run(session, plan, &collectors, &opts, sinks, observer).await?)
+    let mut result = engine::run(session, plan, &collectors, &opts, sinks, observer).await?;
+    result.shard = shard_stats;
+    Ok(result)
 }
 
 /// The account filters given, as flags (`--accounts 1, --ous ou-…`), or None without any.
@@ -109,12 +121,26 @@ fn filters(p: &PlanOptions) -> Option<String> {
 
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance
 /// say so (its notes go to `plan`); then service control policies when `config.scps` and the
-/// organization allow. Their resource types are added to the plan's.
-async fn choose_collectors(session: &Session, config: &SyncConfig, plan: &mut Plan) -> Collectors {
+/// organization allow. Their resource types are added to the plan's. Without `org_phases`
+/// (a shard other than 0) there are no per-organization collectors.
+async fn choose_collectors(
+    session: &Session,
+    config: &SyncConfig,
+    plan: &mut Plan,
+    org_phases: bool,
+) -> Collectors {
     let mut collectors = Collectors::default();
     collectors
         .per_account
         .push(Box::new(IamCollector::new(config.iam.clone())));
+    if !org_phases {
+        for t in collectors.resource_types() {
+            if !plan.resource_types.contains(&t) {
+                plan.resource_types.push(t);
+            }
+        }
+        return collectors;
+    }
     if let Some(ic) =
         identity_center::phase::attach(session, &config.ic, &plan.organization, &mut plan.notes)
             .await

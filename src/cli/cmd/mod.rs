@@ -4,6 +4,7 @@ pub mod access;
 pub mod check;
 pub mod diff;
 pub mod inspect;
+pub mod merge;
 pub mod policy;
 pub mod provision;
 pub mod run;

@@ -16,11 +16,12 @@ use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::IcOptions;
 use crate::connector::org::scp::{ScpOptions, ScpStrategy};
 use crate::model::stats::{AccountStatus, SyncSummary};
+use crate::store::c1z::SyncType;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::lock::OutputLock;
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
-use crate::sync::{self, RunResult, SyncConfig};
+use crate::sync::{self, RunResult, Shard, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
 use crate::cli::exit;
@@ -104,6 +105,12 @@ pub struct SyncArgs {
     /// fail (exit 1) and leave the outputs untouched.
     #[arg(long, env = "ORGSYNC_ALLOW_EMPTY")]
     pub allow_empty: bool,
+
+    /// Read only shard I of N of the organization's accounts (0 <= I < N; an account's shard
+    /// is a fixed hash of its id) and write them as a partial sync; shard 0 also reads
+    /// Identity Center and service control policies. Join the N files with `orgsync merge`.
+    #[arg(long, env = "ORGSYNC_SHARD", value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 
     /// Pause before the second pass over accounts that failed throttled or timed out.
     #[arg(long, env = "ORGSYNC_SECOND_PASS_PAUSE", default_value = "10s", value_parser = parse_duration, hide = true)]
@@ -201,6 +208,7 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
         fail_fast: args.fail_fast,
         allow_empty: args.allow_empty,
         second_pass_pause: args.second_pass_pause,
+        shard: args.shard,
     };
     Ok(Prepared { config, jsonl })
 }
@@ -238,6 +246,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
         }
         Outcome::Interrupted(sig) => Err(interrupted(sig)),
     }
+}
+
+/// `--shard I/N`.
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse::<Shard>().map_err(|e| e.to_string())
 }
 
 /// The error of a run stopped by `sig` (exit 143 for SIGTERM, 130 otherwise).
@@ -338,7 +351,12 @@ pub async fn execute(
         sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
     };
     tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
-    let sinks = open_sinks(file, prepared.jsonl.as_ref())?;
+    let sync_type = if prepared.config.shard.is_some() {
+        SyncType::Partial
+    } else {
+        SyncType::Full
+    };
+    let sinks = open_sinks(file, sync_type, prepared.jsonl.as_ref())?;
     let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
     let work = sync::run(&session, &prepared.config, &sinks, &progress);
     let result = tokio::select! {
@@ -383,7 +401,12 @@ pub async fn execute(
     result.duration = run.started.elapsed();
     let calls = metrics.snapshot();
     // Per-type record counts are computed from the database by the c1z sink itself.
-    let stats = result.stats(&calls).section()?;
+    let mut stats = result.stats(&calls).section()?;
+    if let (Some(shard), Some(section)) = (&result.shard, stats.get_mut("orgsync"))
+        && let Some(section) = section.as_object_mut()
+    {
+        section.insert("shard".into(), serde_json::to_value(shard)?);
+    }
     let written = sinks.finish(stats).await.context("writing the output")?;
     result.duration = run.started.elapsed();
     let code = if result.partial() {
@@ -428,10 +451,14 @@ fn replaced_by_nothing<'p>(
 }
 
 /// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any).
-fn open_sinks(file: Option<&Path>, jsonl: Option<&JsonlTarget>) -> anyhow::Result<SinkSet> {
+fn open_sinks(
+    file: Option<&Path>,
+    sync_type: SyncType,
+    jsonl: Option<&JsonlTarget>,
+) -> anyhow::Result<SinkSet> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![];
     if let Some(f) = file {
-        sinks.push(Box::new(C1zSink(C1zWriter::create(f)?)));
+        sinks.push(Box::new(C1zSink(C1zWriter::create_typed(f, sync_type)?)));
     }
     if let Some(t) = jsonl {
         sinks.push(Box::new(JsonlSink::create(t)?));

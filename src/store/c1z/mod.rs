@@ -9,6 +9,7 @@ mod envelope;
 mod migrate;
 mod reader;
 mod schema;
+mod sync_type;
 mod syncs;
 mod writer;
 
@@ -30,6 +31,7 @@ use super::atomic::{parent_dir, temp_path};
 pub use migrate::Upgrade;
 pub use reader::{C1zReader, Filter};
 pub use schema::DDL;
+pub use sync_type::SyncType;
 pub use syncs::{Choice, Selection, SyncRun};
 pub use writer::C1zWriter;
 
