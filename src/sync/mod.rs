@@ -12,6 +12,7 @@ mod engine;
 mod observer;
 pub(crate) mod plan;
 mod result;
+pub mod resume;
 mod run;
 pub mod shard;
 

@@ -20,6 +20,7 @@ use super::engine::{self, EngineError, EngineOptions};
 use super::observer::Observer;
 use super::plan::{self, Plan, PlanError, PlanOptions};
 use super::result::RunResult;
+use super::resume::{self, Prior};
 use super::shard::{self, NotAnOrganization, Shard};
 use crate::connector::collector::Collectors;
 
@@ -44,6 +45,8 @@ pub struct SyncConfig {
     pub second_pass_pause: Duration,
     /// Read only this shard of the organization (`sync::shard`).
     pub shard: Option<Shard>,
+    /// Accounts an interrupted run of the same scope already read (`sync::resume`).
+    pub prior: Prior,
 }
 
 /// Failures that stop a sync (an account's or a phase's failure does not: it is recorded in
@@ -85,6 +88,7 @@ pub async fn run(
         Some(s) => Some(shard::apply(s, &mut plan, filters(&config.plan).is_some())?),
         None => None,
     };
+    resume::apply(&config.prior, &mut plan);
     let org_phases = config.shard.is_none_or(|s| s.runs_org_phases());
     let collectors = choose_collectors(session, config, &mut plan, org_phases).await;
     let opts = EngineOptions {

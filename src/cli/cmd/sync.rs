@@ -16,11 +16,14 @@ use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::IcOptions;
 use crate::connector::org::scp::{ScpOptions, ScpStrategy};
 use crate::model::stats::{AccountStatus, SyncSummary};
+use crate::store::UnitJournal;
 use crate::store::c1z::SyncType;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
 use crate::store::lock::OutputLock;
+use crate::store::resume::{self as work, WorkFile};
 use crate::store::{C1zSink, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
+use crate::sync::resume::Prior;
 use crate::sync::{self, RunResult, Shard, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
@@ -111,6 +114,16 @@ pub struct SyncArgs {
     /// Identity Center and service control policies. Join the N files with `orgsync merge`.
     #[arg(long, env = "ORGSYNC_SHARD", value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
+
+    /// Do not resume: read every account, even those an interrupted run of the same scope
+    /// already read (its work file, `<file>.resume`, is discarded).
+    #[arg(long, env = "ORGSYNC_NO_RESUME")]
+    pub no_resume: bool,
+
+    /// Accounts an interrupted run read less than this long ago are not read again (the run
+    /// resumes from `<file>.resume`, which a complete run removes).
+    #[arg(long, env = "ORGSYNC_RESUME_MAX_AGE", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub resume_max_age: Duration,
 
     /// Pause before the second pass over accounts that failed throttled or timed out.
     #[arg(long, env = "ORGSYNC_SECOND_PASS_PAUSE", default_value = "10s", value_parser = parse_duration, hide = true)]
@@ -209,6 +222,7 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
         allow_empty: args.allow_empty,
         second_pass_pause: args.second_pass_pause,
         shard: args.shard,
+        prior: Prior::default(),
     };
     Ok(Prepared { config, jsonl })
 }
@@ -356,9 +370,15 @@ pub async fn execute(
     } else {
         SyncType::Full
     };
-    let sinks = open_sinks(file, sync_type, prepared.jsonl.as_ref())?;
+    let mut config = prepared.config.clone();
+    let work_file = run.replaces.map(work::work_path);
+    let journal = match &work_file {
+        Some(w) => Some(open_work_file(args, &session, w, &mut config)?),
+        None => None,
+    };
+    let sinks = open_sinks(file, sync_type, prepared.jsonl.as_ref(), journal)?;
     let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
-    let work = sync::run(&session, &prepared.config, &sinks, &progress);
+    let work = sync::run(&session, &config, &sinks, &progress);
     let result = tokio::select! {
         r = work => r,
         sig = &mut stop => {
@@ -414,6 +434,11 @@ pub async fn execute(
     } else {
         exit::OK
     };
+    // A complete run needs no resuming; a partial one keeps its work file, so the next run
+    // retries only the accounts that failed.
+    if let (exit::OK, Some(w)) = (code, &work_file) {
+        work::remove(w);
+    }
     if let Some(p) = &args.summary_json {
         let summary = SyncSummary {
             exit_code: code,
@@ -450,11 +475,52 @@ fn replaced_by_nothing<'p>(
         .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
 }
 
-/// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any).
+/// The resume work file of a run whose c1z output is `work`'s: loads what an interrupted
+/// run of the same scope read (unless `--no-resume`) into `config.prior`, and opens the file
+/// for this run's accounts. The scope names what changes the records of an account (the
+/// caller's account, the organization mode, member role, filters, shard, IAM options, the
+/// orgsync version), never a credential or External ID.
+fn open_work_file(
+    args: &SyncArgs,
+    session: &Session,
+    work: &Path,
+    config: &mut SyncConfig,
+) -> anyhow::Result<Box<dyn UnitJournal>> {
+    let p = &config.plan;
+    let scope = format!(
+        "orgsync {}; caller account {}; orgs {:?}; member role {}; accounts {:?}; exclude {:?}; ous {:?}; shard {}; sync-secrets {}; aws-policy-documents {}",
+        env!("CARGO_PKG_VERSION"),
+        session.caller.account,
+        p.orgs,
+        p.member_role,
+        p.accounts,
+        p.exclude,
+        p.ous,
+        config
+            .shard
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "none".into()),
+        config.iam.sync_secrets,
+        config.iam.aws_policy_documents,
+    );
+    let loaded = if args.no_resume {
+        work::Loaded::default()
+    } else {
+        work::load(work, &scope, args.resume_max_age)
+    };
+    let journal = WorkFile::open(work, &scope, &loaded.units)
+        .with_context(|| format!("opening the resume work file {}", work.display()))?;
+    config.prior = Prior::new(loaded.units, loaded.notes);
+    Ok(Box::new(journal))
+}
+
+/// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any), with
+/// the resume work file (if any) recording each account.
 fn open_sinks(
     file: Option<&Path>,
     sync_type: SyncType,
     jsonl: Option<&JsonlTarget>,
+    journal: Option<Box<dyn UnitJournal>>,
 ) -> anyhow::Result<SinkSet> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![];
     if let Some(f) = file {
@@ -463,7 +529,7 @@ fn open_sinks(
     if let Some(t) = jsonl {
         sinks.push(Box::new(JsonlSink::create(t)?));
     }
-    Ok(SinkSet::spawn(sinks, 4))
+    Ok(SinkSet::spawn_with_journal(sinks, journal, 4))
 }
 
 /// Prints the end-of-run summary to stderr.
