@@ -281,3 +281,154 @@ fn merge_refuses_bad_inputs_with_exit_2_and_writes_nothing() {
     left.retain(|f| f.starts_with("out.c1z"));
     assert_eq!(left, ["out.c1z"]);
 }
+
+/// Every YAML document of `deploy/kubernetes/sharded/`, by kind and name.
+fn sharded_manifests() -> Vec<serde_yaml_ng::Value> {
+    let dir = support::repo_root().join("deploy/kubernetes/sharded");
+    let mut out = vec![];
+    for name in support::files_in(&dir) {
+        if !name.ends_with(".yaml") || name == "kustomization.yaml" {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            out.push(<serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc).unwrap());
+        }
+    }
+    out
+}
+
+/// The sharded deployment fits together: an Indexed Job of N completions whose index becomes
+/// `--shard INDEX/N`, a merge of exactly the N files it writes, IRSA for the shards, the
+/// Role for the merge's wait, one PVC; orgsync accepts the pods' arguments.
+#[test]
+fn the_sharded_kubernetes_manifests_fit_together() {
+    let docs = sharded_manifests();
+    let find = |kind: &str, name: &str| -> &serde_yaml_ng::Value {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let shards = find("Job", "orgsync-shards");
+    let spec = &shards["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    let n = spec["completions"].as_u64().unwrap();
+    assert_eq!(spec["parallelism"].as_u64(), Some(n));
+    let pod = &spec["template"]["spec"];
+    let sa = find(
+        "ServiceAccount",
+        pod["serviceAccountName"].as_str().unwrap(),
+    );
+    assert!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:iam::")
+    );
+    let c = &pod["containers"][0];
+    let env = |name: &str| {
+        c["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no env {name}"))
+            .clone()
+    };
+    assert_eq!(
+        env("ORGSYNC_SHARDS")["value"].as_str(),
+        Some(n.to_string().as_str())
+    );
+    assert_eq!(
+        env("JOB_COMPLETION_INDEX")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    );
+    let claim = |pod: &serde_yaml_ng::Value| {
+        pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    find("PersistentVolumeClaim", &claim(pod));
+    let cm = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find_map(|v| v["configMap"]["name"].as_str())
+        .unwrap();
+    let config = find("ConfigMap", cm)["data"]["orgsync.yaml"]
+        .as_str()
+        .unwrap();
+
+    let tmp = support::tempdir();
+    let cfg = tmp.path().join("orgsync.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let data = tmp.path().display().to_string();
+    let args = |c: &serde_yaml_ng::Value, index: u64| -> Vec<String> {
+        c["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                a.as_str()
+                    .unwrap()
+                    .replace("$(JOB_COMPLETION_INDEX)", &index.to_string())
+                    .replace("$(ORGSYNC_SHARDS)", &n.to_string())
+                    .replace("/data", &data)
+            })
+            .collect()
+    };
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
+    let mut written = vec![];
+    for i in 0..n {
+        let a = args(c, i);
+        assert!(
+            a.windows(2)
+                .any(|w| w[0] == "--shard" && w[1] == format!("{i}/{n}"))
+        );
+        let file = a.windows(2).find(|w| w[0] == "--file").unwrap()[1].clone();
+        written.push(file.replace(&data, "/data"));
+        // Parsed and checked up to the outputs: only the --no-file added here is refused.
+        let o = run(orgsync(&dead)
+            .arg("--config")
+            .arg(&cfg)
+            .args(&a)
+            .arg("--no-file"));
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--no-file needs --jsonl"));
+    }
+
+    let merge_job = find("Job", "orgsync-merge");
+    let mpod = &merge_job["spec"]["template"]["spec"];
+    assert_eq!(claim(mpod), claim(pod));
+    let wait = &mpod["initContainers"][0]["args"];
+    assert_eq!(wait[0], "wait");
+    assert_eq!(wait[3], "job/orgsync-shards");
+    let waiter = mpod["serviceAccountName"].as_str().unwrap();
+    let binding = docs
+        .iter()
+        .find(|d| d["kind"] == "RoleBinding" && d["subjects"][0]["name"] == waiter)
+        .expect("a RoleBinding for the merge's service account");
+    let role = find("Role", binding["roleRef"]["name"].as_str().unwrap());
+    assert_eq!(role["rules"][0]["resources"][0], "jobs");
+    let m = &mpod["containers"][0];
+    let margs = args(m, 0);
+    assert_eq!(margs[0], "merge");
+    let inputs: Vec<String> = margs[1..]
+        .iter()
+        .take_while(|a| !a.starts_with("--"))
+        .map(|a| a.replace(&data, "/data"))
+        .collect();
+    assert_eq!(inputs, written, "the merge reads exactly the shards' files");
+    // The shard files do not exist here: the merge refuses them (exit 2) and names one.
+    let o = run(orgsync(&dead).args(&margs));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("shard-0.c1z"),
+        "{}",
+        text(&o)
+    );
+}
