@@ -159,47 +159,34 @@ pub fn remove(path: &Path) {
     }
 }
 
-/// The work file being written by a run.
+/// The work file being written by a run. It is created with the run's first account unit,
+/// so a run stopped before any account was read leaves no work file.
 pub struct WorkFile {
-    conn: Connection,
+    path: PathBuf,
+    scope: String,
+    conn: Option<Connection>,
 }
 
 impl WorkFile {
     /// Opens the work file at `path` for a run of `scope`, keeping the units of `keep` (the
-    /// ones [`load`] returned) and dropping everything else: a file of another scope is
-    /// replaced.
+    /// ones [`load`] returned) and dropping everything else; with nothing to keep, a file
+    /// left there (stale, of another scope, `--no-resume`) is removed.
     pub fn open(
         path: &Path,
         scope: &str,
         keep: &BTreeMap<String, StoredUnit>,
     ) -> Result<WorkFile, StoreError> {
-        let fresh = |conn: &Connection| -> Result<bool, StoreError> {
-            let ok: Option<String> = conn
-                .query_row("select value from meta where key = 'scope'", [], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .unwrap_or(None);
-            Ok(ok.as_deref() == Some(scope))
+        let mut w = WorkFile {
+            path: path.to_path_buf(),
+            scope: scope.to_string(),
+            conn: None,
         };
-        let conn = match Connection::open(path) {
-            Ok(c) if fresh(&c).unwrap_or(false) => c,
-            _ => {
-                remove(path);
-                Connection::open(path)?
-            }
-        };
-        conn.execute_batch(
-            "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;
-             create table if not exists meta (key text primary key, value text not null);
-             create table if not exists units (account_id text primary key, read_at integer not null, records blob not null);",
-        )?;
-        conn.execute(
-            "insert or replace into meta (key, value) values ('version', ?1), ('scope', ?2)",
-            params![VERSION, scope],
-        )?;
+        if keep.is_empty() {
+            remove(path);
+            return Ok(w);
+        }
+        let conn = w.connection()?;
         // Units not kept (too old) go now, so an old read can never come back.
-        let kept: Vec<&str> = keep.keys().map(String::as_str).collect();
         let mut existing = vec![];
         {
             let mut stmt = conn.prepare("select account_id from units")?;
@@ -207,15 +194,33 @@ impl WorkFile {
                 existing.push(r?);
             }
         }
-        for id in existing.iter().filter(|id| !kept.contains(&id.as_str())) {
+        for id in existing.iter().filter(|id| !keep.contains_key(id.as_str())) {
             conn.execute("delete from units where account_id = ?1", [id])?;
         }
-        Ok(WorkFile { conn })
+        Ok(w)
+    }
+
+    /// The open database, created (with the run's scope) on first use.
+    fn connection(&mut self) -> Result<&Connection, StoreError> {
+        if self.conn.is_none() {
+            let conn = Connection::open(&self.path)?;
+            conn.execute_batch(
+                "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;
+                 create table if not exists meta (key text primary key, value text not null);
+                 create table if not exists units (account_id text primary key, read_at integer not null, records blob not null);",
+            )?;
+            conn.execute(
+                "insert or replace into meta (key, value) values ('version', ?1), ('scope', ?2)",
+                params![VERSION, self.scope],
+            )?;
+            self.conn = Some(conn);
+        }
+        self.conn.as_ref().ok_or(StoreError::WriterGone)
     }
 
     fn put(&mut self, account_id: &str, unit: &Unit) -> Result<(), StoreError> {
         let blob = encode(&unit.records, &unit.shared);
-        self.conn.execute(
+        self.connection()?.execute(
             "insert or replace into units (account_id, read_at, records) values (?1, ?2, ?3)",
             params![account_id, unix(SystemTime::now()) as i64, blob],
         )?;
@@ -368,9 +373,14 @@ mod tests {
         let old = load(&path, "scope-a", Duration::ZERO);
         assert!(old.units.is_empty());
         assert!(old.notes[0].contains("1 accounts"), "{:?}", old.notes);
-        // Opening for another scope replaces the file.
-        drop(WorkFile::open(&path, "scope-b", &BTreeMap::new()).unwrap());
-        assert!(load(&path, "scope-b", hour).units.is_empty());
+        // Opening for another scope (nothing to keep) removes the file; it comes back with
+        // the first account.
+        let mut w = WorkFile::open(&path, "scope-b", &BTreeMap::new()).unwrap();
+        assert!(!path.exists());
+        w.record(&account_unit("444444444444", "ok")).unwrap();
+        drop(w);
+        let got = load(&path, "scope-b", hour);
+        assert_eq!(got.units.keys().collect::<Vec<_>>(), ["444444444444"]);
         remove(&path);
         assert!(!path.exists());
     }
