@@ -67,15 +67,17 @@ fn sync_cmd(proxy: &FaultProxy, out: &Path, extra: &[&str]) -> std::process::Com
         .arg(out)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(out.with_extension("log")).unwrap());
     c
 }
 
-fn wait_ok(mut child: Child, what: &str) {
+fn wait_ok(mut child: Child, what: &str, out: &Path) {
     let s = child.wait().expect("waiting");
+    let log = std::fs::read_to_string(out.with_extension("log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(5).collect();
     assert!(
         matches!(s.code(), Some(0 | 3)),
-        "{what} exited {:?}",
+        "{what} exited {:?}: {tail:#?}",
         s.code()
     );
 }
@@ -112,6 +114,7 @@ fn main() {
         wait_ok(
             sync_cmd(&proxy, &single_out, &[]).spawn().unwrap(),
             "single sync",
+            &single_out,
         )
     });
     let files: Vec<PathBuf> = (0..shards)
@@ -130,7 +133,7 @@ fn main() {
             })
             .collect();
         for (i, c) in children.into_iter().enumerate() {
-            wait_ok(c, &format!("shard {i}"));
+            wait_ok(c, &format!("shard {i}"), &files[i]);
         }
         let t = Instant::now();
         let o = orgsync(&proxy.url())
@@ -166,6 +169,7 @@ fn main() {
         wait_ok(
             sync_cmd(&proxy, &resumed_out, &[]).spawn().unwrap(),
             "resumed sync",
+            &resumed_out,
         )
     });
 

@@ -10,6 +10,8 @@
 //!   shard: it is a few paged calls, it keeps shards independent of each other (no shard waits
 //!   for another's file), and each shard needs it to know its accounts. Every shard writes the
 //!   same organization records; `orgsync merge` keeps one copy.
+//!   The shards run at the same time against one organization-wide Organizations limit, so
+//!   each takes 1/N of `--org-rate-limit` ([`Shard::org_rate_share`]).
 //! - **Identity Center and service control policies** are read by shard 0 only, never N times
 //!   (Identity Center's limit is organization-wide). Shard 0 gives Identity Center every
 //!   account of the organization (not only its own), so assignments of every account are read;
@@ -82,6 +84,17 @@ impl Shard {
     /// True if this shard reads `account`.
     pub fn owns(&self, account: &AccountId) -> bool {
         Shard::of(account, self.count) == self.index
+    }
+
+    /// This shard's part of the organization-wide Organizations rate `rps` (0 = unlimited):
+    /// the N shards run at the same time and each lists the organization, so each paces
+    /// itself at `rps / N` to keep their sum within the organization's limit.
+    pub fn org_rate_share(&self, rps: f64) -> f64 {
+        if rps <= 0.0 {
+            rps
+        } else {
+            rps / f64::from(self.count)
+        }
     }
 
     /// True if this shard runs the organization-wide phases (Identity Center, service
@@ -236,6 +249,13 @@ mod tests {
         for s in sizes {
             assert!((400..=600).contains(&s), "{sizes:?}");
         }
+    }
+
+    #[test]
+    fn shards_share_the_organizations_rate() {
+        let s = Shard::new(1, 4).unwrap();
+        assert_eq!(s.org_rate_share(4.0), 1.0);
+        assert_eq!(s.org_rate_share(0.0), 0.0, "unlimited stays unlimited");
     }
 
     #[test]

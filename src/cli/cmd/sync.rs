@@ -111,7 +111,8 @@ pub struct SyncArgs {
 
     /// Read only shard I of N of the organization's accounts (0 <= I < N; an account's shard
     /// is a fixed hash of its id) and write them as a partial sync; shard 0 also reads
-    /// Identity Center and service control policies. Join the N files with `orgsync merge`.
+    /// Identity Center and service control policies; each shard paces Organizations at 1/N of
+    /// --org-rate-limit (the organization's limit). Join the N files with `orgsync merge`.
     #[arg(long, env = "ORGSYNC_SHARD", value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
@@ -359,7 +360,11 @@ pub async fn execute(
 ) -> anyhow::Result<Outcome> {
     let file = run.file;
     tokio::pin!(stop);
-    let connect = Session::connect(args.aws.settings(), Arc::clone(metrics));
+    let mut settings = args.aws.settings();
+    if let Some(shard) = prepared.config.shard {
+        settings.org_rps = shard.org_rate_share(settings.org_rps);
+    }
+    let connect = Session::connect(settings, Arc::clone(metrics));
     let session = tokio::select! {
         s = connect => s.context("connecting to AWS")?,
         sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
