@@ -6,7 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test emulator scim-env browser-env lint-env cfn-lint build fmt-check clippy unit bench clean
+.PHONY: demo test emulator scim-env browser-env lint-env cfn-lint k8s-lint build fmt-check clippy unit bench clean
 
 emulator:
 	scripts/moto-env.sh
@@ -21,7 +21,7 @@ scim-env:
 browser-env:
 	scripts/browser-env.sh --quiet >/dev/null
 
-# cfn-lint (pinned in scripts/requirements-lint.txt) into the same .venv.
+# cfn-lint and kubernetes-validate (pinned in scripts/requirements-lint.txt) into the same .venv.
 lint-env:
 	scripts/moto-env.sh --with-cfn-lint --quiet >/dev/null
 
@@ -29,6 +29,12 @@ lint-env:
 # policies equal `orgsync policy`; cfn-lint checks the rest, every IAM action name included).
 cfn-lint: lint-env
 	.venv/bin/cfn-lint deploy/cloudformation/*.yaml
+
+# Every Kubernetes manifest in deploy/kubernetes/ (the CronJob and the sharded Jobs) against
+# the Kubernetes API schemas kubernetes-validate bundles (offline), strictly: unknown fields
+# fail too. Kustomization files have no API schema and are left out.
+k8s-lint: lint-env
+	.venv/bin/kubernetes-validate --strict --quiet $$(find deploy/kubernetes -name '*.yaml' ! -name kustomization.yaml | sort)
 
 build:
 	$(CARGO) build --locked
@@ -42,7 +48,7 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-test: emulator scim-env browser-env fmt-check cfn-lint
+test: emulator scim-env browser-env fmt-check cfn-lint k8s-lint
 	$(CARGO) test --locked
 	$(MAKE) clippy
 

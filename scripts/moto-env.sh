@@ -3,7 +3,7 @@
 #
 # Usage: scripts/moto-env.sh [--with-cfn-lint] [--with-scim] [--force] [--quiet]
 #
-#   --with-cfn-lint  also install scripts/requirements-lint.txt (cfn-lint)
+#   --with-cfn-lint  also install scripts/requirements-lint.txt (cfn-lint, kubernetes-validate)
 #   --with-scim      also install scripts/requirements-scim.txt (scim2-server, the SCIM
 #                    server of the Identity Center SCIM status tests)
 #   --force          reinstall even when the stamp says the venv is current

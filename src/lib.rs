@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod expand;
 pub mod export;
 pub mod ident;
+pub mod merge;
 pub mod model;
 pub mod permissions;
 pub mod policy;

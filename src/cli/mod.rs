@@ -77,6 +77,8 @@ pub struct Cli {
 pub enum Command {
     /// Read AWS and write resources, entitlements and grants to a c1z file and/or JSON lines.
     Sync(Box<sync_cmd::SyncArgs>),
+    /// Join the c1z files of `sync --shard I/N` runs into one sync of the organization.
+    Merge(Box<cmd::merge::MergeArgs>),
     /// Validate a setup before the first sync: credentials, hops, External IDs, permissions.
     Check(Box<check_cmd::CheckArgs>),
     /// Sync on a schedule (interval or cron), keep timestamped outputs, serve /healthz and /metrics.
@@ -210,6 +212,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Sync(a) => sync_cmd::run(*a).await,
+            Command::Merge(a) => cmd::merge::run(*a),
             Command::Run(a) => run_cmd::run(*a).await,
             Command::Check(a) => check_cmd::run(*a).await,
             Command::Inspect(a) => crate::cli::cmd::inspect::run(a).map(|_| exit::OK),

@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod c1z;
 pub mod jsonl;
 pub mod lock;
+pub mod resume;
 pub mod rotate;
 pub mod scratch;
 mod writer;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use crate::model::Record;
 use crate::model::stats::{ExpansionStats, SECTION, SyncType};
 
-pub use writer::{SinkSet, Unit, WriteReport};
+pub use writer::{SinkSet, Unit, UnitJournal, WriteReport};
 
 /// Storage failures, each naming the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,8 @@ pub enum StoreError {
         #[source]
         source: Box<StoreError>,
     },
+    #[error("the resume work file is damaged: {0}")]
+    WorkFile(String),
     #[error("the writer stopped before the run finished")]
     WriterGone,
     #[error("the run was abandoned; no output was written")]

@@ -67,6 +67,11 @@ impl WriteReport {
     }
 }
 
+/// Receives every unit as it reaches the writer (the resume work file, `store::resume`).
+pub trait UnitJournal: Send {
+    fn record(&mut self, unit: &Unit) -> Result<(), StoreError>;
+}
+
 enum Msg {
     Unit(Unit),
     Finish(RunEnd),
@@ -82,10 +87,19 @@ pub struct SinkSet {
 impl SinkSet {
     /// Starts the writer thread over `sinks`, with room for `capacity` queued units.
     pub fn spawn(sinks: Vec<Box<dyn Sink>>, capacity: usize) -> SinkSet {
+        Self::spawn_with_journal(sinks, None, capacity)
+    }
+
+    /// [`SinkSet::spawn`], with a journal that receives each unit before the sinks write it.
+    pub fn spawn_with_journal(
+        sinks: Vec<Box<dyn Sink>>,
+        journal: Option<Box<dyn UnitJournal>>,
+        capacity: usize,
+    ) -> SinkSet {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let join = std::thread::Builder::new()
             .name("orgsync-writer".into())
-            .spawn(move || run(sinks, rx))
+            .spawn(move || run(sinks, journal, rx))
             .expect("spawning the writer thread");
         SinkSet {
             tx: Some(tx),
@@ -140,6 +154,7 @@ impl Drop for SinkSet {
 
 fn run(
     mut sinks: Vec<Box<dyn Sink>>,
+    mut journal: Option<Box<dyn UnitJournal>>,
     mut rx: mpsc::Receiver<Msg>,
 ) -> Result<WriteReport, StoreError> {
     let mut seen_shared: HashSet<(Kind, String)> = HashSet::new();
@@ -147,6 +162,15 @@ fn run(
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Unit(unit) => {
+                // The journal keeps what was read (shared records included, before they are
+                // de-duplicated against other units).
+                if let Some(j) = journal.as_mut() {
+                    j.record(&unit).map_err(|e| StoreError::Unit {
+                        label: unit.label.clone(),
+                        sink: "resume",
+                        source: Box::new(e),
+                    })?;
+                }
                 let mut batch: Vec<Record> =
                     Vec::with_capacity(unit.records.len() + unit.shared.len());
                 batch.extend(unit.records);

@@ -67,7 +67,8 @@ pub(crate) async fn run(
         observer,
         stop: AtomicBool::new(false),
     };
-    let (outcomes, account_resources, second_pass) = accounts.run(plan.accounts).await?;
+    let (mut outcomes, mut account_resources, second_pass) = accounts.run(plan.accounts).await?;
+    super::carried::add(plan.carried, sinks, &mut outcomes, &mut account_resources).await?;
     let stopped = accounts
         .stop
         .load(Ordering::SeqCst)
@@ -100,6 +101,7 @@ pub(crate) async fn run(
         stopped,
         second_pass,
         scope: Scope::default(),
+        shard: None,
     })
 }
 

@@ -7,14 +7,18 @@
 //! Not here: what is read per AWS domain (`connector`), the sinks (`store`), the command line
 //! (`cli`).
 
+mod carried;
 mod engine;
 mod observer;
 pub(crate) mod plan;
 mod result;
+pub mod resume;
 mod run;
+pub mod shard;
 
 pub use engine::EngineError;
 pub use observer::{Event, Observer, Quiet};
 pub use plan::{DEFAULT_MEMBER_ROLE, OrgMode, PlanError, PlanOptions};
 pub use result::{PhaseOutcome, RunResult};
 pub use run::{SyncConfig, SyncError, run};
+pub use shard::{Shard, ShardStats};

@@ -85,6 +85,8 @@ pub(crate) struct Plan {
     /// The organization as read (org mode): for the per-organization collectors that map
     /// records onto its roots, OUs and accounts (service control policies).
     pub org: Option<Arc<OrgSnapshot>>,
+    /// Accounts not read by this run but accounted for (resumed, other shards).
+    pub carried: super::carried::Carried,
 }
 
 /// An account the run will visit (or record as skipped).
@@ -149,6 +151,7 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
         accounts,
         notes,
         org: Some(snap),
+        carried: Default::default(),
     })
 }
 
@@ -288,6 +291,7 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
         }],
         notes,
         org: None,
+        carried: Default::default(),
     }
 }
 

@@ -51,6 +51,8 @@ pub struct RunResult {
     pub second_pass: Option<SecondPassStats>,
     /// What the run covers (`sync::run` fills it in once the accounts and phases ended).
     pub scope: Scope,
+    /// The shard this run was (`--shard`), for the c1z stats.
+    pub shard: Option<super::shard::ShardStats>,
 }
 
 impl RunResult {
@@ -169,6 +171,7 @@ mod tests {
             stopped: None,
             second_pass: None,
             scope: Scope::default(),
+            shard: None,
         };
         assert_eq!(r.account_counts(), AccountCounts::default());
         assert!(!r.partial() && !r.any_ok());
@@ -206,6 +209,7 @@ mod tests {
             stopped: None,
             second_pass: None,
             scope: Scope::default(),
+            shard: None,
         };
         let inactive = BTreeSet::from([id("222222222222")]);
         // A suspended account the organization lists as such holds no usable access.
@@ -262,6 +266,7 @@ mod tests {
             stopped: None,
             second_pass: None,
             scope: Scope::default(),
+            shard: None,
         };
         assert!(r.partial());
         let report = r.report(&BTreeMap::new());

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::arn::AccountId;
+use crate::model::stats::SyncType;
 
 use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
@@ -23,6 +24,8 @@ use super::engine::{self, EngineError, EngineOptions};
 use super::observer::Observer;
 use super::plan::{self, Plan, PlanError, PlanOptions};
 use super::result::RunResult;
+use super::resume::{self, Prior};
+use super::shard::{self, NotAnOrganization, Shard};
 use crate::connector::collector::Collectors;
 
 /// Everything a sync needs besides the connection and the sinks.
@@ -44,6 +47,10 @@ pub struct SyncConfig {
     pub allow_empty: bool,
     /// Pause before the second pass over accounts that failed throttled or timed out.
     pub second_pass_pause: Duration,
+    /// Read only this shard of the organization (`sync::shard`).
+    pub shard: Option<Shard>,
+    /// Accounts an interrupted run of the same scope already read (`sync::resume`).
+    pub prior: Prior,
 }
 
 /// Failures that stop a sync (an account's or a phase's failure does not: it is recorded in
@@ -59,6 +66,8 @@ pub enum SyncError {
         if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
     )]
     NothingSelected { filters: String, notes: Vec<String> },
+    #[error(transparent)]
+    Shard(#[from] NotAnOrganization),
 }
 
 /// Runs one sync into `sinks` and reports how every account and phase ended. The sinks are
@@ -79,7 +88,13 @@ pub async fn run(
             notes: plan.notes,
         });
     }
-    let collectors = choose_collectors(session, config, &mut plan).await;
+    let shard_stats = match config.shard {
+        Some(s) => Some(shard::apply(s, &mut plan, filters(&config.plan).is_some())?),
+        None => None,
+    };
+    resume::apply(&config.prior, &mut plan);
+    let org_phases = config.shard.is_none_or(|s| s.runs_org_phases());
+    let collectors = choose_collectors(session, config, &mut plan, org_phases).await;
     let opts = EngineOptions {
         concurrency: config.concurrency,
         fail_fast: config.fail_fast,
@@ -93,6 +108,16 @@ pub async fn run(
         .collect();
     let mut result = engine::run(session, plan, &collectors, &opts, sinks, observer).await?;
     result.scope = result.scope_of(filter_flags(&config.plan), &inactive);
+    if let Some(s) = &shard_stats {
+        // A shard holds part of the organization by design: baton's `partial` type, with the
+        // shard named in the stats (`orgsync merge` writes the whole).
+        result.scope.sync_type = SyncType::Partial;
+        result
+            .scope
+            .filters
+            .push(format!("--shard {}/{}", s.index, s.count));
+    }
+    result.shard = shard_stats;
     Ok(result)
 }
 
@@ -126,12 +151,26 @@ fn filter_flags(p: &PlanOptions) -> Vec<String> {
 
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance
 /// say so (its notes go to `plan`); then service control policies when `config.scps` and the
-/// organization allow. Their resource types are added to the plan's.
-async fn choose_collectors(session: &Session, config: &SyncConfig, plan: &mut Plan) -> Collectors {
+/// organization allow. Their resource types are added to the plan's. Without `org_phases`
+/// (a shard other than 0) there are no per-organization collectors.
+async fn choose_collectors(
+    session: &Session,
+    config: &SyncConfig,
+    plan: &mut Plan,
+    org_phases: bool,
+) -> Collectors {
     let mut collectors = Collectors::default();
     collectors
         .per_account
         .push(Box::new(IamCollector::new(config.iam.clone())));
+    if !org_phases {
+        for t in collectors.resource_types() {
+            if !plan.resource_types.contains(&t) {
+                plan.resource_types.push(t);
+            }
+        }
+        return collectors;
+    }
     if let Some(ic) =
         identity_center::phase::attach(session, &config.ic, &plan.organization, &mut plan.notes)
             .await

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod expand;
 pub mod export;
 pub mod inspect;
+pub mod merge;
 pub mod policy;
 pub mod provision;
 pub mod report;

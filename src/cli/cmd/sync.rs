@@ -19,8 +19,12 @@ use orgsync::model::stats::{AccountStatus, Scope, SyncSummary, SyncType};
 use orgsync::store::c1z::{self, C1zWriter};
 use orgsync::store::jsonl::{JsonlSink, JsonlTarget};
 use orgsync::store::lock::OutputLock;
-use orgsync::store::{C1zSink, RunEnd, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
-use orgsync::sync::{self, RunResult, SyncConfig};
+use orgsync::store::resume::{self as work, WorkFile};
+use orgsync::store::{
+    C1zSink, RunEnd, Sink, SinkSet, UnitJournal, WriteReport, atomic, rotate, scratch,
+};
+use orgsync::sync::resume::Prior;
+use orgsync::sync::{self, RunResult, Shard, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
 use crate::cli::exit;
@@ -119,6 +123,23 @@ pub struct SyncArgs {
     /// expands on upload; `orgsync expand FILE` does it later).
     #[arg(long, env = "ORGSYNC_EXPAND_GRANTS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub expand_grants: bool,
+
+    /// Read only shard I of N of the organization's accounts (0 <= I < N; an account's shard
+    /// is a fixed hash of its id) and write them as a partial sync; shard 0 also reads
+    /// Identity Center and service control policies; each shard paces Organizations at 1/N of
+    /// --org-rate-limit (the organization's limit). Join the N files with `orgsync merge`.
+    #[arg(long, env = "ORGSYNC_SHARD", value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// Do not resume: read every account, even those an interrupted run of the same scope
+    /// already read (its work file, `<file>.resume`, is discarded).
+    #[arg(long, env = "ORGSYNC_NO_RESUME")]
+    pub no_resume: bool,
+
+    /// Accounts an interrupted run read less than this long ago are not read again (the run
+    /// resumes from `<file>.resume`, which a complete run removes).
+    #[arg(long, env = "ORGSYNC_RESUME_MAX_AGE", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub resume_max_age: Duration,
 
     /// Pause before the second pass over accounts that failed throttled or timed out.
     #[arg(long, env = "ORGSYNC_SECOND_PASS_PAUSE", default_value = "10s", value_parser = parse_duration, hide = true)]
@@ -226,6 +247,8 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
         fail_fast: args.fail_fast,
         allow_empty: args.allow_empty,
         second_pass_pause: args.second_pass_pause,
+        shard: args.shard,
+        prior: Prior::default(),
     };
     // The sync's own edges always name the grant's principal; an edge that does not would be
     // a defect, counted and logged rather than failing a whole organization's run.
@@ -272,6 +295,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
         }
         Outcome::Interrupted(sig) => Err(interrupted(sig)),
     }
+}
+
+/// `--shard I/N`.
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse::<Shard>().map_err(|e| e.to_string())
 }
 
 /// The error of a run stopped by `sig` (exit 143 for SIGTERM, 130 otherwise).
@@ -366,20 +394,33 @@ pub async fn execute(
 ) -> anyhow::Result<Outcome> {
     let file = run.file;
     tokio::pin!(stop);
-    let connect = Session::connect(args.aws.settings(), Arc::clone(metrics));
+    let mut settings = args.aws.settings();
+    if let Some(shard) = prepared.config.shard {
+        settings.org_rps = shard.org_rate_share(settings.org_rps);
+    }
+    let connect = Session::connect(settings, Arc::clone(metrics));
     let session = tokio::select! {
         s = connect => s.context("connecting to AWS")?,
         sig = &mut stop => return Ok(Outcome::Interrupted(sig)),
     };
     tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
+    let mut config = prepared.config.clone();
+    let work_file = run.replaces.map(work::work_path);
+    let journal = match &work_file {
+        Some(w) => Some(open_work_file(args, &session, w, &mut config)?),
+        None => None,
+    };
+    // A shard is written unexpanded: `orgsync merge` expands the whole organization once.
+    let expand = prepared.expand.filter(|_| config.shard.is_none());
     let sinks = open_sinks(
         file,
         prepared.jsonl.as_ref(),
         previous(args),
-        prepared.expand,
+        expand,
+        journal,
     )?;
     let progress = Progress::new(!args.no_progress, Arc::clone(metrics));
-    let work = sync::run(&session, &prepared.config, &sinks, &progress);
+    let work = sync::run(&session, &config, &sinks, &progress);
     let result = tokio::select! {
         r = work => r,
         sig = &mut stop => {
@@ -422,7 +463,12 @@ pub async fn execute(
     result.duration = run.started.elapsed();
     let calls = metrics.snapshot();
     // Per-type record counts are computed from the database by the c1z sink itself.
-    let stats = result.stats(&calls).section()?;
+    let mut stats = result.stats(&calls).section()?;
+    if let (Some(shard), Some(section)) = (&result.shard, stats.get_mut("orgsync"))
+        && let Some(section) = section.as_object_mut()
+    {
+        section.insert("shard".into(), serde_json::to_value(shard)?);
+    }
     let end = RunEnd {
         stats,
         sync_type: result.scope.sync_type,
@@ -434,6 +480,11 @@ pub async fn execute(
     } else {
         exit::OK
     };
+    // A complete run needs no resuming; a partial one keeps its work file, so the next run
+    // retries only the accounts that failed.
+    if let (exit::OK, Some(w)) = (code, &work_file) {
+        work::remove(w);
+    }
     if let Some(p) = &args.summary_json {
         let summary = SyncSummary {
             exit_code: code,
@@ -472,6 +523,45 @@ fn replaced_by_nothing<'p>(
         .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
 }
 
+/// The resume work file of a run whose c1z output is `work`'s: loads what an interrupted
+/// run of the same scope read (unless `--no-resume`) into `config.prior`, and opens the file
+/// for this run's accounts. The scope names what changes the records of an account (the
+/// caller's account, the organization mode, member role, filters, shard, IAM options, the
+/// orgsync version), never a credential or External ID.
+fn open_work_file(
+    args: &SyncArgs,
+    session: &Session,
+    work: &Path,
+    config: &mut SyncConfig,
+) -> anyhow::Result<Box<dyn UnitJournal>> {
+    let p = &config.plan;
+    let scope = format!(
+        "orgsync {}; caller account {}; orgs {:?}; member role {}; accounts {:?}; exclude {:?}; ous {:?}; shard {}; sync-secrets {}; aws-policy-documents {}",
+        env!("CARGO_PKG_VERSION"),
+        session.caller.account,
+        p.orgs,
+        p.member_role,
+        p.accounts,
+        p.exclude,
+        p.ous,
+        config
+            .shard
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "none".into()),
+        config.iam.sync_secrets,
+        config.iam.aws_policy_documents,
+    );
+    let loaded = if args.no_resume {
+        work::Loaded::default()
+    } else {
+        work::load(work, &scope, args.resume_max_age)
+    };
+    let journal = WorkFile::open(work, &scope, &loaded.units)
+        .with_context(|| format!("opening the resume work file {}", work.display()))?;
+    config.prior = Prior::new(loaded.units, loaded.notes);
+    Ok(Box::new(journal))
+}
+
 /// `--previous`, unless it is the output itself and does not exist yet (the first run).
 fn previous(args: &SyncArgs) -> Option<&Path> {
     args.previous
@@ -480,12 +570,14 @@ fn previous(args: &SyncArgs) -> Option<&Path> {
 }
 
 /// The writer thread over the c1z file at `file` (if any; the previous sync carried into it
-/// with `--previous`; grants expanded at the end with `expand`) and the JSON lines (if any).
+/// with `--previous`; grants expanded at the end with `expand`) and the JSON lines (if any),
+/// with the resume work file (if any) recording each account.
 fn open_sinks(
     file: Option<&Path>,
     jsonl: Option<&JsonlTarget>,
     previous: Option<&Path>,
     expand: Option<orgsync::expand::Options>,
+    journal: Option<Box<dyn UnitJournal>>,
 ) -> anyhow::Result<SinkSet> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![];
     if let Some(f) = file {
@@ -505,7 +597,7 @@ fn open_sinks(
     if let Some(t) = jsonl {
         sinks.push(Box::new(JsonlSink::create(t)?));
     }
-    Ok(SinkSet::spawn(sinks, 4))
+    Ok(SinkSet::spawn_with_journal(sinks, journal, 4))
 }
 
 /// Prints the end-of-run summary to stderr.

@@ -33,8 +33,14 @@ pub struct C1zWriter {
 }
 
 impl C1zWriter {
-    /// Starts a sync that will replace `target` when [`C1zWriter::finish`] succeeds.
+    /// Starts a full sync that will replace `target` when [`C1zWriter::finish`] succeeds.
     pub fn create(target: &Path) -> Result<Self, StoreError> {
+        Self::create_typed(target, SyncType::Full)
+    }
+
+    /// Starts a sync of type `sync_type` that will replace `target` when
+    /// [`C1zWriter::finish`] succeeds.
+    pub fn create_typed(target: &Path, sync_type: SyncType) -> Result<Self, StoreError> {
         check_writable(target)?;
         let scratch = ScratchDir::create().map_err(io_err(&std::env::temp_dir()))?;
         let db = scratch.path().join("sync.db");
@@ -45,8 +51,12 @@ impl C1zWriter {
         conn.execute_batch(DDL)?;
         let sync_id = new_sync_id();
         conn.execute(
-            "insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff, grants_backfilled) values (?1, ?2, NULL, '', 'full', '', '', 0, 1)",
-            params![sync_id, format_timestamp(chrono::Local::now())],
+            "insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff, grants_backfilled) values (?1, ?2, NULL, '', ?3, '', '', 0, 1)",
+            params![
+                sync_id,
+                format_timestamp(chrono::Local::now()),
+                sync_type.as_str()
+            ],
         )?;
         Ok(C1zWriter {
             conn,
@@ -54,7 +64,7 @@ impl C1zWriter {
             _scratch: scratch,
             target: target.to_path_buf(),
             sync_id,
-            sync_type: SyncType::Full,
+            sync_type,
         })
     }
 
