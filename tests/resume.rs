@@ -160,7 +160,11 @@ fn killed_at_twenty_random_points_reruns_resume_to_the_same_records() {
             resumed_runs += 1;
             // At least one account was not read again, so fewer hops than a whole run's.
             let assumes = calls(&out, "sts:AssumeRole");
-            assert!(assumes < full_assumes, "{assumes} of {full_assumes} hops: {:?}", notes(&out));
+            assert!(
+                assumes < full_assumes,
+                "{assumes} of {full_assumes} hops: {:?}",
+                notes(&out)
+            );
         }
         // No litter: the work file goes with a complete run.
         let mut files = support::files_in(dir.path());
