@@ -22,7 +22,7 @@
 //!
 //!   cargo bench --bench expand
 //!   ORGSYNC_BENCH_SCALE=0.1 cargo bench --bench expand     # a tenth of every count
-//!   ORGSYNC_BENCH_PRAGMAS='PRAGMA synchronous = FULL' cargo bench --bench expand
+//!   ORGSYNC_BENCH_PRAGMAS='PRAGMA journal_mode = MEMORY' cargo bench --bench expand
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -413,9 +413,10 @@ fn main() {
     eprintln!("decompressed in {:.1}s", t.elapsed().as_secs_f64());
     let conn = reader.connection();
     // The decompressed copy is disposable (the output is written compressed and renamed into
-    // place), so journal syncs buy nothing; override to compare.
+    // place, a failure discards it), so neither journal syncs nor a rollback journal buy
+    // anything: the sync's sink and `orgsync expand` run with both off. Override to compare.
     let pragmas = std::env::var("ORGSYNC_BENCH_PRAGMAS")
-        .unwrap_or_else(|_| "PRAGMA synchronous = OFF".to_string());
+        .unwrap_or_else(|_| "PRAGMA synchronous = OFF; PRAGMA journal_mode = OFF".to_string());
     conn.execute_batch(&pragmas).expect("ORGSYNC_BENCH_PRAGMAS");
     println!("connection: {pragmas}");
 

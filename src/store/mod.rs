@@ -143,6 +143,12 @@ impl Sink for C1zSink {
     fn finish(mut self: Box<Self>, end: &RunEnd) -> Result<Finished, StoreError> {
         let mut finished = Finished::default();
         if let Some(expand) = self.expand.take() {
+            // A failed step abandons the whole file, so the database needs no rollback journal
+            // from here on (a large expansion's journal in memory would double the peak memory;
+            // benches/expand).
+            self.writer
+                .connection()
+                .execute_batch("PRAGMA journal_mode=OFF;")?;
             let e = expand(self.writer.connection(), self.writer.sync_id())
                 .map_err(StoreError::Expand)?;
             finished.expansion = Some(e);

@@ -46,8 +46,10 @@ impl C1zEditor {
             why: format!("its SQLite database cannot be opened: {e}"),
         })?;
         let (upgrade, selection) = reader::prepare(path, &mut conn, sync_id)?;
-        // A disposable copy: its durability comes from the atomic save.
-        conn.execute_batch("PRAGMA synchronous=OFF;")?;
+        // A disposable copy: its durability comes from the atomic save, and a failed change
+        // discards the whole copy, so no rollback journal is kept (a large expansion's
+        // journal in memory would double the peak memory; benches/expand).
+        conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA journal_mode=OFF;")?;
         Ok(C1zEditor {
             conn,
             db,
@@ -72,7 +74,8 @@ impl C1zEditor {
         &self.upgrade
     }
 
-    /// The copy's database, not inside a transaction.
+    /// The copy's database, not inside a transaction. It keeps no rollback journal: after a
+    /// failed change, drop the editor instead of saving.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
