@@ -334,6 +334,37 @@ fn a_sync_of_the_organization_holds_every_derived_grant_of_the_oracle() {
     assert_eq!(stats["orgsync"]["scope"]["sync_type"], "full");
     let summary = support::summary(&out);
     assert_eq!(summary["expansion"]["derived_grants"], want.len());
+
+    // A derived grant has no AWS counterpart of its own: revoking it with the file is refused
+    // before any AWS call, naming what it comes from.
+    let derived = reader
+        .grants(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .find(expect::is_derived)
+        .unwrap();
+    let source = derived
+        .sources
+        .as_ref()
+        .unwrap()
+        .sources
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let nowhere = support::proxy::FaultProxy::start("http://127.0.0.1:9");
+    let o = support::run(
+        support::orgsync(&nowhere.url())
+            .args(["revoke", "--grant", &derived.id, "--file"])
+            .arg(&out),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("derived by grant expansion") && err.contains(&source),
+        "{err}"
+    );
+    assert!(nowhere.seen().is_empty(), "no AWS call");
     drop(reader);
 
     // A filtered sync is partial, says why, and is still expanded.

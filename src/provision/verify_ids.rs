@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::model::ids::EntitlementRef;
+use crate::model::{any, pb};
 use crate::store::c1z::{C1zReader, Filter};
 
 use super::outcome::ProvisionError;
@@ -82,6 +83,24 @@ impl SyncFile {
             .grant(grant_id)
             .map_err(|e| self.store_err(e))?
             .ok_or_else(|| not_in(format!("grant '{grant_id}'"), &self.name))?;
+        if any::find::<pb::GrantImmutable>(&g.annotations).is_some() {
+            // Grant expansion wrote it: AWS holds no such access of its own to remove.
+            let through: Vec<&str> = g
+                .sources
+                .iter()
+                .flat_map(|s| s.sources.keys())
+                .map(String::as_str)
+                .collect();
+            return Err(ProvisionError::NotInFile(format!(
+                "grant '{grant_id}' in {} is derived by grant expansion (through {}): AWS holds no such grant of its own; revoke the grant it comes from",
+                self.name,
+                if through.is_empty() {
+                    "no recorded source".to_string()
+                } else {
+                    through.join(", ")
+                }
+            )));
+        }
         if let Change::SsoMembership { group, .. } = &mut req.change {
             let ent = g.entitlement.map(|e| e.id).unwrap_or_default();
             if let Ok(EntitlementRef::SsoGroupMember { group: store, arn }) =
