@@ -22,6 +22,7 @@
 //! `iam=20,organizations=2/4`), ORGSYNC_BENCH_PRESSURE (the second run's multiplier, 2),
 //! ORGSYNC_BENCH_SHARDS (processes of the shard mode, 4; 0 = off),
 //! ORGSYNC_BENCH_ORGSYNC_ARGS (extra `orgsync sync` arguments, e.g. `--concurrency 64`),
+//! ORGSYNC_BENCH_BIN (run this orgsync binary instead of the build's: "before" figures),
 //! ORGSYNC_BENCH_FLOOR_ONLY=1 (print the floors and their call plans; no emulator, no run).
 
 #[path = "../tests/support/mod.rs"]
@@ -821,9 +822,23 @@ fn wait_with_usage(child: &std::process::Child) -> (Option<i32>, u64, f64) {
 }
 
 /// The binary with production settings (the test support's fast retries and lifted
-/// Organizations pacing removed), against the proxy.
+/// Organizations pacing removed), against the proxy: this build's, or `ORGSYNC_BENCH_BIN`
+/// (another build, for before/after figures).
 fn orgsync_cmd(proxy: &FaultProxy) -> Command {
     let mut c = orgsync(&proxy.url());
+    if let Ok(bin) = std::env::var("ORGSYNC_BENCH_BIN") {
+        let mut other = Command::new(bin);
+        other.envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
+        for (k, v) in c.get_envs() {
+            if v.is_none() {
+                other.env_remove(k);
+            }
+        }
+        if let Some(d) = c.get_current_dir() {
+            other.current_dir(d);
+        }
+        c = other;
+    }
     for k in [
         "ORGSYNC_RETRY_INITIAL_BACKOFF",
         "ORGSYNC_RETRY_MAX_BACKOFF",
@@ -1222,7 +1237,10 @@ fn bench_fixture(name: &str, what: &str, args: &str, set: &Settings) -> FixtureR
     let (warm_plan, warm_floor) = floors(&shape, false, limits, l);
     let pushed = limits.clone().multiplier(pressure);
 
+    // Every run starts with AWS's buckets full, as the floor assumes (the run before would
+    // otherwise have drained them: back-to-back runs in one emulator are this harness's doing).
     let cold = run_sync(&proxy, &moto, dir.path(), "cold");
+    proxy.aws_limits(limits.clone());
     let warm = run_sync(&proxy, &moto, dir.path(), "warm");
     proxy.aws_limits(pushed.clone());
     let hot = run_sync(&proxy, &moto, dir.path(), "pushed");

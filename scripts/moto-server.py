@@ -30,6 +30,10 @@ ListAccountsForProvisionedPermissionSet / ListPermissionSetsProvisionedToAccount
 that state, as AWS does (moto 5.2.5 answers the caller's account, and every set whatever
 the account). It is always installed; the server refuses to start if the patch does not fit
 the installed moto.
+
+IAM: scripts/moto_credential_report.py stamps a credential report with the time it was
+generated and reuses it for 4 hours, as AWS does (moto 5.2.5 answers a fixed 2015 time and
+reuses a report forever).
 """
 
 from __future__ import annotations
@@ -105,9 +109,11 @@ def main() -> None:
             catalogue = json.loads(iam_models.aws_managed_policies_data)
             iam_models.aws_managed_policies_data = json.dumps(_selected(spec, catalogue))
 
-    import moto_sso_provisioning  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_credential_report  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_sso_provisioning
 
     moto_sso_provisioning.install()
+    moto_credential_report.install()
 
     from moto.server import main as moto_main
 

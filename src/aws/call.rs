@@ -1,8 +1,11 @@
 //! The one way orgsync makes an AWS call: [`Scope::call`] waits for a token of the right
 //! bucket, sends the request, names a failure after the operation the SDK itself reports
-//! (no `"service", "Operation"` strings at call sites), and after an `ExpiredToken` answer hops
-//! again once and retries; [`Scope::pages`] walks every page of a list call through it and
-//! stops with an error on a page token it has already seen (a loop that would never end).
+//! (no `"service", "Operation"` strings at call sites), retries a throttled answer through the
+//! bucket (which the answer has emptied and perhaps slowed, `aws::limits`; the SDK itself does
+//! not retry throttling on these clients) up to the configured attempts, and after an
+//! `ExpiredToken` answer hops again once and retries; [`Scope::pages`] walks every page of a
+//! list call through it and stops with an error on a page token it has already seen (a loop
+//! that would never end).
 //!
 //! How the name is known: every client carries the metrics interceptor (`aws::metrics`), which
 //! reads the operation's `Metadata` from the SDK's config bag; while a call made here is in
@@ -21,7 +24,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::errors::{AwsError, ErrorClass};
-use super::limits::Limiter;
+use super::limits::{Limiter, Permit};
 use super::session::Scope;
 
 /// An AWS operation as IAM policies spell it: `iam:GetAccountAuthorizationDetails`.
@@ -59,10 +62,18 @@ pub fn service_prefix(service: &str) -> String {
     }
 }
 
-type Slot = Arc<Mutex<Option<Op>>>;
+/// The call in flight on a task: its operation (set by the metrics interceptor) and whether
+/// it repeats a throttled request (the metrics then count a request, not another call).
+#[derive(Debug, Default)]
+struct InFlight {
+    op: Option<Op>,
+    retry: bool,
+}
+
+type Slot = Arc<Mutex<InFlight>>;
 
 tokio::task_local! {
-    /// The operation of the call in flight on this task (set by the metrics interceptor).
+    /// The call in flight on this task.
     static IN_FLIGHT: Slot;
 }
 
@@ -71,10 +82,18 @@ tokio::task_local! {
 pub(crate) fn note_operation(op: impl FnOnce() -> Op) {
     let _ = IN_FLIGHT.try_with(|slot| {
         let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.is_none() {
-            *s = Some(op());
+        if s.op.is_none() {
+            s.op = Some(op());
         }
     });
+}
+
+/// True while the SDK operation in flight on this task repeats a throttled request of
+/// [`Scope::call`] (one call, several requests).
+pub(crate) fn repeats_a_request() -> bool {
+    IN_FLIGHT
+        .try_with(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).retry)
+        .unwrap_or(false)
 }
 
 /// Sends one request (`fut` is the SDK's `send()` future) and turns a failure into an
@@ -85,20 +104,22 @@ where
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    send_named(fut).await.map(|(v, _)| v)
+    send_named(fut, false).await.map(|(v, _)| v)
 }
 
-/// [`send`], also returning the operation that answered.
-async fn send_named<T, E, Fut>(fut: Fut) -> Result<(T, Op), AwsError>
+/// [`send`], also returning the operation that answered; `retry` when it repeats a throttled
+/// request.
+async fn send_named<T, E, Fut>(fut: Fut, retry: bool) -> Result<(T, Op), AwsError>
 where
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let slot: Slot = Arc::default();
+    let slot: Slot = Arc::new(Mutex::new(InFlight { op: None, retry }));
     let out = IN_FLIGHT.scope(Arc::clone(&slot), fut).await;
     let op = slot
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
+        .op
         .take()
         .unwrap_or_else(|| Op {
             service: "unknown".into(),
@@ -112,8 +133,10 @@ where
 
 impl Scope {
     /// Runs one AWS call in this account: waits for a token from `limiter`, sends the request
-    /// `f` builds, classifies a failure, and after an `ExpiredToken` answer refreshes the hop
-    /// and tries once more. `f` is called again for the retry, so it builds the request anew.
+    /// `f` builds, classifies a failure; after a throttled answer tells `limiter` and sends
+    /// again when it gives the next token (at most `max_attempts` requests in all); after an
+    /// `ExpiredToken` answer refreshes the hop and tries once more. `f` is called again for
+    /// each retry, so it builds the request anew.
     pub async fn call<T, E, Fut>(
         &self,
         limiter: &Limiter,
@@ -123,13 +146,32 @@ impl Scope {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.call_named(limiter, f).await.map(|(v, _)| v)
+        self.call_named(limiter, None, f).await.map(|(v, _)| v)
+    }
+
+    /// [`Scope::call`] whose first request goes with `permit`, a token already taken from
+    /// `limiter` (a caller that chooses which call to send when a token comes); retries wait
+    /// for tokens as usual.
+    pub async fn call_with<T, E, Fut>(
+        &self,
+        limiter: &Limiter,
+        permit: Permit,
+        f: impl Fn() -> Fut,
+    ) -> Result<T, AwsError>
+    where
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call_named(limiter, Some(permit), f)
+            .await
+            .map(|(v, _)| v)
     }
 
     /// [`Scope::call`], also returning the operation that answered.
     async fn call_named<T, E, Fut>(
         &self,
         limiter: &Limiter,
+        mut first: Option<Permit>,
         f: impl Fn() -> Fut,
     ) -> Result<(T, Op), AwsError>
     where
@@ -137,11 +179,28 @@ impl Scope {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let mut refreshed = false;
+        let mut throttled = 0;
         loop {
-            limiter.acquire().await;
-            match send_named(f()).await {
-                Ok(v) => return Ok(v),
+            let permit = match first.take() {
+                Some(p) => p,
+                None => limiter.acquire().await,
+            };
+            match send_named(f(), throttled > 0).await {
+                Ok(v) => {
+                    limiter.answered();
+                    return Ok(v);
+                }
                 Err(err) => {
+                    if err.class == ErrorClass::Throttled {
+                        limiter.throttled(permit);
+                        throttled += 1;
+                        if throttled < self.settings().max_attempts {
+                            tracing::debug!(account = %self.account, operation = %err.operation, throttled, "throttled; retrying at the bucket's pace");
+                            continue;
+                        }
+                        return Err(err);
+                    }
+                    limiter.answered();
                     if err.class == ErrorClass::ExpiredToken
                         && !refreshed
                         && self.refresh_hop().await
@@ -174,7 +233,9 @@ impl Scope {
         let mut token: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
         loop {
-            let (page, op) = self.call_named(limiter, || request(token.clone())).await?;
+            let (page, op) = self
+                .call_named(limiter, None, || request(token.clone()))
+                .await?;
             match take(page, &mut out) {
                 Some(next) if !next.is_empty() => {
                     if !seen.insert(next.clone()) {
@@ -216,6 +277,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_operation_of_a_call_names_it() {
         let slot: Slot = Arc::default();
+        assert!(!repeats_a_request());
         IN_FLIGHT
             .scope(Arc::clone(&slot), async {
                 note_operation(|| Op::from_sdk("IAM", "ListRoles"));
@@ -223,7 +285,7 @@ mod tests {
             })
             .await;
         assert_eq!(
-            slot.lock().unwrap().as_ref().unwrap().to_string(),
+            slot.lock().unwrap().op.as_ref().unwrap().to_string(),
             "iam:ListRoles"
         );
         // Outside a call nothing is recorded (and nothing panics).

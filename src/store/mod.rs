@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::model::Record;
 
-pub use writer::{SinkSet, Unit, WriteReport};
+pub use writer::{BlockingSender, SinkSet, Unit, WriteReport};
 
 /// Storage failures, each naming the file involved.
 #[derive(Debug, thiserror::Error)]

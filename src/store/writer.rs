@@ -1,6 +1,8 @@
 //! The one writer thread: owns every sink (and so the SQLite connection), receives whole units
-//! (an account's records, or the organization's) over a bounded channel, writes each unit in
-//! one transaction, and de-duplicates records shared between units (AWS-managed policies).
+//! (an account's records, or the organization's; a large account's in several parts) over a
+//! bounded channel, from async tasks or from blocking threads ([`BlockingSender`]), writes each
+//! unit in one transaction, and de-duplicates records shared between units (AWS-managed
+//! policies).
 
 use std::collections::{BTreeMap, HashSet};
 use std::thread::JoinHandle;
@@ -98,6 +100,12 @@ impl SinkSet {
         Ok(())
     }
 
+    /// A handle that queues units from a thread outside the async runtime (waiting while the
+    /// queue is full): a collector's parts of a large account, mapped on a blocking thread.
+    pub fn blocking_sender(&self) -> Option<BlockingSender> {
+        self.tx.as_ref().map(|tx| BlockingSender { tx: tx.clone() })
+    }
+
     /// Writes the end-of-run metadata (`extra` goes into the c1z stats), replaces the targets
     /// and reports what was written.
     pub async fn finish(mut self, extra: serde_json::Value) -> Result<WriteReport, StoreError> {
@@ -125,6 +133,22 @@ impl SinkSet {
     }
 }
 
+/// Queues units from a blocking thread ([`SinkSet::blocking_sender`]).
+#[derive(Clone)]
+pub struct BlockingSender {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl BlockingSender {
+    /// Queues a unit, waiting while the queue is full. Fails if the writer has stopped. Must
+    /// not be called from async code (it blocks the thread).
+    pub fn send(&self, unit: Unit) -> Result<(), StoreError> {
+        self.tx
+            .blocking_send(Msg::Unit(unit))
+            .map_err(|_| StoreError::WriterGone)
+    }
+}
+
 impl Drop for SinkSet {
     fn drop(&mut self) {
         self.tx.take();
@@ -143,9 +167,10 @@ fn run(
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Unit(unit) => {
-                let mut batch: Vec<Record> =
-                    Vec::with_capacity(unit.records.len() + unit.shared.len());
-                batch.extend(unit.records);
+                // The unit's own list becomes the batch (a copy would hold a large account's
+                // records twice).
+                let mut batch: Vec<Record> = unit.records;
+                batch.reserve_exact(unit.shared.len());
                 for r in unit.shared {
                     if seen_shared.insert((r.kind(), r.external_id())) {
                         batch.push(r);

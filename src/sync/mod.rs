@@ -14,7 +14,10 @@ pub(crate) mod plan;
 mod result;
 mod run;
 
-pub(crate) use collector::{AccountCollector, Collected, OrgCollector, OrgInput, OrgOutput};
+pub(crate) use collector::{
+    AccountCollector, Collected, Handover, OrgCollector, OrgInput, OrgOutput, Parts,
+    PlannedAccounts,
+};
 pub use engine::EngineError;
 pub use observer::{Event, Observer, Quiet};
 pub use plan::{DEFAULT_MEMBER_ROLE, OrgMode, PlanError, PlanOptions};

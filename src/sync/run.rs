@@ -50,7 +50,7 @@ pub async fn run(
     sinks: &SinkSet,
     observer: &dyn Observer,
 ) -> Result<RunResult, SyncError> {
-    let mut plan = plan::build(session, &config.plan).await?;
+    let mut plan = plan::start(session, &config.plan).await?;
     let collectors = choose_collectors(session, config, &mut plan).await;
     let opts = EngineOptions {
         concurrency: config.concurrency,

@@ -3,7 +3,9 @@
 //! (descriptions and session limits; paged), the credential report (password and key use, MFA),
 //! ListAccessKeys only for users that have keys, and the documents of attached AWS-managed
 //! policies once per organization. Per-user calls happen only when the report cannot be had.
-//! Every call goes through `Scope::call` / `Scope::pages` with the account's IAM token bucket.
+//! After the authorization details, the other reads run at the same time, and per-user calls
+//! several at once: every call goes through `Scope::call` / `Scope::pages` with the account's
+//! IAM token bucket, which sets the pace.
 //!
 //! Not here: the SDK-to-model mapping (`convert`), the credential report itself
 //! (`credential_report`), records (`records`).
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_iam::types::EntityType;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 use crate::aws::call::marker;
@@ -21,11 +24,16 @@ use crate::aws::{AwsError, Scope};
 use crate::policy::decode_document;
 
 use super::convert::{access_key_of, group_of, policy_of, role_of, set_last_used, user_of};
-use super::credential_report::{ReportRow, credential_report, match_report_slots};
+use super::credential_report::{ReportGuess, ReportRow, credential_report, match_report_slots};
 use super::model::*;
 
 /// The credential report's rows by user name.
 type Report = BTreeMap<String, ReportRow>;
+
+/// Per-user (and per-policy) calls of one account in flight at once. The account's token
+/// bucket sets the rate (15/s by default: at 50 ms a call, one or two in flight reach it); more
+/// in flight keep the bucket busy when answers are slow.
+const USER_CALLS: usize = 8;
 
 /// How to read IAM.
 #[derive(Debug, Clone)]
@@ -55,10 +63,6 @@ pub struct AwsPolicyDocs {
 }
 
 impl AwsPolicyDocs {
-    pub fn new() -> Arc<AwsPolicyDocs> {
-        Arc::new(AwsPolicyDocs::default())
-    }
-
     /// The default-version document of `arn`, or `None` if it cannot be read.
     pub async fn get(&self, scope: &Scope, arn: &str) -> Option<String> {
         let cell = {
@@ -111,32 +115,65 @@ async fn fetch_policy_document(scope: &Scope, arn: &str) -> Option<String> {
     }
 }
 
-/// Reads one account's IAM.
+/// What the accounts of one run share: the AWS-managed policy documents (fetched once per run)
+/// and what the run has seen of credential reports.
+#[derive(Default)]
+pub struct RunShared {
+    docs: AwsPolicyDocs,
+    reports: ReportGuess,
+}
+
+impl RunShared {
+    pub fn new() -> Arc<RunShared> {
+        Arc::new(RunShared::default())
+    }
+}
+
+/// Reads one account's IAM: the authorization details first; then, at the same time, the
+/// role details, the credential report with the access keys, and the AWS-managed policies
+/// (every branch in the account's IAM token bucket).
 pub async fn read_account(
     scope: &Scope,
-    docs: &AwsPolicyDocs,
+    shared: &RunShared,
     opts: &IamReadOptions,
 ) -> Result<IamSnapshot, AwsError> {
     let mut snap = authorization_details(scope).await?;
-    if !snap.roles.is_empty() {
-        add_role_details(scope, &mut snap.roles).await?;
-    }
-    let report = report_if_needed(scope, &snap.users, opts.report_timeout).await;
-    snap.credentials = credential_facts(scope, &snap.users, report.as_ref()).await?;
-    // Key ids are needed for access-key records; without the report they are also the only
-    // source of key use (for last login).
-    if opts.sync_secrets || report.is_none() {
-        snap.keys = access_keys(scope, &snap.users, report.as_ref()).await?;
-    }
-    snap.aws_policies = aws_managed_policies(scope, docs, opts, &snap).await;
+    let roles = async {
+        if snap.roles.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            role_details(scope).await
+        }
+    };
+    let credentials = async {
+        let report = report_if_needed(scope, &snap.users, &shared.reports, opts).await;
+        let facts = credential_facts(scope, &snap.users, report.as_ref()).await?;
+        // Key ids are needed for access-key records; without the report they are also the
+        // only source of key use (for last login).
+        let keys = if opts.sync_secrets || report.is_none() {
+            access_keys(scope, &snap.users, report.as_ref()).await?
+        } else {
+            BTreeMap::new()
+        };
+        Ok::<_, AwsError>((facts, keys))
+    };
+    let policies = aws_managed_policies(scope, &shared.docs, opts, &snap);
+    let (roles, credentials, policies) = futures::join!(roles, credentials, policies);
+    let (facts, keys) = credentials?;
+    add_role_details(&mut snap.roles, roles?);
+    snap.credentials = facts;
+    snap.keys = keys;
+    snap.aws_policies = policies;
     Ok(snap)
 }
 
-/// Users, groups, roles and local managed policies: every page of the authorization details.
+/// Users, groups, roles and local managed policies: every page of the authorization details,
+/// each mapped as it arrives (a page of the SDK's answer is dropped before the next is asked).
 async fn authorization_details(scope: &Scope) -> Result<IamSnapshot, AwsError> {
     let iam = scope.iam();
     let page_size = scope.settings().iam_page_size;
-    let pages = scope
+    let mut snap = IamSnapshot::default();
+    scope
         .pages(
             scope.iam_limiter(),
             |m| {
@@ -149,32 +186,29 @@ async fn authorization_details(scope: &Scope) -> Result<IamSnapshot, AwsError> {
                     .set_marker(m)
                     .send()
             },
-            |page, out| {
+            |page, _: &mut Vec<()>| {
                 let next = marker(page.is_truncated(), page.marker());
-                out.push(page);
+                snap.users
+                    .extend(page.user_detail_list().iter().filter_map(user_of));
+                snap.groups
+                    .extend(page.group_detail_list().iter().filter_map(group_of));
+                snap.roles
+                    .extend(page.role_detail_list().iter().filter_map(role_of));
+                snap.policies
+                    .extend(page.policies().iter().filter_map(policy_of));
                 next
             },
         )
         .await?;
-    let mut snap = IamSnapshot::default();
-    for page in &pages {
-        snap.users
-            .extend(page.user_detail_list().iter().filter_map(user_of));
-        snap.groups
-            .extend(page.group_detail_list().iter().filter_map(group_of));
-        snap.roles
-            .extend(page.role_detail_list().iter().filter_map(role_of));
-        snap.policies
-            .extend(page.policies().iter().filter_map(policy_of));
-    }
     Ok(snap)
 }
 
-/// Role descriptions and session limits (not in the authorization details), from ListRoles.
-async fn add_role_details(scope: &Scope, roles: &mut [Role]) -> Result<(), AwsError> {
+/// Role descriptions and session limits by role ARN (not in the authorization details), from
+/// ListRoles.
+async fn role_details(scope: &Scope) -> Result<HashMap<String, RoleExtra>, AwsError> {
     let iam = scope.iam();
     let page_size = scope.settings().iam_page_size;
-    let mut extra: HashMap<String, (Option<String>, Option<i32>)> = scope
+    Ok(scope
         .pages(
             scope.iam_limiter(),
             |m| iam.list_roles().max_items(page_size).set_marker(m).send(),
@@ -193,23 +227,34 @@ async fn add_role_details(scope: &Scope, roles: &mut [Role]) -> Result<(), AwsEr
         )
         .await?
         .into_iter()
-        .collect();
+        .collect())
+}
+
+/// A role's description and session limit.
+type RoleExtra = (Option<String>, Option<i32>);
+
+/// Adds what ListRoles said to the roles of the authorization details.
+fn add_role_details(roles: &mut [Role], mut extra: HashMap<String, RoleExtra>) {
     for r in roles.iter_mut() {
         if let Some((d, m)) = extra.remove(&r.arn) {
             r.description = d;
             r.max_session_seconds = m;
         }
     }
-    Ok(())
 }
 
 /// The credential report (an empty one when there are no users), or `None` when it cannot be
 /// had: the read then falls back to per-user calls.
-async fn report_if_needed(scope: &Scope, users: &[User], timeout: Duration) -> Option<Report> {
+async fn report_if_needed(
+    scope: &Scope,
+    users: &[User],
+    guess: &ReportGuess,
+    opts: &IamReadOptions,
+) -> Option<Report> {
     if users.is_empty() {
         return Some(BTreeMap::new());
     }
-    match credential_report(scope, timeout).await {
+    match credential_report(scope, opts.report_timeout, guess).await {
         Ok(rows) => Some(rows),
         Err(e) => {
             tracing::warn!(account = %scope.account, error = %e, "credential report unavailable; falling back to per-user calls");
@@ -266,13 +311,15 @@ async fn credential_facts(
 }
 
 /// Access keys by user name, for the users that have any (per the report; every user without
-/// it).
+/// it), [`USER_CALLS`] users at a time within the account's token bucket.
 async fn access_keys(
     scope: &Scope,
     users: &[User],
     report: Option<&Report>,
 ) -> Result<BTreeMap<String, Vec<AccessKey>>, AwsError> {
-    let mut out = BTreeMap::new();
+    // The futures are built before the stream (a stream of closures over borrowed items is
+    // not `Send` for the compiler here).
+    let mut reads = vec![];
     for u in users {
         let row = report.and_then(|r| r.get(&u.name));
         let has_keys = match (report, row) {
@@ -280,15 +327,19 @@ async fn access_keys(
             (Some(_), None) => false,
             (None, _) => true,
         };
-        if !has_keys {
-            continue;
-        }
-        let keys = user_keys(scope, &u.name, row).await?;
-        if !keys.is_empty() {
-            out.insert(u.name.clone(), keys);
+        if has_keys {
+            reads.push(async move { Ok::<_, AwsError>((&u.name, user_keys(scope, &u.name, row).await?)) });
         }
     }
-    Ok(out)
+    let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
+        .buffer_unordered(USER_CALLS)
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(name, keys)| (name.clone(), keys))
+        .collect())
 }
 
 /// The access keys of `user`, with their last use from the report `row` where a key matches
@@ -327,14 +378,14 @@ async fn user_keys(
 }
 
 /// The AWS-managed policies attached to anything in `snap` (documents from `docs`, when
-/// asked for).
+/// asked for, [`USER_CALLS`] at a time), in ARN order.
 async fn aws_managed_policies(
     scope: &Scope,
     docs: &AwsPolicyDocs,
     opts: &IamReadOptions,
     snap: &IamSnapshot,
 ) -> Vec<ManagedPolicy> {
-    let mut aws_attached: BTreeMap<String, String> = BTreeMap::new();
+    let mut aws_attached: BTreeMap<&str, &str> = BTreeMap::new();
     let all_attached = snap
         .users
         .iter()
@@ -343,26 +394,28 @@ async fn aws_managed_policies(
         .chain(snap.roles.iter().flat_map(|r| r.attached.iter()));
     for a in all_attached {
         if a.arn.contains(":iam::aws:policy/") {
-            aws_attached.insert(a.arn.clone(), a.name.clone());
+            aws_attached.insert(&a.arn, &a.name);
         }
     }
     let local: BTreeSet<&str> = snap.policies.iter().map(|p| p.arn.as_str()).collect();
-    let mut out = vec![];
+    let mut reads = vec![];
     for (arn, name) in aws_attached {
-        if local.contains(arn.as_str()) {
+        if local.contains(arn) {
             continue;
         }
-        let document = if opts.aws_policy_documents {
-            docs.get(scope, &arn).await
-        } else {
-            None
-        };
-        out.push(ManagedPolicy {
-            name,
-            arn,
-            description: None,
-            document,
+        reads.push(async move {
+            let document = if opts.aws_policy_documents {
+                docs.get(scope, arn).await
+            } else {
+                None
+            };
+            ManagedPolicy {
+                name: name.to_string(),
+                arn: arn.to_string(),
+                description: None,
+                document,
+            }
         });
     }
-    out
+    stream::iter(reads).buffered(USER_CALLS).collect().await
 }

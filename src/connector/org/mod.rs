@@ -12,5 +12,5 @@ mod read;
 mod records;
 
 pub use model::{NoOrganization, Node, OrgAccount, OrgSnapshot, Organization};
-pub use read::{Discovered, discover};
+pub use read::{Discovered, describe, discover, walk};
 pub use records::{account_resource, structure_records};
