@@ -6,10 +6,15 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test emulator lint-env cfn-lint build fmt-check clippy unit bench clean
+.PHONY: demo test emulator scim-env lint-env cfn-lint build fmt-check clippy unit bench clean
 
 emulator:
 	scripts/moto-env.sh
+
+# scim2-server (pinned in scripts/requirements-scim.txt) into the same .venv: the SCIM server
+# the Identity Center SCIM status tests start (tests/support/scim.rs).
+scim-env:
+	scripts/moto-env.sh --with-scim --quiet >/dev/null
 
 # cfn-lint (pinned in scripts/requirements-lint.txt) into the same .venv.
 lint-env:
@@ -32,7 +37,7 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-test: emulator fmt-check cfn-lint
+test: emulator scim-env fmt-check cfn-lint
 	$(CARGO) test --locked
 	$(MAKE) clippy
 

@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "c1/connector/v2/traits.proto",
         "c1/connector/v2/annotations.proto",
         "c1/c1z/v1/sync.proto",
+        "orgsync/v1/display.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(files, ["proto"])?;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the AWS emulator (moto server) and boto3 into <repo>/.venv.
 #
-# Usage: scripts/moto-env.sh [--with-cfn-lint] [--force] [--quiet]
+# Usage: scripts/moto-env.sh [--with-cfn-lint] [--with-scim] [--force] [--quiet]
 #
 #   --with-cfn-lint  also install scripts/requirements-lint.txt (cfn-lint)
+#   --with-scim      also install scripts/requirements-scim.txt (scim2-server, the SCIM
+#                    server of the Identity Center SCIM status tests)
 #   --force          reinstall even when the stamp says the venv is current
 #   --quiet          no progress messages (errors are still printed)
 #
@@ -27,15 +29,19 @@ venv=$repo_root/.venv
 python=${PYTHON:-python3}
 req_moto=$script_dir/requirements-moto.txt
 req_lint=$script_dir/requirements-lint.txt
+req_scim=$script_dir/requirements-scim.txt
 stamp_moto=$venv/.orgsync-moto.stamp
 stamp_lint=$venv/.orgsync-lint.stamp
+stamp_scim=$venv/.orgsync-scim.stamp
 
 with_lint=0
+with_scim=0
 force=0
 quiet=0
 for arg in "$@"; do
   case $arg in
     --with-cfn-lint) with_lint=1 ;;
+    --with-scim) with_scim=1 ;;
     --force) force=1 ;;
     -q | --quiet) quiet=1 ;;
     -h | --help)
@@ -76,6 +82,9 @@ all_current() {
   is_current "$stamp_moto" "$req_moto" && [ -x "$venv/bin/moto_server" ] || return 1
   if [ "$with_lint" = 1 ]; then
     is_current "$stamp_lint" "$req_lint" || return 1
+  fi
+  if [ "$with_scim" = 1 ]; then
+    is_current "$stamp_scim" "$req_scim" && [ -x "$venv/bin/scim2-server" ] || return 1
   fi
 }
 
@@ -161,6 +170,14 @@ if [ "$with_lint" = 1 ] && { [ "$force" = 1 ] || ! is_current "$stamp_lint" "$re
   rm -f -- "$stamp_lint"
   pip_install "$req_lint"
   file_hash "$req_lint" >"$stamp_lint"
+fi
+
+if [ "$with_scim" = 1 ] && { [ "$force" = 1 ] || ! is_current "$stamp_scim" "$req_scim" || [ ! -x "$venv/bin/scim2-server" ]; }; then
+  log "installing $(basename "$req_scim")"
+  rm -f -- "$stamp_scim"
+  pip_install "$req_scim"
+  [ -x "$venv/bin/scim2-server" ] || die "pip finished but $venv/bin/scim2-server is missing"
+  file_hash "$req_scim" >"$stamp_scim"
 fi
 
 log "moto_server: $venv/bin/moto_server"

@@ -56,14 +56,16 @@ class SeedError(Exception):
 # Policy documents are free-form JSON and not checked.
 SCHEMA: dict[str, set[str]] = {
     "top": {"description", "organization", "management", "accounts", "identity_center"},
-    "organization": {"ous", "member_role_policy"},
+    "organization": {"ous", "member_role_policy", "enable_policy_types", "scps"},
+    "scp": {"name", "description", "document", "targets"},
     "ou": {"name", "children"},
     "management": {"iam"},
     "account": {"name", "email", "ou", "status", "role_name", "tags", "iam"},
     "iam": {"users", "groups", "roles", "policies"},
     "user": {"name", "path", "tags", "groups", "managed_policies", "inline_policies",
-             "access_keys", "login_profile"},
+             "access_keys", "login_profile", "mfa"},
     "access_key": {"status", "used"},
+    "login_profile": {"password_reset_required"},
     "group": {"name", "path", "managed_policies", "inline_policies"},
     "role": {"name", "path", "description", "max_session_duration", "tags", "trust",
              "managed_policies", "inline_policies", "permissions_boundary"},
@@ -80,6 +82,7 @@ SCHEMA: dict[str, set[str]] = {
 }
 REQUIRED: dict[str, set[str]] = {
     "ou": {"name"},
+    "scp": {"name", "document"},
     "account": {"name", "email"},
     "user": {"name"},
     "group": {"name"},
@@ -124,6 +127,12 @@ def validate(fx: dict) -> None:
                 walk(ou.get("children") or [], w + ".children")
 
         walk(org.get("ous") or [], "organization.ous")
+        for i, p in enumerate(org.get("scps") or []):
+            w = f"organization.scps[{i}]"
+            check(p, "scp", w)
+            for t in p.get("targets") or []:
+                if not (t == "root" or t.startswith("ou:") or t.startswith("account:")):
+                    raise SeedError(f"{w}.targets: {t!r} is not root, ou:<path> or account:<name>")
     elif accounts:
         raise SeedError("accounts need an organization (set \"organization\": {\"ous\": []})")
     if fx.get("management") is not None:
@@ -183,6 +192,9 @@ def validate_iam(iam: Any, where: str) -> None:
                 raise SeedError(f"{w}: duplicate name {item['name']!r}")
             seen.add(item["name"])
             if kind == "user":
+                lp = item.get("login_profile", False)
+                if not isinstance(lp, bool):
+                    check(lp, "login_profile", f"{w}.login_profile")
                 keys = item.get("access_keys", 0)
                 if isinstance(keys, int):
                     if not 0 <= keys <= 2:
@@ -232,12 +244,36 @@ def tag_list(tags: dict | None) -> list[dict]:
 # --------------------------------------------------------------------------- clients
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition of a region (its ARNs start arn:<partition>:)."""
+    for prefix, part in (("us-gov-", "aws-us-gov"), ("cn-", "aws-cn"), ("us-isob-", "aws-iso-b"),
+                         ("us-iso-", "aws-iso"), ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"),
+                         ("eusc-", "aws-eusc")):
+        if region.startswith(prefix):
+            return part
+    return "aws"
+
+
+def in_partition(value: Any, partition: str) -> Any:
+    """Every "arn:aws:" of a JSON value's strings rewritten to the partition's prefix."""
+    if partition == "aws":
+        return value
+    if isinstance(value, str):
+        return value.replace("arn:aws:", f"arn:{partition}:")
+    if isinstance(value, list):
+        return [in_partition(v, partition) for v in value]
+    if isinstance(value, dict):
+        return {k: in_partition(v, partition) for k, v in value.items()}
+    return value
+
+
 class Clients:
     """One boto3 session; clients cached per (account, service)."""
 
     def __init__(self, endpoint: str, region: str) -> None:
         self.endpoint = endpoint
         self.region = region
+        self.partition = partition_of(region)
         self.session = boto3.session.Session(region_name=region)
         # No retries: a retried create would not be idempotent, and moto does not throttle.
         self.config = botocore.config.Config(
@@ -268,7 +304,7 @@ class Clients:
         key = (account_id, service)
         if key not in self._cache:
             if account_id not in self._creds:
-                arn = f"arn:aws:iam::{account_id}:role/{role_name}"
+                arn = f"arn:{self.partition}:iam::{account_id}:role/{role_name}"
                 with step(f"sts:AssumeRole {arn}"):
                     r = self.mgmt("sts").assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME)
                 self._creds[account_id] = r["Credentials"]
@@ -390,10 +426,27 @@ class Seeder:
                 with step(f"{w}: iam:PutUserPolicy {pname}"):
                     iam.put_user_policy(UserName=u["name"], PolicyName=pname, PolicyDocument=doc(pdoc))
             if u.get("login_profile"):
+                reset = isinstance(u["login_profile"], dict) and bool(
+                    u["login_profile"].get("password_reset_required")
+                )
                 with step(f"{w}: iam:CreateLoginProfile"):
                     iam.create_login_profile(
-                        UserName=u["name"], Password=FIXTURE_PASSWORD, PasswordResetRequired=False
+                        UserName=u["name"], Password=FIXTURE_PASSWORD, PasswordResetRequired=reset
                     )
+                if reset:
+                    # moto ignores PasswordResetRequired on CreateLoginProfile; UpdateLoginProfile sets
+                    # it (and drops the password unless it is given again).
+                    with step(f"{w}: iam:UpdateLoginProfile PasswordResetRequired"):
+                        iam.update_login_profile(
+                            UserName=u["name"], Password=FIXTURE_PASSWORD, PasswordResetRequired=True
+                        )
+            if u.get("mfa"):
+                with step(f"{w}: iam:CreateVirtualMFADevice"):
+                    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=u["name"])[
+                        "VirtualMFADevice"]["SerialNumber"]
+                with step(f"{w}: iam:EnableMFADevice"):
+                    iam.enable_mfa_device(UserName=u["name"], SerialNumber=serial,
+                                          AuthenticationCode1="123456", AuthenticationCode2="654321")
             keys = u.get("access_keys", 0)
             if isinstance(keys, int):
                 keys = [{} for _ in range(keys)]
@@ -503,18 +556,23 @@ class Seeder:
 
         # ${account:NAME} / ${org:id} can point anywhere, so substitute once all IDs exist.
         fx = substitute(fx, ids, org_id)
+        if org_spec is not None:
+            manifest["management_account_name"] = self.seed_scps(fx["organization"], ids, manifest)
 
         self.seed_iam(c.mgmt("iam"), MANAGEMENT, (fx.get("management") or {}).get("iam"))
         self.log("management IAM seeded")
 
         member_policy = (org_spec or {}).get("member_role_policy", "managed")
+        admin_arn = in_partition(ADMIN_POLICY_ARN, c.partition)
         for a in fx.get("accounts") or []:
             acct, role = ids[a["name"]], role_names[a["name"]]
             iam = c.member(acct, role, "iam")
+            if c.partition != "aws":
+                self.member_role_in_partition(iam, a["name"], role, mgmt_id)
             if member_policy == "managed":  # what AWS does for OrganizationAccountAccessRole
-                with step(f"{a['name']}: attach {ADMIN_POLICY_ARN} to {role}"):
+                with step(f"{a['name']}: attach {admin_arn} to {role}"):
                     try:
-                        iam.attach_role_policy(RoleName=role, PolicyArn=ADMIN_POLICY_ARN)
+                        iam.attach_role_policy(RoleName=role, PolicyArn=admin_arn)
                     except botocore.exceptions.ClientError as e:
                         if e.response.get("Error", {}).get("Code") == "NoSuchEntity":
                             raise SeedError(
@@ -548,6 +606,61 @@ class Seeder:
 
         manifest["access_keys"] = self.access_keys
         return manifest
+
+    def member_role_in_partition(self, iam: Any, name: str, role: str, mgmt_id: str) -> None:
+        """moto 5.2.5's CreateAccount makes the member role in the aws partition's IAM whatever
+        the region; outside it (GovCloud, China) the seeder makes it where AWS would, trusting
+        the management account's root as AWS's does."""
+        try:
+            iam.get_role(RoleName=role)
+            return
+        except botocore.exceptions.ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": f"arn:{self.c.partition}:iam::{mgmt_id}:root"}}]}
+        with step(f"{name}: iam:CreateRole {role} in {self.c.partition} (moto made it in aws)"):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc(trust))
+
+    def seed_scps(self, spec: dict, ids: dict[str, str], manifest: dict) -> str:
+        """Policy types, service control policies and their attachments; records every SCP's
+        id, ARN and targets (moto's FullAWSAccess included) in the manifest. Returns the
+        management account's name."""
+        org = self.c.mgmt("organizations")
+        o = manifest["organization"]
+        for t in spec.get("enable_policy_types") or []:
+            with step(f"organizations:EnablePolicyType {t}"):
+                org.enable_policy_type(RootId=o["root_id"], PolicyType=t)
+
+        def target(t: str) -> str:
+            if t == "root":
+                return o["root_id"]
+            kind, name = t.split(":", 1)
+            table = o["ous"] if kind == "ou" else ids
+            if name not in table:
+                raise SeedError(f"scps: unknown target {t!r}")
+            return table[name]
+
+        for p in spec.get("scps") or []:
+            with step(f"organizations:CreatePolicy {p['name']}"):
+                org.create_policy(Name=p["name"], Description=p.get("description", ""),
+                                  Content=doc(p["document"]), Type="SERVICE_CONTROL_POLICY")
+        policies = {}
+        with step("organizations:ListPolicies SERVICE_CONTROL_POLICY"):
+            for s in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]:
+                policies[s["Name"]] = s
+        for p in spec.get("scps") or []:
+            for t in p.get("targets") or []:
+                with step(f"organizations:AttachPolicy {p['name']} -> {t}"):
+                    org.attach_policy(PolicyId=policies[p["name"]]["Id"], TargetId=target(t))
+        o["scps"] = {}
+        for name, s in policies.items():
+            with step(f"organizations:ListTargetsForPolicy {name}"):
+                targets = org.list_targets_for_policy(PolicyId=s["Id"])["Targets"]
+            o["scps"][name] = {"id": s["Id"], "arn": s["Arn"], "targets": sorted(t["TargetId"] for t in targets)}
+        with step("organizations:DescribeAccount (management)"):
+            return org.describe_account(AccountId=manifest["management_account"])["Account"]["Name"]
 
     def seed_identity_center(self, ic: dict, ids: dict[str, str]) -> dict:
         c = self.c
@@ -701,6 +814,8 @@ def main() -> int:
     except SeedError as e:
         print(f"seed: error: {args.fixture}: {e}", file=sys.stderr)
         return 2
+    # Outside the aws partition (GovCloud, China), the fixture's ARNs are the partition's.
+    fx = in_partition(fx, partition_of(args.region))
 
     try:
         if args.reset:

@@ -1,8 +1,12 @@
 //! AWS identifiers parsed once at the edge: `Arn`, `AccountId`, `Partition`. Anything that
-//! leaves this module is known to be well-formed; the error names the bad value.
+//! leaves this module is known to be well-formed; the error names the bad value (shortened
+//! when long). IAM ARNs given by users ([`Arn::parse_role`], [`Arn::parse_iam`]) are checked
+//! against IAM's rules for names and paths (`ident`).
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::ident::{self, Invalid, shown};
 
 /// A malformed identifier given by a user or returned by AWS.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +24,8 @@ pub enum IdError {
     },
     #[error("'{0}' is not a known AWS partition (aws, aws-us-gov, aws-cn, aws-iso, aws-iso-b)")]
     Partition(String),
+    #[error(transparent)]
+    Rule(#[from] Invalid),
 }
 
 /// A 12-digit AWS account id.
@@ -38,7 +44,7 @@ impl FromStr for AccountId {
         if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AccountId(s.to_string()))
         } else {
-            Err(IdError::AccountId(s.to_string()))
+            Err(IdError::AccountId(shown(s)))
         }
     }
 }
@@ -82,7 +88,7 @@ impl FromStr for Partition {
         match s {
             "aws" | "aws-us-gov" | "aws-cn" | "aws-iso" | "aws-iso-b" | "aws-iso-e"
             | "aws-iso-f" | "aws-eusc" => Ok(Partition(s.to_string())),
-            _ => Err(IdError::Partition(s.to_string())),
+            _ => Err(IdError::Partition(shown(s))),
         }
     }
 }
@@ -133,17 +139,60 @@ impl Arn {
     }
 
     /// Parses an IAM ARN of one kind (`user`, `role`, `group`, `policy`), naming `expected` in
-    /// the error.
+    /// the error. Beyond the shape, IAM's rules hold: a known partition, no region, a 12-digit
+    /// account (or `aws` for an AWS-managed policy), a valid path and name (`ident::iam_path`,
+    /// `ident::iam_name`: at most 64 characters for users and roles, 128 for groups and
+    /// policies).
     pub fn parse_iam(s: &str, kind: &str, expected: &'static str) -> Result<Arn, IdError> {
         let arn: Arn = s.parse()?;
-        if arn.service == "iam" && arn.resource_kind() == kind && !arn.resource_name().is_empty() {
-            Ok(arn)
-        } else {
-            Err(IdError::ArnKind {
-                value: s.to_string(),
+        if arn.service != "iam" || arn.resource_kind() != kind || arn.resource_name().is_empty() {
+            return Err(IdError::ArnKind {
+                value: shown(s),
                 expected,
-            })
+            });
         }
+        let rule = |why: String| IdError::Rule(Invalid::new(s, "a valid IAM ARN", why));
+        arn.partition.parse::<Partition>()?;
+        if !arn.region.is_empty() {
+            return Err(rule("IAM ARNs have no region".into()));
+        }
+        if arn.account_id().is_none() && !(kind == "policy" && arn.account == "aws") {
+            return Err(rule(format!(
+                "the account '{}' is not 12 digits",
+                shown(&arn.account)
+            )));
+        }
+        let max = match kind {
+            "user" | "role" => 64,
+            _ => 128,
+        };
+        let name = arn.resource_name();
+        ident::iam_name(name, "an IAM name", max).map_err(|e| {
+            rule(format!(
+                "the {kind} name '{}' must be {}",
+                shown(name),
+                e.rule
+            ))
+        })?;
+        let path = arn.iam_path();
+        ident::iam_path(&path)
+            .map_err(|e| rule(format!("the path '{}' must be {}", shown(&path), e.rule)))?;
+        Ok(arn)
+    }
+
+    /// Parses the ARN of an IAM role (`--role-arn`): [`Arn::parse_iam`] for kind `role`.
+    pub fn parse_role(s: &str) -> Result<Arn, IdError> {
+        Arn::parse_iam(s, "role", "IAM role").map_err(|e| match e {
+            IdError::Rule(r) => IdError::Rule(Invalid {
+                what: "an IAM role ARN",
+                ..r
+            }),
+            _ => IdError::Rule(Invalid::new(
+                s,
+                "an IAM role ARN",
+                "arn:<partition>:iam::<12-digit account>:role/<optional path/><name>",
+            )),
+        })
     }
 }
 
@@ -151,7 +200,7 @@ impl FromStr for Arn {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         let mut parts = s.splitn(6, ':');
-        let bad = || IdError::Arn(s.to_string());
+        let bad = || IdError::Arn(shown(s));
         if parts.next() != Some("arn") {
             return Err(bad());
         }
@@ -235,6 +284,42 @@ mod tests {
         assert!(Arn::parse_iam("arn:aws:iam::123456789012:user/bob", "role", "role").is_err());
         let root: Arn = "arn:aws-us-gov:iam::123456789012:root".parse().unwrap();
         assert_eq!(root.resource_kind(), "root");
+    }
+
+    #[test]
+    fn iam_arns_follow_iams_rules() {
+        for ok in [
+            "arn:aws:iam::123456789012:role/OrgSyncReader",
+            "arn:aws-us-gov:iam::123456789012:role/ops/team/Reader",
+            "arn:aws-cn:iam::123456789012:role/a+b=c,d.e@f_g-h",
+        ] {
+            assert!(Arn::parse_role(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("arn:aws:iam::123456789012:user/bob", "an IAM role ARN"),
+            ("arn:aws-xx:iam::123456789012:role/r", "partition"),
+            ("arn:aws:iam:us-east-1:123456789012:role/r", "no region"),
+            ("arn:aws:iam::12345:role/r", "12 digits"),
+            (
+                "arn:aws:iam::123456789012:role/bad role",
+                "' ' is not allowed",
+            ),
+            (
+                &format!("arn:aws:iam::123456789012:role/{}", "r".repeat(65)),
+                "1-64",
+            ),
+            ("arn:aws:iam::123456789012:role/a b/r", "path"),
+            ("arn:aws:iam::123456789012:role/r😀", "is not allowed"),
+        ] {
+            let e = Arn::parse_role(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert!(Arn::parse_iam("arn:aws:iam::aws:policy/ReadOnlyAccess", "policy", "p").is_ok());
+        assert!(Arn::parse_iam("arn:aws:iam::aws:user/bob", "user", "u").is_err());
+        let g = format!("arn:aws:iam::123456789012:group/{}", "g".repeat(128));
+        assert!(Arn::parse_iam(&g, "group", "g").is_ok());
+        let e = Arn::parse_iam("arn:aws:iam::123456789012:user/bob😀", "user", "u").unwrap_err();
+        assert!(e.to_string().contains("bob😀"), "{e}");
     }
 
     #[test]

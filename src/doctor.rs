@@ -4,7 +4,8 @@
 //! sync's own planner, so filters and overrides apply), every member hop with a
 //! representative IAM read, and Identity Center access. Every hop that uses an External ID is
 //! tried again without it: if AWS lets that through, the role is open to the confused-deputy
-//! problem and a warning says so.
+//! problem and a warning says so; every hop configured without one gets a warning with the
+//! trust-policy condition to add.
 //!
 //! Not here: rendering (`cli::cmd::check`), or reading anything beyond one cheap call per
 //! permission that a sync needs.
@@ -162,6 +163,24 @@ async fn external_id_finding(open: &Scope, target: &str, role_arn: &str, flag: &
     }
 }
 
+/// The trust-policy condition that makes AWS require an External ID on a hop.
+const EXTERNAL_ID_CONDITION: &str =
+    r#""Condition": {"StringEquals": {"sts:ExternalId": "<value>"}}"#;
+
+/// The warning for a hop into `role_arn` configured without an External ID (`how` says how to
+/// give one).
+fn no_external_id(target: &str, role_arn: &str, how: &str) -> Finding {
+    Finding::new(
+        "external_id",
+        target,
+        Status::Warn,
+        format!("the hop into {role_arn} is configured without an External ID: any caller that can make this identity assume the role gets its access (confused deputy)"),
+    )
+    .fix(format!(
+        "choose a secret value, give it to orgsync with {how}, and add to the trust policy of {role_arn} (its sts:AssumeRole statement): {EXTERNAL_ID_CONDITION}"
+    ))
+}
+
 /// One cheap IAM read with the account's credentials (the sync's main call).
 async fn iam_read(scope: &Scope, target: &str, role_hint: &str) -> Finding {
     let iam = scope.iam();
@@ -234,6 +253,13 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
     let scope = session.member(id, &acct.role, acct.external_id.as_deref());
     let role_arn = scope.role_arn.clone().unwrap_or_default();
     let mut out = vec![];
+    if acct.external_id.is_none() {
+        out.push(no_external_id(
+            &target,
+            &role_arn,
+            "--member-external-id (or the account's `external_id` in --account-config)",
+        ));
+    }
     match scope.verify().await {
         Ok(()) => out.push(Finding::new(
             "member_hop",
@@ -273,7 +299,7 @@ async fn check_member(session: &Session, acct: &AccountPlan, principal: &str) ->
 async fn identity_center(session: &Session, ic: &IcOptions, plan: &Plan) -> Vec<Finding> {
     let located = locate(
         session,
-        plan,
+        &plan.organization,
         ic.sso_region.as_deref(),
         ic.instance_arn.as_deref(),
     )
@@ -507,9 +533,9 @@ async fn management_findings(session: &Session, settings: &Settings) -> Vec<Find
             format!("assumed{with} as {}", session.caller.arn),
         ),
     ];
-    if settings.external_id.is_some()
-        && let Some(open) = session.management_with_external_id(None)
-    {
+    if settings.external_id.is_none() {
+        out.push(no_external_id(&role, &role, "--external-id"));
+    } else if let Some(open) = session.management_with_external_id(None) {
         out.push(external_id_finding(&open, &role, &role, "--external-id").await);
     }
     out

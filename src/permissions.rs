@@ -45,6 +45,7 @@ pub const IAM_READ: &[&str] = &[
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
     "iam:ListUsers",
+    "iam:GetLoginProfile",
     "iam:GetPolicy",
     "iam:GetPolicyVersion",
 ];
@@ -63,6 +64,15 @@ pub const ORG_READ: &[&str] = &[
     "organizations:ListRoots",
     "organizations:ListOrganizationalUnitsForParent",
     "organizations:ListAccountsForParent",
+];
+
+/// Service control policies (management or delegated-administrator account; `--sync-scps`):
+/// the policies with their documents, and their attachments by either read plan.
+pub const SCP_READ: &[&str] = &[
+    "organizations:ListPolicies",
+    "organizations:DescribePolicy",
+    "organizations:ListTargetsForPolicy",
+    "organizations:ListPoliciesForTarget",
 ];
 
 /// IAM Identity Center and its identity store (once per organization, from the management
@@ -189,6 +199,8 @@ pub struct PolicyRequest {
     pub read: bool,
     pub write: bool,
     pub identity_center: bool,
+    /// Service control policies (read, management role).
+    pub scps: bool,
     /// Member role name with optional path (for the `sts:AssumeRole` resource).
     pub member_role: String,
     pub partition: String,
@@ -201,6 +213,7 @@ impl Default for PolicyRequest {
             read: true,
             write: false,
             identity_center: false,
+            scps: true,
             member_role: crate::sync::plan::DEFAULT_MEMBER_ROLE.into(),
             partition: "aws".into(),
         }
@@ -238,6 +251,13 @@ pub fn policy(req: &PolicyRequest) -> PolicyDocument {
             ));
             if req.identity_center {
                 statements.push(statement("OrgSyncIdentityCenterRead", IC_READ, json!("*")));
+            }
+            if req.scps {
+                statements.push(statement(
+                    "OrgSyncServiceControlPoliciesRead",
+                    SCP_READ,
+                    json!("*"),
+                ));
             }
         }
     }
@@ -349,6 +369,17 @@ mod tests {
         assert!(
             !a.contains(&"iam:AddUserToGroup".to_string()),
             "no write unless asked"
+        );
+        assert!(a.contains(&"organizations:ListTargetsForPolicy".to_string()));
+        let no_scps = actions(&policy(&PolicyRequest {
+            scps: false,
+            ..Default::default()
+        }));
+        assert!(
+            !no_scps
+                .iter()
+                .any(|x| x.starts_with("organizations:") && x.contains("Polic")),
+            "{no_scps:?}"
         );
     }
 

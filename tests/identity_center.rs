@@ -950,6 +950,48 @@ fn small_pages_give_the_same_records() {
     }
 }
 
+/// A proxy's or load balancer's HTML 500 is not the emulator's "not implemented" answer: it is
+/// a transient server error, retried with back-off, and Identity Center is complete (exit 0).
+#[test]
+fn an_html_500_from_a_proxy_is_retried_and_identity_center_is_complete() {
+    let moto = Moto::start();
+    let manifest = moto.seed("org.json");
+    let fx = fixture("org.json");
+    let dir = support::tempdir();
+    let proxy = FaultProxy::start(&moto.endpoint());
+    // Two HTML 500s, then every ListPermissionSets passes through.
+    proxy.add(
+        Rule::new(Fault::HtmlServerError)
+            .service("sso")
+            .operation("ListPermissionSets")
+            .limit(2),
+    );
+    let out = dir.path().join("html500.c1z");
+    let o = sync(
+        &proxy.url(),
+        &out,
+        &[
+            "--identity-center",
+            "on",
+            "--ic-assignment-strategy",
+            "principal",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(proxy.injected(), vec![2]);
+    let s = summary(&out);
+    assert_eq!(s["phases"][0]["name"], "identity center");
+    assert!(s["phases"][0]["error"].is_null(), "{s:#}");
+    let ps = &s["aws_calls"]["sso:ListPermissionSets"];
+    assert_eq!(ps["errors"], 2, "two failed attempts: {ps}");
+    assert_eq!(
+        ps["requests"].as_u64().unwrap(),
+        ps["calls"].as_u64().unwrap() + 2,
+        "both HTML 500s were retried: {ps}"
+    );
+    expect::assert_same(&ic_records(&out), &expected_ic(&fx, &manifest, &ACTIVE));
+}
+
 #[test]
 fn an_operation_the_endpoint_does_not_implement_is_asked_once_on_any_client() {
     // moto answers an operation it does not implement with an HTML 500: classified as

@@ -636,7 +636,16 @@ fn killing_the_process_mid_sync_leaves_the_previous_output() {
     child.kill().unwrap(); // SIGKILL: no cleanup code runs
     child.wait().unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), b"previous");
-    assert_eq!(support::files_in(dir.path()), vec!["keep.c1z"]);
+    // Only the (released) lock file naming the killed run stays; the next run removes it.
+    assert_eq!(
+        support::files_in(dir.path()),
+        vec!["keep.c1z", "keep.c1z.lock"]
+    );
+    let holder = std::fs::read_to_string(dir.path().join("keep.c1z.lock")).unwrap();
+    assert!(
+        holder.starts_with(&format!("pid {},", child.id())),
+        "{holder}"
+    );
 }
 
 #[test]

@@ -451,6 +451,17 @@ fn syncs_one_account_with_exact_records() {
     );
     assert!(admin.parent_resource_id.is_none());
 
+    // The oracle of the fixture: ids, parents, and the profile keys it knows (account name,
+    // console access, MFA, password change, boundaries).
+    support::expect::assert_same(
+        &support::expect::actual(&reader),
+        &support::expect::expected_account(
+            &support::fixture("single-account.json"),
+            &manifest,
+            "management",
+        ),
+    );
+
     // JSON lines hold exactly the c1z's records.
     let from_jsonl: Vec<Record> = std::fs::read_to_string(&jsonl)
         .unwrap()
@@ -545,7 +556,7 @@ fn bad_output_path_fails_before_any_aws_call_and_leaves_nothing() {
     let out =
         run(orgsync("http://127.0.0.1:9").args(["sync", "--role-arn", "arn:aws:iam::1:user/x"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not an IAM role ARN"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an IAM role ARN"));
     let out = run(orgsync("http://127.0.0.1:9").args(["sync", "--no-file"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }

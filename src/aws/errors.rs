@@ -1,8 +1,10 @@
 //! One error type for every AWS call, classified into what a user acts on: denied, throttled,
 //! timed out, not found, expired credentials, transient, not implemented by the endpoint.
-//! Messages carry AWS's code and text (never credentials). Also every allowance made for an
-//! emulator's answers (an HTML 500 for an operation it does not implement, error bodies the
-//! SDK cannot read), with why each is safe against AWS.
+//! Classes come from AWS's own error codes; an answer without a code is classified by its HTTP
+//! status (every 5xx is transient, and retried by the SDK with back-off). Messages carry AWS's
+//! code and text (never credentials). Also every allowance made for an emulator's answers (its
+//! exact "not implemented" page, error bodies the SDK cannot read), with why each is safe
+//! against AWS.
 //!
 //! Not here: making calls (`aws::call`), building clients (`aws::session`).
 
@@ -15,7 +17,9 @@ use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryA
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::call::Op;
+use std::future::Future;
+
+use super::op::{Op, observed};
 
 /// What kind of failure an AWS error is. The snake_case names are recorded in outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -41,7 +45,8 @@ pub enum ErrorClass {
     Transient,
     /// The request was rejected as invalid (or a conflict).
     InvalidRequest,
-    /// The endpoint does not implement the operation (an emulator's HTML 500; never retried).
+    /// The endpoint does not implement the operation: AWS's own codes for that, HTTP 501, or
+    /// the emulator's exact "not implemented" page (see below); never retried.
     NotImplemented,
     /// Anything else.
     Other,
@@ -100,9 +105,21 @@ impl ErrorClass {
             "ServiceFailure"
             | "ServiceFailureException"
             | "InternalFailure"
+            | "InternalError"
+            | "InternalServerError"
             | "InternalServerException"
             | "ServiceUnavailable"
             | "ServiceUnavailableException" => ErrorClass::Transient,
+            "RequestTimeout" | "RequestTimeoutException" => ErrorClass::Timeout,
+            // AWS's answers for an operation the endpoint does not have: `InvalidAction` and
+            // `UnknownOperationException` (Query and JSON protocols: the action is not one of
+            // the service's), `NotImplemented` (S3, EC2: HTTP 501), `UnsupportedOperation`.
+            "NotImplemented"
+            | "NotImplementedException"
+            | "InvalidAction"
+            | "UnknownOperationException"
+            | "UnsupportedOperation"
+            | "UnsupportedOperationException" => ErrorClass::NotImplemented,
             "ValidationException"
             | "ValidationError"
             | "InvalidInput"
@@ -128,6 +145,7 @@ impl ErrorClass {
             401 | 403 => ErrorClass::AccessDenied,
             404 => ErrorClass::NotFound,
             429 => ErrorClass::Throttled,
+            501 => ErrorClass::NotImplemented,
             500..=599 => ErrorClass::Transient,
             _ => ErrorClass::Other,
         }
@@ -254,26 +272,32 @@ impl AwsError {
 // The tests run against moto (docs/moto-notes.md), whose answers differ from AWS's in two ways
 // that reach this code; both are handled here and nowhere else:
 //
-// - An operation moto does not implement (or crashes in) is answered with HTTP 500 and an HTML
-//   page. AWS's APIs answer every error in JSON or XML, so such a page never comes from AWS:
-//   it means "this endpoint does not implement the operation". It is classified
-//   [`ErrorClass::NotImplemented`], never retried ([`NotImplementedIsFinal`], installed on every
-//   client), an optional read skips it (Identity Center permission-set details), and
-//   provisioning takes it as "nothing of this kind to remove". [`NotImplemented`] tells it, on
-//   whichever form of the answer a caller holds.
+// - An operation moto does not implement (or crashes in) is answered by its web framework,
+//   Werkzeug: HTTP 500, a `Server: Werkzeug/<version> …` header and Werkzeug's standard
+//   "Internal Server Error" page (moto/core/responses.py raises `NotImplementedError` "The
+//   <action> action has not been implemented", which Werkzeug turns into that page). Only
+//   that exact answer is classified [`ErrorClass::NotImplemented`] and never retried
+//   ([`NotImplementedIsFinal`], installed on every client); an optional read skips it (Identity
+//   Center permission-set details) and provisioning takes it as "nothing of this kind to
+//   remove". AWS never answers with Werkzeug's page. Any other HTML 500 (a proxy's, a load
+//   balancer's) is an ordinary 5xx: transient, retried with back-off. [`NotImplemented`] tells
+//   the emulator's answer, or AWS's own codes for it, on whichever form of the answer a caller
+//   holds.
 // - Some error bodies have a shape the SDK cannot read (moto's auth-mode answers,
 //   `<ErrorResponse><Errors><Error>…` for every service): [`code_and_message`] takes the code
 //   and message from the body itself.
 
-/// Whether an answer says the endpoint does not implement the operation (an HTML page with
-/// HTTP 500, see above), on the raw answer, the SDK's error, or orgsync's [`AwsError`].
+/// Whether an answer says the endpoint does not implement the operation (HTTP 501, or the
+/// emulator's page, see above), on the raw answer, the SDK's error, or orgsync's [`AwsError`]
+/// (which also knows AWS's error codes for it).
 pub trait NotImplemented {
     fn is_not_implemented(&self) -> bool;
 }
 
 impl NotImplemented for HttpResponse {
     fn is_not_implemented(&self) -> bool {
-        is_html_500(self.status().as_u16(), self.body().bytes())
+        let status = self.status().as_u16();
+        status == 501 || is_werkzeug_500(status, self.headers().get("server"), self.body().bytes())
     }
 }
 
@@ -290,19 +314,53 @@ impl NotImplemented for AwsError {
     }
 }
 
-/// True for an HTML page answered with 500.
-fn is_html_500(status: u16, body: Option<&[u8]>) -> bool {
+/// Sends one request (`fut` is the SDK's `send()` future) and turns a failure into an
+/// [`AwsError`] named after the operation the SDK reported. The building block of
+/// `Scope::call` (`aws::call`); use it directly only where no scope exists yet (the hops).
+pub async fn send<T, E, Fut>(fut: Fut) -> Result<T, AwsError>
+where
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    send_named(fut, false).await.map(|(v, _)| v)
+}
+
+/// [`send`], also returning the operation that answered; `retry` when it repeats a throttled
+/// request (`aws::call`).
+pub(crate) async fn send_named<T, E, Fut>(fut: Fut, retry: bool) -> Result<(T, Op), AwsError>
+where
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match observed(fut, retry).await {
+        (Ok(v), op) => Ok((v, op)),
+        (Err(e), op) => Err(AwsError::from_sdk(&op, e)),
+    }
+}
+
+/// The title and text of Werkzeug's standard 500 page (werkzeug/exceptions.py,
+/// `InternalServerError`), which moto answers for an operation it does not implement.
+const WERKZEUG_500_TITLE: &str = "<title>500 Internal Server Error</title>";
+const WERKZEUG_500_TEXT: &str = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.";
+
+/// True for the emulator's "not implemented" answer only: HTTP 500 from a Werkzeug server with
+/// Werkzeug's own 500 page as the body.
+fn is_werkzeug_500(status: u16, server: Option<&str>, body: Option<&[u8]>) -> bool {
     status == 500
+        && server.is_some_and(|s| s.starts_with("Werkzeug/"))
         && body.is_some_and(|b| {
-            let head = String::from_utf8_lossy(&b[..b.len().min(64)])
-                .trim_start()
-                .to_ascii_lowercase();
-            head.starts_with("<!doctype html") || head.starts_with("<html")
+            let text = String::from_utf8_lossy(&b[..b.len().min(1024)]);
+            text.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("<!doctype html")
+                && text.contains(WERKZEUG_500_TITLE)
+                && text.contains(WERKZEUG_500_TEXT)
         })
 }
 
 /// Forbids retrying an answer saying the endpoint does not implement the operation: retrying
-/// cannot make it implemented. Installed on every client a `Scope` builds.
+/// cannot make it implemented. Installed on every client a `Scope` builds. Every other answer
+/// is left to the SDK's classifiers (which retry 5xx, throttling and transport failures).
 #[derive(Debug)]
 pub(crate) struct NotImplementedIsFinal;
 
@@ -393,21 +451,53 @@ mod tests {
         );
     }
 
+    /// moto 5.2.5's answer to an operation it does not implement, byte for byte.
+    const MOTO_PAGE: &[u8] = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.</p>\n";
+
     #[test]
-    fn not_implemented_is_an_html_500_only() {
-        let html = b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>";
-        assert!(is_html_500(500, Some(html)));
-        assert!(is_html_500(500, Some(b"  <HTML><body>x</body></HTML>")));
-        assert!(!is_html_500(503, Some(html)));
-        assert!(!is_html_500(
+    fn not_implemented_is_the_emulators_exact_answer_or_awss_codes() {
+        let werkzeug = Some("Werkzeug/3.1.9 Python/3.11.7");
+        assert!(is_werkzeug_500(500, werkzeug, Some(MOTO_PAGE)));
+        // The same page from another server, another status, or another HTML 500 (a proxy's
+        // or a load balancer's) is a plain server error: transient, retried.
+        assert!(!is_werkzeug_500(500, Some("nginx"), Some(MOTO_PAGE)));
+        assert!(!is_werkzeug_500(500, None, Some(MOTO_PAGE)));
+        assert!(!is_werkzeug_500(503, werkzeug, Some(MOTO_PAGE)));
+        let nginx = b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert!(!is_werkzeug_500(500, werkzeug, Some(nginx)));
+        assert!(!is_werkzeug_500(
             500,
+            werkzeug,
+            Some(b"<!doctype html><title>oops</title>")
+        ));
+        assert!(!is_werkzeug_500(
+            500,
+            werkzeug,
             Some(br#"{"__type":"InternalServerException","message":"x"}"#)
         ));
-        assert!(!is_html_500(
-            500,
-            Some(b"<ErrorResponse><Error><Code>ServiceFailure</Code></Error></ErrorResponse>")
-        ));
-        assert!(!is_html_500(500, None));
+        assert!(!is_werkzeug_500(500, werkzeug, None));
+        assert_eq!(ErrorClass::from_status(500, "X"), ErrorClass::Transient);
+        assert_eq!(ErrorClass::from_status(502, "X"), ErrorClass::Transient);
+        assert_eq!(
+            ErrorClass::from_status(501, "X"),
+            ErrorClass::NotImplemented
+        );
+        for code in [
+            "NotImplemented",
+            "InvalidAction",
+            "UnknownOperationException",
+            "UnsupportedOperation",
+        ] {
+            assert_eq!(
+                ErrorClass::from_code(code, "X"),
+                ErrorClass::NotImplemented,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            ErrorClass::from_code("InternalError", "X"),
+            ErrorClass::Transient
+        );
         assert_eq!(ErrorClass::NotImplemented.as_str(), "not_implemented");
     }
 

@@ -23,6 +23,10 @@ use serde::Deserialize;
 
 use crate::arn::AccountId;
 
+/// The role assumed in member accounts unless `--member-role-name` (or an `--account-config`
+/// entry) names another: the role AWS Organizations creates in accounts it creates.
+pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
+
 /// Settings for one account or OU; unset fields fall through to the next level.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,22 +66,9 @@ pub struct ConfigError {
     pub why: String,
 }
 
-fn valid_role(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 512
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
-}
-
-/// Whether `id` looks like an OU or root id (`ou-xxxx-yyyyyyyy`, `r-xxxx`).
+/// Whether `id` is an OU or root id by AWS's rules (`ident::ou_or_root_id`).
 pub fn is_ou_or_root_id(id: &str) -> bool {
-    let ok_chars = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    (id.starts_with("ou-") && ok_chars(&id[3..])) || (id.starts_with("r-") && ok_chars(&id[2..]))
+    crate::ident::ou_or_root_id(id).is_ok()
 }
 
 impl AccountConfig {
@@ -98,26 +89,20 @@ impl AccountConfig {
         } else {
             serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
         };
+        // Role names and External IDs by AWS's rules (`ident`); the error names the entry.
         let check = |where_: &str, o: &Override| -> Result<(), String> {
-            if let Some(r) = &o.role_name
-                && !valid_role(r.trim_matches('/'))
-            {
-                return Err(format!("{where_}: '{r}' is not a valid IAM role name/path"));
+            if let Some(r) = &o.role_name {
+                crate::ident::role_name_with_path(r)
+                    .map_err(|e| format!("{where_}.role_name: {e}"))?;
             }
-            if let Some(x) = &o.external_id
-                && (x.len() < 2 || x.len() > 1224)
-            {
-                return Err(format!(
-                    "{where_}: an External ID must be 2–1224 characters"
-                ));
+            if let Some(x) = &o.external_id {
+                crate::ident::external_id(x).map_err(|e| format!("{where_}.external_id: {e}"))?;
             }
             Ok(())
         };
         check("defaults", &file.defaults)?;
         for (ou, o) in &file.ous {
-            if !is_ou_or_root_id(ou) {
-                return Err(format!("ous: '{ou}' is not an OU or root id (ou-…, r-…)"));
-            }
+            crate::ident::ou_or_root_id(ou).map_err(|e| format!("ous: {e}"))?;
             check(&format!("ous.{ou}"), o)?;
         }
         let mut accounts = BTreeMap::new();

@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use super::call::{self, Op};
+use super::op::{self, Op};
 
 /// Counters of one operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -153,11 +153,11 @@ impl Intercept for MetricsInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         // A request that repeats a throttled one (`aws::call`) is a retry, not another call.
-        if !call::repeats_a_request() {
+        if !op::repeats_a_request() {
             self.metrics.bump(op_key(cfg), |s| s.calls += 1);
         }
         if let Some(m) = cfg.load::<Metadata>() {
-            call::note_operation(|| Op::from_sdk(m.service(), m.name()));
+            op::note_operation(|| Op::from_sdk(m.service(), m.name()));
         }
         Ok(())
     }

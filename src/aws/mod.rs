@@ -7,6 +7,7 @@ pub mod errors;
 pub mod limits;
 pub mod member_roles;
 pub mod metrics;
+pub mod op;
 pub mod session;
 pub mod time;
 

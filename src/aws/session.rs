@@ -175,7 +175,7 @@ impl Hop {
     }
 
     async fn assume(&self) -> Result<Credentials, AwsError> {
-        let out = super::call::send(
+        let out = super::errors::send(
             self.sts
                 .assume_role()
                 .role_arn(&self.role_arn)
@@ -440,7 +440,7 @@ impl Session {
             None => (base.clone(), None),
         };
         let sts = sts_client(&mgmt_sdk, &metrics, "sts-management".into());
-        let who = super::call::send(sts.get_caller_identity().send())
+        let who = super::errors::send(sts.get_caller_identity().send())
             .await
             .map_err(SessionError::CallerIdentity)?;
         let bad = |what: &str| {

@@ -7,15 +7,20 @@ use clap::{ArgAction, Args, ValueEnum};
 
 use crate::arn::Arn;
 use crate::aws::Settings;
+use crate::ident::{ExternalId, Region, SessionName};
 
+/// `--role-arn` and the other management-role flags: an IAM role ARN by IAM's rules
+/// (`Arn::parse_role`).
 pub(crate) fn parse_arn(s: &str) -> Result<Arn, String> {
-    let arn: Arn = s.parse().map_err(|e: crate::arn::IdError| e.to_string())?;
-    if arn.service != "iam" || arn.resource_kind() != "role" {
-        return Err(format!(
-            "'{s}' is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)"
-        ));
-    }
-    Ok(arn)
+    Arn::parse_role(s).map_err(|e| e.to_string())
+}
+
+/// A value parser for a string newtype of `ident` (its error names the value, shortened).
+pub(crate) fn checked<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr<Err = crate::ident::Invalid>,
+{
+    s.parse::<T>().map_err(|e| e.to_string())
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -43,25 +48,26 @@ pub enum RetryModeArg {
 #[derive(Debug, Clone, Args)]
 pub struct AwsArgs {
     /// AWS region for STS and signing (default: from the environment/profile, else us-east-1).
-    #[arg(long, env = "ORGSYNC_REGION", help_heading = "AWS")]
-    pub region: Option<String>,
+    #[arg(long, env = "ORGSYNC_REGION", value_parser = checked::<Region>, help_heading = "AWS")]
+    pub region: Option<Region>,
 
     /// Management role to assume first (e.g. arn:aws:iam::123456789012:role/OrgSyncReader).
     #[arg(long, env = "ORGSYNC_ROLE_ARN", value_parser = parse_arn, help_heading = "AWS")]
     pub role_arn: Option<Arn>,
 
     /// External ID for the management-role hop.
-    #[arg(long, env = "ORGSYNC_EXTERNAL_ID", help_heading = "AWS")]
-    pub external_id: Option<String>,
+    #[arg(long, env = "ORGSYNC_EXTERNAL_ID", value_parser = checked::<ExternalId>, help_heading = "AWS")]
+    pub external_id: Option<ExternalId>,
 
     /// Session name on every hop (shows up in CloudTrail).
     #[arg(
         long,
         env = "ORGSYNC_SESSION_NAME",
         default_value = "orgsync",
+        value_parser = checked::<SessionName>,
         help_heading = "AWS"
     )]
-    pub session_name: String,
+    pub session_name: SessionName,
 
     /// How the SDK retries errors and timeouts (adaptive adds its own client-side rate
     /// limiting after throttling). Throttled IAM, Organizations and Identity Center calls are
@@ -128,10 +134,10 @@ pub struct AwsArgs {
 impl AwsArgs {
     pub fn settings(&self) -> Settings {
         Settings {
-            region: self.region.clone(),
+            region: self.region.as_ref().map(|r| r.to_string()),
             role_arn: self.role_arn.clone(),
-            external_id: self.external_id.clone(),
-            session_name: self.session_name.clone(),
+            external_id: self.external_id.as_ref().map(|x| x.to_string()),
+            session_name: self.session_name.to_string(),
             retry_mode: match self.retry_mode {
                 RetryModeArg::Standard => aws_sdk_iam::config::retry::RetryMode::Standard,
                 RetryModeArg::Adaptive => aws_sdk_iam::config::retry::RetryMode::Adaptive,

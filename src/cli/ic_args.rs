@@ -7,8 +7,11 @@
 
 use clap::{Args, ValueEnum};
 
+use crate::cli::args::checked;
+use crate::connector::identity_center::scim::{ScimEndpoint, ScimOptions, ScimToken};
 use crate::connector::identity_center::strategy::StrategyChoice;
 use crate::connector::identity_center::{IcMode, IcOptions};
+use crate::ident::{InstanceArn, Region};
 
 /// `--identity-center` (of `sync`, `check` and `policy`; true/false are baton-aws's
 /// BATON_GLOBAL_AWS_SSO_ENABLED values).
@@ -55,38 +58,14 @@ impl From<StrategyArg> for StrategyChoice {
     }
 }
 
+/// `--sso-region`: an AWS region code (`ident::region`).
 fn parse_region(s: &str) -> Result<String, String> {
-    let parts: Vec<&str> = s.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts[0].len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!("'{s}' is not an AWS region (e.g. us-east-1)"))
-    }
+    checked::<Region>(s).map(Region::into_string)
 }
 
+/// `--ic-instance-arn`: an Identity Center instance ARN (`ident::instance_arn`).
 fn parse_instance_arn(s: &str) -> Result<String, String> {
-    let ok = s.starts_with("arn:")
-        && s.split(':').nth(2) == Some("sso")
-        && s.rsplit('/')
-            .next()
-            .is_some_and(|i| i.starts_with("ssoins-"));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "'{s}' is not an Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)"
-        ))
-    }
+    checked::<InstanceArn>(s).map(InstanceArn::into_string)
 }
 
 /// Identity Center flags of `orgsync sync` (and `check`).
@@ -124,6 +103,55 @@ pub struct IcArgs {
         help_heading = "Identity Center"
     )]
     pub ic_assignment_strategy: StrategyArg,
+
+    /// IAM Identity Center's SCIM endpoint (https://scim.<region>.amazonaws.com/<tenant>/scim/v2):
+    /// read every user's status (`active`) from it. The bearer token comes from the
+    /// ORGSYNC_IC_SCIM_TOKEN variable or --ic-scim-token-file, never from a flag.
+    #[arg(long, env = "ORGSYNC_IC_SCIM_ENDPOINT", value_name = "URL", value_parser = ScimEndpoint::parse, help_heading = "Identity Center")]
+    pub ic_scim_endpoint: Option<ScimEndpoint>,
+
+    /// A file holding the SCIM bearer token (instead of ORGSYNC_IC_SCIM_TOKEN).
+    #[arg(
+        long,
+        env = "ORGSYNC_IC_SCIM_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Identity Center"
+    )]
+    pub ic_scim_token_file: Option<std::path::PathBuf>,
+}
+
+/// The variable holding the SCIM bearer token.
+pub const SCIM_TOKEN_ENV: &str = "ORGSYNC_IC_SCIM_TOKEN";
+
+impl IcArgs {
+    /// The SCIM endpoint and its token, when --ic-scim-endpoint is given: the token from
+    /// --ic-scim-token-file, else ORGSYNC_IC_SCIM_TOKEN. A usage error names what is missing
+    /// (never the token).
+    pub fn scim(&self) -> Result<Option<ScimOptions>, String> {
+        let Some(endpoint) = self.ic_scim_endpoint.clone() else {
+            if self.ic_scim_token_file.is_some() {
+                return Err("--ic-scim-token-file needs --ic-scim-endpoint".into());
+            }
+            return Ok(None);
+        };
+        let token = match &self.ic_scim_token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("--ic-scim-token-file {}: {e}", path.display())
+                })?;
+                ScimToken::new(&text)
+                    .ok_or_else(|| format!("--ic-scim-token-file {} is empty", path.display()))?
+            }
+            None => std::env::var(SCIM_TOKEN_ENV)
+                .ok()
+                .as_deref()
+                .and_then(ScimToken::new)
+                .ok_or_else(|| {
+                    format!("--ic-scim-endpoint needs a bearer token: set {SCIM_TOKEN_ENV} or pass --ic-scim-token-file")
+                })?,
+        };
+        Ok(Some(ScimOptions { endpoint, token }))
+    }
 }
 
 impl From<&IcArgs> for IcOptions {
@@ -133,6 +161,8 @@ impl From<&IcArgs> for IcOptions {
             sso_region: a.sso_region.clone(),
             instance_arn: a.ic_instance_arn.clone(),
             strategy: a.ic_assignment_strategy.into(),
+            // The token is read by `IcArgs::scim` (it may fail); `sync` sets it.
+            scim: None,
         }
     }
 }
@@ -158,7 +188,8 @@ mod tests {
         assert!(parse_region("us-gov-west-1").is_ok());
         assert!(parse_region("EU-west-1").is_err());
         assert!(parse_region("europe").is_err());
-        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234").is_ok());
+        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234567890abcdef").is_ok());
+        assert!(parse_instance_arn("arn:aws:sso:::instance/ssoins-1234").is_err());
         assert!(parse_instance_arn("arn:aws:iam::1:role/x").is_err());
     }
 

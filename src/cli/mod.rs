@@ -12,8 +12,8 @@ pub mod progress;
 pub mod signals;
 
 use cmd::{
-    check as check_cmd, policy as policy_cmd, provision as provision_cmd, run as run_cmd,
-    sync as sync_cmd,
+    access as access_cmd, check as check_cmd, diff as diff_cmd, policy as policy_cmd,
+    provision as provision_cmd, run as run_cmd, sync as sync_cmd,
 };
 
 use std::process::ExitCode;
@@ -91,6 +91,10 @@ pub enum Command {
     CreateUser(Box<provision_cmd::CreateUserArgs>),
     /// Delete an IAM user (and what blocks its deletion) or an IAM Identity Center user.
     DeleteResource(Box<provision_cmd::DeleteResourceArgs>),
+    /// Who can reach what, and through which grants (paths), from a c1z file.
+    Access(Box<access_cmd::AccessArgs>),
+    /// What changed between two syncs (two c1z files, or two syncs of one file).
+    Diff(Box<diff_cmd::DiffArgs>),
     /// Print the least-privilege IAM policy (JSON) for the enabled features.
     Policy(policy_cmd::PolicyArgs),
     /// Print (JSON) which resource types are synced and which entitlements can be provisioned.
@@ -151,18 +155,27 @@ fn quiet_broken_pipe() {
 pub fn main() -> ExitCode {
     apply_env_aliases();
     if let Err(e) = apply_config_file() {
-        eprintln!("error: {e}");
+        eprintln!(
+            "error: {}",
+            crate::ident::bounded(&e.to_string(), MAX_ERROR_BYTES)
+        );
         return ExitCode::from(exit::USAGE);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(exit::OK);
+            }
+            // clap echoes a refused value whole: a huge one is shortened.
+            let plain = e.render().to_string();
+            if plain.len() <= MAX_ERROR_BYTES {
+                let _ = e.print();
             } else {
-                exit::OK
-            });
+                eprint!("{}", crate::ident::bounded(&plain, MAX_ERROR_BYTES));
+            }
+            return ExitCode::from(exit::USAGE);
         }
     };
     logging::init(cli.log_format, &cli.log_level);
@@ -178,7 +191,11 @@ pub fn main() -> ExitCode {
     };
     if matches!(
         cli.command,
-        Command::Inspect(_) | Command::Policy(_) | Command::Capabilities
+        Command::Inspect(_)
+            | Command::Access(_)
+            | Command::Diff(_)
+            | Command::Policy(_)
+            | Command::Capabilities
     ) {
         quiet_broken_pipe();
     }
@@ -192,6 +209,8 @@ pub fn main() -> ExitCode {
             Command::Revoke(a) => provision_cmd::run_revoke(*a).await,
             Command::CreateUser(a) => provision_cmd::run_create_user(*a).await,
             Command::DeleteResource(a) => provision_cmd::run_delete_resource(*a).await,
+            Command::Access(a) => access_cmd::run(*a),
+            Command::Diff(a) => diff_cmd::run(*a),
             Command::Policy(a) => policy_cmd::policy_cmd(&a),
             Command::Capabilities => policy_cmd::capabilities_cmd(),
         }
@@ -199,11 +218,16 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let msg = format!("error: {e:#}");
+            eprintln!("{}", crate::ident::bounded(&msg, MAX_ERROR_BYTES));
             ExitCode::from(exit::code_of(&e))
         }
     }
 }
+
+/// Error messages longer than this have their long words shortened (a value given by a user
+/// can be megabytes long; stderr gets its first characters and its length).
+const MAX_ERROR_BYTES: usize = 4096;
 
 #[cfg(test)]
 mod tests {

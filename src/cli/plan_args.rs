@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::arn::AccountId;
-use crate::aws::member_roles::{AccountConfig, is_ou_or_root_id};
+use crate::aws::member_roles::AccountConfig;
+use crate::cli::args::checked;
+use crate::ident::{ExternalId, OuOrRootId, RoleRef};
 use crate::sync::{DEFAULT_MEMBER_ROLE, OrgMode, PlanOptions};
 
 /// `--orgs`.
@@ -43,28 +45,39 @@ pub struct AccountList(pub Vec<AccountId>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OuList(pub Vec<String>);
 
-fn parse_account_list(s: &str) -> Result<AccountList, String> {
-    s.split(',')
+/// The non-empty items of a comma-separated list, each parsed by `parse`; a list without any
+/// item is refused (an empty filter would select nothing).
+fn parse_list<T>(
+    s: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let items: Vec<T> = s
+        .split(',')
         .map(str::trim)
         .filter(|x| !x.is_empty())
-        .map(|x| x.parse::<AccountId>().map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()
-        .map(AccountList)
+        .map(parse)
+        .collect::<Result<_, _>>()?;
+    if items.is_empty() {
+        return Err(format!("'{}' names no {what}", crate::ident::shown(s)));
+    }
+    Ok(items)
+}
+
+fn parse_account_list(s: &str) -> Result<AccountList, String> {
+    parse_list(s, "account id", |x| {
+        x.parse::<AccountId>().map_err(|e| e.to_string())
+    })
+    .map(AccountList)
 }
 
 fn parse_ou_list(s: &str) -> Result<OuList, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            if is_ou_or_root_id(x) {
-                Ok(x.to_string())
-            } else {
-                Err(format!("'{x}' is not an OU or root id (ou-…, r-…)"))
-            }
-        })
-        .collect::<Result<_, _>>()
-        .map(OuList)
+    parse_list(s, "OU or root id", |x| {
+        x.parse::<OuOrRootId>()
+            .map(OuOrRootId::into_string)
+            .map_err(|e| e.to_string())
+    })
+    .map(OuList)
 }
 
 /// Planning flags of `orgsync sync`.
@@ -85,17 +98,19 @@ pub struct PlanArgs {
         long,
         env = "ORGSYNC_MEMBER_ROLE_NAME",
         default_value = DEFAULT_MEMBER_ROLE,
+        value_parser = checked::<RoleRef>,
         help_heading = "Organization"
     )]
-    pub member_role_name: String,
+    pub member_role_name: RoleRef,
 
     /// External ID sent on every member-account hop.
     #[arg(
         long,
         env = "ORGSYNC_MEMBER_EXTERNAL_ID",
+        value_parser = checked::<ExternalId>,
         help_heading = "Organization"
     )]
-    pub member_external_id: Option<String>,
+    pub member_external_id: Option<ExternalId>,
 
     /// YAML file of per-account / per-OU overrides: role_name, external_id, skip.
     #[arg(
@@ -120,27 +135,17 @@ pub struct PlanArgs {
 }
 
 impl PlanArgs {
-    /// Validates the flags (and reads the overrides file).
+    /// The flags as the library's options (the values were checked by clap); reads and checks
+    /// the overrides file.
     pub fn options(&self) -> Result<PlanOptions, anyhow::Error> {
-        let role = self.member_role_name.trim_matches('/');
-        if role.is_empty()
-            || !role
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
-        {
-            anyhow::bail!(
-                "--member-role-name '{}' is not a valid IAM role name/path",
-                self.member_role_name
-            );
-        }
         let overrides = match &self.account_config {
             Some(p) => AccountConfig::load(p)?,
             None => AccountConfig::default(),
         };
         Ok(PlanOptions {
             orgs: self.orgs.into(),
-            member_role: role.to_string(),
-            member_external_id: self.member_external_id.clone(),
+            member_role: self.member_role_name.trimmed().to_string(),
+            member_external_id: self.member_external_id.as_ref().map(|x| x.to_string()),
             overrides,
             accounts: self.accounts.clone().map(|v| v.0.into_iter().collect()),
             exclude: self

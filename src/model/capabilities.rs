@@ -58,6 +58,9 @@ fn synced_when(id: &str) -> &'static str {
             "Identity Center is found (--identity-center auto, the default) or required (on)"
         }
         rt::ACCESS_KEY => "--sync-secrets is true (the default); metadata only, never secrets",
+        rt::SERVICE_CONTROL_POLICY => {
+            "the organization has the SCP policy type enabled and the caller may read it (--sync-scps true, the default)"
+        }
         _ => "always (every synced account's IAM)",
     }
 }
@@ -160,8 +163,12 @@ mod tests {
             rt::IAM_USER => format!("arn:aws:iam::{ACCOUNT}:user/eng/bob"),
             rt::GROUP => format!("arn:aws:iam::{ACCOUNT}:group/devs"),
             rt::ROLE => format!("arn:aws:iam::{ACCOUNT}:role/app"),
-            rt::SSO_USER => ids::sso_user_arn("us-east-1", STORE, "u-1"),
-            rt::SSO_GROUP => ids::sso_group_arn("us-east-1", STORE, "g-1"),
+            rt::SSO_USER => {
+                ids::sso_user_arn("us-east-1", STORE, "11111111-2222-3333-4444-555555555555")
+            }
+            rt::SSO_GROUP => {
+                ids::sso_group_arn("us-east-1", STORE, "66666666-7777-8888-9999-000000000000")
+            }
             other => panic!("no example principal of type {other}"),
         }
     }
@@ -169,7 +176,7 @@ mod tests {
     /// The advertised id pattern with its placeholders filled in for `principal`.
     fn example(pattern: &str, resource_type: &str, principal: &str) -> String {
         let group = if resource_type == rt::SSO_GROUP {
-            ids::sso_group_arn("us-east-1", STORE, "g-2")
+            ids::sso_group_arn("us-east-1", STORE, "77777777-8888-9999-aaaa-bbbbbbbbbbbb")
         } else {
             format!("arn:aws:iam::{ACCOUNT}:group/eng/devs")
         };
@@ -217,6 +224,7 @@ mod tests {
             rt::ACCESS_KEY,
             rt::ORGANIZATION,
             rt::PERMISSION_SET,
+            rt::SERVICE_CONTROL_POLICY,
         ] {
             assert_eq!(caps(id), vec![Sync], "{id}");
         }
@@ -323,12 +331,15 @@ mod tests {
     /// each with the condition of its group.
     #[test]
     fn synced_types_are_the_ones_a_sync_declares() {
+        use crate::connector::iam::RESOURCE_TYPES as IAM_TYPES;
         use crate::connector::identity_center::IC_TYPES;
-        use crate::sync::plan::{IAM_TYPES, ORG_TYPES};
+        use crate::connector::org::RESOURCE_TYPES as ORG_TYPES;
+        use crate::connector::org::scp::SCP_TYPES;
         let declared: BTreeSet<&str> = ORG_TYPES
             .iter()
             .chain(&IAM_TYPES)
             .chain(&IC_TYPES)
+            .chain(&SCP_TYPES)
             .copied()
             .collect();
         let c = capabilities();
@@ -337,7 +348,7 @@ mod tests {
         for t in &c.resource_types {
             assert!(t.capabilities.contains(&Capability::Sync), "{}", t.id);
             let when = t.synced_when;
-            if ORG_TYPES.contains(&t.id) {
+            if ORG_TYPES.contains(&t.id) || SCP_TYPES.contains(&t.id) {
                 assert!(when.contains("organization"), "{}: {when}", t.id);
             } else if IC_TYPES.contains(&t.id) {
                 assert!(when.contains("Identity Center"), "{}: {when}", t.id);

@@ -3,6 +3,7 @@
 //! for provisioning. Builders are the only place these strings are formatted.
 
 use crate::arn::{AccountId, Arn, IdError};
+use crate::ident::{self, shown};
 
 use super::types as rt;
 
@@ -36,14 +37,36 @@ pub fn inline_policy_id(parent_arn: &str, name: &str) -> String {
     format!("{parent_arn}::inline::{name}")
 }
 
-/// Synthetic identity-store user ARN: `arn:aws:identitystore:<region>::<storeId>/user/<userId>`.
-pub fn sso_user_arn(region: &str, identity_store_id: &str, user_id: &str) -> String {
-    format!("arn:aws:identitystore:{region}::{identity_store_id}/user/{user_id}")
+/// The partition a region belongs to (`us-gov-west-1` → `aws-us-gov`, `cn-north-1` →
+/// `aws-cn`, …; any other region → `aws`): the partition of the ARNs of resources there.
+pub fn partition_of_region(region: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 7] = [
+        ("us-gov-", "aws-us-gov"),
+        ("cn-", "aws-cn"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(p, _)| region.starts_with(p))
+        .map_or("aws", |(_, partition)| partition)
 }
 
-/// Synthetic identity-store group ARN.
+/// Synthetic identity-store user ARN:
+/// `arn:<partition>:identitystore:<region>::<storeId>/user/<userId>`, the partition being the
+/// region's.
+pub fn sso_user_arn(region: &str, identity_store_id: &str, user_id: &str) -> String {
+    let partition = partition_of_region(region);
+    format!("arn:{partition}:identitystore:{region}::{identity_store_id}/user/{user_id}")
+}
+
+/// Synthetic identity-store group ARN (the partition being the region's).
 pub fn sso_group_arn(region: &str, identity_store_id: &str, group_id: &str) -> String {
-    format!("arn:aws:identitystore:{region}::{identity_store_id}/group/{group_id}")
+    let partition = partition_of_region(region);
+    format!("arn:{partition}:identitystore:{region}::{identity_store_id}/group/{group_id}")
 }
 
 /// Legacy V1 entitlement identifier `membership:<arn>`.
@@ -69,7 +92,7 @@ pub struct IdentityStoreRef {
 impl IdentityStoreRef {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let bad = || IdError::ArnKind {
-            value: s.to_string(),
+            value: shown(s),
             expected: "identity-store user or group",
         };
         let arn: Arn = s.parse().map_err(|_| bad())?;
@@ -104,7 +127,7 @@ pub struct PermissionSetRef {
 impl PermissionSetRef {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let bad = || IdError::ArnKind {
-            value: s.to_string(),
+            value: shown(s),
             expected: "permission set",
         };
         let arn: Arn = s.parse().map_err(|_| bad())?;
@@ -170,7 +193,7 @@ pub enum ParseIdError {
 
 fn ent_err(value: &str, why: impl Into<String>) -> ParseIdError {
     ParseIdError::Entitlement {
-        value: value.to_string(),
+        value: shown(value),
         why: why.into(),
     }
 }
@@ -230,9 +253,9 @@ impl EntitlementRef {
                     ent_err(s, "inline policy ids look like <parentArn>::inline::<name>")
                 })?;
                 let _: Arn = parent.parse().map_err(e)?;
-                if name.is_empty() {
-                    return Err(ent_err(s, "the inline policy name is empty"));
-                }
+                // IAM API reference, PutUserPolicy `PolicyName`: 1-128 of `[\w+=,.@-]`.
+                ident::iam_name(name, "an inline policy name", 128)
+                    .map_err(|e| ent_err(s, e.to_string()))?;
                 Ok(EntitlementRef::InlineAttached {
                     parent: parent.to_string(),
                     name: name.to_string(),
@@ -310,7 +333,7 @@ const SLUGS: [&str; 4] = ["member", "assignment", "attached", "assigned"];
 
 fn grant_err(value: &str, why: impl Into<String>) -> ParseIdError {
     ParseIdError::Grant {
-        value: value.to_string(),
+        value: shown(value),
         why: why.into(),
     }
 }
@@ -431,6 +454,34 @@ mod tests {
         );
         assert_eq!(sso_user_arn("us-east-1", "d-1234567890", "abc-123"), USER);
         assert_eq!(sso_group_arn("us-east-1", "d-1234567890", "def-456"), GROUP);
+        // The partition is the region's.
+        let gov = sso_user_arn("us-gov-west-1", "d-1234567890", "abc-123");
+        assert_eq!(
+            gov,
+            "arn:aws-us-gov:identitystore:us-gov-west-1::d-1234567890/user/abc-123"
+        );
+        assert_eq!(
+            IdentityStoreRef::parse(&gov).unwrap().region,
+            "us-gov-west-1"
+        );
+        assert_eq!(
+            sso_group_arn("cn-northwest-1", "d-1", "g"),
+            "arn:aws-cn:identitystore:cn-northwest-1::d-1/group/g"
+        );
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("eu-west-1", "aws"),
+            ("us-gov-east-1", "aws-us-gov"),
+            ("cn-north-1", "aws-cn"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            assert_eq!(partition_of_region(region), partition, "{region}");
+            assert!(partition.parse::<crate::arn::Partition>().is_ok());
+        }
     }
 
     #[test]

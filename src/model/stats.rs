@@ -66,6 +66,29 @@ pub struct AccountOutcome {
     pub records: usize,
     #[serde(default)]
     pub duration_ms: u64,
+    /// Set when the account failed in the first pass (throttled or timed out) and was tried
+    /// again at the end of the account phase; `status` is how that second pass ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_pass: Option<SecondPass>,
+}
+
+/// An account's second pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondPass {
+    /// How the first pass failed.
+    pub after: ErrorClass,
+}
+
+/// The second pass over accounts, when there was one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecondPassStats {
+    /// Accounts tried again.
+    pub accounts: u64,
+    /// Of those, the ones that ended `ok`.
+    pub recovered: u64,
+    /// The pause before it.
+    pub pause_ms: u64,
 }
 
 /// Accounts by outcome.
@@ -131,6 +154,9 @@ pub struct RunReport {
     pub aws_calls: BTreeMap<String, OpStats>,
     pub duration_ms: u64,
     pub notes: Vec<String>,
+    /// The second pass over throttled or timed-out accounts, if there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_pass: Option<SecondPassStats>,
 }
 
 /// The `orgsync` section of a c1z sync run's `stats`.
@@ -231,6 +257,7 @@ mod tests {
             status,
             records: 3,
             duration_ms: 40,
+            second_pass: None,
         }
     }
 
@@ -285,6 +312,7 @@ mod tests {
                 aws_calls: BTreeMap::from([("sts:AssumeRole".into(), OpStats::default())]),
                 duration_ms: 12,
                 notes: vec!["a note".into()],
+                second_pass: None,
             },
         };
         let v = stats.section().unwrap();

@@ -19,12 +19,15 @@ pub const PERMISSION_SET: &str = "permission_set";
 pub const PERMISSION_SET_ASSIGNMENT: &str = "permission_set_assignment";
 pub const ORGANIZATION: &str = "organization";
 pub const ORGANIZATIONAL_UNIT: &str = "organizational_unit";
+/// An orgsync addition (baton-aws has no SCPs): a service control policy of AWS Organizations.
+pub const SERVICE_CONTROL_POLICY: &str = "service_control_policy";
 
 /// Every resource type id orgsync knows, in the order orgsync writes them.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     ORGANIZATION,
     ORGANIZATIONAL_UNIT,
     ACCOUNT,
+    SERVICE_CONTROL_POLICY,
     ACCOUNT_IAM,
     IAM_USER,
     GROUP,
@@ -143,6 +146,12 @@ fn permissions(type_id: &str) -> &'static [&'static str] {
             "organizations:ListOrganizationalUnitsForParent",
         ],
         ORGANIZATIONAL_UNIT => &["organizations:ListOrganizationalUnitsForParent"],
+        SERVICE_CONTROL_POLICY => &[
+            "organizations:ListPolicies",
+            "organizations:DescribePolicy",
+            "organizations:ListTargetsForPolicy",
+            "organizations:ListPoliciesForTarget",
+        ],
         IAM_POLICY => &[
             "iam:ListPolicies",
             "iam:GetPolicy",
@@ -241,6 +250,7 @@ pub fn resource_type(type_id: &str) -> Option<ResourceType> {
             vec![],
             vec![skip_all(), opt_in(), child_type(ORGANIZATIONAL_UNIT)],
         ),
+        SERVICE_CONTROL_POLICY => ("Service Control Policy", vec![], vec![]),
         _ => return None,
     };
     annotations.push(capability_permissions(type_id));

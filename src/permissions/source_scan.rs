@@ -47,6 +47,7 @@ const KNOWN: &[&str] = &[
     "sts:GetCallerIdentity",
     "organizations:DescribeOrganization",
     "organizations:ListAccountsForParent",
+    "organizations:ListTargetsForPolicy",
     "sso:ListInstances",
     "sso:ListAccountAssignmentsForPrincipal",
     "sso:CreateAccountAssignment",
@@ -70,6 +71,7 @@ fn listed() -> Vec<&'static str> {
         STS_READ,
         STS_HOP,
         ORG_READ,
+        SCP_READ,
         IC_READ,
         IAM_WRITE,
         ORG_WRITE,
@@ -371,6 +373,7 @@ fn every_request_in_the_sources_is_listed() {
         .chain(STS_READ)
         .chain(STS_HOP)
         .chain(ORG_READ)
+        .chain(SCP_READ)
         .chain(IC_READ)
     {
         assert!(sent.contains(p), "{p} is granted but never sent");

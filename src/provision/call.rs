@@ -14,8 +14,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 
 use crate::arn::AccountId;
-use crate::aws::call::Op;
 use crate::aws::member_roles::AccountConfig;
+use crate::aws::op::Op;
 
 /// One AWS call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -23,8 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::arn::AccountId;
 use crate::aws::member_roles::AccountConfig;
+use crate::aws::member_roles::DEFAULT_MEMBER_ROLE;
 use crate::aws::{Limiter, Scope, Session};
-use crate::sync::plan::DEFAULT_MEMBER_ROLE;
 
 use super::call::{Call, Context, assume_role};
 use super::operations::{Paged, Req, SdkRequest};

@@ -14,7 +14,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::aws::call::{Op, marker};
+use crate::aws::call::marker;
+use crate::aws::op::Op;
 
 use super::call::{Call, Params, sdk_op};
 

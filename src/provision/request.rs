@@ -6,6 +6,7 @@
 //! folders, make them).
 
 use crate::arn::{AccountId, Arn, IdError};
+use crate::ident::{self, shown};
 use crate::model::ids::{
     EntitlementRef, GrantRef, IdentityStoreRef, ParseIdError, PermissionSetRef,
 };
@@ -94,8 +95,8 @@ impl IamPrincipal {
     /// Parses `id` as the ARN of an IAM principal of resource type `principal_type`.
     pub fn parse(principal_type: &str, id: &str) -> Result<IamPrincipal, RequestError> {
         let bad = |why: String| RequestError::Principal {
-            principal_type: principal_type.to_string(),
-            value: id.to_string(),
+            principal_type: shown(principal_type),
+            value: shown(id),
             why,
         };
         let kind = IamKind::from_resource_type(principal_type)
@@ -146,8 +147,8 @@ impl SsoPrincipal {
     /// Parses `id` as the identity-store ARN of a principal of resource type `principal_type`.
     pub fn parse(principal_type: &str, id: &str) -> Result<SsoPrincipal, RequestError> {
         let bad = |why: String| RequestError::Principal {
-            principal_type: principal_type.to_string(),
-            value: id.to_string(),
+            principal_type: shown(principal_type),
+            value: shown(id),
             why,
         };
         let kind = match principal_type {
@@ -168,6 +169,7 @@ impl SsoPrincipal {
                 kind.word()
             )));
         }
+        check_store_ref(&store).map_err(|e| bad(e.to_string()))?;
         Ok(SsoPrincipal {
             kind,
             store,
@@ -252,9 +254,17 @@ pub const PRINCIPAL_TYPES: [&str; 5] = [
     rt::SSO_GROUP,
 ];
 
+/// The parts of an identity-store ARN by AWS's rules (`ident`): the identity store id, the
+/// user or group id, the region.
+fn check_store_ref(store: &IdentityStoreRef) -> Result<(), ident::Invalid> {
+    ident::identity_store_id(&store.identity_store_id)?;
+    ident::identity_store_member_id(&store.id, "an identity-store user or group id")?;
+    ident::region(&store.region)
+}
+
 fn unsupported(id: &str, why: impl Into<String>) -> RequestError {
     RequestError::Unsupported {
-        id: id.to_string(),
+        id: shown(id),
         why: why.into(),
     }
 }
@@ -297,10 +307,14 @@ pub fn grant(
 /// `orgsync revoke --grant ID`.
 pub fn revoke(grant_id: &str) -> Result<Request, RequestError> {
     let change = match GrantRef::parse(grant_id)? {
-        GrantRef::SsoMembership { membership_id } => Change::SsoMembership {
-            membership_id,
-            group: None,
-        },
+        GrantRef::SsoMembership { membership_id } => {
+            ident::identity_store_member_id(&membership_id, "an identity-store membership id")
+                .map_err(|e| RequestError::Invalid(e.to_string()))?;
+            Change::SsoMembership {
+                membership_id,
+                group: None,
+            }
+        }
         GrantRef::Direct {
             entitlement,
             principal_type,
@@ -478,6 +492,7 @@ fn sso_group_member(
     group: IdentityStoreRef,
     arn: String,
 ) -> Result<Change, RequestError> {
+    check_store_ref(&group).map_err(|e| RequestError::Invalid(e.to_string()))?;
     need_type(h.id, h.principal_type, &[rt::SSO_USER])?;
     let user = SsoPrincipal::parse(h.principal_type, h.principal)?;
     if user.store.identity_store_id != group.identity_store_id || user.store.region != group.region
@@ -508,6 +523,8 @@ fn account_assignment(
     permission_set: PermissionSetRef,
     binding: bool,
 ) -> Result<Change, RequestError> {
+    ident::permission_set_arn(&permission_set.arn)
+        .map_err(|e| RequestError::Invalid(e.to_string()))?;
     need_type(h.id, h.principal_type, &[rt::SSO_USER, rt::SSO_GROUP])?;
     Ok(Change::AccountAssignment {
         account,
@@ -564,26 +581,9 @@ pub fn delete_target(resource_type: &str, id: &str) -> Result<DeleteTarget, Requ
 
 /// Checks an IAM user name and path as IAM would, so a bad one exits 2 without an AWS call.
 pub fn check_iam_user(user_name: &str, path: &str) -> Result<(), RequestError> {
-    let name_ok = !user_name.is_empty()
-        && user_name.len() <= 64
-        && user_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-    if !name_ok {
-        return Err(RequestError::Invalid(format!(
-            "'{user_name}' is not a valid IAM user name (1-64 characters: letters, digits and +=,.@_-)"
-        )));
-    }
-    let path_ok = path.starts_with('/')
-        && path.ends_with('/')
-        && path.len() <= 512
-        && path.chars().all(|c| ('!'..='~').contains(&c));
-    if !path_ok {
-        return Err(RequestError::Invalid(format!(
-            "'{path}' is not a valid IAM path (it starts and ends with '/', e.g. /engineering/)"
-        )));
-    }
-    Ok(())
+    ident::iam_name(user_name, "a valid IAM user name", 64)
+        .and_then(|()| ident::iam_path(path))
+        .map_err(|e| RequestError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]

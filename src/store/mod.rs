@@ -1,11 +1,14 @@
 //! Sinks: where records go. The c1z v1 file and JSON lines, behind one small trait, fed by a
-//! single writer thread; every output file is replaced atomically (`atomic`). Nothing in this
-//! module talks to AWS.
+//! single writer thread; every output file is replaced atomically (`atomic`) by one writer at a
+//! time (`lock`), and scratch space lives in directories a later run can clean (`scratch`).
+//! Nothing in this module talks to AWS.
 
 pub(crate) mod atomic;
 pub mod c1z;
 pub mod jsonl;
+pub mod lock;
 pub(crate) mod rotate;
+pub(crate) mod scratch;
 mod writer;
 
 use std::path::PathBuf;
@@ -27,8 +30,17 @@ pub enum StoreError {
     Target { path: PathBuf, why: String },
     #[error("{path} is not a c1z v1 file: {why}")]
     NotC1z { path: PathBuf, why: String },
-    #[error("the c1z file holds no sync")]
-    NoSync,
+    #[error("{path} holds no sync (a c1z file without a sync run)")]
+    NoSync { path: PathBuf },
+    #[error(
+        "{path} is being written by another orgsync run ({holder}){}; wait for it, or pass --wait-lock DURATION",
+        waited.map(|w| format!(", still after waiting {}", humantime::format_duration(std::time::Duration::from_millis(w.as_millis() as u64)))).unwrap_or_default()
+    )]
+    Locked {
+        path: PathBuf,
+        holder: String,
+        waited: Option<std::time::Duration>,
+    },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("a stored record does not decode: {0}")]

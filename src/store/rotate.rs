@@ -7,9 +7,9 @@
 //! /data/sync.c1z                    always the newest complete run (a hard link to it)
 //! ```
 //!
-//! The stable path is replaced atomically (link to `<file>.tmp`, rename), so a reader sees
-//! the previous run or the new one, never a mix; on a filesystem without hard links it is a
-//! copy (written to `<file>.tmp`, fsynced, renamed). After a run the newest `N + 1`
+//! The stable path is replaced atomically (a hard link under a temp name, renamed), so a reader
+//! sees the previous run or the new one, never a mix; on a filesystem without hard links it is
+//! a copy (written to a temp file, fsynced, renamed). After a run the newest `N + 1`
 //! timestamped files are kept (this run and `N` previous ones) and older ones are deleted.
 //! Only names of exactly this shape are ever deleted.
 
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::StoreError;
-use super::atomic::{AtomicFile, io_err, parent_dir, rename_into_place, tmp_path};
+use super::atomic::{AtomicFile, io_err, parent_dir, rename_into_place, temp_path};
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 const STAMP_LEN: usize = 16;
@@ -63,11 +63,21 @@ pub fn timestamped_path(latest: &Path, at: DateTime<Utc>) -> PathBuf {
             format!("{prefix}{stamp}-{n}{suffix}")
         };
         let p = dir.join(name);
-        if !p.exists() && !tmp_path(&p).exists() {
+        if !p.exists() {
             return p;
         }
         n += 1;
     }
+}
+
+/// Whether `name` (a file name) is `latest`'s or one of its timestamped runs': the outputs
+/// whose temp files a run holding `latest`'s lock may sweep.
+pub fn is_output_of(latest: &Path, name: &str) -> bool {
+    let (_, prefix, suffix) = parts(latest);
+    latest
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy() == name)
+        || key_of(name, &prefix, &suffix).is_some()
 }
 
 /// The timestamped files of `latest`, oldest first.
@@ -88,10 +98,9 @@ fn list(latest: &Path) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 /// Makes `latest` the file `written`, atomically: a hard link to it, or a copy where links
-/// are not possible, put in place through `<latest>.tmp` (`store::atomic`).
+/// are not possible, put in place through a temp file of `latest` (`store::atomic`).
 pub fn publish(written: &Path, latest: &Path) -> Result<(), StoreError> {
-    let tmp = tmp_path(latest);
-    let _ = fs::remove_file(&tmp);
+    let tmp = temp_path(latest);
     match fs::hard_link(written, &tmp) {
         Ok(()) => {
             let result = rename_into_place(&tmp, latest);
@@ -143,6 +152,9 @@ mod tests {
         assert_eq!(a2.file_name().unwrap(), "sync.20261123T060000Z-2.c1z");
         fs::write(&a2, b"run a2").unwrap();
         let b = timestamped_path(&latest, t(1));
+        assert!(is_output_of(&latest, "sync.c1z"));
+        assert!(is_output_of(&latest, "sync.20261123T060000Z-2.c1z"));
+        assert!(!is_output_of(&latest, "sync.backup.c1z"));
         fs::write(&b, b"run b").unwrap();
         // Files that only look similar are never touched.
         for other in [
@@ -161,7 +173,14 @@ mod tests {
         assert_eq!(fs::read(&latest).unwrap(), b"run a2");
         publish(&b, &latest).unwrap();
         assert_eq!(fs::read(&latest).unwrap(), b"run b");
-        assert!(!tmp_path(&latest).exists(), "no temp file left");
+        assert!(
+            fs::read_dir(dir.path()).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp-")),
+            "no temp file left"
+        );
 
         assert_eq!(prune(&latest, 1).unwrap(), vec![a.clone()]);
         assert_eq!(list(&latest).unwrap(), vec![a2.clone(), b.clone()]);

@@ -111,7 +111,11 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
     assert_eq!(stats["resources_by_resource_type"]["group"], 1);
     assert_eq!(stats["grants_by_resource_type"]["iam_policy"], 1);
     w.finish(&stats).unwrap();
-    assert!(!super::atomic::tmp_path(&out).exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["x.c1z"], "no temp file left");
 
     // Envelope: magic, one zstd frame with content size and checksum.
     let (bytes, db) = decompress(&out);

@@ -1,10 +1,14 @@
 //! The engine: runs a plan with its collectors. It writes the resource types and the
 //! organization records, then enters every planned account, `concurrency` at a time, and runs
 //! the per-account collectors there; each account's records (with its own `account` record)
-//! go to the writer as one unit. An account's failure is recorded, never fatal unless
-//! `fail_fast`. The per-organization collectors run at the same time as the accounts (each
-//! has its own token bucket) and get the accounts' final `account` resources when the accounts
-//! are done; their units are written after the accounts'. Progress goes to an observer.
+//! go to the writer as one unit. An account that fails throttled or timed out gets a second
+//! pass at the end of the account phase (after a pause, one account at a time) before it is
+//! recorded as failed. An account's failure is recorded, never fatal unless `fail_fast`.
+//! Accounts are entered as the organization lists them ([`Plan::walk`]). The
+//! per-organization collectors run at the same time as the accounts (each has its own token
+//! bucket): they get the planned accounts and the organization once it is listed, and the
+//! accounts' final `account` resources once the accounts are done; their units are written
+//! after the accounts'. Progress goes to an observer.
 //!
 //! Not here: which accounts, with which role (`plan`), which collectors (`run`), what is read
 //! in an account (the collectors), writing files (`store`).
@@ -13,30 +17,32 @@ use std::collections::BTreeMap;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
 use futures::future::join_all;
 use futures::stream::{Stream, StreamExt};
 
-use crate::aws::{AwsError, Session};
-use crate::model::stats::{AccountOutcome, AccountStatus};
+use crate::aws::{AwsError, ErrorClass, Session};
+use crate::model::stats::{AccountOutcome, AccountStatus, SecondPass, SecondPassStats};
 use crate::model::{Record, pb, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
-use super::collector::{
-    AccountCollector, AccountResources, Collected, Collectors, Handover, OrgInput, OrgOutput,
-    Parts, PlannedAccounts,
-};
 use super::observer::{Event, Observer};
 use super::plan::{AccountPlan, Plan, PlanError, Walked};
 use super::result::{PhaseOutcome, RunResult};
+use crate::connector::collector::{
+    AccountCollector, AccountResources, Collected, Collectors, Handover, OrgInput, OrgOutput,
+    Parts, PlannedAccounts,
+};
 
 /// Options of the engine.
 #[derive(Debug, Clone)]
 pub(crate) struct EngineOptions {
     pub concurrency: usize,
     pub fail_fast: bool,
+    /// The pause before the second pass over throttled or timed-out accounts.
+    pub second_pass_pause: Duration,
 }
 
 /// Engine failures that stop the whole run.
@@ -76,19 +82,22 @@ pub(crate) async fn run(
         stop: AtomicBool::new(false),
     };
     let (planned_tx, planned) = Handover::channel();
+    let (org_tx, org) = Handover::channel();
     let (done_tx, done) = Handover::channel();
     let mut phases = pin!(join_all(collectors.per_org.iter().map(|c| {
         c.collect(OrgInput {
             session,
             planned: planned.clone(),
+            org: org.clone(),
             accounts: done.clone(),
         })
     })));
-    drop((planned, done));
+    drop((planned, org, done));
     // The accounts as planned or listed, handed to the account reads as they come.
     let (feed_tx, feed_rx) = mpsc::unbounded::<AccountPlan>();
     let fixed = std::mem::take(&mut plan.accounts);
     let walk = plan.walk.take();
+    let described = plan.org.take();
     let listing = async move {
         let mut planned = PlannedAccounts::new();
         let mut count = 0;
@@ -106,13 +115,19 @@ pub(crate) async fn run(
         fixed.into_iter().for_each(&mut feed);
         let walked = match walk {
             Some(w) => w.run(session, &mut feed).await?,
-            None => Walked::default(),
+            None => Walked {
+                org: described,
+                ..Walked::default()
+            },
         };
         drop(feed);
         if count == 0 {
             observer.on_event(&Event::Planned { accounts: 0 });
         }
         planned_tx.send_replace(Some(Arc::new(planned)));
+        if let Some(o) = &walked.org {
+            org_tx.send_replace(Some(Arc::clone(o)));
+        }
         Ok::<_, PlanError>(walked)
     };
     // Everything at once: the listing, the account reads (they end when the listing has
@@ -130,7 +145,7 @@ pub(crate) async fn run(
             }
         }
     };
-    let (outcomes, account_resources) = read?;
+    let (outcomes, account_resources, second_pass) = read?;
     let walked = walked.unwrap_or_default();
     if !walked.org_records.is_empty() {
         sinks
@@ -169,6 +184,7 @@ pub(crate) async fn run(
         notes,
         duration: start.elapsed(),
         stopped,
+        second_pass,
     })
 }
 
@@ -211,45 +227,123 @@ struct Accounts<'a> {
     stop: AtomicBool,
 }
 
+/// How an account's visit ended.
+enum Visited {
+    /// Recorded (and its unit queued): the outcome and, in org mode, its `account` resource.
+    Done(Box<(AccountOutcome, Option<pb::Resource>)>),
+    /// Failed throttled or timed out in the first pass: tried again at the end of the account
+    /// phase, nothing recorded or written yet.
+    Deferred(AwsError),
+}
+
+/// The classes of failure worth a second pass: the account may well answer later.
+fn worth_a_second_pass(e: &AwsError) -> bool {
+    matches!(e.class, ErrorClass::Throttled | ErrorClass::Timeout)
+}
+
 impl Accounts<'_> {
-    /// Visits every account `accounts` yields, `concurrency` at a time. Returns the outcomes
-    /// in account id order, and the `account` resources (org mode) by account id.
+    /// Visits every account `accounts` yields, `concurrency` at a time, then gives the
+    /// accounts that failed
+    /// throttled or timed out a second pass, one at a time after a pause. Returns the outcomes
+    /// in account id order, the `account` resources (org mode) by account id, and the second
+    /// pass, if there was one.
     async fn run(
         &self,
         accounts: impl Stream<Item = AccountPlan>,
-    ) -> Result<(Vec<AccountOutcome>, AccountResources), StoreError> {
+    ) -> Result<
+        (
+            Vec<AccountOutcome>,
+            AccountResources,
+            Option<SecondPassStats>,
+        ),
+        StoreError,
+    > {
         let mut outcomes = vec![];
         let mut resources = BTreeMap::new();
-        let mut results = pin!(
-            accounts
-                .map(|a| async move { self.visit(&a).await })
-                .buffer_unordered(self.opts.concurrency.max(1))
-        );
-        while let Some(r) = results.next().await {
-            let (outcome, resource) = r?;
+        let mut deferred: Vec<(AccountPlan, AwsError)> = vec![];
+        let mut record = |outcome: AccountOutcome, resource: Option<pb::Resource>| {
             if let Some(res) = resource {
                 resources.insert(outcome.account_id.clone(), res);
             }
             outcomes.push(outcome);
+        };
+        let mut results = pin!(
+            accounts
+                .map(|a| async move {
+                    let r = self.visit(&a, None).await;
+                    (a, r)
+                })
+                .buffer_unordered(self.opts.concurrency.max(1))
+        );
+        while let Some((acct, r)) = results.next().await {
+            match r? {
+                Visited::Done(done) => record(done.0, done.1),
+                Visited::Deferred(e) => deferred.push((acct, e)),
+            }
         }
         drop(results);
+        let second_pass = if deferred.is_empty() {
+            None
+        } else {
+            let pause = self.opts.second_pass_pause;
+            tracing::info!(
+                accounts = deferred.len(),
+                pause_ms = pause.as_millis() as u64,
+                "second pass over accounts that failed throttled or timed out"
+            );
+            tokio::time::sleep(pause).await;
+            deferred.sort_by(|a, b| a.0.info.account_id.cmp(&b.0.info.account_id));
+            let mut stats = SecondPassStats {
+                accounts: deferred.len() as u64,
+                recovered: 0,
+                pause_ms: pause.as_millis() as u64,
+            };
+            for (acct, first) in deferred {
+                let Visited::Done(done) = self.visit(&acct, Some(&first)).await? else {
+                    continue;
+                };
+                let (outcome, resource) = *done;
+                if outcome.status == AccountStatus::Ok {
+                    stats.recovered += 1;
+                }
+                record(outcome, resource);
+            }
+            Some(stats)
+        };
         outcomes.sort_by(|a, b| a.account_id.cmp(&b.account_id));
-        Ok((outcomes, resources))
+        Ok((outcomes, resources, second_pass))
     }
 
     /// One account: read it (unless skipped), add its own `account` record, queue the unit
     /// (after the parts the collectors handed over, if any).
+    /// `first` is the first pass's failure when this is the second pass; a first pass that
+    /// fails throttled or timed out is deferred (unless `fail_fast` already stopped the run).
     async fn visit(
         &self,
         acct: &AccountPlan,
-    ) -> Result<(AccountOutcome, Option<pb::Resource>), StoreError> {
+        first: Option<&AwsError>,
+    ) -> Result<Visited, StoreError> {
         let t0 = Instant::now();
         let label = format!("account {}", acct.info.account_id);
         let parts = Parts::new(self.sinks.blocking_sender(), label.as_str());
-        let (status, mut collected) = self.read(acct, &parts).await;
+        let read = self.read(acct, &parts).await;
         if let Some(e) = parts.take_failure() {
             return Err(e);
         }
+        let (status, mut collected) = match read {
+            Ok(read) => read,
+            Err(e) if first.is_none() && worth_a_second_pass(&e) && !self.stopped() => {
+                tracing::info!(account = %acct.info.account_id, error = %e, "account failed; it gets a second pass at the end of the account phase");
+                return Ok(Visited::Deferred(e));
+            }
+            Err(e) => {
+                tracing::warn!(account = %acct.info.account_id, error = %e, "account failed; continuing with the others");
+                if self.opts.fail_fast {
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+                (failed(&e), Collected::default())
+            }
+        };
         let resource = acct.org_account.as_ref().map(|o| o.resource(&status));
         if let Some(r) = &resource {
             // Room for exactly one more: a full list would otherwise double its buffer (a large
@@ -271,34 +365,35 @@ impl Accounts<'_> {
             status,
             records: parts.sent() + last,
             duration_ms: t0.elapsed().as_millis() as u64,
+            second_pass: first.map(|e| SecondPass { after: e.class }),
         };
         self.observer
             .on_event(&Event::AccountFinished { outcome: &outcome });
-        sent.map(|_| (outcome, resource))
+        sent.map(|_| Visited::Done(Box::new((outcome, resource))))
     }
 
-    /// How the account ends and what was read in it (nothing unless it ends `Ok`).
-    async fn read(&self, acct: &AccountPlan, parts: &Parts) -> (AccountStatus, Collected) {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// How the account ends and what was read in it: skipped, or read (`Ok`), or the failure.
+    async fn read(
+        &self,
+        acct: &AccountPlan,
+        parts: &Parts,
+    ) -> Result<(AccountStatus, Collected), AwsError> {
         if let Some(reason) = &acct.skip {
             let reason = reason.clone();
-            return (AccountStatus::Skipped { reason }, Collected::default());
+            return Ok((AccountStatus::Skipped { reason }, Collected::default()));
         }
-        if self.stop.load(Ordering::SeqCst) {
+        if self.stopped() {
             let reason = "not started: --fail-fast stopped the run".into();
-            return (AccountStatus::Skipped { reason }, Collected::default());
+            return Ok((AccountStatus::Skipped { reason }, Collected::default()));
         }
         let account = &acct.info.account_id;
         self.observer.on_event(&Event::AccountStarted { account });
-        match self.collect(acct, parts).await {
-            Ok(collected) => (AccountStatus::Ok, collected),
-            Err(e) => {
-                tracing::warn!(account = %account, error = %e, "account failed; continuing with the others");
-                if self.opts.fail_fast {
-                    self.stop.store(true, Ordering::SeqCst);
-                }
-                (failed(&e), Collected::default())
-            }
-        }
+        let collected = self.collect(acct, parts).await?;
+        Ok((AccountStatus::Ok, collected))
     }
 
     /// Enters the account (the hop is verified first) and runs every collector in it.

@@ -1,23 +1,18 @@
 //! The sync pipeline. [`run`] is the entry point: it plans the run (`plan`: which accounts,
-//! with which role), chooses the collectors (`collector`: per account, per organization;
-//! implemented in `connector`), and runs them (`engine`), streaming records to the sinks; the
+//! with which role), chooses the collectors (`connector::collector`: per account, per
+//! organization), and runs them (`engine`), streaming records to the sinks; the
 //! [`RunResult`] (`result`) gives the typed statistics (`model::stats`). Progress goes to an
 //! [`Observer`] (`observer`).
 //!
 //! Not here: what is read per AWS domain (`connector`), the sinks (`store`), the command line
 //! (`cli`).
 
-mod collector;
 mod engine;
 mod observer;
 pub(crate) mod plan;
 mod result;
 mod run;
 
-pub(crate) use collector::{
-    AccountCollector, Collected, Handover, OrgCollector, OrgInput, OrgOutput, Parts,
-    PlannedAccounts,
-};
 pub use engine::EngineError;
 pub use observer::{Event, Observer, Quiet};
 pub use plan::{DEFAULT_MEMBER_ROLE, OrgMode, PlanError, PlanOptions};

@@ -15,10 +15,10 @@ use crate::arn::AccountId;
 use crate::aws::member_roles::AccountConfig;
 use crate::aws::session::CallerIdentity;
 use crate::aws::{AwsError, Session};
-use crate::connector::iam::records::AccountInfo;
-use crate::connector::org::{self, Discovered, OrgAccount, OrgSnapshot};
+use crate::connector::collector::AccountInfo;
+use crate::connector::org::{self, Discovered, OrgAccount, OrgKnowledge, OrgSnapshot};
 use crate::model::stats::AccountStatus;
-use crate::model::{Record, pb, types as rt};
+use crate::model::{Record, pb};
 
 /// Organization mode (`--orgs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,23 +59,7 @@ impl Default for PlanOptions {
     }
 }
 
-/// The role assumed in member accounts unless `--member-role-name` (or an `--account-config`
-/// entry) names another: the role AWS Organizations creates in accounts it creates.
-pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
-
-/// The IAM resource types every run declares.
-pub(crate) const IAM_TYPES: [&str; 7] = [
-    rt::ACCOUNT_IAM,
-    rt::IAM_USER,
-    rt::GROUP,
-    rt::ROLE,
-    rt::IAM_POLICY,
-    rt::INLINE_POLICY,
-    rt::ACCESS_KEY,
-];
-
-/// The organization resource types.
-pub(crate) const ORG_TYPES: [&str; 3] = [rt::ORGANIZATION, rt::ORGANIZATIONAL_UNIT, rt::ACCOUNT];
+pub use crate::aws::member_roles::DEFAULT_MEMBER_ROLE;
 
 /// Planning failures.
 #[derive(Debug, thiserror::Error)]
@@ -84,18 +68,6 @@ pub enum PlanError {
     Aws(#[from] AwsError),
     #[error("--orgs on, but {0}")]
     NoOrganization(String),
-}
-
-/// What planning learnt about the caller's organization.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) enum OrgKnowledge {
-    /// Not asked (`--orgs off`).
-    #[default]
-    Unknown,
-    /// Not in an organization, or not allowed to describe it.
-    None,
-    /// In an organization whose management account is this.
-    Management(String),
 }
 
 /// What the run covers.
@@ -115,6 +87,13 @@ pub(crate) struct Plan {
     pub walk: Option<OrgWalk>,
     /// Notes for the summary (e.g. "not in an organization").
     pub notes: Vec<String>,
+    /// The organization as read (org mode): for the per-organization collectors that map
+    /// records onto its roots, OUs and accounts (service control policies). While [`walk`]
+    /// is pending, only the organization and its roots; the walk hands over the whole
+    /// ([`Walked::org`]).
+    ///
+    /// [`walk`]: Plan::walk
+    pub org: Option<Arc<OrgSnapshot>>,
 }
 
 /// The listing of an organization's OU tree and accounts, planning each page of accounts as
@@ -134,8 +113,10 @@ pub(crate) struct Walked {
     pub org_records: Vec<Record>,
     /// Organizational units among them.
     pub ou_count: usize,
-    /// Notes for the summary (accounts left out, `--accounts` ids not found).
+    /// Notes for the summary (accounts left out, `--accounts` and `--ous` ids not found).
     pub notes: Vec<String>,
+    /// The organization as listed: roots, OUs and accounts (`None` without an organization).
+    pub org: Option<Arc<OrgSnapshot>>,
 }
 
 impl OrgWalk {
@@ -166,6 +147,7 @@ impl OrgWalk {
                     roots: known.roots.clone(),
                     ous: known.ous.clone(),
                     accounts: vec![],
+                    root_policy_types: known.root_policy_types.clone(),
                 });
                 for a in plan_page(&caller, &opts, &tree, &page, &mut notes) {
                     found(a);
@@ -179,10 +161,14 @@ impl OrgWalk {
         if let Some(only) = &opts.accounts {
             notes.extend(unknown_accounts(&snap, only));
         }
+        if let Some(tops) = &opts.ous {
+            notes.extend(unknown_nodes(&snap, tops));
+        }
         Ok(Walked {
             org_records: org::structure_records(&snap),
             ou_count: snap.ous.len(),
             notes,
+            org: Some(Arc::new(snap)),
         })
     }
 }
@@ -230,6 +216,7 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
         plan.org_records = walked.org_records;
         plan.ou_count = walked.ou_count;
         plan.notes.extend(walked.notes);
+        plan.org = walked.org;
     }
     Ok(plan)
 }
@@ -252,10 +239,11 @@ pub(crate) async fn start(session: &Session, opts: &PlanOptions) -> Result<Plan,
             // Asked, but the answer named no management account.
             _ => OrgKnowledge::None,
         },
-        resource_types: ORG_TYPES.to_vec(),
+        resource_types: org::RESOURCE_TYPES.to_vec(),
         org_records: vec![],
         ou_count: 0,
         accounts: vec![],
+        org: Some(Arc::new(snap.clone())),
         walk: Some(OrgWalk {
             snap,
             caller: session.caller.clone(),
@@ -375,6 +363,20 @@ fn unknown_accounts(snap: &OrgSnapshot, only: &BTreeSet<AccountId>) -> Vec<Strin
         .collect()
 }
 
+/// Notes for `--ous` ids that are neither a root nor an OU of the organization.
+fn unknown_nodes(snap: &OrgSnapshot, tops: &BTreeSet<String>) -> Vec<String> {
+    let known: BTreeSet<&str> = snap
+        .roots
+        .iter()
+        .chain(snap.ous.iter())
+        .map(|n| n.id.as_str())
+        .collect();
+    tops.iter()
+        .filter(|id| !known.contains(id.as_str()))
+        .map(|id| format!("--ous names {id}, which is not a root or OU of the organization"))
+        .collect()
+}
+
 fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<String>) -> Plan {
     let account = session.caller.account.clone();
     Plan {
@@ -397,6 +399,7 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
         }],
         walk: None,
         notes,
+        org: None,
     }
 }
 
@@ -437,6 +440,7 @@ mod tests {
                 account("444444444444", "legacy", "SUSPENDED", "ou-ab12-eng"),
                 account("555555555555", "excluded", "ACTIVE", "r-ab12"),
             ],
+            ..Default::default()
         })
     }
 
@@ -489,6 +493,11 @@ mod tests {
         let plans = plan_accounts(&caller(), &opts, &org(), &mut notes);
         let ids: Vec<&str> = plans.iter().map(|p| p.info.account_id.as_str()).collect();
         assert_eq!(ids, ["333333333333"]);
+        let tops = BTreeSet::from(["ou-ab12-eng".to_string(), "ou-zz99-zzzzzzzz".to_string()]);
+        assert_eq!(
+            unknown_nodes(&org(), &tops),
+            ["--ous names ou-zz99-zzzzzzzz, which is not a root or OU of the organization"]
+        );
         assert_eq!(
             unknown_accounts(&org(), &only),
             [

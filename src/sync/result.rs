@@ -11,6 +11,7 @@ use crate::aws::AwsError;
 use crate::aws::metrics::OpStats;
 use crate::model::stats::{
     AccountCounts, AccountOutcome, AccountStatus, PhaseError, PhaseStats, RunReport, RunStats,
+    SecondPassStats,
 };
 
 /// A phase that is not per account (Identity Center), run after the accounts.
@@ -41,9 +42,13 @@ pub struct RunResult {
     pub accounts: Vec<AccountOutcome>,
     pub phases: Vec<PhaseOutcome>,
     pub notes: Vec<String>,
+    /// How long the run took: the engine measures its own part; `cli::cmd::sync` replaces it
+    /// with the whole run (connecting, planning, the accounts, the phases, writing).
     pub duration: Duration,
     /// Set when `fail_fast` stopped the run.
     pub stopped: Option<String>,
+    /// The second pass over throttled or timed-out accounts, if there was one.
+    pub second_pass: Option<SecondPassStats>,
 }
 
 impl RunResult {
@@ -72,6 +77,7 @@ impl RunResult {
             aws_calls: calls.clone(),
             duration_ms: self.duration.as_millis() as u64,
             notes: self.notes.clone(),
+            second_pass: self.second_pass.clone(),
         }
     }
 
@@ -102,6 +108,7 @@ mod tests {
             status,
             records: 0,
             duration_ms: 0,
+            second_pass: None,
         }
     }
 
@@ -121,6 +128,7 @@ mod tests {
             notes: vec![],
             duration: Duration::ZERO,
             stopped: None,
+            second_pass: None,
         };
         assert_eq!(r.account_counts(), AccountCounts::default());
         assert!(!r.partial() && !r.any_ok());
@@ -157,6 +165,7 @@ mod tests {
             notes: vec![],
             duration: Duration::from_millis(1500),
             stopped: None,
+            second_pass: None,
         };
         assert!(r.partial());
         let report = r.report(&BTreeMap::new());

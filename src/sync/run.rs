@@ -1,21 +1,27 @@
-//! The library's entry point of a sync: [`run`] plans the run (`plan`), chooses its
-//! collectors (IAM in every account; Identity Center once, when an instance is found or
-//! required), and runs them (`engine`), streaming records to the caller's sinks.
+//! The library's entry point of a sync: [`run`] plans the run (`plan`; the organization's
+//! accounts are listed while the engine reads them, except with filters, which are listed in
+//! full first so that one selecting no account is refused, unless allowed), chooses its collectors (IAM in every account; Identity
+//! Center once, when an instance is found or required; service control policies once, in an
+//! organization that has them), and runs them (`engine`), streaming records to the caller's
+//! sinks.
 //!
 //! Not here: connecting (the caller passes a [`Session`]), creating or finishing the sinks,
 //! the exit code, printing (`cli::cmd::sync`).
+
+use std::time::Duration;
 
 use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::{self, IcOptions};
+use crate::connector::org::scp::{self, ScpOptions};
 use crate::store::SinkSet;
 
-use super::collector::Collectors;
 use super::engine::{self, EngineError, EngineOptions};
 use super::observer::Observer;
 use super::plan::{self, Plan, PlanError, PlanOptions};
 use super::result::RunResult;
+use crate::connector::collector::Collectors;
 
 /// Everything a sync needs besides the connection and the sinks.
 #[derive(Debug, Clone)]
@@ -26,10 +32,16 @@ pub struct SyncConfig {
     pub ic: IcOptions,
     /// How IAM is read in each account.
     pub iam: IamReadOptions,
+    /// Whether and how service control policies are read (organizations only).
+    pub scps: ScpOptions,
     /// Accounts read at the same time (at least 1).
     pub concurrency: usize,
     /// Stop at the first failed account or phase.
     pub fail_fast: bool,
+    /// Allow filters (`plan.accounts`, `plan.exclude`, `plan.ous`) that select no account.
+    pub allow_empty: bool,
+    /// Pause before the second pass over accounts that failed throttled or timed out.
+    pub second_pass_pause: Duration,
 }
 
 /// Failures that stop a sync (an account's or a phase's failure does not: it is recorded in
@@ -40,6 +52,11 @@ pub enum SyncError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(
+        "the filters ({filters}) select no account{}; nothing was written (pass --allow-empty to write a sync without accounts)",
+        if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
+    )]
+    NothingSelected { filters: String, notes: Vec<String> },
 }
 
 /// Runs one sync into `sinks` and reports how every account and phase ended. The sinks are
@@ -50,24 +67,70 @@ pub async fn run(
     sinks: &SinkSet,
     observer: &dyn Observer,
 ) -> Result<RunResult, SyncError> {
-    let mut plan = plan::start(session, &config.plan).await?;
+    // With filters that might select nothing, the organization is listed in full first, so
+    // that an empty selection is refused before anything is read; otherwise accounts are
+    // entered as the organization lists them (`plan::start`, the engine walks the rest).
+    let refuse_empty = filters(&config.plan).filter(|_| !config.allow_empty);
+    let mut plan = match refuse_empty {
+        Some(_) => plan::build(session, &config.plan).await?,
+        None => plan::start(session, &config.plan).await?,
+    };
+    if plan.accounts.is_empty()
+        && plan.walk.is_none()
+        && let Some(filters) = refuse_empty
+    {
+        return Err(SyncError::NothingSelected {
+            filters,
+            notes: plan.notes,
+        });
+    }
     let collectors = choose_collectors(session, config, &mut plan).await;
     let opts = EngineOptions {
         concurrency: config.concurrency,
         fail_fast: config.fail_fast,
+        second_pass_pause: config.second_pass_pause,
     };
     Ok(engine::run(session, plan, &collectors, &opts, sinks, observer).await?)
 }
 
+/// The account filters given, as flags (`--accounts 1, --ous ou-…`), or None without any.
+fn filters(p: &PlanOptions) -> Option<String> {
+    let join = |v: Vec<String>| v.join(",");
+    let mut given = vec![];
+    if let Some(a) = &p.accounts {
+        given.push(format!(
+            "--accounts {}",
+            join(a.iter().map(|x| x.to_string()).collect())
+        ));
+    }
+    if let Some(o) = &p.ous {
+        given.push(format!("--ous {}", join(o.iter().cloned().collect())));
+    }
+    if !p.exclude.is_empty() {
+        given.push(format!(
+            "--exclude-accounts {}",
+            join(p.exclude.iter().map(|x| x.to_string()).collect())
+        ));
+    }
+    (!given.is_empty()).then(|| given.join(" "))
+}
+
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance
-/// say so (its notes go to `plan`). Their resource types are added to the plan's.
+/// say so (its notes go to `plan`); then service control policies when `config.scps` and the
+/// organization allow. Their resource types are added to the plan's.
 async fn choose_collectors(session: &Session, config: &SyncConfig, plan: &mut Plan) -> Collectors {
     let mut collectors = Collectors::default();
     collectors
         .per_account
         .push(Box::new(IamCollector::new(config.iam.clone())));
-    if let Some(ic) = identity_center::phase::attach(session, &config.ic, plan).await {
+    if let Some(ic) =
+        identity_center::phase::attach(session, &config.ic, &plan.organization, &mut plan.notes)
+            .await
+    {
         collectors.per_org.push(ic);
+    }
+    if let Some(scps) = scp::attach(&config.scps, plan.org.as_ref(), &mut plan.notes) {
+        collectors.per_org.push(scps);
     }
     for t in collectors.resource_types() {
         if !plan.resource_types.contains(&t) {

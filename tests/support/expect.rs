@@ -7,20 +7,48 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-/// Expected ids: resources as `type:id`, entitlement ids, grant ids, and resource parents.
+/// Profile keys the oracle knows (the others are checked field by field in the tests): every
+/// resource it expects must carry exactly these of them, with these values. Timestamps the
+/// fixture cannot predict are compared as [`TIME`].
+pub const ORACLE_KEYS: [&str; 7] = [
+    "aws_account_name",
+    "aws_console_access",
+    "aws_password_last_changed",
+    "aws_password_reset_required",
+    "aws_password_last_used",
+    "aws_mfa_active",
+    "aws_permissions_boundary",
+];
+
+/// Stands for any RFC 3339 timestamp in an expected profile.
+pub const TIME: &str = "<time>";
+
+/// Expected ids: resources as `type:id`, entitlement ids, grant ids, resource parents, and the
+/// [`ORACLE_KEYS`] of resource profiles.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Expected {
     pub resources: BTreeSet<String>,
     pub entitlements: BTreeSet<String>,
     pub grants: BTreeSet<String>,
     pub parents: BTreeMap<String, Option<String>>,
+    pub profiles: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 impl Expected {
     fn res(&mut self, ty: &str, id: &str, parent: Option<String>) {
         let key = format!("{ty}:{id}");
         self.resources.insert(key.clone());
-        self.parents.insert(key, parent);
+        self.parents.insert(key.clone(), parent);
+        self.profiles.entry(key).or_default();
+    }
+
+    /// Expects profile key `k` = `v` on resource `ty:id`.
+    fn prof(&mut self, ty: &str, id: &str, k: &str, v: Value) {
+        assert!(ORACLE_KEYS.contains(&k), "{k} is not an oracle key");
+        self.profiles
+            .entry(format!("{ty}:{id}"))
+            .or_default()
+            .insert(k.to_string(), v);
     }
 
     /// Only the records of these accounts (by id), plus AWS-managed policies they attach.
@@ -29,14 +57,22 @@ impl Expected {
         self.entitlements.extend(other.entitlements);
         self.grants.extend(other.grants);
         self.parents.extend(other.parents);
+        self.profiles.extend(other.profiles);
     }
 }
 
-/// Replaces `${account:NAME}` and `${org:id}` in every string.
+/// The partition of the region the manifest was seeded in (scripts/seed.py's rule: outside
+/// `aws` it rewrites the fixture's `arn:aws:` to the region's partition).
+pub fn partition(manifest: &Value) -> &'static str {
+    orgsync::model::ids::partition_of_region(manifest["region"].as_str().unwrap_or("us-east-1"))
+}
+
+/// Replaces `${account:NAME}` and `${org:id}` in every string, and `arn:aws:` with the
+/// manifest's partition.
 pub fn substitute(v: &Value, manifest: &Value) -> Value {
     match v {
         Value::String(s) => {
-            let mut out = s.clone();
+            let mut out = s.replace("arn:aws:", &format!("arn:{}:", partition(manifest)));
             if let Some(id) = manifest["organization"]["id"].as_str() {
                 out = out.replace("${org:id}", id);
             }
@@ -79,8 +115,8 @@ fn path_of(v: &Value) -> String {
     v["path"].as_str().unwrap_or("/").to_string()
 }
 
-fn iam_arn(acct: &str, kind: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{acct}:{kind}{path}{name}")
+fn iam_arn(partition: &str, acct: &str, kind: &str, path: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{acct}:{kind}{path}{name}")
 }
 
 /// The accounts of a fixture: (name, id, is_management, account object).
@@ -102,6 +138,7 @@ pub fn accounts(fixture: &Value, manifest: &Value) -> Vec<(String, String, bool,
 /// The IAM records one account must produce.
 pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -> Expected {
     let fixture = substitute(fixture, manifest);
+    let part = partition(manifest);
     let (name, acct, is_mgmt, spec) = accounts(&fixture, manifest)
         .into_iter()
         .find(|a| a.0 == account_name)
@@ -118,7 +155,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
             .unwrap_or("OrganizationAccountAccessRole");
         let mut role = serde_json::json!({
             "name": role_name,
-            "trust": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{mgmt}:root")}, "Action": "sts:AssumeRole"}]},
+            "trust": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:{part}:iam::{mgmt}:root")}, "Action": "sts:AssumeRole"}]},
         });
         match fixture["organization"]["member_role_policy"]
             .as_str()
@@ -126,7 +163,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
         {
             "managed" => {
                 role["managed_policies"] =
-                    serde_json::json!(["arn:aws:iam::aws:policy/AdministratorAccess"])
+                    serde_json::json!([format!("arn:{part}:iam::aws:policy/AdministratorAccess")])
             }
             "inline" => role["inline_policies"] = serde_json::json!({"AdministratorAccess": {}}),
             _ => {}
@@ -137,15 +174,28 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
         iam["roles"] = Value::Array(all);
     }
     let parent = (!is_mgmt).then(|| format!("account_iam:{acct}"));
+    // The name Organizations gives (the management account's from the manifest), or the id
+    // without an organization.
+    let acct_name = if is_mgmt {
+        manifest["management_account_name"]
+            .as_str()
+            .unwrap_or(&acct)
+            .to_string()
+    } else {
+        name.clone()
+    };
+    let named = Value::String(acct_name);
     let mut e = Expected::default();
     e.res("account_iam", &acct, None);
+    e.prof("account_iam", &acct, "aws_account_name", named.clone());
 
     let mut local: BTreeMap<String, String> = BTreeMap::new();
     for p in iam["policies"].as_array().into_iter().flatten() {
         let n = p["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "policy", &path_of(p), n);
+        let arn = iam_arn(part, &acct, "policy", &path_of(p), n);
         local.insert(n.to_string(), arn.clone());
         e.res("iam_policy", &arn, parent.clone());
+        e.prof("iam_policy", &arn, "aws_account_name", named.clone());
         e.entitlements.insert(format!("iam_policy:{arn}:attached"));
     }
     let resolve = |r: &str| -> String {
@@ -172,6 +222,7 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
         for (pname, _) in docs.as_object().into_iter().flatten() {
             let id = format!("{parn}::inline::{pname}");
             e.res("inline_policy", &id, Some(format!("{ptype}:{parn}")));
+            e.prof("inline_policy", &id, "aws_account_name", named.clone());
             e.entitlements
                 .insert(format!("inline_policy:{id}:attached"));
             e.grants
@@ -181,17 +232,32 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
     let mut group_arns: BTreeMap<String, String> = BTreeMap::new();
     for g in iam["groups"].as_array().into_iter().flatten() {
         let n = g["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "group", &path_of(g), n);
+        let arn = iam_arn(part, &acct, "group", &path_of(g), n);
         group_arns.insert(n.to_string(), arn.clone());
         e.res("group", &arn, parent.clone());
+        e.prof("group", &arn, "aws_account_name", named.clone());
         e.entitlements.insert(format!("group:{arn}:member"));
         attach(&mut e, &g["managed_policies"], "group", &arn);
         inline(&mut e, &g["inline_policies"], "group", &arn);
     }
     for u in iam["users"].as_array().into_iter().flatten() {
         let n = u["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "user", &path_of(u), n);
+        let arn = iam_arn(part, &acct, "user", &path_of(u), n);
         e.res("iam_user", &arn, parent.clone());
+        // Console facts from the credential report: a login profile is console access with a
+        // password set at seeding time; moto never reports a password used. Users carry no
+        // account name (provisioning prints user records and does not know account names).
+        let console = !matches!(u["login_profile"], Value::Null | Value::Bool(false));
+        e.prof("iam_user", &arn, "aws_console_access", Value::Bool(console));
+        e.prof(
+            "iam_user",
+            &arn,
+            "aws_mfa_active",
+            Value::Bool(u["mfa"].as_bool().unwrap_or(false)),
+        );
+        if console {
+            e.prof("iam_user", &arn, "aws_password_last_changed", TIME.into());
+        }
         for g in strs(&u["groups"]) {
             let garn = &group_arns[&g];
             e.grants
@@ -205,12 +271,22 @@ pub fn expected_account(fixture: &Value, manifest: &Value, account_name: &str) -
             .flatten()
         {
             e.res("access-key", k.as_str().unwrap(), None);
+            e.prof(
+                "access-key",
+                k.as_str().unwrap(),
+                "aws_account_name",
+                named.clone(),
+            );
         }
     }
     for r in iam["roles"].as_array().into_iter().flatten() {
         let n = r["name"].as_str().unwrap();
-        let arn = iam_arn(&acct, "role", &path_of(r), n);
+        let arn = iam_arn(part, &acct, "role", &path_of(r), n);
         e.res("role", &arn, parent.clone());
+        e.prof("role", &arn, "aws_account_name", named.clone());
+        if let Some(b) = r["permissions_boundary"].as_str() {
+            e.prof("role", &arn, "aws_permissions_boundary", resolve(b).into());
+        }
         let ent = format!("role:{arn}:assignment");
         e.entitlements.insert(ent.clone());
         attach(&mut e, &r["managed_policies"], "role", &arn);
@@ -253,10 +329,29 @@ pub fn actual(reader: &orgsync::store::c1z::C1zReader) -> Expected {
         let key = format!("{}:{}", id.resource_type, id.resource);
         e.resources.insert(key.clone());
         e.parents.insert(
-            key,
+            key.clone(),
             r.parent_resource_id
                 .map(|p| format!("{}:{}", p.resource_type, p.resource)),
         );
+        let profile = r
+            .profile
+            .as_ref()
+            .map(orgsync::model::profile::from_struct)
+            .unwrap_or_default();
+        let known: BTreeMap<String, Value> = ORACLE_KEYS
+            .iter()
+            .filter_map(|k| {
+                let v = profile.get(*k)?;
+                let timestamp = v
+                    .as_str()
+                    .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok());
+                Some((
+                    k.to_string(),
+                    if timestamp { TIME.into() } else { v.clone() },
+                ))
+            })
+            .collect();
+        e.profiles.insert(key, known);
     }
     e.entitlements = reader
         .entitlements(&all)
@@ -295,6 +390,7 @@ pub fn iam_only(mut e: Expected) -> Expected {
     let keep = |k: &String| IAM.iter().any(|p| k.starts_with(p)) && !from_ic(k);
     e.resources.retain(keep);
     e.parents.retain(|k, _| keep(k));
+    e.profiles.retain(|k, _| keep(k));
     e.entitlements.retain(keep);
     e.grants.retain(keep);
     // An AWS-managed policy is IAM's only if an IAM principal has it.
@@ -318,6 +414,7 @@ pub fn iam_only(mut e: Expected) -> Expected {
         e.resources.remove(&k);
         e.entitlements.remove(&k);
         e.parents.remove(&k);
+        e.profiles.remove(&k);
     }
     e
 }
@@ -337,5 +434,12 @@ pub fn assert_same(actual: &Expected, expected: &Expected) {
     diff("grants", &actual.grants, &expected.grants);
     for (k, p) in &expected.parents {
         assert_eq!(actual.parents.get(k), Some(p), "parent of {k}");
+    }
+    for (k, p) in &expected.profiles {
+        assert_eq!(
+            actual.profiles.get(k),
+            Some(p),
+            "profile keys {ORACLE_KEYS:?} of {k}"
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod expect;
 pub mod proxy;
+pub mod scim;
 pub mod throttle;
 
 use std::ffi::OsStr;
@@ -181,9 +182,12 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-/// The real binary with a clean AWS environment pointed at `endpoint`.
+/// The real binary with a clean AWS environment pointed at `endpoint`. `ORGSYNC_TEST_BIN`
+/// names another build to test instead (e.g. an older one, to see a new test fail on it).
 pub fn orgsync(endpoint: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_orgsync"));
+    let bin = std::env::var_os("ORGSYNC_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_orgsync").into());
+    let mut c = Command::new(bin);
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") || k.starts_with("ORGSYNC_") || k.starts_with("BATON_") {
             c.env_remove(k);

@@ -1,7 +1,9 @@
 //! Fault-injection HTTP proxy for tests and benchmarks. Sits between the SDK (pointed at it via
 //! AWS_ENDPOINT_URL) and moto, and per service / operation / target account can inject
-//! throttling in each protocol's real wire format, 5xx answers, dropped connections, latency,
-//! AccessDenied, ExpiredToken and moto's "not implemented" HTML 500. It records every request
+//! throttling in each protocol's real wire format, 5xx answers (AWS's, or a load balancer's
+//! HTML page), dropped connections, latency, AccessDenied, ExpiredToken and moto's exact "not
+//! implemented" answer; a rule can skip its first N matches (`after`) and stop after N
+//! injections (`limit`), so "N failures, then pass-through" is `limit(N)`. It records every request
 //! it saw (service, operation, account, and the AssumeRole parameters), so tests can assert
 //! External IDs and session names.
 //! The target account of a request is known from its access key: the proxy reads AssumeRole
@@ -41,8 +43,12 @@ pub enum Fault {
     AccessDenied,
     /// Answer ExpiredToken.
     ExpiredToken,
-    /// Answer as moto does for an operation it does not implement: HTTP 500 with an HTML page.
+    /// Answer exactly as moto does for an operation it does not implement: HTTP 500 from a
+    /// Werkzeug server with Werkzeug's standard error page.
     NotImplemented,
+    /// Answer as a proxy or load balancer in front of AWS may: HTTP 500 with its own HTML page
+    /// (nginx's). Not the emulator's "not implemented" answer: a transient server error.
+    HtmlServerError,
 }
 
 /// A fault rule: all given fields must match.
@@ -413,11 +419,23 @@ fn fault_response(service: &str, fault: &Fault) -> Option<Response<Full<Bytes>>>
             "The security token included in the request is expired",
         ),
         Fault::NotImplemented => {
+            // moto 5.2.5 behind Werkzeug 3.1, byte for byte (docs/moto-notes.md §0).
             return Response::builder()
                 .status(500)
+                .header("server", "Werkzeug/3.1.9 Python/3.11.7")
                 .header("content-type", "text/html; charset=utf-8")
                 .body(Full::new(Bytes::from_static(
-                    b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n",
+                    b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.</p>\n",
+                )))
+                .ok();
+        }
+        Fault::HtmlServerError => {
+            return Response::builder()
+                .status(500)
+                .header("server", "nginx")
+                .header("content-type", "text/html")
+                .body(Full::new(Bytes::from_static(
+                    b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
                 )))
                 .ok();
         }

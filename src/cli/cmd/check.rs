@@ -24,7 +24,9 @@ Checks, in order: base credentials and the management hop (--role-arn), as a syn
 the organization listing, every member hop plus one IAM read per account, Identity Center
 as the sync finds it (sso:ListInstances, identitystore:ListUsers, sso:ListPermissionSets;
 --identity-center off skips it, on makes a missing instance a failure). A hop that uses an External ID is tried again
-without it; a warning means the role accepts the hop without it (confused deputy).
+without it; a warning means the role accepts the hop without it (confused deputy). A hop
+configured with no External ID at all (--role-arn without --external-id, member hops without
+--member-external-id or an override) is a warning too, with the trust-policy condition to add.
 Exit codes: 0 nothing broken, 1 something broken (or a warning with --strict), 2 bad input.";
 
 /// Arguments of `orgsync check`.

@@ -41,6 +41,9 @@ pub struct Common {
         global = true
     )]
     pub output: Output,
+    /// Read this sync instead of the latest finished one (ids: `orgsync inspect syncs`).
+    #[arg(long, env = "ORGSYNC_SYNC_ID", global = true)]
+    pub sync_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,7 +122,9 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 
 /// Runs an inspect command, printing to stdout.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let reader = C1zReader::open(&args.common.file).map_err(crate::cli::exit::usage)?;
+    let reader = C1zReader::open_sync(&args.common.file, args.common.sync_id.as_deref())
+        .map_err(crate::cli::exit::usage)?;
+    eprintln!("{}", reader.selection().describe());
     let json = args.common.output == Output::Json;
     match &args.what {
         What::Stats => stats(&reader, &args.common.file, json),
@@ -252,18 +257,91 @@ fn resources(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> 
                 .collect(),
         ));
     }
-    let mut t = table(&["TYPE", "ID", "DISPLAY NAME", "PARENT"]);
+    let names = account_names(reader)?;
+    // IAM users: their console access, password and MFA facts too.
+    let users = f.resource_type.as_deref() == Some(crate::model::types::IAM_USER);
+    let mut header = vec!["TYPE", "ID", "DISPLAY NAME", "ACCOUNT", "PARENT"];
+    if users {
+        header.extend(["CONSOLE", "MFA", "PASSWORD LAST USED"]);
+    }
+    let mut t = table(&header);
     for r in items {
         let id = r.id.clone().unwrap_or_default();
-        t.add_row(vec![
+        let account = account_of(&r)
+            .map(|a| match names.get(&a) {
+                Some(n) if n != &a => format!("{n} ({a})"),
+                _ => a,
+            })
+            .unwrap_or_default();
+        let mut row = vec![
             id.resource_type,
             id.resource,
             r.display_name.clone(),
+            account,
             rid_text(r.parent_resource_id.as_ref()),
-        ]);
+        ];
+        if users {
+            let yes_no = |k: &str| {
+                r.profile
+                    .as_ref()
+                    .and_then(|p| p.fields.get(k))
+                    .and_then(|v| match v.kind {
+                        Some(prost_types::value::Kind::BoolValue(b)) => {
+                            Some(if b { "yes" } else { "no" }.to_string())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+            };
+            row.push(yes_no("aws_console_access"));
+            row.push(yes_no("aws_mfa_active"));
+            row.push(profile_str(&r, "aws_password_last_used").unwrap_or_default());
+        }
+        t.add_row(row);
     }
     println!("{t}");
     Ok(())
+}
+
+/// Account names by account id, from the file's `account` and `account_iam` resources.
+fn account_names(reader: &C1zReader) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut names = BTreeMap::new();
+    for ty in [
+        crate::model::types::ACCOUNT_IAM,
+        crate::model::types::ACCOUNT,
+    ] {
+        let filter = Filter {
+            resource_type: Some(ty.to_string()),
+            ..Default::default()
+        };
+        for r in reader.resources(&filter)? {
+            if let Some(id) = r.id {
+                names.insert(id.resource, r.display_name);
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The account a resource is in: its own id (accounts), the account of its ARN (IAM), or of
+/// its user (access keys).
+fn account_of(r: &pb::Resource) -> Option<String> {
+    let id = r.id.as_ref()?;
+    match id.resource_type.as_str() {
+        crate::model::types::ACCOUNT | crate::model::types::ACCOUNT_IAM => {
+            Some(id.resource.clone())
+        }
+        crate::model::types::ACCESS_KEY => profile_str(r, "aws_user_arn")
+            .and_then(|a| a.parse::<crate::arn::Arn>().ok())
+            .and_then(|a| a.account_id())
+            .map(|a| a.to_string()),
+        _ => id
+            .resource
+            .parse::<crate::arn::Arn>()
+            .ok()
+            .and_then(|a| a.account_id())
+            .map(|a| a.to_string()),
+    }
 }
 
 fn entitlements(reader: &C1zReader, f: &Filters, json: bool) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ Examples:
   orgsync policy --read                          # management role: orgs, member hops, IAM,
                                                  # Identity Center
   orgsync policy --read --identity-center off    # ... without Identity Center
+  orgsync policy --read --sync-scps false        # ... without service control policies
   orgsync policy --read --write --member         # the role in each member account
   orgsync policy --write                         # provisioning from the management account
 
@@ -42,6 +43,11 @@ pub struct PolicyArgs {
     /// from this policy lets a default sync read Identity Center.
     #[arg(long, env = "ORGSYNC_IDENTITY_CENTER", value_enum, ignore_case = true, value_name = "auto|on|off", num_args = 0..=1, default_missing_value = "on", default_value = "auto", action = clap::ArgAction::Set)]
     pub identity_center: IcModeArg,
+
+    /// Service control policies (management role): included unless false, as sync's
+    /// --sync-scps, so one ORGSYNC_SYNC_SCPS serves both.
+    #[arg(long, env = "ORGSYNC_SYNC_SCPS", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub sync_scps: bool,
 
     /// The policy of the member-account role instead of the management one.
     #[arg(long, env = "ORGSYNC_MEMBER")]
@@ -71,6 +77,7 @@ pub fn policy_cmd(args: &PolicyArgs) -> anyhow::Result<u8> {
         read: args.read,
         write: args.write,
         identity_center: args.identity_center != IcModeArg::Off,
+        scps: args.sync_scps,
         member_role: args.member_role_name.clone(),
         partition: args.partition.to_string(),
     });

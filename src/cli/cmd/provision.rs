@@ -16,11 +16,18 @@ use crate::model::Record;
 use crate::provision::call::connect_calls;
 use crate::provision::request::{self, NewUser};
 use crate::provision::verify_ids::SyncFile;
-use crate::provision::{self, Call, Context, Job, Options, Outcome, Provisioner};
+use crate::provision::{Call, Context, Options, Outcome};
+use crate::provisioner::{self, Job, Provisioner};
 use crate::sync::plan::DEFAULT_MEMBER_ROLE;
 
-use crate::cli::args::{AwsArgs, parse_arn, parse_duration};
+use crate::cli::args::{AwsArgs, checked, parse_arn, parse_duration};
 use crate::cli::exit;
+use crate::ident::{ExternalId, IdentityStoreId, Region, RoleRef};
+
+/// `--account`: a 12-digit account id.
+fn parse_account(s: &str) -> Result<AccountId, String> {
+    s.parse::<AccountId>().map_err(|e| e.to_string())
+}
 
 /// `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,22 +44,24 @@ pub struct WriteRoleArgs {
     #[arg(
         long,
         env = "ORGSYNC_PROVISIONING_ROLE_NAME",
+        value_parser = checked::<RoleRef>,
         help_heading = "Write role"
     )]
-    pub provisioning_role_name: Option<String>,
+    pub provisioning_role_name: Option<RoleRef>,
 
     /// The sync's member role, used for changes when --provisioning-role-name is not set.
     #[arg(
         long,
         env = "ORGSYNC_MEMBER_ROLE_NAME",
         default_value = DEFAULT_MEMBER_ROLE,
+        value_parser = checked::<RoleRef>,
         help_heading = "Write role"
     )]
-    pub member_role_name: String,
+    pub member_role_name: RoleRef,
 
     /// External ID sent when assuming the member role.
-    #[arg(long, env = "ORGSYNC_MEMBER_EXTERNAL_ID", help_heading = "Write role")]
-    pub member_external_id: Option<String>,
+    #[arg(long, env = "ORGSYNC_MEMBER_EXTERNAL_ID", value_parser = checked::<ExternalId>, help_heading = "Write role")]
+    pub member_external_id: Option<ExternalId>,
 
     /// The sync's per-account / per-OU overrides file (role_name, external_id): applied to
     /// member hops when --provisioning-role-name is not set (a separate write role is the same
@@ -73,14 +82,15 @@ pub struct WriteRoleArgs {
     #[arg(
         long,
         env = "ORGSYNC_PROVISIONING_EXTERNAL_ID",
+        value_parser = checked::<ExternalId>,
         help_heading = "Write role"
     )]
-    pub provisioning_external_id: Option<String>,
+    pub provisioning_external_id: Option<ExternalId>,
 
     /// IAM Identity Center region, for requests whose IDs name none (a membership id without
     /// --file, create-user --type sso_user) [default: --region, else us-east-1].
-    #[arg(long, env = "ORGSYNC_SSO_REGION", help_heading = "Write role")]
-    pub sso_region: Option<String>,
+    #[arg(long, env = "ORGSYNC_SSO_REGION", value_parser = checked::<Region>, help_heading = "Write role")]
+    pub sso_region: Option<Region>,
 
     /// How long to wait for an account assignment to leave IN_PROGRESS.
     #[arg(long, env = "ORGSYNC_ASSIGNMENT_TIMEOUT", default_value = "5m", value_parser = parse_duration, help_heading = "Write role")]
@@ -217,8 +227,8 @@ pub struct CreateUserArgs {
     #[arg(long = "tag", value_name = "KEY=VALUE", env = "ORGSYNC_TAG")]
     pub tags: Vec<String>,
     /// iam_user: account to create it in [default: the caller's].
-    #[arg(long, env = "ORGSYNC_ACCOUNT")]
-    pub account: Option<String>,
+    #[arg(long, env = "ORGSYNC_ACCOUNT", value_parser = parse_account)]
+    pub account: Option<AccountId>,
     /// sso_user: display name [default: "<given name> <family name>"].
     #[arg(long, env = "ORGSYNC_DISPLAY_NAME")]
     pub display_name: Option<String>,
@@ -232,8 +242,8 @@ pub struct CreateUserArgs {
     #[arg(long = "email", env = "ORGSYNC_EMAIL")]
     pub emails: Vec<String>,
     /// sso_user: identity store [default: the first IAM Identity Center instance's].
-    #[arg(long, env = "ORGSYNC_IDENTITY_STORE_ID")]
-    pub identity_store_id: Option<String>,
+    #[arg(long, env = "ORGSYNC_IDENTITY_STORE_ID", value_parser = checked::<IdentityStoreId>)]
+    pub identity_store_id: Option<IdentityStoreId>,
     #[command(flatten)]
     pub common: ProvisionArgs,
 }
@@ -306,15 +316,8 @@ pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
                 }
                 tags.push((k.to_string(), v.to_string()));
             }
-            let account = match &a.account {
-                Some(s) => Some(
-                    s.parse::<AccountId>()
-                        .map_err(|e| bad(format!("--account: {e}")))?,
-                ),
-                None => None,
-            };
             NewUser::Iam {
-                account,
+                account: a.account.clone(),
                 user_name: a.user_name.clone(),
                 path: a.path.clone(),
                 tags,
@@ -335,11 +338,10 @@ pub async fn run_create_user(a: CreateUserArgs) -> anyhow::Result<u8> {
                     "--type sso_user needs --given-name and --family-name".into()
                 ));
             };
-            if a.user_name.trim().is_empty() {
-                return Err(bad("--user-name is empty".into()));
-            }
+            crate::ident::identity_store_user_name(&a.user_name)
+                .map_err(|e| bad(format!("--user-name: {e}")))?;
             NewUser::Sso {
-                identity_store_id: a.identity_store_id.clone(),
+                identity_store_id: a.identity_store_id.as_ref().map(|i| i.to_string()),
                 user_name: a.user_name.clone(),
                 display_name: a
                     .display_name
@@ -374,8 +376,10 @@ fn management_role(c: &ProvisionArgs) -> Option<&Arn> {
 fn member_role(c: &ProvisionArgs) -> String {
     c.write
         .provisioning_role_name
-        .clone()
-        .unwrap_or_else(|| c.write.member_role_name.clone())
+        .as_ref()
+        .unwrap_or(&c.write.member_role_name)
+        .trimmed()
+        .to_string()
 }
 
 /// The overrides that apply to write hops: the sync's `--account-config`, unless a separate
@@ -403,8 +407,9 @@ fn plan_context(c: &ProvisionArgs, overrides: Option<AccountConfig>) -> Context 
         sso_region: c
             .write
             .sso_region
-            .clone()
-            .or_else(|| c.aws.region.clone())
+            .as_ref()
+            .or(c.aws.region.as_ref())
+            .map(|r| r.to_string())
             .unwrap_or_else(|| "<the session's region>".into()),
     }
 }
@@ -413,7 +418,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let overrides = overrides(c)?;
     let cx = plan_context(c, overrides.clone());
     if c.dry_run {
-        let calls = provision::plan(&job, &cx).map_err(exit::usage)?;
+        let calls = provisioner::plan(&job, &cx).map_err(exit::usage)?;
         print_plan(c.output, &calls)?;
         return Ok(exit::OK);
     }
@@ -423,8 +428,9 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     settings.external_id = c
         .write
         .provisioning_external_id
-        .clone()
-        .or_else(|| c.aws.external_id.clone());
+        .as_ref()
+        .or(c.aws.external_id.as_ref())
+        .map(|x| x.to_string());
     let metrics = CallMetrics::new();
     let session = Session::connect(settings, Arc::clone(&metrics))
         .await
@@ -434,7 +440,8 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
     let sso_region = c
         .write
         .sso_region
-        .clone()
+        .as_ref()
+        .map(|r| r.to_string())
         .or_else(|| {
             session
                 .base_config()
@@ -444,7 +451,7 @@ async fn execute(c: &ProvisionArgs, job: Job) -> anyhow::Result<u8> {
         .unwrap_or_else(|| "us-east-1".into());
     let opts = Options {
         member_role: member_role(c),
-        member_external_id: c.write.member_external_id.clone(),
+        member_external_id: c.write.member_external_id.as_ref().map(|x| x.to_string()),
         overrides,
         sso_region,
         assignment_timeout: c.write.assignment_timeout,

@@ -3,6 +3,12 @@
 //! at the newest one (`store::rotate`), serves `/healthz` and `/metrics` (`serve`), and on
 //! SIGTERM/SIGINT abandons the run in progress (or, with `--drain`, finishes it) and exits 0.
 //! A failed run is logged and counted; the schedule goes on.
+//!
+//! Each scheduled run holds the locks of its outputs (the stable `--file` path, the JSON
+//! lines and summary files; `store::lock`) from before it connects until it has published and
+//! pruned, and releases them between runs: an idle scheduler does not keep a manual
+//! `orgsync sync` of the same file from running, while two writers never overlap. A run that
+//! finds a lock held (after `--wait-lock`, if given) fails like any other run.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +24,7 @@ use crate::schedule::Schedule;
 use crate::serve::{self, LastRun, RunResultKind, RunnerState, lock};
 use crate::store::{StoreError, rotate};
 
-use super::sync::{self as sync_cmd, Outcome, SyncArgs};
+use super::sync::{self as sync_cmd, Claimed, Outcome, SyncArgs};
 use crate::cli::args::parse_duration;
 use crate::cli::exit;
 use crate::cli::signals::Signals;
@@ -236,15 +242,40 @@ async fn run_once(
 ) -> bool {
     let metrics = CallMetrics::new();
     lock(state).begin(Arc::clone(&metrics));
-    let file = latest.map(|l| rotate::timestamped_path(l, start));
-    tracing::info!(file = %shown(file.as_deref()), "run started");
     let t0 = std::time::Instant::now();
     // With --drain the first signal lets the run finish; the second abandons it.
     let stop_after = if args.drain { 2 } else { 1 };
+    // Held until this function returns: after publishing and pruning.
+    let _locks = match sync_cmd::claim_outputs(&args.sync, latest, true, signals.wait(stop_after))
+        .await
+    {
+        Ok(Claimed::Locks(l)) => l,
+        Ok(Claimed::Interrupted(sig)) => {
+            lock(state).abandon();
+            tracing::info!(
+                signal = sig,
+                "run abandoned while waiting for an output lock"
+            );
+            return true;
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "run not started; the previous output was left untouched");
+            let last = failed_run(t0.elapsed(), exit::code_of(&e), AccountCounts::default());
+            lock(state).finish(last);
+            return false;
+        }
+    };
+    let file = latest.map(|l| rotate::timestamped_path(l, start));
+    tracing::info!(file = %shown(file.as_deref()), "run started");
+    let run = sync_cmd::Run {
+        file: file.as_deref(),
+        replaces: latest,
+        started: std::time::Instant::now(),
+    };
     let outcome = sync_cmd::execute(
         &args.sync,
         prepared,
-        file.as_deref(),
+        &run,
         &metrics,
         signals.wait(stop_after),
     )

@@ -1,11 +1,12 @@
-//! `orgsync sync`: validate the outputs, connect, run the sync (`sync::run`) into the sinks,
-//! finish them atomically, pick the exit code, write `--summary-json`, and (`sync` only, not
-//! `run`) print the summary.
+//! `orgsync sync`: validate the outputs, take their locks (one writer per output,
+//! `store::lock`) and clean what killed runs left, connect, run the sync (`sync::run`) into the
+//! sinks, refuse to replace a non-empty output with an empty sync, finish the sinks atomically,
+//! pick the exit code, write `--summary-json`, and (`sync` only, not `run`) print the summary.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{ArgAction, Args};
@@ -13,11 +14,12 @@ use clap::{ArgAction, Args};
 use crate::aws::{CallMetrics, Session};
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::IcOptions;
+use crate::connector::org::scp::{ScpOptions, ScpStrategy};
 use crate::model::stats::{AccountStatus, SyncSummary};
-use crate::store::atomic;
 use crate::store::c1z::{self, C1zWriter};
 use crate::store::jsonl::{JsonlSink, JsonlTarget};
-use crate::store::{C1zSink, Sink, SinkSet, WriteReport};
+use crate::store::lock::OutputLock;
+use crate::store::{C1zSink, Sink, SinkSet, WriteReport, atomic, rotate, scratch};
 use crate::sync::{self, RunResult, SyncConfig};
 
 use crate::cli::args::{AwsArgs, parse_duration};
@@ -62,6 +64,16 @@ pub struct SyncArgs {
     #[arg(long, env = "ORGSYNC_AWS_POLICY_DOCUMENTS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub aws_policy_documents: bool,
 
+    /// Read the organization's service control policies (service_control_policy records)
+    /// when it has them enabled; a caller that may not list them gets a note.
+    #[arg(long, env = "ORGSYNC_SYNC_SCPS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub sync_scps: bool,
+
+    /// How SCP attachments are read: auto picks the fewer calls (ListTargetsForPolicy per
+    /// policy, or ListPoliciesForTarget per root, OU and account).
+    #[arg(long, env = "ORGSYNC_SCP_STRATEGY", value_enum, default_value = "auto")]
+    pub scp_strategy: ScpStrategyArg,
+
     /// How long to wait for IAM credential reports before falling back to per-user calls.
     #[arg(long, env = "ORGSYNC_CREDENTIAL_REPORT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub credential_report_timeout: Duration,
@@ -83,6 +95,21 @@ pub struct SyncArgs {
     #[arg(long, env = "ORGSYNC_NO_PROGRESS")]
     pub no_progress: bool,
 
+    /// When another run holds an output's lock, wait up to DURATION for it instead of exiting
+    /// 1 at once.
+    #[arg(long, env = "ORGSYNC_WAIT_LOCK", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_lock: Option<Duration>,
+
+    /// Allow a run that reads no account: a filter (--accounts, --ous, --exclude-accounts)
+    /// that selects nothing, or an empty sync replacing a non-empty output. Without it both
+    /// fail (exit 1) and leave the outputs untouched.
+    #[arg(long, env = "ORGSYNC_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+
+    /// Pause before the second pass over accounts that failed throttled or timed out.
+    #[arg(long, env = "ORGSYNC_SECOND_PASS_PAUSE", default_value = "10s", value_parser = parse_duration, hide = true)]
+    pub second_pass_pause: Duration,
+
     #[command(flatten)]
     pub plan: PlanArgs,
 
@@ -91,6 +118,27 @@ pub struct SyncArgs {
 
     #[command(flatten)]
     pub ic: IcArgs,
+}
+
+/// `--scp-strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScpStrategyArg {
+    /// The fewer calls by the counts of policies and nodes.
+    Auto,
+    /// ListTargetsForPolicy per policy.
+    Policy,
+    /// ListPoliciesForTarget per root, OU and account of the run.
+    Target,
+}
+
+impl From<ScpStrategyArg> for ScpStrategy {
+    fn from(s: ScpStrategyArg) -> ScpStrategy {
+        match s {
+            ScpStrategyArg::Auto => ScpStrategy::Auto,
+            ScpStrategyArg::Policy => ScpStrategy::ByPolicy,
+            ScpStrategyArg::Target => ScpStrategy::ByTarget,
+        }
+    }
 }
 
 /// What `prepare` validated: everything a run needs that could be checked without AWS.
@@ -133,16 +181,27 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
     if let Some(p) = &args.summary_json {
         c1z::check_writable(p).map_err(exit::usage)?;
     }
+    let mut ic = IcOptions::from(&args.ic);
+    ic.scim = args
+        .ic
+        .scim()
+        .map_err(|e| exit::usage(anyhow::anyhow!(e)))?;
     let config = SyncConfig {
         plan: args.plan.options().map_err(exit::usage)?,
-        ic: IcOptions::from(&args.ic),
+        ic,
         iam: IamReadOptions {
             sync_secrets: args.sync_secrets,
             aws_policy_documents: args.aws_policy_documents,
             report_timeout: args.credential_report_timeout,
         },
+        scps: ScpOptions {
+            enabled: args.sync_scps,
+            strategy: args.scp_strategy.into(),
+        },
         concurrency: args.concurrency as usize,
         fail_fast: args.fail_fast,
+        allow_empty: args.allow_empty,
+        second_pass_pause: args.second_pass_pause,
     };
     Ok(Prepared { config, jsonl })
 }
@@ -153,7 +212,16 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
     let file = (!args.no_file).then_some(args.file.as_path());
     let metrics = CallMetrics::new();
     let signals = Signals::install(|_, _| {})?;
-    match execute(&args, &prepared, file, &metrics, signals.wait(1)).await? {
+    let _locks = match claim_outputs(&args, file, false, signals.wait(1)).await? {
+        Claimed::Locks(l) => l,
+        Claimed::Interrupted(sig) => return Err(interrupted(sig)),
+    };
+    let run = Run {
+        file,
+        replaces: file,
+        started: Instant::now(),
+    };
+    match execute(&args, &prepared, &run, &metrics, signals.wait(1)).await? {
         Outcome::Written {
             code,
             result,
@@ -169,29 +237,101 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<u8> {
                 anyhow::anyhow!("{why}; the previous output was left untouched"),
             ))
         }
-        Outcome::Interrupted(sig) => Err(exit::with_code(
-            if sig == "SIGTERM" {
-                143
-            } else {
-                exit::INTERRUPTED
-            },
-            anyhow::anyhow!("interrupted by {sig}; the previous output was left untouched"),
-        )),
+        Outcome::Interrupted(sig) => Err(interrupted(sig)),
     }
 }
 
-/// One sync: connect, run the sync into the c1z at `file` (if any) and the other outputs of
+/// The error of a run stopped by `sig` (exit 143 for SIGTERM, 130 otherwise).
+fn interrupted(sig: &'static str) -> anyhow::Error {
+    exit::with_code(
+        if sig == "SIGTERM" {
+            143
+        } else {
+            exit::INTERRUPTED
+        },
+        anyhow::anyhow!("interrupted by {sig}; the previous output was left untouched"),
+    )
+}
+
+/// What claiming the outputs gave.
+pub enum Claimed {
+    /// The locks of every output, held until dropped.
+    Locks(Vec<OutputLock>),
+    /// A stop signal arrived while waiting for a lock.
+    Interrupted(&'static str),
+}
+
+/// Takes the lock of every file output of a run (`c1z`, the c1z file or, for `orgsync run`,
+/// its stable path; the JSON lines file; the summary file), in path order, waiting up to
+/// `--wait-lock` for each; then, holding them, removes what killed runs left: the outputs'
+/// temp files (with `rotated`, also those of the timestamped runs of `c1z`) and scratch
+/// directories in `$TMPDIR` whose owner is gone. A lock held by another run fails (exit 1),
+/// naming its holder; no AWS call has been made.
+pub async fn claim_outputs(
+    args: &SyncArgs,
+    c1z: Option<&Path>,
+    rotated: bool,
+    stop: impl Future<Output = &'static str>,
+) -> anyhow::Result<Claimed> {
+    let mut targets: Vec<PathBuf> = c1z.map(Path::to_path_buf).into_iter().collect();
+    if let Some(JsonlTarget::File(p)) = args.jsonl.as_deref().map(JsonlTarget::parse) {
+        targets.push(p);
+    }
+    targets.extend(args.summary_json.clone());
+    targets.sort();
+    targets.dedup();
+    let wait = args.wait_lock;
+    let owned = targets.clone();
+    let take = tokio::task::spawn_blocking(
+        move || -> Result<Vec<OutputLock>, crate::store::StoreError> {
+            owned.iter().map(|t| OutputLock::acquire(t, wait)).collect()
+        },
+    );
+    tokio::pin!(stop);
+    let locks = tokio::select! {
+        r = take => r.context("taking the output locks")??,
+        sig = &mut stop => return Ok(Claimed::Interrupted(sig)),
+    };
+    for t in &targets {
+        let name = t.file_name().map(|n| n.to_string_lossy().into_owned());
+        let dir = atomic::parent_dir(t);
+        if rotated && Some(t.as_path()) == c1z {
+            atomic::sweep(&dir, |o| rotate::is_output_of(t, o));
+        } else {
+            atomic::sweep(&dir, |o| name.as_deref() == Some(o));
+        }
+    }
+    scratch::sweep();
+    Ok(Claimed::Locks(locks))
+}
+
+/// Where one execution writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    /// The c1z file to write, if any (for `orgsync run`, a timestamped path).
+    pub file: Option<&'a Path>,
+    /// The c1z file this run replaces in the end (`file`, or `orgsync run`'s stable path):
+    /// an empty sync may not replace it when it holds something (unless `--allow-empty`).
+    pub replaces: Option<&'a Path>,
+    /// When the run began, its outputs locked (its duration is measured from here).
+    pub started: Instant,
+}
+
+/// One sync: connect, run the sync into the c1z at `run.file` (if any) and the other outputs of
 /// `args`, and write `--summary-json`. Shared by `orgsync sync` (once, which then prints the
-/// summary) and `orgsync run` (on a schedule, `file` then being a timestamped path; it logs
-/// each run instead): it shows progress but prints no summary. When `stop` completes first
-/// the run is abandoned and no output is touched. AWS calls are counted into `metrics`.
+/// summary) and `orgsync run` (on a schedule, `run.file` then being a timestamped path; it logs
+/// each run instead): it shows progress but prints no summary. The caller holds the outputs'
+/// locks ([`claim_outputs`]). When `stop` completes first the run is abandoned and no output is
+/// touched. AWS calls are counted into `metrics`. The run's duration covers everything from
+/// `run.started` (connecting, the organization, the accounts, Identity Center, writing).
 pub async fn execute(
     args: &SyncArgs,
     prepared: &Prepared,
-    file: Option<&Path>,
+    run: &Run<'_>,
     metrics: &Arc<CallMetrics>,
     stop: impl Future<Output = &'static str>,
 ) -> anyhow::Result<Outcome> {
+    let file = run.file;
     tokio::pin!(stop);
     let connect = Session::connect(args.aws.settings(), Arc::clone(metrics));
     let session = tokio::select! {
@@ -211,7 +351,7 @@ pub async fn execute(
         }
     };
     progress.finish();
-    let result = match result {
+    let mut result = match result {
         Ok(r) => r,
         Err(e) => {
             sinks.abort().await;
@@ -226,10 +366,27 @@ pub async fn execute(
             .unwrap_or_else(|| "no account could be read".to_string());
         return Ok(Outcome::Aborted { result, why });
     }
+    let jsonl = match &prepared.jsonl {
+        Some(JsonlTarget::File(p)) => Some(p.as_path()),
+        _ => None,
+    };
+    if let Some(full) =
+        replaced_by_nothing(result.any_ok(), args.allow_empty, &[run.replaces, jsonl])
+    {
+        sinks.abort().await;
+        let why = format!(
+            "this run read no account, and writing it would replace {} with an empty sync (pass --allow-empty to write it anyway)",
+            full.display()
+        );
+        return Ok(Outcome::Aborted { result, why });
+    }
+    // The stats written into the c1z cover the run up to its writing.
+    result.duration = run.started.elapsed();
     let calls = metrics.snapshot();
     // Per-type record counts are computed from the database by the c1z sink itself.
     let stats = result.stats(&calls).section()?;
     let written = sinks.finish(stats).await.context("writing the output")?;
+    result.duration = run.started.elapsed();
     let code = if result.partial() {
         exit::PARTIAL
     } else {
@@ -252,6 +409,23 @@ pub async fn execute(
         result,
         written,
     })
+}
+
+/// The output a run that read no account (`!any_ok`) would replace while it holds something:
+/// such a run may not replace it, unless `allow_empty`.
+fn replaced_by_nothing<'p>(
+    any_ok: bool,
+    allow_empty: bool,
+    outputs: &[Option<&'p Path>],
+) -> Option<&'p Path> {
+    if any_ok || allow_empty {
+        return None;
+    }
+    outputs
+        .iter()
+        .flatten()
+        .copied()
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
 }
 
 /// The writer thread over the c1z file at `file` (if any) and the JSON lines (if any).
@@ -379,4 +553,40 @@ fn accounts_not_synced(result: &RunResult) -> Option<comfy_table::Table> {
         ]);
     }
     any.then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_sync_never_replaces_an_output_that_holds_something() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = dir.path().join("full.c1z");
+        std::fs::write(&full, b"records").unwrap();
+        let empty = dir.path().join("empty.jsonl");
+        std::fs::write(&empty, b"").unwrap();
+        let missing = dir.path().join("missing.c1z");
+        let outputs = [
+            Some(missing.as_path()),
+            Some(empty.as_path()),
+            Some(full.as_path()),
+        ];
+        assert_eq!(
+            replaced_by_nothing(false, false, &outputs),
+            Some(full.as_path())
+        );
+        assert_eq!(
+            replaced_by_nothing(false, true, &outputs),
+            None,
+            "--allow-empty"
+        );
+        assert_eq!(
+            replaced_by_nothing(true, false, &outputs),
+            None,
+            "an account was read"
+        );
+        assert_eq!(replaced_by_nothing(false, false, &outputs[..2]), None);
+        assert_eq!(replaced_by_nothing(false, false, &[None]), None);
+    }
 }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::RESOURCE_TYPES;
 use crate::aws::{AwsError, Scope};
-use crate::sync::plan::IAM_TYPES;
-use crate::sync::{AccountCollector, Collected, Parts};
+use crate::connector::collector::{AccountCollector, AccountInfo, Collected, Parts};
 
 use super::read::{IamReadOptions, RunShared, read_account};
-use super::records::{AccountInfo, IamRecordOptions, iam_records_in_parts};
+use super::records::{IamRecordOptions, iam_records_in_parts};
 
 /// Records per part handed to the writer while an account is mapped: a 5,000-user account
 /// makes some 40,000 records (about 1.3 KiB each in memory); in parts of this size only a few
@@ -70,7 +70,7 @@ impl IamCollector {
 
 impl AccountCollector for IamCollector {
     fn resource_types(&self) -> &'static [&'static str] {
-        &IAM_TYPES
+        &RESOURCE_TYPES
     }
 
     fn collect<'a>(

@@ -34,6 +34,13 @@ fn tags(list: &[sdk::Tag]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The policy ARN of a permissions boundary (GAAD gives one on users and roles that have it).
+fn boundary_of(b: Option<&sdk::AttachedPermissionsBoundary>) -> Option<String> {
+    b.and_then(|b| b.permissions_boundary_arn())
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+}
+
 /// A user of the authorization details (`None` without a name or ARN).
 pub(super) fn user_of(u: &sdk::UserDetail) -> Option<User> {
     Some(User {
@@ -46,6 +53,7 @@ pub(super) fn user_of(u: &sdk::UserDetail) -> Option<User> {
         attached: attached(u.attached_managed_policies()),
         inline: inline(u.user_policy_list()),
         created: u.create_date().and_then(utc),
+        boundary: boundary_of(u.permissions_boundary()),
     })
 }
 
@@ -83,6 +91,7 @@ pub(super) fn role_of(r: &sdk::RoleDetail) -> Option<Role> {
             .role_last_used()
             .and_then(|l| l.region())
             .map(str::to_string),
+        boundary: boundary_of(r.permissions_boundary()),
     })
 }
 

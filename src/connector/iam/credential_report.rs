@@ -41,6 +41,11 @@ impl KeySlot {
 pub struct ReportRow {
     pub user: String,
     pub arn: String,
+    /// `password_enabled`: the user has a login profile (console password).
+    pub password_enabled: bool,
+    /// `password_last_changed`, kept only when the password is enabled (AWS says `N/A`
+    /// otherwise; an emulator may put the user's creation time there).
+    pub password_last_changed: Option<DateTime<Utc>>,
     pub password_last_used: Option<DateTime<Utc>>,
     pub mfa_active: Option<bool>,
     pub keys: [KeySlot; 2],
@@ -99,8 +104,12 @@ pub fn parse_credential_report(csv_text: &str) -> Result<BTreeMap<String, Report
                 get(&rec, &format!("access_key_{n}_last_used_service")).as_deref(),
             ),
         };
+        let password_enabled = get(&rec, "password_enabled").as_deref() == Some("true");
         let row = ReportRow {
             arn: get(&rec, "arn").unwrap_or_default(),
+            password_enabled,
+            password_last_changed: date(get(&rec, "password_last_changed").as_deref())
+                .filter(|_| password_enabled),
             password_last_used: date(get(&rec, "password_last_used").as_deref()),
             mfa_active: match get(&rec, "mfa_active").as_deref() {
                 Some("true") => Some(true),
@@ -364,14 +373,31 @@ bob,arn:aws:iam::111122223333:user/bob,2024-01-01T00:00:00+00:00,false,N/A,N/A,N
             "2024-03-01T10:00:00+00:00"
         );
         assert_eq!(a.mfa_active, Some(true));
+        assert!(a.password_enabled);
+        assert_eq!(
+            a.password_last_changed.unwrap().to_rfc3339(),
+            "2024-01-01T00:00:00+00:00"
+        );
         assert!(a.keys[0].present() && a.keys[0].active);
         assert_eq!(a.keys[0].last_used_service.as_deref(), Some("s3"));
         assert!(a.keys[1].present() && !a.keys[1].active);
         assert_eq!(a.keys[1].last_used, None);
         let b = &rows["bob"];
         assert_eq!(b.password_last_used, None);
+        assert!(!b.password_enabled);
+        assert_eq!(b.password_last_changed, None);
         assert!(!b.keys[0].present() && !b.keys[1].present());
         assert!(parse_credential_report("nope,x\n1,2\n").is_err());
+        // Without a password, a date in password_last_changed (moto writes the user's
+        // creation time there; AWS writes N/A) is not a password change.
+        let moto = REPORT.replace(
+            "bob,arn:aws:iam::111122223333:user/bob,2024-01-01T00:00:00+00:00,false,N/A,N/A",
+            "bob,arn:aws:iam::111122223333:user/bob,2024-01-01T00:00:00+00:00,false,not_supported,2024-01-01T00:00:00+00:00",
+        );
+        assert_ne!(moto, REPORT);
+        let rows = parse_credential_report(&moto).unwrap();
+        assert_eq!(rows["bob"].password_last_changed, None);
+        assert_eq!(rows["bob"].password_last_used, None);
     }
 
     fn key(id: &str, created: &str, status: &str) -> AccessKey {

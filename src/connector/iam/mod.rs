@@ -11,3 +11,16 @@ pub mod provision;
 pub mod read;
 pub mod records;
 pub mod users;
+
+use crate::model::types as rt;
+
+/// The IAM resource types every run declares.
+pub(crate) const RESOURCE_TYPES: [&str; 7] = [
+    rt::ACCOUNT_IAM,
+    rt::IAM_USER,
+    rt::GROUP,
+    rt::ROLE,
+    rt::IAM_POLICY,
+    rt::INLINE_POLICY,
+    rt::ACCESS_KEY,
+];

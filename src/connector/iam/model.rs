@@ -46,6 +46,8 @@ pub struct User {
     pub attached: Vec<Attached>,
     pub inline: Vec<Inline>,
     pub created: Option<DateTime<Utc>>,
+    /// The ARN of the user's permissions boundary, when it has one.
+    pub boundary: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +75,8 @@ pub struct Role {
     pub inline: Vec<Inline>,
     pub last_used: Option<DateTime<Utc>>,
     pub last_used_region: Option<String>,
+    /// The ARN of the role's permissions boundary, when it has one.
+    pub boundary: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,9 +100,19 @@ pub struct AccessKey {
     pub last_used_region: Option<String>,
 }
 
-/// Per-user facts from the credential report (or the per-user fallback calls).
+/// Per-user facts from the credential report (or the per-user fallback calls). The default
+/// is what AWS says of a user just created: no password (no console access), nothing used.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Credentials {
+    /// The user has a login profile (a console password): the report's `password_enabled`,
+    /// or GetLoginProfile answering.
+    pub password_enabled: bool,
+    /// When the password was last set (the report's `password_last_changed`, only meaningful
+    /// with a password; GetLoginProfile's `CreateDate` without the report).
+    pub password_last_changed: Option<DateTime<Utc>>,
+    /// Whether the user must set a new password at the next sign-in: GetLoginProfile only (the
+    /// credential report has no such column), so `None` when the report was read.
+    pub password_reset_required: Option<bool>,
     pub password_last_used: Option<DateTime<Utc>>,
     pub mfa_active: Option<bool>,
     /// Latest use of any of the user's access keys (from the report).

@@ -11,9 +11,10 @@ use aws_sdk_iam::operation as iam_op;
 use aws_sdk_iam::types::AttachedPolicy;
 
 use crate::arn::{AccountId, Arn};
+use crate::connector::collector::AccountInfo;
 use crate::connector::iam::model::{Attached, Group};
 use crate::connector::iam::records::{
-    AccountInfo, group_member_grant, group_resource, iam_inline_policy, principal_policy_grant,
+    group_member_grant, group_resource, iam_inline_policy, principal_policy_grant,
 };
 use crate::model::Record;
 use crate::policy::decode_document;

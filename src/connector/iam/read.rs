@@ -1,8 +1,9 @@
 //! Reads one account's IAM with as few calls as the data allows: GetAccountAuthorizationDetails
-//! (users, groups, roles, local policies, attachments, inline documents; paged), ListRoles
-//! (descriptions and session limits; paged), the credential report (password and key use, MFA),
-//! ListAccessKeys only for users that have keys, and the documents of attached AWS-managed
-//! policies once per organization. Per-user calls happen only when the report cannot be had.
+//! (users, groups, roles, local policies, attachments, inline documents, permissions
+//! boundaries; paged), ListRoles (descriptions and session limits; paged), the credential
+//! report (console access, password and key use, MFA), ListAccessKeys only for users that have
+//! keys, and the documents of attached AWS-managed policies once per organization. Per-user
+//! calls (GetLoginProfile, GetAccessKeyLastUsed) happen only when the report cannot be had.
 //! After the authorization details, the other reads run at the same time, and per-user calls
 //! several at once: every call goes through `Scope::call` / `Scope::pages` with the account's
 //! IAM token bucket, which sets the pace.
@@ -20,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use crate::aws::call::marker;
 use crate::aws::time::utc;
-use crate::aws::{AwsError, Scope};
+use crate::aws::{AwsError, ErrorClass, Scope};
 use crate::policy::decode_document;
 
 use super::convert::{access_key_of, group_of, policy_of, role_of, set_last_used, user_of};
@@ -263,8 +264,8 @@ async fn report_if_needed(
     }
 }
 
-/// Password use, MFA and key use by user name: from the report's rows, else from ListUsers
-/// (password use only).
+/// Console access, password and MFA facts and key use by user name: from the report's rows,
+/// else from ListUsers (password use) and GetLoginProfile per user (console access).
 async fn credential_facts(
     scope: &Scope,
     users: &[User],
@@ -278,6 +279,9 @@ async fn credential_facts(
                 Some((
                     u.name.clone(),
                     Credentials {
+                        password_enabled: row.password_enabled,
+                        password_last_changed: row.password_last_changed,
+                        password_reset_required: None,
                         password_last_used: row.password_last_used,
                         mfa_active: row.mfa_active,
                         key_last_used: row.keys.iter().filter_map(|k| k.last_used).max(),
@@ -298,8 +302,7 @@ async fn credential_facts(
                         u.user_name().to_string(),
                         Credentials {
                             password_last_used: u.password_last_used().and_then(utc),
-                            mfa_active: None,
-                            key_last_used: None,
+                            ..Default::default()
                         },
                     )
                 }));
@@ -307,7 +310,32 @@ async fn credential_facts(
             },
         )
         .await?;
-    Ok(listed.into_iter().collect())
+    let mut facts: BTreeMap<String, Credentials> = listed.into_iter().collect();
+    for (user, creds) in facts.iter_mut() {
+        login_profile(scope, user, creds).await?;
+    }
+    Ok(facts)
+}
+
+/// Console access of `user` without the report: GetLoginProfile (NoSuchEntity: no password).
+async fn login_profile(scope: &Scope, user: &str, creds: &mut Credentials) -> Result<(), AwsError> {
+    let iam = scope.iam();
+    match scope
+        .call(scope.iam_limiter(), || {
+            iam.get_login_profile().user_name(user).send()
+        })
+        .await
+    {
+        Ok(out) => {
+            let p = out.login_profile();
+            creds.password_enabled = p.is_some();
+            creds.password_last_changed = p.and_then(|p| utc(p.create_date()));
+            creds.password_reset_required = p.map(|p| p.password_reset_required());
+            Ok(())
+        }
+        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Access keys by user name, for the users that have any (per the report; every user without

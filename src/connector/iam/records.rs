@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::arn::AccountId;
+use crate::connector::collector::AccountInfo;
 use crate::model::{Kind, Record};
 use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
 use crate::model::build::{entitlement, entitlement_ref, grant, resource, rid, stub, timestamp};
@@ -24,27 +24,6 @@ use crate::model::types as rt;
 use crate::policy::{AwsPrincipal, nhi_kind, parse_trust};
 
 use super::model::*;
-
-/// Which account is being mapped, and how.
-#[derive(Debug, Clone)]
-pub struct AccountInfo {
-    pub account_id: AccountId,
-    /// Account name from Organizations; the id when unknown.
-    pub name: String,
-    /// Account ARN from Organizations, when known.
-    pub arn: Option<String>,
-    /// The caller's own account: its IAM resources are top level (no `account_iam` parent),
-    /// as in baton-aws.
-    pub is_caller: bool,
-    pub partition: String,
-}
-
-impl AccountInfo {
-    /// The parent of the account's IAM resources: none for the caller's account.
-    pub fn parent(&self) -> Option<pb::ResourceId> {
-        (!self.is_caller).then(|| rid(rt::ACCOUNT_IAM, self.account_id.as_str()))
-    }
-}
 
 /// What to emit.
 #[derive(Debug, Clone, Copy)]
@@ -86,10 +65,44 @@ pub fn account_iam_resource(acct: &AccountInfo) -> pb::Resource {
         &acct.name,
         None,
         anns,
-        Some(to_struct(
-            &json!({"aws_account_arn": arn, "aws_account_id": acct.account_id}),
-        )),
+        Some(to_struct(&json!({
+            "aws_account_arn": arn,
+            "aws_account_id": acct.account_id,
+            "aws_account_name": acct.name,
+        }))),
     )
+}
+
+/// `r` with the `aws_account_name` of `acct` in its profile. Added where the sync writes a
+/// record, not in the copies grants and entitlements embed, which provisioning prints too
+/// without knowing account names.
+fn with_account_name(mut r: pb::Resource, acct: &AccountInfo) -> pb::Resource {
+    let profile = r.profile.get_or_insert_with(Default::default);
+    profile.fields.insert(
+        "aws_account_name".into(),
+        prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue(acct.name.clone())),
+        },
+    );
+    r
+}
+
+/// The console-access, password and MFA facts of a user's profile (docs/RESOURCE-MODEL.md
+/// names each key's source).
+fn credential_profile(profile: &mut Map<String, Value>, creds: &Credentials) {
+    profile.insert("aws_console_access".into(), json!(creds.password_enabled));
+    if let Some(d) = creds.password_last_changed {
+        profile.insert("aws_password_last_changed".into(), json!(d.to_rfc3339()));
+    }
+    if let Some(r) = creds.password_reset_required {
+        profile.insert("aws_password_reset_required".into(), json!(r));
+    }
+    if let Some(d) = creds.password_last_used {
+        profile.insert("aws_password_last_used".into(), json!(d.to_rfc3339()));
+    }
+    if let Some(m) = creds.mfa_active {
+        profile.insert("aws_mfa_active".into(), json!(m));
+    }
 }
 
 fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -143,6 +156,18 @@ pub fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Re
             .map(|m| pb::user_trait::MfaStatus { mfa_enabled: m }),
         ..Default::default()
     };
+    let mut profile = Map::new();
+    profile.insert("aws_arn".into(), json!(u.arn));
+    profile.insert("aws_path".into(), json!(u.path));
+    profile.insert("aws_user_type".into(), json!("iam"));
+    profile.insert("aws_tags".into(), tags_json(&u.tags));
+    profile.insert("aws_user_id".into(), json!(u.id));
+    if let Some(b) = &u.boundary {
+        profile.insert("aws_permissions_boundary".into(), json!(b));
+    }
+    if let Some(c) = creds {
+        credential_profile(&mut profile, c);
+    }
     let mut r = resource(
         rid(rt::IAM_USER, &u.arn),
         &u.name,
@@ -152,13 +177,7 @@ pub fn user_resource(acct: &AccountInfo, u: &User, snap: &IamSnapshot) -> pb::Re
             child_type(rt::INLINE_POLICY),
             pack(&trait_),
         ],
-        Some(to_struct(&json!({
-            "aws_arn": u.arn,
-            "aws_path": u.path,
-            "aws_user_type": "iam",
-            "aws_tags": tags_json(&u.tags),
-            "aws_user_id": u.id,
-        }))),
+        Some(to_struct(&Value::Object(profile))),
     );
     r.status = Some(pb::Status {
         status: pb::status::ResourceStatus::Enabled as i32,
@@ -234,6 +253,9 @@ fn role_resource(acct: &AccountInfo, r: &Role) -> pb::Resource {
         if let Some(region) = &r.last_used_region {
             profile.insert("aws_role_last_used_region".into(), json!(region));
         }
+    }
+    if let Some(b) = &r.boundary {
+        profile.insert("aws_permissions_boundary".into(), json!(b));
     }
     resource(
         rid(rt::ROLE, &r.arn),
@@ -433,17 +455,17 @@ pub fn iam_inline_policy(
     )
 }
 
-fn iam_inline(parent_type: &str, parent_arn: &str, p: &Inline) -> InlineOut {
+fn iam_inline(acct: &AccountInfo, parent_type: &str, parent_arn: &str, p: &Inline) -> InlineOut {
     let (resource, entitlement, grant) =
         iam_inline_policy(parent_type, parent_arn, &p.name, p.document.as_deref());
     InlineOut {
-        resource,
+        resource: with_account_name(resource, acct),
         entitlement,
         grant,
     }
 }
 
-fn access_key_resource(k: &AccessKey, user_arn: &str) -> pb::Resource {
+fn access_key_resource(acct: &AccountInfo, k: &AccessKey, user_arn: &str) -> pb::Resource {
     let user = rid(rt::IAM_USER, user_arn);
     let secret = pb::SecretTrait {
         last_used_at: k.last_used.map(timestamp),
@@ -458,6 +480,7 @@ fn access_key_resource(k: &AccessKey, user_arn: &str) -> pb::Resource {
     profile.insert("aws_access_key_status".into(), json!(k.status));
     profile.insert("aws_user_name".into(), json!(k.user_name));
     profile.insert("aws_user_arn".into(), json!(user_arn));
+    profile.insert("aws_account_name".into(), json!(acct.name));
     if let Some(s) = &k.last_used_service {
         profile.insert("aws_last_used_service".into(), json!(s));
     }
@@ -557,7 +580,7 @@ pub fn iam_records_in_parts(
     for p in &snap.policies {
         let r = policy_resource(acct, p);
         made.ents.push(policy_entitlement(&r));
-        made.resources.push(r);
+        made.resources.push(with_account_name(r, acct));
         flush(&mut made, false);
     }
     for p in &snap.aws_policies {
@@ -574,7 +597,7 @@ pub fn iam_records_in_parts(
                 .push(principal_policy_grant(p, rt::IAM_USER, &u.arn));
         }
         for p in &u.inline {
-            inline_out.push(iam_inline(rt::IAM_USER, &u.arn, p));
+            inline_out.push(iam_inline(acct, rt::IAM_USER, &u.arn, p));
         }
         flush(&mut made, false);
     }
@@ -596,7 +619,7 @@ pub fn iam_records_in_parts(
     if opts.sync_secrets {
         for u in &snap.users {
             for k in snap.keys.get(&u.name).into_iter().flatten() {
-                made.resources.push(access_key_resource(k, &u.arn));
+                made.resources.push(access_key_resource(acct, k, &u.arn));
             }
             flush(&mut made, false);
         }
@@ -637,9 +660,9 @@ fn group_records(
             .push(principal_policy_grant(p, rt::GROUP, &g.arn));
     }
     for p in &g.inline {
-        inline_out.push(iam_inline(rt::GROUP, &g.arn, p));
+        inline_out.push(iam_inline(acct, rt::GROUP, &g.arn, p));
     }
-    made.resources.push(res);
+    made.resources.push(with_account_name(res, acct));
 }
 
 /// A role: resource, assignment entitlement, trust grants, policy grants (inline policies into
@@ -669,9 +692,9 @@ fn role_records(
             .push(principal_policy_grant(p, rt::ROLE, &r.arn));
     }
     for p in &r.inline {
-        inline_out.push(iam_inline(rt::ROLE, &r.arn, p));
+        inline_out.push(iam_inline(acct, rt::ROLE, &r.arn, p));
     }
-    made.resources.push(res);
+    made.resources.push(with_account_name(res, acct));
 }
 
 /// A grant of the role's `assignment` entitlement `assign_id` to every AWS principal its

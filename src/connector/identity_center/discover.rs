@@ -7,7 +7,7 @@
 //! Not here: what a sync does with the instance (`mod.rs`), reading it (`read`).
 
 use crate::aws::{AwsError, ErrorClass, Limiter, Scope, Session};
-use crate::sync::plan::{OrgKnowledge, Plan};
+use crate::connector::org::OrgKnowledge;
 
 use super::convert::instance_of;
 use super::model::{Instance, InstanceKind};
@@ -179,8 +179,8 @@ pub fn select_instance(
 
 /// The management account, as planning learnt it (one `DescribeOrganization` here only when
 /// planning did not look, with `--orgs off`).
-async fn management_account(session: &Session, plan: &Plan) -> Option<String> {
-    match &plan.organization {
+async fn management_account(session: &Session, organization: &OrgKnowledge) -> Option<String> {
+    match organization {
         OrgKnowledge::Management(m) => return Some(m.clone()),
         OrgKnowledge::None => return None,
         OrgKnowledge::Unknown => {}
@@ -255,16 +255,16 @@ pub struct Located {
 }
 
 /// Finds the instance a sync reads, as `attach` and `orgsync check` both find it: the
-/// management account (from `plan`), the candidate regions (`sso_region`, or the session's
+/// management account (from what planning learnt, `organization`), the candidate regions (`sso_region`, or the session's
 /// region then [`PROBE_REGIONS`]), one `ListInstances` per region until one has it, then
 /// [`select_instance`] (`instance_arn`, else the organization instance).
 pub async fn locate(
     session: &Session,
-    plan: &Plan,
+    organization: &OrgKnowledge,
     sso_region: Option<&str>,
     instance_arn: Option<&str>,
 ) -> Located {
-    let management = management_account(session, plan).await;
+    let management = management_account(session, organization).await;
     let regions = candidate_regions(sso_region, session.region());
     let d = discover(
         session.management(),

@@ -6,6 +6,8 @@
 //! sync takes ([`IcOptions`]); `phase` is the sync's per-organization collector (whether the
 //! phase runs, and running it).
 //!
+//! Users' status can also come from the instance's SCIM endpoint (`scim`).
+//!
 //! Not here: the command-line flags (`cli::ic_args`), provisioning (`membership`,
 //! `assignment`), application assignments.
 
@@ -18,6 +20,7 @@ pub mod object_records;
 pub(crate) mod phase;
 mod read;
 pub mod records;
+pub mod scim;
 pub mod strategy;
 pub mod users;
 
@@ -49,6 +52,8 @@ pub struct IcOptions {
     pub instance_arn: Option<String>,
     /// How account assignments are enumerated.
     pub strategy: StrategyChoice,
+    /// Read users' status from IAM Identity Center's SCIM endpoint too.
+    pub scim: Option<scim::ScimOptions>,
 }
 
 /// The resource types an Identity Center sync declares.

@@ -3,7 +3,7 @@
 //! filled by `read` (through `convert`) and mapped to records by `records`; nothing here
 //! talks to AWS.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -204,4 +204,36 @@ pub struct IcSnapshot {
     pub permission_sets: Vec<PermissionSet>,
     /// Account assignments in the run's accounts; `None` when they were not read.
     pub assignments: Option<BTreeSet<Assignment>>,
+    /// What the SCIM endpoint says of users (their status is already set from it), by user
+    /// id; empty when it was not read.
+    pub scim: BTreeMap<String, ScimStatus>,
+}
+
+/// How a SCIM user was matched to an identity-store user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MatchedBy {
+    /// The SCIM `id` is the identity-store `UserId` (IAM Identity Center's SCIM endpoint
+    /// serves the identity store itself).
+    Id,
+    /// `userName` = `UserName` (exactly, else ignoring ASCII case when only one user fits).
+    UserName,
+    /// `externalId` = the `Id` of one of the user's `ExternalIds`.
+    ExternalId,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::Id => "id",
+            MatchedBy::UserName => "userName",
+            MatchedBy::ExternalId => "externalId",
+        }
+    }
+}
+
+/// What SCIM says of one identity-store user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimStatus {
+    pub active: Option<bool>,
+    pub by: MatchedBy,
 }

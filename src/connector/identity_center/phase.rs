@@ -13,14 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::BoxFuture;
 
 use crate::aws::{AwsError, ErrorClass, Session};
+use crate::connector::collector::{Handover, OrgCollector, OrgInput, OrgOutput, PlannedAccounts};
+use crate::connector::org::OrgKnowledge;
 use crate::model::pb;
-use crate::sync::plan::Plan;
-use crate::sync::{Handover, OrgCollector, OrgInput, OrgOutput, PlannedAccounts};
 
 use super::discover::{Located, locate};
-use super::model::{IcSnapshot, Instance, InstanceKind};
+use super::model::MatchedBy;
+use super::model::{IcSnapshot, Instance, InstanceKind, UserStatus};
 use super::read::Reader;
 use super::records::ic_records;
+use super::scim::{self, ScimOptions};
 use super::strategy::StrategyChoice;
 use super::{IC_TYPES, IcMode, IcOptions};
 
@@ -28,11 +30,12 @@ use super::{IC_TYPES, IcMode, IcOptions};
 const NAME: &str = "identity center";
 
 /// Decides whether Identity Center is synced (one `ListInstances` per searched region; see
-/// [`super::discover::PROBE_REGIONS`]) and returns its collector, adding its notes to `plan`.
+/// [`super::discover::PROBE_REGIONS`]) and returns its collector, adding its notes to `notes`.
 pub(crate) async fn attach(
     session: &Session,
     opts: &IcOptions,
-    plan: &mut Plan,
+    organization: &OrgKnowledge,
+    notes: &mut Vec<String>,
 ) -> Option<Box<dyn OrgCollector>> {
     if opts.mode == IcMode::Off {
         return None;
@@ -43,17 +46,17 @@ pub(crate) async fn attach(
         found,
     } = locate(
         session,
-        plan,
+        organization,
         opts.sso_region.as_deref(),
         opts.instance_arn.as_deref(),
     )
     .await;
-    let (instance, notes) = match found {
+    let (instance, others) = match found {
         Ok(p) => p,
         Err(missing) => {
             let why = missing.why(&tried);
             if opts.mode == IcMode::Auto {
-                plan.notes.push(format!("Identity Center: off ({why})"));
+                notes.push(format!("Identity Center: off ({why})"));
                 return None;
             }
             let error = missing.error().cloned().unwrap_or_else(|| {
@@ -66,12 +69,12 @@ pub(crate) async fn attach(
     let delegated = instance.kind == InstanceKind::Organization
         && instance.owner_account.as_deref() != Some(caller.as_str());
     tracing::info!(instance = %instance.arn, region = %instance.region, kind = instance.kind.as_str(), "Identity Center instance");
-    plan.notes
-        .push(instance_note(&instance, opts, &tried, delegated, &caller));
-    plan.notes.extend(notes);
+    notes.push(instance_note(&instance, opts, &tried, delegated, &caller));
+    notes.extend(others);
     Some(Box::new(IdentityCenter {
         instance,
         strategy: opts.strategy,
+        scim: opts.scim.clone(),
         skip_account: delegated.then_some(management).flatten(),
         partition: session.caller.partition.to_string(),
     }))
@@ -140,6 +143,8 @@ impl OrgCollector for Unavailable {
 struct IdentityCenter {
     instance: Instance,
     strategy: StrategyChoice,
+    /// Users' status from the SCIM endpoint too.
+    scim: Option<ScimOptions>,
     /// An account Identity Center will not show the caller (the management account, for a
     /// delegated administrator).
     skip_account: Option<String>,
@@ -177,9 +182,12 @@ impl IdentityCenter {
         let session = input.session;
         let reader = Reader::new(session.management(), session.ic_limiter(), &self.instance);
         let mut out = OrgOutput::default();
-        let Some(snap) = self.read(&reader, input.planned, &mut out).await else {
+        let Some(mut snap) = self.read(&reader, input.planned, &mut out).await else {
             return out;
         };
+        if let Some(scim) = &self.scim {
+            scim_status(scim, &mut snap, &mut out).await;
+        }
         let Some(done) = input.accounts.wait().await else {
             return out;
         };
@@ -218,8 +226,9 @@ impl IdentityCenter {
     }
 
     /// The identity store, then (organization instances) the permission sets and the
-    /// assignments in the planned ACTIVE accounts (once `planned` is known). A failure is noted and set on `out`; without the identity
-    /// store there is nothing to map (`None`), otherwise what was read is kept.
+    /// assignments in the planned ACTIVE accounts (once `planned` is known). A failure is
+    /// noted and set on `out`; without the identity store there is nothing to map (`None`),
+    /// otherwise what was read is kept.
     async fn read(
         &self,
         reader: &Reader<'_>,
@@ -240,6 +249,7 @@ impl IdentityCenter {
             memberships,
             permission_sets: vec![],
             assignments: None,
+            scim: BTreeMap::new(),
         };
         if self.instance.kind != InstanceKind::Organization {
             return Some(snap);
@@ -287,6 +297,47 @@ impl IdentityCenter {
     }
 }
 
+/// Sets users' status from the SCIM endpoint's `active` (matched by `scim::match_users`'s
+/// rule). A failure is noted and fails the phase; the identity store's statuses stay.
+async fn scim_status(opts: &ScimOptions, snap: &mut IcSnapshot, out: &mut OrgOutput) {
+    let read = match scim::list_users(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            out.notes.push(format!(
+                "Identity Center: user status not read from SCIM ({e}); the identity store's statuses are kept"
+            ));
+            out.error.get_or_insert(e);
+            return;
+        }
+    };
+    let matches = scim::match_users(&snap.users, &read.users);
+    let count = |by: MatchedBy| matches.status.values().filter(|s| s.by == by).count();
+    for u in &mut snap.users {
+        match matches.status.get(&u.id).and_then(|s| s.active) {
+            Some(true) => u.status = UserStatus::Enabled,
+            Some(false) => u.status = UserStatus::Disabled,
+            None => {}
+        }
+    }
+    out.notes.push(format!(
+        "Identity Center: SCIM {}: {} users in {} pages ({} paging); {} matched ({} by id, {} by userName, {} by externalId), {} match no identity-store user, {} identity-store users not in SCIM keep the store's status",
+        opts.endpoint.host(),
+        read.users.len(),
+        read.pages,
+        match read.paging {
+            scim::Paging::Cursor => "cursor",
+            scim::Paging::Index => "index",
+        },
+        matches.status.len(),
+        count(MatchedBy::Id),
+        count(MatchedBy::UserName),
+        count(MatchedBy::ExternalId),
+        matches.unmatched,
+        snap.users.len() - matches.status.len(),
+    ));
+    snap.scim = matches.status;
+}
+
 /// Notes that `what` was not read and sets the phase's error.
 fn fail(out: &mut OrgOutput, what: &str, e: AwsError) {
     out.notes
@@ -319,6 +370,7 @@ mod tests {
                 roots: vec![],
                 ous: vec![],
                 accounts: vec![a.clone()],
+                ..Default::default()
             };
             account_resource(&snap, &a, &AccountStatus::Ok)
         };

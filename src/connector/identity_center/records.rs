@@ -352,7 +352,25 @@ pub fn ic_records(
 fn identity_store_records(snap: &IcSnapshot, made: &mut RecordSet) {
     let inst = &snap.instance;
     for u in &snap.users {
-        made.resources.push(user_resource(inst, u));
+        let mut r = user_resource(inst, u);
+        if let Some(s) = snap.scim.get(&u.id) {
+            let profile = r.profile.get_or_insert_with(Default::default);
+            if let Some(active) = s.active {
+                profile.fields.insert(
+                    "aws_scim_active".into(),
+                    prost_types::Value {
+                        kind: Some(prost_types::value::Kind::BoolValue(active)),
+                    },
+                );
+            }
+            profile.fields.insert(
+                "orgsync_scim_matched_by".into(),
+                prost_types::Value {
+                    kind: Some(prost_types::value::Kind::StringValue(s.by.as_str().into())),
+                },
+            );
+        }
+        made.resources.push(r);
     }
     let users: HashSet<&str> = snap.users.iter().map(|u| u.id.as_str()).collect();
     for g in &snap.groups {

@@ -46,6 +46,8 @@ pub struct OrgSnapshot {
     pub roots: Vec<Node>,
     pub ous: Vec<Node>,
     pub accounts: Vec<OrgAccount>,
+    /// The policy types ENABLED in each root (`ListRoots`' `PolicyTypes`), by root id.
+    pub root_policy_types: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl OrgSnapshot {
@@ -87,4 +89,16 @@ pub struct NoOrganization {
     pub reason: String,
     /// The management account, when the organization could be described but not listed.
     pub management_account: Option<String>,
+}
+
+/// What planning learnt about the caller's organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OrgKnowledge {
+    /// Not asked (`--orgs off`).
+    #[default]
+    Unknown,
+    /// Not in an organization, or not allowed to describe it.
+    None,
+    /// In an organization whose management account is this.
+    Management(String),
 }

@@ -15,7 +15,7 @@ use std::future::Future;
 use aws_sdk_organizations::types as sdk;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::aws::call::Op;
+use crate::aws::op::Op;
 use crate::aws::time::utc;
 use crate::aws::limits::Permit;
 use crate::aws::{AwsError, ErrorClass, Limiter, Scope};
@@ -103,17 +103,18 @@ pub async fn describe(scope: &Scope, limiter: &Limiter) -> Result<Discovered, Aw
     };
     Ok(Discovered::Organization(OrgSnapshot {
         org,
-        roots,
+        roots: roots.iter().map(|(n, _)| n.clone()).collect(),
+        root_policy_types: roots.into_iter().map(|(n, t)| (n.id, t)).collect(),
         ..Default::default()
     }))
 }
 
-/// The organization's roots.
+/// The organization's roots, each with the policy types enabled in it.
 async fn list_roots(
     scope: &Scope,
     limiter: &Limiter,
     orgs: &aws_sdk_organizations::Client,
-) -> Result<Vec<Node>, AwsError> {
+) -> Result<Vec<(Node, BTreeSet<String>)>, AwsError> {
     let page_size = scope.settings().org_page_size;
     scope
         .pages(
@@ -125,7 +126,11 @@ async fn list_roots(
                     .send()
             },
             |page, out| {
-                out.extend(page.roots().iter().filter_map(root_of));
+                out.extend(
+                    page.roots()
+                        .iter()
+                        .filter_map(|r| Some((root_of(r)?, enabled_policy_types(r)))),
+                );
                 page.next_token().map(str::to_string)
             },
         )
@@ -351,6 +356,15 @@ fn root_of(r: &sdk::Root) -> Option<Node> {
         arn: r.arn().unwrap_or_default().to_string(),
         parent: None,
     })
+}
+
+/// The policy types whose status is ENABLED in root `r`.
+fn enabled_policy_types(r: &sdk::Root) -> BTreeSet<String> {
+    r.policy_types()
+        .iter()
+        .filter(|t| t.status() == Some(&sdk::PolicyTypeStatus::Enabled))
+        .filter_map(|t| t.r#type().map(|t| t.as_str().to_string()))
+        .collect()
 }
 
 fn ou_of(ou: &sdk::OrganizationalUnit, parent: &str) -> Option<Node> {

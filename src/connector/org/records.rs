@@ -166,6 +166,7 @@ mod tests {
                 joined_method: Some("CREATED".into()),
                 parent: "ou-ab12-plat".into(),
             }],
+            ..Default::default()
         }
     }
 

@@ -1,14 +1,22 @@
 //! The c1z v1 file (shared/spec/c1z-v1.md): `C1ZF\0` + one zstd frame holding a SQLite
-//! database with the `v1_*` tables. The writer builds the database in a temp file, then
-//! compresses it to `<file>.tmp`, fsyncs and renames it over `<file>`; the reader decompresses
-//! to a temp copy and queries one sync. Nothing here knows about AWS.
+//! database with the `v1_*` tables. The writer builds the database in a scratch directory
+//! (`store::scratch`), then compresses it to a temp file next to `<file>`, fsyncs and renames it
+//! over `<file>` (`store::atomic`); the reader decompresses to a scratch copy (`envelope`),
+//! brings it up to the current schema as baton-sdk does (`migrate`), chooses one sync
+//! (`syncs`) and queries it. Nothing here knows about AWS.
 
+mod envelope;
+mod migrate;
 mod reader;
 mod schema;
+mod syncs;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
 
 use prost::Message;
@@ -17,10 +25,12 @@ use rusqlite::Connection;
 use crate::model::{any, pb};
 
 use super::StoreError;
-use super::atomic::{parent_dir, tmp_path};
+use super::atomic::{parent_dir, temp_path};
 
-pub use reader::{C1zReader, Filter, SyncRun};
+pub use migrate::Upgrade;
+pub use reader::{C1zReader, Filter};
 pub use schema::DDL;
+pub use syncs::{Choice, Selection, SyncRun};
 pub use writer::C1zWriter;
 
 /// The v1 magic: ASCII `C1ZF` and one NUL.
@@ -48,7 +58,8 @@ pub fn new_sync_id() -> String {
 }
 
 /// Checks that `target` can be written (its directory exists and accepts a new file) without
-/// touching `target` itself. Leaves nothing behind.
+/// touching `target` or any other run's file: the probe is a new file of this process's own
+/// temp name (`atomic::temp_path`), removed at once. Leaves nothing behind.
 pub fn check_writable(target: &Path) -> Result<(), StoreError> {
     if target.is_dir() {
         return Err(StoreError::Target {
@@ -63,8 +74,12 @@ pub fn check_writable(target: &Path) -> Result<(), StoreError> {
             why: format!("directory {} does not exist", dir.display()),
         });
     }
-    let probe = tmp_path(target);
-    match File::create(&probe) {
+    let probe = temp_path(target);
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
         Ok(_) => {
             let _ = fs::remove_file(&probe);
             Ok(())
@@ -99,9 +114,11 @@ pub fn split_expansion(g: &pb::Grant) -> (pb::Grant, Option<Vec<u8>>) {
 }
 
 /// Puts an `expansion` column value back into the grant's annotations (appended last, where
-/// our collectors put it).
+/// our collectors put it). An empty `expansion` is none (baton-sdk's transient backfill
+/// marker); a GrantExpandable already in the record (files before baton-sdk v0.7.22, or not
+/// yet backfilled) is kept as it is.
 pub fn join_expansion(mut g: pb::Grant, expansion: Option<Vec<u8>>) -> pb::Grant {
-    if let Some(bytes) = expansion
+    if let Some(bytes) = expansion.filter(|b| !b.is_empty())
         && !g.annotations.iter().any(any::is::<pb::GrantExpandable>)
     {
         g.annotations.push(prost_types::Any {

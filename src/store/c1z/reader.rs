@@ -1,8 +1,8 @@
-//! Reading a c1z v1 file: the zstd stream is decompressed to a temp copy, one sync is chosen,
-//! and its rows are listed with filters. Not here: writing (`writer`).
+//! Reading a c1z v1 file of any baton-sdk version: the zstd payload is decompressed to a
+//! temp copy (`envelope`), the copy is brought up to the current schema (`migrate`), one sync
+//! is chosen (`syncs`), and its rows are listed with filters. The user's file is never
+//! written. Not here: writing (`writer`).
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use prost::Message;
@@ -11,19 +11,10 @@ use tempfile::TempPath;
 
 use crate::model::{Kind, Record, pb};
 use crate::store::StoreError;
-use crate::store::atomic::io_err;
 
-use super::{MAGIC, MAGIC_V3, compute_stats, join_expansion};
-
-/// One row of `v1_sync_runs`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SyncRun {
-    pub sync_id: String,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub sync_type: String,
-    pub stats: Option<serde_json::Value>,
-}
+use super::migrate::{self, Upgrade};
+use super::syncs::{self, SelectError, Selection, SyncRun};
+use super::{compute_stats, envelope, join_expansion};
 
 /// Which records to list.
 #[derive(Debug, Clone, Default)]
@@ -39,76 +30,83 @@ pub struct Filter {
     pub principal: Option<String>,
 }
 
-/// A c1z file opened for reading (a decompressed temp copy).
+/// A c1z file opened for reading (a decompressed, upgraded temp copy).
 pub struct C1zReader {
+    // Declared before `_db`: the connection closes before the temp file is removed.
     conn: Connection,
-    _db: TempPath,
-    sync: SyncRun,
+    /// The temp copy's name; `None` once unlinked (Unix), the connection keeping it open.
+    _db: Option<TempPath>,
+    selection: Selection,
+    upgrade: Upgrade,
 }
 
 impl C1zReader {
-    /// Opens `path` and selects the latest finished full sync (or, failing that, the latest
-    /// finished sync of any type, then the latest unfinished one).
+    /// Opens `path` and selects the sync the `baton` CLI shows: the latest finished sync of
+    /// any type, else the newest unfinished one.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut f = File::open(path).map_err(io_err(path))?;
-        let mut magic = [0u8; 5];
-        let n = read_up_to(&mut f, &mut magic).map_err(io_err(path))?;
-        if n == 5 && &magic == MAGIC_V3 {
-            return Err(StoreError::NotC1z {
-                path: path.to_path_buf(),
-                why: "it is a c1z v3 (Pebble) file; orgsync reads v1 (SQLite) files".into(),
-            });
-        }
-        if n != 5 || &magic != MAGIC {
-            return Err(StoreError::NotC1z {
-                path: path.to_path_buf(),
-                why: "it does not start with the C1ZF header".into(),
-            });
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix("orgsync-read-")
-            .suffix(".db")
-            .tempfile()
-            .map_err(io_err(Path::new("temporary database")))?;
-        {
-            let mut dec =
-                zstd::stream::read::Decoder::new(BufReader::new(f)).map_err(io_err(path))?;
-            dec.window_log_max(27).map_err(io_err(path))?; // 128 MiB, like the SDK's cap
-            let mut out = BufWriter::new(tmp.as_file());
-            io::copy(&mut dec, &mut out).map_err(|e| StoreError::NotC1z {
-                path: path.to_path_buf(),
-                why: format!("its zstd stream is damaged: {e}"),
-            })?;
-            out.flush().map_err(io_err(path))?;
-        }
-        let db = tmp.into_temp_path();
-        let conn = Connection::open(&db)?;
-        let sync = select_sync(&conn).map_err(|e| match e {
-            StoreError::NoSync => StoreError::NoSync,
-            other => StoreError::NotC1z {
-                path: path.to_path_buf(),
-                why: format!("its database is not a c1z v1 database: {other}"),
-            },
+        Self::open_sync(path, None)
+    }
+
+    /// Opens `path` and selects the sync `sync_id` when given (an error when the file has no
+    /// such sync), else as [`C1zReader::open`].
+    pub fn open_sync(path: &Path, sync_id: Option<&str>) -> Result<Self, StoreError> {
+        let refuse = |why: String| StoreError::NotC1z {
+            path: path.to_path_buf(),
+            why,
+        };
+        let start = std::time::Instant::now();
+        let db = envelope::decompress(path)?;
+        let decompressed = start.elapsed();
+        let mut conn = Connection::open(&db)
+            .map_err(|e| refuse(format!("its SQLite database cannot be opened: {e}")))?;
+        // A private copy: no journal or WAL files beside it (the SDK's files are in WAL mode;
+        // leaving it checkpoints and removes the -wal/-shm files at once).
+        conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY;")
+            .map_err(|e| refuse(format!("its SQLite database is damaged: {e}")))?;
+        let upgrade = migrate::upgrade(&mut conn).map_err(|e| refuse(e.to_string()))?;
+        backfill_hook(&conn, &upgrade)?;
+        let upgraded = start.elapsed();
+        let selection = syncs::select(&conn, sync_id).map_err(|e| match e {
+            SelectError::Store(e) => refuse(format!("its sync runs cannot be read: {e}")),
+            e => refuse(e.to_string()),
         })?;
+        tracing::debug!(
+            file = %path.display(),
+            decompress_ms = decompressed.as_millis() as u64,
+            upgrade_ms = (upgraded - decompressed).as_millis() as u64,
+            select_ms = (start.elapsed() - upgraded).as_millis() as u64,
+            columns_added = upgrade.columns_added.len(),
+            tables_created = upgrade.tables_created.len(),
+            indexes_created = upgrade.indexes_created.len(),
+            "c1z opened"
+        );
         Ok(C1zReader {
             conn,
-            _db: db,
-            sync,
+            _db: unlink(db),
+            selection,
+            upgrade,
         })
+    }
+
+    /// The sync being read, why it was chosen, and how many syncs the file holds.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// What opening added to the temp copy to bring it up to the current schema.
+    pub fn upgrade(&self) -> &Upgrade {
+        &self.upgrade
     }
 
     /// The sync being read.
     pub fn sync(&self) -> &SyncRun {
-        &self.sync
+        &self.selection.sync
     }
 
-    /// Every sync run in the file, newest first.
+    /// Every sync run in the file, newest started first; stats recomputed where the file has
+    /// none.
     pub fn sync_runs(&self) -> Result<Vec<SyncRun>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "select sync_id, started_at, ended_at, sync_type, stats from v1_sync_runs order by started_at desc, sync_id desc",
-        )?;
-        let rows = stmt.query_map([], sync_row)?;
-        rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        syncs::all(&self.conn)
     }
 
     /// Resource types of the sync, in insertion order.
@@ -116,7 +114,7 @@ impl C1zReader {
         let mut stmt = self
             .conn
             .prepare("select data from v1_resource_types where sync_id = ?1 order by id")?;
-        let rows = stmt.query_map([&self.sync.sync_id], |r| r.get::<_, Vec<u8>>(0))?;
+        let rows = stmt.query_map([&self.selection.sync.sync_id], |r| r.get::<_, Vec<u8>>(0))?;
         rows.map(|b| Ok(pb::ResourceType::decode(b?.as_slice())?))
             .collect()
     }
@@ -124,7 +122,7 @@ impl C1zReader {
     /// Resources of the sync matching `filter` (resource type, resource id).
     pub fn resources(&self, filter: &Filter) -> Result<Vec<pb::Resource>, StoreError> {
         let mut sql = "select data from v1_resources where sync_id = ?1".to_string();
-        let mut args: Vec<String> = vec![self.sync.sync_id.clone()];
+        let mut args: Vec<String> = vec![self.selection.sync.sync_id.clone()];
         push_eq(
             &mut sql,
             &mut args,
@@ -159,7 +157,10 @@ impl C1zReader {
             .conn
             .query_row(
                 "select data from v1_resources where sync_id = ?1 and external_id = ?2",
-                params![self.sync.sync_id, format!("{resource_type}:{resource}")],
+                params![
+                    self.selection.sync.sync_id,
+                    format!("{resource_type}:{resource}")
+                ],
                 |r| r.get(0),
             )
             .optional()?;
@@ -170,7 +171,7 @@ impl C1zReader {
     /// Entitlements of the sync matching `filter` (resource type/id, entitlement id).
     pub fn entitlements(&self, filter: &Filter) -> Result<Vec<pb::Entitlement>, StoreError> {
         let mut sql = "select data from v1_entitlements where sync_id = ?1".to_string();
-        let mut args: Vec<String> = vec![self.sync.sync_id.clone()];
+        let mut args: Vec<String> = vec![self.selection.sync.sync_id.clone()];
         push_eq(
             &mut sql,
             &mut args,
@@ -186,7 +187,7 @@ impl C1zReader {
     /// Grants of the sync matching `filter`, with any `expansion` put back as an annotation.
     pub fn grants(&self, filter: &Filter) -> Result<Vec<pb::Grant>, StoreError> {
         let mut sql = "select data, expansion from v1_grants where sync_id = ?1".to_string();
-        let mut args: Vec<String> = vec![self.sync.sync_id.clone()];
+        let mut args: Vec<String> = vec![self.selection.sync.sync_id.clone()];
         push_eq(
             &mut sql,
             &mut args,
@@ -223,7 +224,7 @@ impl C1zReader {
             .conn
             .query_row(
                 "select data, expansion from v1_grants where sync_id = ?1 and external_id = ?2",
-                params![self.sync.sync_id, id],
+                params![self.selection.sync.sync_id, id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
@@ -251,7 +252,7 @@ impl C1zReader {
 
     /// Counts per table and type, recomputed from the rows (the SyncStats shape).
     pub fn counts(&self) -> Result<serde_json::Value, StoreError> {
-        compute_stats(&self.conn, &self.sync.sync_id)
+        compute_stats(&self.conn, &self.selection.sync.sync_id)
     }
 
     /// Raw SQL access for tests and `inspect` diagnostics.
@@ -269,7 +270,7 @@ impl C1zReader {
         };
         Ok(self.conn.query_row(
             &format!("select count(*) from {table} where sync_id = ?1"),
-            [&self.sync.sync_id],
+            [&self.selection.sync.sync_id],
             |r| r.get(0),
         )?)
     }
@@ -295,38 +296,26 @@ fn push_eq(sql: &mut String, args: &mut Vec<String>, column: &str, value: &Optio
     }
 }
 
-fn sync_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncRun> {
-    let stats: Option<String> = r.get(4)?;
-    Ok(SyncRun {
-        sync_id: r.get(0)?,
-        started_at: r.get(1)?,
-        ended_at: r.get(2)?,
-        sync_type: r.get(3)?,
-        stats: stats.and_then(|s| serde_json::from_str(&s).ok()),
-    })
+/// Removes the temp copy's name once it is open (Unix): the connection keeps the file, and
+/// nothing is left in `TMPDIR` even when the process dies without unwinding (e.g. SIGPIPE
+/// from `orgsync inspect … | head`). The copy has no journal or WAL file to find by name.
+fn unlink(db: TempPath) -> Option<TempPath> {
+    if cfg!(unix) {
+        // On failure the name stays; removing it on drop would fail the same way.
+        let _ = db.close();
+        None
+    } else {
+        Some(db)
+    }
 }
 
-fn select_sync(conn: &Connection) -> Result<SyncRun, StoreError> {
-    let queries = [
-        "select sync_id, started_at, ended_at, sync_type, stats from v1_sync_runs where ended_at is not null and sync_type = 'full' order by ended_at desc, sync_id desc limit 1",
-        "select sync_id, started_at, ended_at, sync_type, stats from v1_sync_runs where ended_at is not null order by ended_at desc, sync_id desc limit 1",
-        "select sync_id, started_at, ended_at, sync_type, stats from v1_sync_runs order by started_at desc, sync_id desc limit 1",
-    ];
-    for q in queries {
-        if let Some(run) = conn.query_row(q, [], sync_row).optional()? {
-            return Ok(run);
-        }
-    }
-    Err(StoreError::NoSync)
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
+/// Runs right after the schema upgrade, before a sync is chosen: the place of the
+/// grant-expansion backfill of old files (baton-sdk's `backfillGrantExpansionColumn`: for each
+/// sync in `upgrade.syncs_not_backfilled`, move GrantExpandable out of `data` into
+/// `expansion` and set `grants_backfilled = 1`). That backfill is `expand::sqlite::backfill`,
+/// on the grant-expansion branch; once merged, call it here (`conn` is not inside a
+/// transaction). Until then nothing is moved, and reading stays correct: `join_expansion`
+/// keeps a GrantExpandable found in `data`.
+fn backfill_hook(_conn: &Connection, _upgrade: &Upgrade) -> Result<(), StoreError> {
+    Ok(())
 }

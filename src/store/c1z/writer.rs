@@ -1,6 +1,7 @@
-//! Writing one sync into a new c1z v1 file: the database is built in a temp file (one
-//! transaction per unit of records), then compressed to `<file>.tmp`, fsynced and renamed over
-//! `<file>` (`store::atomic`). Not here: reading files (`reader`).
+//! Writing one sync into a new c1z v1 file: the database is built in a scratch directory
+//! (`store::scratch`; one transaction per unit of records), then compressed to a temp file next
+//! to `<file>`, fsynced and renamed over `<file>` (`store::atomic`). The scratch directory goes
+//! when the writer does. Not here: reading files (`reader`).
 
 use std::fs::{self, File};
 use std::io::{self, BufReader};
@@ -8,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 use rusqlite::{Connection, params};
-use tempfile::TempPath;
 
 use crate::model::Record;
 use crate::store::StoreError;
 use crate::store::atomic::{AtomicFile, io_err};
+use crate::store::scratch::ScratchDir;
 
 use super::schema::DDL;
 use super::{MAGIC, check_writable, compute_stats, format_timestamp, new_sync_id, split_expansion};
@@ -20,7 +21,10 @@ use super::{MAGIC, check_writable, compute_stats, format_timestamp, new_sync_id,
 /// Writes one full sync into a new c1z file.
 pub struct C1zWriter {
     conn: Connection,
-    db: TempPath,
+    /// The database file, in `_scratch`.
+    db: PathBuf,
+    /// Declared after `conn`, so the database is closed before its directory goes.
+    _scratch: ScratchDir,
     target: PathBuf,
     sync_id: String,
 }
@@ -29,12 +33,8 @@ impl C1zWriter {
     /// Starts a sync that will replace `target` when [`C1zWriter::finish`] succeeds.
     pub fn create(target: &Path) -> Result<Self, StoreError> {
         check_writable(target)?;
-        let db = tempfile::Builder::new()
-            .prefix("orgsync-")
-            .suffix(".db")
-            .tempfile()
-            .map_err(io_err(Path::new("temporary database")))?
-            .into_temp_path();
+        let scratch = ScratchDir::create().map_err(io_err(&std::env::temp_dir()))?;
+        let db = scratch.path().join("sync.db");
         let conn = Connection::open(&db)?;
         // The temp database is thrown away on any failure, so durability is not needed; a
         // memory journal keeps per-unit rollback working.
@@ -48,6 +48,7 @@ impl C1zWriter {
         Ok(C1zWriter {
             conn,
             db,
+            _scratch: scratch,
             target: target.to_path_buf(),
             sync_id,
         })
@@ -81,10 +82,15 @@ impl C1zWriter {
             ],
         )?;
         let C1zWriter {
-            conn, db, target, ..
+            conn,
+            db,
+            _scratch,
+            target,
+            ..
         } = self;
         conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
         write_compressed(&db, &target)?;
+        drop(_scratch);
         Ok(target)
     }
 

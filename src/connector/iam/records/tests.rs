@@ -29,6 +29,7 @@ fn snapshot() -> IamSnapshot {
             ("email".into(), "alice@example.com".into()),
         ],
         groups: vec!["ops".into()],
+        boundary: Some("arn:aws:iam::111122223333:policy/user-boundary".into()),
         ..Default::default()
     });
     s.groups.push(Group {
@@ -45,6 +46,7 @@ fn snapshot() -> IamSnapshot {
         arn: "arn:aws:iam::111122223333:role/deploy".into(),
         path: "/".into(),
         trust: Some(r#"{"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":["arn:aws:iam::444455556666:role/ci","444455556666","arn:aws:iam::111122223333:user/alice@example.com"]}}]}"#.into()),
+        boundary: Some("arn:aws:iam::aws:policy/PowerUserAccess".into()),
         ..Default::default()
     });
     s.aws_policies.push(ManagedPolicy {
@@ -66,6 +68,9 @@ fn snapshot() -> IamSnapshot {
     s.credentials.insert(
         "alice@example.com".into(),
         Credentials {
+            password_enabled: true,
+            password_last_changed: ts("2024-01-02T00:00:00Z"),
+            password_reset_required: None,
             password_last_used: ts("2024-06-01T00:00:00Z"),
             mfa_active: Some(true),
             key_last_used: None,
@@ -261,4 +266,85 @@ fn aws_managed_policies_are_shared_and_group_policy_grants_expand_to_members() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n);
+}
+
+/// Console facts, boundaries and account names reach the profiles; the copies of a group and
+/// an inline policy that grants embed carry no account name (provisioning prints the same
+/// grants without knowing account names).
+#[test]
+fn profiles_carry_console_facts_boundaries_and_the_account_name() {
+    let out = iam_records(
+        &acct(false),
+        &snapshot(),
+        IamRecordOptions { sync_secrets: true },
+    );
+    let resource = |id: &str| match find(&out.records, crate::model::Kind::Resource, id) {
+        Record::Resource(r) => crate::model::profile::from_struct(r.profile.as_ref().unwrap()),
+        _ => panic!(),
+    };
+    let user = resource("iam_user:arn:aws:iam::111122223333:user/alice@example.com");
+    assert_eq!(user["aws_console_access"], true);
+    assert_eq!(
+        user["aws_password_last_changed"],
+        "2024-01-02T00:00:00+00:00"
+    );
+    assert_eq!(user["aws_password_last_used"], "2024-06-01T00:00:00+00:00");
+    assert_eq!(user["aws_mfa_active"], true);
+    assert!(
+        user.get("aws_password_reset_required").is_none(),
+        "not in the report"
+    );
+    assert_eq!(
+        user["aws_permissions_boundary"],
+        "arn:aws:iam::111122223333:policy/user-boundary"
+    );
+    let role = resource("role:arn:aws:iam::111122223333:role/deploy");
+    assert_eq!(
+        role["aws_permissions_boundary"],
+        "arn:aws:iam::aws:policy/PowerUserAccess"
+    );
+    for id in [
+        "account_iam:111122223333",
+        "group:arn:aws:iam::111122223333:group/ops",
+        "role:arn:aws:iam::111122223333:role/deploy",
+        "access-key:AKIA1",
+    ] {
+        assert_eq!(resource(id)["aws_account_name"], "dev", "{id}");
+    }
+    // AWS-managed policies belong to no account.
+    let shared = out
+        .shared
+        .iter()
+        .find_map(|r| match r {
+            Record::Resource(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    let p = crate::model::profile::from_struct(shared.profile.as_ref().unwrap());
+    assert!(p.get("aws_account_name").is_none());
+    // The group a member grant embeds is the one provisioning prints.
+    let Record::Grant(g) = find(
+        &out.records,
+        crate::model::Kind::Grant,
+        "group:arn:aws:iam::111122223333:group/ops:member:iam_user:arn:aws:iam::111122223333:user/alice@example.com",
+    ) else {
+        panic!()
+    };
+    let embedded = g.entitlement.as_ref().unwrap().resource.as_ref().unwrap();
+    let group = snapshot().groups[0].clone();
+    assert_eq!(embedded, &group_resource(&acct(false), &group));
+    // Without the report (the per-user fallback), reset-required is known; a user without
+    // any credential facts (provisioning deleting a user) gets no console keys.
+    let mut snap = snapshot();
+    snap.credentials
+        .get_mut("alice@example.com")
+        .unwrap()
+        .password_reset_required = Some(true);
+    let u = user_resource(&acct(false), &snap.users[0], &snap);
+    let p = crate::model::profile::from_struct(u.profile.as_ref().unwrap());
+    assert_eq!(p["aws_password_reset_required"], true);
+    snap.credentials.clear();
+    let u = user_resource(&acct(false), &snap.users[0], &snap);
+    let p = crate::model::profile::from_struct(u.profile.as_ref().unwrap());
+    assert!(p.get("aws_console_access").is_none() && p.get("aws_mfa_active").is_none());
 }

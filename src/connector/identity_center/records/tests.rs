@@ -138,6 +138,7 @@ fn snapshot() -> IcSnapshot {
             .into_iter()
             .collect(),
         ),
+        scim: BTreeMap::new(),
     }
 }
 
@@ -430,4 +431,41 @@ fn ic_records_without_accounts_have_no_account_data() {
         CustomerPolicyRef::new("x", Some("a/b")).path_name(),
         "/a/b/x"
     );
+}
+
+/// A status from SCIM reaches the user's trait, resource status and profile.
+#[test]
+fn scim_status_reaches_the_user_record() {
+    use crate::connector::identity_center::model::{MatchedBy, ScimStatus};
+    let mut snap = snapshot();
+    snap.users[0].status = UserStatus::Disabled;
+    snap.scim.insert(
+        "u-1".into(),
+        ScimStatus {
+            active: Some(false),
+            by: MatchedBy::UserName,
+        },
+    );
+    let recs = ic_records(&snap, &accounts(), "aws");
+    let user = |id: &str| {
+        recs.records
+            .iter()
+            .find_map(|r| match r {
+                Record::Resource(r) if r.id.as_ref().unwrap().resource.ends_with(id) => Some(r),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let ada = user("/user/u-1");
+    let p = crate::model::profile::from_struct(ada.profile.as_ref().unwrap());
+    assert_eq!(p["aws_scim_active"], false);
+    assert_eq!(p["orgsync_scim_matched_by"], "userName");
+    let t: pb::UserTrait = crate::model::any::find(&ada.annotations).unwrap();
+    assert_eq!(
+        t.status.unwrap().status,
+        pb::user_trait::status::Status::Disabled as i32
+    );
+    let bob = user("/user/u-2");
+    let p = crate::model::profile::from_struct(bob.profile.as_ref().unwrap());
+    assert!(p.get("aws_scim_active").is_none());
 }

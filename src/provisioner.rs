@@ -12,11 +12,11 @@ use crate::connector::identity_center::assignment::{self, Assign};
 use crate::connector::identity_center::membership::{self, Membership};
 use crate::connector::identity_center::users::{self as sso_users, NewSsoUser, SsoUserStep};
 
-use super::call::{Call, Context, connect_calls};
-use super::exec::{AssignmentGate, Exec, Options, Shared};
-use super::outcome::{Done, Outcome, ProvisionError};
-use super::request::{Change as Requested, DeleteTarget, NewUser, Request};
-use super::step::Change;
+use crate::provision::call::{Call, Context, connect_calls};
+use crate::provision::exec::{AssignmentGate, Exec, Options, Shared};
+use crate::provision::outcome::{Done, Outcome, ProvisionError};
+use crate::provision::request::{Change as Requested, DeleteTarget, NewUser, Request};
+use crate::provision::step::Change;
 
 /// What a provisioning command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn assignments_poll_and_revokes_delete() {
         let req = request::revoke(
-            "grant:sso_group:arn:aws:identitystore:us-east-1::d-1/group/g:111122223333|arn:aws:sso:::instance/ssoins-1/ps-2",
+            "grant:sso_group:arn:aws:identitystore:us-east-1::d-1234567890/group/66666666-7777-8888-9999-000000000000:111122223333|arn:aws:sso:::instance/ssoins-1234567890abcdef/ps-0123456789abcdef",
         )
         .unwrap();
         let calls = plan_of(req, &cx(None));
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(calls[4].params["PrincipalType"], "GROUP");
         assert_eq!(
             calls[4].params["InstanceArn"],
-            "arn:aws:sso:::instance/ssoins-1"
+            "arn:aws:sso:::instance/ssoins-1234567890abcdef"
         );
         let text = calls[4].to_string();
         assert!(
@@ -290,7 +290,10 @@ mod tests {
     #[test]
     fn a_deletion_plans_each_removal_with_the_item_listed_before_it() {
         let user =
-            request::delete_target("sso_user", "arn:aws:identitystore:us-east-1::d-1/user/u-1")
+            request::delete_target(
+                "sso_user",
+                "arn:aws:identitystore:us-east-1::d-1234567890/user/11111111-2222-3333-4444-555555555555",
+            )
                 .unwrap();
         let calls = plan(&Job::Delete(user), &cx(None)).unwrap();
         let removal = &calls[3];

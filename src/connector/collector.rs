@@ -1,4 +1,5 @@
-//! What the engine runs: collectors, chosen for a run by `sync::run`. A per-account collector
+//! The interface a connector offers the sync: collectors, chosen for a run by `sync::run` and
+//! run by `sync::engine`. A per-account collector
 //! ([`AccountCollector`], IAM in `connector::iam::collector`) reads inside every account the
 //! engine enters; its records join that account's unit (a large account's mapping hands them
 //! over in [`Parts`] as it goes). A per-organization collector
@@ -20,9 +21,31 @@ use tokio::sync::watch;
 
 use crate::arn::AccountId;
 use crate::aws::{AwsError, Scope, Session};
-use crate::connector::iam::records::AccountInfo;
-use crate::model::{Record, pb};
+use crate::connector::org::OrgSnapshot;
+use crate::model::build::rid;
+use crate::model::{Record, pb, types as rt};
 use crate::store::{BlockingSender, StoreError, Unit};
+
+/// The account a per-account collector reads, and how its records are placed.
+#[derive(Debug, Clone)]
+pub struct AccountInfo {
+    pub account_id: AccountId,
+    /// Account name from Organizations; the id when unknown.
+    pub name: String,
+    /// Account ARN from Organizations, when known.
+    pub arn: Option<String>,
+    /// The caller's own account: its IAM resources are top level (no `account_iam` parent),
+    /// as in baton-aws.
+    pub is_caller: bool,
+    pub partition: String,
+}
+
+impl AccountInfo {
+    /// The parent of the account's IAM resources: none for the caller's account.
+    pub fn parent(&self) -> Option<pb::ResourceId> {
+        (!self.is_caller).then(|| rid(rt::ACCOUNT_IAM, self.account_id.as_str()))
+    }
+}
 
 /// Records a collector produced.
 #[derive(Debug, Default)]
@@ -123,6 +146,9 @@ pub(crate) struct OrgInput<'a> {
     pub session: &'a Session,
     /// The planned accounts, once the organization is listed.
     pub planned: Handover<PlannedAccounts>,
+    /// The organization as listed (roots, OUs and accounts), once it is; never in a run
+    /// without an organization.
+    pub org: Handover<OrgSnapshot>,
     /// The `account` resources, once every account is done.
     pub accounts: Handover<AccountResources>,
 }
