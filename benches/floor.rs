@@ -828,7 +828,10 @@ fn orgsync_cmd(proxy: &FaultProxy) -> Command {
     let mut c = orgsync(&proxy.url());
     if let Ok(bin) = std::env::var("ORGSYNC_BENCH_BIN") {
         let mut other = Command::new(bin);
-        other.envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))));
+        other.envs(
+            c.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        );
         for (k, v) in c.get_envs() {
             if v.is_none() {
                 other.env_remove(k);
@@ -1375,7 +1378,7 @@ fn main() {
         load_average()
     );
     println!(
-        "emulator artefacts (docs/moto-notes.md): moto answers GetAccountAuthorizationDetails in one page, lacks GetPermissionsBoundaryForPermissionSet (asked once), and ListAccountsForProvisionedPermissionSet names only the management account; calls under the floor in those operations come from the emulator"
+        "emulator artefacts (docs/moto-notes.md): moto lacks GetPermissionsBoundaryForPermissionSet (asked once), and ListAccountsForProvisionedPermissionSet names only the management account; calls under the floor in those operations come from the emulator"
     );
     let settings = Settings {
         latency_ms,

@@ -33,7 +33,8 @@ the installed moto.
 
 IAM: scripts/moto_credential_report.py stamps a credential report with the time it was
 generated and reuses it for 4 hours, as AWS does (moto 5.2.5 answers a fixed 2015 time and
-reuses a report forever).
+reuses a report forever). scripts/moto_iam_paging.py pages GetAccountAuthorizationDetails at
+MaxItems as AWS does (moto 5.2.5 answers the whole account in one page).
 """
 
 from __future__ import annotations
@@ -110,10 +111,12 @@ def main() -> None:
             iam_models.aws_managed_policies_data = json.dumps(_selected(spec, catalogue))
 
     import moto_credential_report  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_iam_paging
     import moto_sso_provisioning
 
     moto_sso_provisioning.install()
     moto_credential_report.install()
+    moto_iam_paging.install()
 
     from moto.server import main as moto_main
 

@@ -248,7 +248,11 @@ mod tests {
         // Emptied: the next token takes a hundredth of a second, not the 8 left in the burst.
         let start = Instant::now();
         let c = l.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(9), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(9),
+            "{:?}",
+            start.elapsed()
+        );
         // Sent after the emptying and throttled again: AWS refills slower than this pace.
         l.throttled(c);
         assert_eq!(l.pace(), Some(100.0 * SLOW_DOWN));
@@ -276,6 +280,10 @@ mod tests {
         // The token that comes at 100 ms is still there for the next caller.
         let start = Instant::now();
         l.acquire().await;
-        assert!(start.elapsed() < Duration::from_millis(95), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(95),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -356,7 +356,9 @@ async fn access_keys(
             (None, _) => true,
         };
         if has_keys {
-            reads.push(async move { Ok::<_, AwsError>((&u.name, user_keys(scope, &u.name, row).await?)) });
+            reads.push(async move {
+                Ok::<_, AwsError>((&u.name, user_keys(scope, &u.name, row).await?))
+            });
         }
     }
     let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)

@@ -14,13 +14,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::connector::collector::AccountInfo;
-use crate::model::{Kind, Record};
 use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
 use crate::model::build::{entitlement, entitlement_ref, grant, resource, rid, stub, timestamp};
 use crate::model::ids;
 use crate::model::pb;
 use crate::model::profile::to_struct;
 use crate::model::types as rt;
+use crate::model::{Kind, Record};
 use crate::policy::{AwsPrincipal, nhi_kind, parse_trust};
 
 use super::model::*;

@@ -15,9 +15,9 @@ use std::future::Future;
 use aws_sdk_organizations::types as sdk;
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::aws::limits::Permit;
 use crate::aws::op::Op;
 use crate::aws::time::utc;
-use crate::aws::limits::Permit;
 use crate::aws::{AwsError, ErrorClass, Limiter, Scope};
 
 use super::model::{NoOrganization, Node, OrgAccount, OrgSnapshot, Organization};
@@ -197,7 +197,12 @@ struct Queue {
 }
 
 impl Queue {
-    fn push(&mut self, listing: Listing, node: &str, token: Option<String>) -> Result<(), AwsError> {
+    fn push(
+        &mut self,
+        listing: Listing,
+        node: &str,
+        token: Option<String>,
+    ) -> Result<(), AwsError> {
         if let Some(t) = &token
             && !self.seen.insert((listing, node.to_string(), t.clone()))
         {
