@@ -120,7 +120,6 @@ pub(crate) async fn run(
                 ..Walked::default()
             },
         };
-        drop(feed);
         if count == 0 {
             observer.on_event(&Event::Planned { accounts: 0 });
         }
@@ -281,7 +280,6 @@ impl Accounts<'_> {
                 Visited::Deferred(e) => deferred.push((acct, e)),
             }
         }
-        drop(results);
         let second_pass = if deferred.is_empty() {
             None
         } else {
