@@ -130,47 +130,77 @@ impl RunShared {
     }
 }
 
-/// Reads one account's IAM: the authorization details first; then, at the same time, the
-/// role details, the credential report with the access keys, and the AWS-managed policies
-/// (every branch in the account's IAM token bucket).
+/// Reads one account's IAM. Two branches at once, both in the account's IAM token bucket:
+/// the authorization details, then (as soon as they are complete) the role details and the
+/// AWS-managed policies; and, as soon as a page of the authorization details shows a user,
+/// the credential report with the access keys of the users it shows with keys (the many
+/// per-user calls of a large account so start without waiting for the last page). Without the
+/// report, the per-user fallback runs once the authorization details are complete.
 pub async fn read_account(
     scope: &Scope,
     shared: &RunShared,
     opts: &IamReadOptions,
 ) -> Result<IamSnapshot, AwsError> {
-    let mut snap = authorization_details(scope).await?;
-    let roles = async {
-        if snap.roles.is_empty() {
-            Ok(HashMap::new())
-        } else {
-            role_details(scope).await
-        }
+    let (has_users, users_seen) = tokio::sync::watch::channel(false);
+    let details = async {
+        let mut snap = authorization_details(scope, &has_users).await?;
+        // Ends the report branch's wait when the account has no user.
+        drop(has_users);
+        let roles = async {
+            if snap.roles.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                role_details(scope).await
+            }
+        };
+        let policies = aws_managed_policies(scope, &shared.docs, opts, &snap);
+        let (roles, policies) = futures::join!(roles, policies);
+        add_role_details(&mut snap.roles, roles?);
+        snap.aws_policies = policies;
+        Ok::<_, AwsError>(snap)
     };
-    let credentials = async {
-        let report = report_if_needed(scope, &snap.users, &shared.reports, opts).await;
-        let facts = credential_facts(scope, &snap.users, report.as_ref()).await?;
-        // Key ids are needed for access-key records; without the report they are also the
-        // only source of key use (for last login).
-        let keys = if opts.sync_secrets || report.is_none() {
-            access_keys(scope, &snap.users, report.as_ref()).await?
+    let report = async {
+        let mut seen = users_seen;
+        if seen.wait_for(|&users| users).await.is_err() {
+            // No user in the account (or the authorization details failed).
+            return Ok((Some(Report::new()), BTreeMap::new()));
+        }
+        let Some(report) = report_or_fallback(scope, &shared.reports, opts).await else {
+            return Ok((None, BTreeMap::new()));
+        };
+        // Key ids are needed for access-key records.
+        let keys = if opts.sync_secrets {
+            reported_keys(scope, &report).await?
         } else {
             BTreeMap::new()
         };
-        Ok::<_, AwsError>((facts, keys))
+        Ok::<_, AwsError>((Some(report), keys))
     };
-    let policies = aws_managed_policies(scope, &shared.docs, opts, &snap);
-    let (roles, credentials, policies) = futures::join!(roles, credentials, policies);
-    let (facts, keys) = credentials?;
-    add_role_details(&mut snap.roles, roles?);
-    snap.credentials = facts;
-    snap.keys = keys;
-    snap.aws_policies = policies;
+    let (snap, report) = futures::join!(details, report);
+    let mut snap = snap?;
+    let (report, mut keys) = report?;
+    snap.credentials = credential_facts(scope, &snap.users, report.as_ref()).await?;
+    match report {
+        // Keys only of the users the authorization details list (the report may be a moment
+        // newer).
+        Some(_) => {
+            let users: BTreeSet<&str> = snap.users.iter().map(|u| u.name.as_str()).collect();
+            keys.retain(|name, _| users.contains(name.as_str()));
+            snap.keys = keys;
+        }
+        // Without the report, keys are also the only source of key use (for last login).
+        None => snap.keys = access_keys(scope, &snap.users, None).await?,
+    }
     Ok(snap)
 }
 
 /// Users, groups, roles and local managed policies: every page of the authorization details,
 /// each mapped as it arrives (a page of the SDK's answer is dropped before the next is asked).
-async fn authorization_details(scope: &Scope) -> Result<IamSnapshot, AwsError> {
+/// `has_users` is set once a page has listed a user.
+async fn authorization_details(
+    scope: &Scope,
+    has_users: &tokio::sync::watch::Sender<bool>,
+) -> Result<IamSnapshot, AwsError> {
     let iam = scope.iam();
     let page_size = scope.settings().iam_page_size;
     let mut snap = IamSnapshot::default();
@@ -191,6 +221,9 @@ async fn authorization_details(scope: &Scope) -> Result<IamSnapshot, AwsError> {
                 let next = marker(page.is_truncated(), page.marker());
                 snap.users
                     .extend(page.user_detail_list().iter().filter_map(user_of));
+                if !snap.users.is_empty() {
+                    has_users.send_replace(true);
+                }
                 snap.groups
                     .extend(page.group_detail_list().iter().filter_map(group_of));
                 snap.roles
@@ -244,17 +277,13 @@ fn add_role_details(roles: &mut [Role], mut extra: HashMap<String, RoleExtra>) {
     }
 }
 
-/// The credential report (an empty one when there are no users), or `None` when it cannot be
-/// had: the read then falls back to per-user calls.
-async fn report_if_needed(
+/// The credential report of an account with users, or `None` when it cannot be had: the read
+/// then falls back to per-user calls.
+async fn report_or_fallback(
     scope: &Scope,
-    users: &[User],
     guess: &ReportGuess,
     opts: &IamReadOptions,
 ) -> Option<Report> {
-    if users.is_empty() {
-        return Some(BTreeMap::new());
-    }
     match credential_report(scope, opts.report_timeout, guess).await {
         Ok(rows) => Some(rows),
         Err(e) => {
@@ -361,6 +390,30 @@ async fn access_keys(
             });
         }
     }
+    let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
+        .buffer_unordered(USER_CALLS)
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(name, keys)| (name.clone(), keys))
+        .collect())
+}
+
+/// Access keys by user name, for the users the report shows with a key, [`USER_CALLS`] users
+/// at a time within the account's token bucket.
+async fn reported_keys(
+    scope: &Scope,
+    report: &Report,
+) -> Result<BTreeMap<String, Vec<AccessKey>>, AwsError> {
+    let reads: Vec<_> = report
+        .iter()
+        .filter(|(_, row)| row.keys.iter().any(|k| k.present()))
+        .map(|(name, row)| async move {
+            Ok::<_, AwsError>((name, user_keys(scope, name, Some(row)).await?))
+        })
+        .collect();
     let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
         .buffer_unordered(USER_CALLS)
         .try_collect()
