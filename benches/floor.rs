@@ -40,7 +40,7 @@
 //! Where the time goes: the Organizations walk (4/s) and Identity Center's assignments, which
 //! wait for the walk's list of accounts, make the base and org-101 tails; on org-1000 the one
 //! moto process is near its CPU bound. RSS grows about 0.23 MiB per account (7× from 4 to 1,000
-//! accounts; the same at `--concurrency` 8 and 64), not yet explained. `--retry-mode adaptive`
+//! accounts; main, reading 8 accounts at a time, grew as much), not yet explained. `--retry-mode adaptive`
 //! and `standard` measure the same (base ×2: 6.93 s both): throttled calls are retried by
 //! orgsync through its buckets, not by the SDK.
 
