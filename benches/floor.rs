@@ -22,7 +22,27 @@
 //! `iam=20,organizations=2/4`), ORGSYNC_BENCH_PRESSURE (the second run's multiplier, 2),
 //! ORGSYNC_BENCH_SHARDS (processes of the shard mode, 4; 0 = off),
 //! ORGSYNC_BENCH_ORGSYNC_ARGS (extra `orgsync sync` arguments, e.g. `--concurrency 64`),
+//! ORGSYNC_BENCH_BIN (run this orgsync binary instead of the build's: "before" figures),
 //! ORGSYNC_BENCH_FLOOR_ONLY=1 (print the floors and their call plans; no emulator, no run).
+//!
+//! Figures (issue 13; 50 ms, AWS-like buckets, 2 shared cores under other load; warm run unless
+//! said; emulator with GetAccountAuthorizationDetails paged as AWS pages it):
+//!
+//! | fixture | calls / floor | wall / floor | RSS | moto CPU / wall | ×2: wall / floor |
+//! |---|---|---|---|---|---|
+//! | base (4 accounts) | 134 / 138 (cold 139 / 142) | 2.55 / 2.05 s = 1.24 | 35 MiB | 28 % | 6.93 / 5.05 s = 1.37 |
+//! | org-101 | 608 / 607 (cold 710 / 708) | 4.87 / 3.10 s = 1.57 | 53 MiB | 60 % | 11.46 / 7.15 s = 1.60 |
+//! | org-1000 | 5,149 / 5,148 (cold 6,150 / 6,148) | 39.7 / 14.3 s = 2.78 | 261 MiB | 81 % | 49.4 / 29.6 s = 1.67 |
+//! | big-account (5,000 + 5,000) | 555 / 555 (cold 558 / 557) | 39.0 / 35.2 s = 1.11 | 72 MiB | 15 % | 74.8 / 71.7 s = 1.04 |
+//!
+//! Before issue 13 (main at 4106261, moto answering GAAD in one page): base cold 12.0 s, org-101
+//! 37.7 s, org-1000 163 s and 268 MiB, big-account 160 MiB. Records identical in every run pair.
+//! Where the time goes: the Organizations walk (4/s) and Identity Center's assignments, which
+//! wait for the walk's list of accounts, make the base and org-101 tails; on org-1000 the one
+//! moto process is near its CPU bound. RSS grows about 0.23 MiB per account (7× from 4 to 1,000
+//! accounts; main, reading 8 accounts at a time, grew as much), not yet explained. `--retry-mode adaptive`
+//! and `standard` measure the same (base ×2: 6.93 s both): throttled calls are retried by
+//! orgsync through its buckets, not by the SDK.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -821,9 +841,26 @@ fn wait_with_usage(child: &std::process::Child) -> (Option<i32>, u64, f64) {
 }
 
 /// The binary with production settings (the test support's fast retries and lifted
-/// Organizations pacing removed), against the proxy.
+/// Organizations pacing removed), against the proxy: this build's, or `ORGSYNC_BENCH_BIN`
+/// (another build, for before/after figures).
 fn orgsync_cmd(proxy: &FaultProxy) -> Command {
     let mut c = orgsync(&proxy.url());
+    if let Ok(bin) = std::env::var("ORGSYNC_BENCH_BIN") {
+        let mut other = Command::new(bin);
+        other.envs(
+            c.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        );
+        for (k, v) in c.get_envs() {
+            if v.is_none() {
+                other.env_remove(k);
+            }
+        }
+        if let Some(d) = c.get_current_dir() {
+            other.current_dir(d);
+        }
+        c = other;
+    }
     for k in [
         "ORGSYNC_RETRY_INITIAL_BACKOFF",
         "ORGSYNC_RETRY_MAX_BACKOFF",
@@ -1222,7 +1259,10 @@ fn bench_fixture(name: &str, what: &str, args: &str, set: &Settings) -> FixtureR
     let (warm_plan, warm_floor) = floors(&shape, false, limits, l);
     let pushed = limits.clone().multiplier(pressure);
 
+    // Every run starts with AWS's buckets full, as the floor assumes (the run before would
+    // otherwise have drained them: back-to-back runs in one emulator are this harness's doing).
     let cold = run_sync(&proxy, &moto, dir.path(), "cold");
+    proxy.aws_limits(limits.clone());
     let warm = run_sync(&proxy, &moto, dir.path(), "warm");
     proxy.aws_limits(pushed.clone());
     let hot = run_sync(&proxy, &moto, dir.path(), "pushed");
@@ -1357,7 +1397,7 @@ fn main() {
         load_average()
     );
     println!(
-        "emulator artefacts (docs/moto-notes.md): moto answers GetAccountAuthorizationDetails in one page, lacks GetPermissionsBoundaryForPermissionSet (asked once), and ListAccountsForProvisionedPermissionSet names only the management account; calls under the floor in those operations come from the emulator"
+        "emulator artefacts (docs/moto-notes.md): moto lacks GetPermissionsBoundaryForPermissionSet (asked once), and ListAccountsForProvisionedPermissionSet names only the management account; calls under the floor in those operations come from the emulator"
     );
     let settings = Settings {
         latency_ms,

@@ -39,6 +39,11 @@ boundaries only. Installed the same way.
 Organizations: scripts/moto_organizations_not_in_use.py answers DescribeAccount outside an
 organization with AWSOrganizationsNotInUseException, as AWS does (moto 5.2.5 answers
 AccountNotFoundException). Installed the same way.
+
+IAM: scripts/moto_credential_report.py stamps a credential report with the time it was
+generated and reuses it for 4 hours, as AWS does (moto 5.2.5 answers a fixed 2015 time and
+reuses a report forever). scripts/moto_iam_paging.py pages GetAccountAuthorizationDetails at
+MaxItems as AWS does (moto 5.2.5 answers the whole account in one page).
 """
 
 from __future__ import annotations
@@ -114,11 +119,15 @@ def main() -> None:
             catalogue = json.loads(iam_models.aws_managed_policies_data)
             iam_models.aws_managed_policies_data = json.dumps(_selected(spec, catalogue))
 
-    import moto_iam_user_boundaries  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_credential_report  # scripts/ is sys.path[0] when this file runs as a script
+    import moto_iam_paging
+    import moto_iam_user_boundaries
     import moto_organizations_not_in_use
     import moto_sso_provisioning
 
     moto_sso_provisioning.install()
+    moto_credential_report.install()
+    moto_iam_paging.install()
     moto_iam_user_boundaries.install()
     moto_organizations_not_in_use.install()
 

@@ -97,7 +97,15 @@ fn each_run_reports_its_changes_in_metrics_and_summary() {
     let child = orgsync(&moto.endpoint())
         // The change set is made of direct grants: expansion (on by default) would add the
         // derived grants that follow from them.
-        .args(["run", "--expand-grants=false", "--interval", "3s", "--keep", "2", "--listen"])
+        .args([
+            "run",
+            "--expand-grants=false",
+            "--interval",
+            "3s",
+            "--keep",
+            "2",
+            "--listen",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--file")
         .arg(&latest)

@@ -670,13 +670,16 @@ fn small_pages_and_early_credential_refresh_give_the_same_records() {
 
     // Pages of 1-2 items make every paged call page; a refresh window of 3599 s on one-hour
     // sessions makes credentials "about to expire" a second after each hop, so slow accounts
-    // hop again mid-read.
+    // hop again mid-read (the authorization details, read first, and the ListRoles pages,
+    // read one after another, are slowed: an account's other reads run side by side).
     let proxy = FaultProxy::start(&moto.endpoint());
-    proxy.add(
-        Rule::new(Fault::Latency(Duration::from_millis(700)))
-            .service("iam")
-            .operation("ListRoles"),
-    );
+    for slow in ["GetAccountAuthorizationDetails", "ListRoles"] {
+        proxy.add(
+            Rule::new(Fault::Latency(Duration::from_millis(700)))
+                .service("iam")
+                .operation(slow),
+        );
+    }
     let paged = dir.path().join("paged.c1z");
     let o = sync_with(
         orgsync(&proxy.url())

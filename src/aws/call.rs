@@ -1,8 +1,11 @@
 //! The one way orgsync makes an AWS call: [`Scope::call`] waits for a token of the right
 //! bucket, sends the request, names a failure after the operation the SDK itself reports
-//! (no `"service", "Operation"` strings at call sites), and after an `ExpiredToken` answer hops
-//! again once and retries; [`Scope::pages`] walks every page of a list call through it and
-//! stops with an error on a page token it has already seen (a loop that would never end).
+//! (no `"service", "Operation"` strings at call sites), retries a throttled answer through the
+//! bucket (which the answer has emptied and perhaps slowed, `aws::limits`; the SDK itself does
+//! not retry throttling on these clients) up to the configured attempts, and after an
+//! `ExpiredToken` answer hops again once and retries; [`Scope::pages`] walks every page of a
+//! list call through it and stops with an error on a page token it has already seen (a loop
+//! that would never end).
 //!
 //! The name comes from the SDK itself (`aws::op`).
 //!
@@ -18,14 +21,16 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::errors::{AwsError, ErrorClass, send_named};
-use super::limits::Limiter;
+use super::limits::{Limiter, Permit};
 use super::op::Op;
 use super::session::Scope;
 
 impl Scope {
     /// Runs one AWS call in this account: waits for a token from `limiter`, sends the request
-    /// `f` builds, classifies a failure, and after an `ExpiredToken` answer refreshes the hop
-    /// and tries once more. `f` is called again for the retry, so it builds the request anew.
+    /// `f` builds, classifies a failure; after a throttled answer tells `limiter` and sends
+    /// again when it gives the next token (at most `max_attempts` requests in all); after an
+    /// `ExpiredToken` answer refreshes the hop and tries once more. `f` is called again for
+    /// each retry, so it builds the request anew.
     pub async fn call<T, E, Fut>(
         &self,
         limiter: &Limiter,
@@ -35,13 +40,32 @@ impl Scope {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.call_named(limiter, f).await.map(|(v, _)| v)
+        self.call_named(limiter, None, f).await.map(|(v, _)| v)
+    }
+
+    /// [`Scope::call`] whose first request goes with `permit`, a token already taken from
+    /// `limiter` (a caller that chooses which call to send when a token comes); retries wait
+    /// for tokens as usual.
+    pub async fn call_with<T, E, Fut>(
+        &self,
+        limiter: &Limiter,
+        permit: Permit,
+        f: impl Fn() -> Fut,
+    ) -> Result<T, AwsError>
+    where
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call_named(limiter, Some(permit), f)
+            .await
+            .map(|(v, _)| v)
     }
 
     /// [`Scope::call`], also returning the operation that answered.
     async fn call_named<T, E, Fut>(
         &self,
         limiter: &Limiter,
+        mut first: Option<Permit>,
         f: impl Fn() -> Fut,
     ) -> Result<(T, Op), AwsError>
     where
@@ -49,11 +73,28 @@ impl Scope {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let mut refreshed = false;
+        let mut throttled = 0;
         loop {
-            limiter.acquire().await;
-            match send_named(f()).await {
-                Ok(v) => return Ok(v),
+            let permit = match first.take() {
+                Some(p) => p,
+                None => limiter.acquire().await,
+            };
+            match send_named(f(), throttled > 0).await {
+                Ok(v) => {
+                    limiter.answered();
+                    return Ok(v);
+                }
                 Err(err) => {
+                    if err.class == ErrorClass::Throttled {
+                        limiter.throttled(permit);
+                        throttled += 1;
+                        if throttled < self.settings().max_attempts {
+                            tracing::debug!(account = %self.account, operation = %err.operation, throttled, "throttled; retrying at the bucket's pace");
+                            continue;
+                        }
+                        return Err(err);
+                    }
+                    limiter.answered();
                     if err.class == ErrorClass::ExpiredToken
                         && !refreshed
                         && self.refresh_hop().await
@@ -86,7 +127,9 @@ impl Scope {
         let mut token: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
         loop {
-            let (page, op) = self.call_named(limiter, || request(token.clone())).await?;
+            let (page, op) = self
+                .call_named(limiter, None, || request(token.clone()))
+                .await?;
             match take(page, &mut out) {
                 Some(next) if !next.is_empty() => {
                     if !seen.insert(next.clone()) {

@@ -322,16 +322,17 @@ where
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    send_named(fut).await.map(|(v, _)| v)
+    send_named(fut, false).await.map(|(v, _)| v)
 }
 
-/// [`send`], also returning the operation that answered.
-pub(crate) async fn send_named<T, E, Fut>(fut: Fut) -> Result<(T, Op), AwsError>
+/// [`send`], also returning the operation that answered; `retry` when it repeats a throttled
+/// request (`aws::call`).
+pub(crate) async fn send_named<T, E, Fut>(fut: Fut, retry: bool) -> Result<(T, Op), AwsError>
 where
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match observed(fut).await {
+    match observed(fut, retry).await {
         (Ok(v), op) => Ok((v, op)),
         (Err(e), op) => Err(AwsError::from_sdk(&op, e)),
     }

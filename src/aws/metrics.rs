@@ -152,7 +152,10 @@ impl Intercept for MetricsInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.metrics.bump(op_key(cfg), |s| s.calls += 1);
+        // A request that repeats a throttled one (`aws::call`) is a retry, not another call.
+        if !op::repeats_a_request() {
+            self.metrics.bump(op_key(cfg), |s| s.calls += 1);
+        }
         if let Some(m) = cfg.load::<Metadata>() {
             op::note_operation(|| Op::from_sdk(m.service(), m.name()));
         }

@@ -43,10 +43,19 @@ pub fn service_prefix(service: &str) -> String {
     }
 }
 
-type Slot = Arc<Mutex<Option<Op>>>;
+/// The request in flight on a task: its operation (set by the metrics interceptor) and
+/// whether it repeats a throttled request (`aws::call`; the metrics then count a request, not
+/// another call).
+#[derive(Debug, Default)]
+struct InFlight {
+    op: Option<Op>,
+    retry: bool,
+}
+
+type Slot = Arc<Mutex<InFlight>>;
 
 tokio::task_local! {
-    /// The operation of the call in flight on this task (set by the metrics interceptor).
+    /// The request in flight on this task.
     static IN_FLIGHT: Slot;
 }
 
@@ -55,20 +64,30 @@ tokio::task_local! {
 pub(crate) fn note_operation(op: impl FnOnce() -> Op) {
     let _ = IN_FLIGHT.try_with(|slot| {
         let mut s = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.is_none() {
-            *s = Some(op());
+        if s.op.is_none() {
+            s.op = Some(op());
         }
     });
 }
 
+/// True while the SDK operation in flight on this task repeats a throttled request
+/// ([`observed`] with `retry`: one call, several requests).
+pub(crate) fn repeats_a_request() -> bool {
+    IN_FLIGHT
+        .try_with(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).retry)
+        .unwrap_or(false)
+}
+
 /// Runs `fut` (an SDK `send()` future) and returns its output with the operation the SDK
-/// reported for it (`unknown:unknown` if no client interceptor saw one).
-pub(crate) async fn observed<T>(fut: impl Future<Output = T>) -> (T, Op) {
-    let slot: Slot = Arc::default();
+/// reported for it (`unknown:unknown` if no client interceptor saw one); `retry` when it
+/// repeats a throttled request ([`repeats_a_request`]).
+pub(crate) async fn observed<T>(fut: impl Future<Output = T>, retry: bool) -> (T, Op) {
+    let slot: Slot = Arc::new(Mutex::new(InFlight { op: None, retry }));
     let out = IN_FLIGHT.scope(Arc::clone(&slot), fut).await;
     let op = slot
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
+        .op
         .take()
         .unwrap_or_else(|| Op {
             service: "unknown".into(),
@@ -96,6 +115,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_operation_of_a_call_names_it() {
         let slot: Slot = Arc::default();
+        assert!(!repeats_a_request());
         IN_FLIGHT
             .scope(Arc::clone(&slot), async {
                 note_operation(|| Op::from_sdk("IAM", "ListRoles"));
@@ -103,7 +123,7 @@ mod tests {
             })
             .await;
         assert_eq!(
-            slot.lock().unwrap().as_ref().unwrap().to_string(),
+            slot.lock().unwrap().op.as_ref().unwrap().to_string(),
             "iam:ListRoles"
         );
         // Outside a call nothing is recorded (and nothing panics).

@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use crate::arn::{AccountId, Arn, Partition};
 
 use super::errors::{AwsError, ErrorClass, NotImplementedIsFinal};
-use super::limits::Limiter;
+use super::limits::{Limiter, ThrottlingIsPaced};
 use super::metrics::CallMetrics;
 
 /// How orgsync talks to AWS.
@@ -69,7 +69,7 @@ impl Default for Settings {
             session_name: "orgsync".into(),
             hop_duration: Duration::from_secs(3600),
             refresh_before: Duration::from_secs(300),
-            retry_mode: RetryMode::Adaptive,
+            retry_mode: RetryMode::Standard,
             max_attempts: 10,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(20),
@@ -273,6 +273,7 @@ impl Scope {
         let conf = aws_sdk_organizations::config::Builder::from(&self.sdk)
             .interceptor(self.metrics.interceptor())
             .retry_classifier(NotImplementedIsFinal)
+            .retry_classifier(ThrottlingIsPaced)
             .retry_partition(partition(format!("organizations-{}", self.account)))
             .build();
         aws_sdk_organizations::Client::from_conf(conf)
@@ -284,6 +285,7 @@ impl Scope {
             .region(Region::new(region.to_string()))
             .interceptor(self.metrics.interceptor())
             .retry_classifier(NotImplementedIsFinal)
+            .retry_classifier(ThrottlingIsPaced)
             .retry_partition(partition(format!("sso-{region}")))
             .build();
         aws_sdk_ssoadmin::Client::from_conf(conf)
@@ -295,6 +297,7 @@ impl Scope {
             .region(Region::new(region.to_string()))
             .interceptor(self.metrics.interceptor())
             .retry_classifier(NotImplementedIsFinal)
+            .retry_classifier(ThrottlingIsPaced)
             .retry_partition(partition(format!("identitystore-{region}")))
             .build();
         aws_sdk_identitystore::Client::from_conf(conf)
@@ -462,14 +465,8 @@ impl Session {
             partition,
         };
         let mgmt = build_scope(&settings, &metrics, account, mgmt_sdk, mgmt_hop, None);
-        let ic_limiter = Arc::new(Limiter::new(
-            settings.ic_rps,
-            settings.ic_rps.ceil().max(1.0) as u32,
-        ));
-        let org_limiter = Arc::new(Limiter::new(
-            settings.org_rps,
-            settings.org_rps.ceil().max(1.0) as u32,
-        ));
+        let ic_limiter = Arc::new(Limiter::under(settings.ic_rps));
+        let org_limiter = Arc::new(Limiter::under(settings.org_rps));
         Ok(Session {
             settings,
             base,
@@ -587,16 +584,14 @@ fn build_scope(
     let iam_conf = aws_sdk_iam::config::Builder::from(&sdk)
         .interceptor(metrics.interceptor())
         .retry_classifier(NotImplementedIsFinal)
+        .retry_classifier(ThrottlingIsPaced)
         .retry_partition(partition(format!("iam-{account}")))
         .build();
     Scope {
         account,
         role_arn,
         iam: aws_sdk_iam::Client::from_conf(iam_conf),
-        iam_limiter: Arc::new(Limiter::new(
-            settings.iam_rps,
-            settings.iam_rps.ceil().max(1.0) as u32,
-        )),
+        iam_limiter: Arc::new(Limiter::under(settings.iam_rps)),
         sdk,
         hop,
         metrics: Arc::clone(metrics),

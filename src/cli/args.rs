@@ -69,12 +69,14 @@ pub struct AwsArgs {
     )]
     pub session_name: SessionName,
 
-    /// Retry mode: adaptive adds client-side rate limiting after throttling.
+    /// How the SDK retries errors and timeouts (adaptive adds its own client-side rate
+    /// limiting after throttling). Throttled IAM, Organizations and Identity Center calls are
+    /// retried by orgsync through its rate limits, whatever the mode.
     #[arg(
         long,
         env = "ORGSYNC_RETRY_MODE",
         value_enum,
-        default_value = "adaptive",
+        default_value = "standard",
         help_heading = "AWS"
     )]
     pub retry_mode: RetryModeArg,

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use crate::model::Record;
 use crate::model::stats::{ExpansionStats, SECTION, SyncType};
 
-pub use writer::{SinkSet, Unit, UnitJournal, WriteReport};
+pub use writer::{BlockingSender, SinkSet, Unit, UnitJournal, WriteReport};
 
 /// Storage failures, each naming the file involved.
 #[derive(Debug, thiserror::Error)]

@@ -165,6 +165,10 @@ pub struct WorkFile {
     path: PathBuf,
     scope: String,
     conn: Option<Connection>,
+    /// Accounts whose records came in parts (a large account handed to the writer before its
+    /// unit ends): the final unit alone is not the whole account, so they are not kept and a
+    /// resumed run reads them again.
+    in_parts: std::collections::BTreeSet<String>,
 }
 
 impl WorkFile {
@@ -180,6 +184,7 @@ impl WorkFile {
             path: path.to_path_buf(),
             scope: scope.to_string(),
             conn: None,
+            in_parts: Default::default(),
         };
         if keep.is_empty() {
             remove(path);
@@ -235,12 +240,22 @@ impl UnitJournal for WorkFile {
         if !unit.label.starts_with("account ") {
             return Ok(());
         }
+        if let Some(account) = unit.label.strip_suffix(PART_SUFFIX) {
+            self.in_parts.insert(account.to_string());
+            return Ok(());
+        }
+        if self.in_parts.remove(&unit.label) {
+            return Ok(());
+        }
         if let Some(id) = account_read_ok(&unit.records) {
             self.put(&id, unit)?;
         }
         Ok(())
     }
 }
+
+/// How the label of a part of a unit ends (`connector::collector::Parts`).
+pub const PART_SUFFIX: &str = " (part)";
 
 /// The id of the unit's own `account` resource when its sync status is `ok`.
 pub fn account_read_ok(records: &[Record]) -> Option<String> {
@@ -340,6 +355,24 @@ mod tests {
             records: vec![Record::Resource(acct)],
             shared: vec![Record::Resource(policy)],
         }
+    }
+
+    /// An account whose records came in parts is not kept: its final unit alone is not the
+    /// whole account, so a resumed run must read it again.
+    #[test]
+    fn an_account_written_in_parts_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = work_path(&dir.path().join("sync.c1z"));
+        let mut w = WorkFile::open(&path, "scope-a", &BTreeMap::new()).unwrap();
+        let mut part = account_unit("444444444444", "ok");
+        part.label = format!("account 444444444444{PART_SUFFIX}");
+        part.records.clear();
+        w.record(&part).unwrap();
+        w.record(&account_unit("444444444444", "ok")).unwrap();
+        w.record(&account_unit("555555555555", "ok")).unwrap();
+        drop(w);
+        let got = load(&path, "scope-a", Duration::from_secs(3600));
+        assert_eq!(got.units.keys().collect::<Vec<_>>(), ["555555555555"]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The one writer thread: owns every sink (and so the SQLite connection), receives whole units
-//! (an account's records, or the organization's) over a bounded channel, writes each unit in
-//! one transaction, and de-duplicates records shared between units (AWS-managed policies).
+//! (an account's records, or the organization's; a large account's in several parts) over a
+//! bounded channel, from async tasks or from blocking threads ([`BlockingSender`]), writes each
+//! unit in one transaction, and de-duplicates records shared between units (AWS-managed
+//! policies).
 
 use std::collections::{BTreeMap, HashSet};
 use std::thread::JoinHandle;
@@ -116,6 +118,12 @@ impl SinkSet {
         Ok(())
     }
 
+    /// A handle that queues units from a thread outside the async runtime (waiting while the
+    /// queue is full): a collector's parts of a large account, mapped on a blocking thread.
+    pub fn blocking_sender(&self) -> Option<BlockingSender> {
+        self.tx.as_ref().map(|tx| BlockingSender { tx: tx.clone() })
+    }
+
     /// Writes the end-of-run metadata (`end.stats` go into the c1z stats, `end.sync_type` is
     /// the sync's type), replaces the targets and reports what was written.
     pub async fn finish(mut self, end: impl Into<RunEnd>) -> Result<WriteReport, StoreError> {
@@ -140,6 +148,22 @@ impl SinkSet {
             Ok(Ok(result)) => result,
             _ => Err(StoreError::WriterGone),
         }
+    }
+}
+
+/// Queues units from a blocking thread ([`SinkSet::blocking_sender`]).
+#[derive(Clone)]
+pub struct BlockingSender {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl BlockingSender {
+    /// Queues a unit, waiting while the queue is full. Fails if the writer has stopped. Must
+    /// not be called from async code (it blocks the thread).
+    pub fn send(&self, unit: Unit) -> Result<(), StoreError> {
+        self.tx
+            .blocking_send(Msg::Unit(unit))
+            .map_err(|_| StoreError::WriterGone)
     }
 }
 
@@ -171,9 +195,10 @@ fn run(
                         source: Box::new(e),
                     })?;
                 }
-                let mut batch: Vec<Record> =
-                    Vec::with_capacity(unit.records.len() + unit.shared.len());
-                batch.extend(unit.records);
+                // The unit's own list becomes the batch (a copy would hold a large account's
+                // records twice).
+                let mut batch: Vec<Record> = unit.records;
+                batch.reserve_exact(unit.shared.len());
                 for r in unit.shared {
                     if seen_shared.insert((r.kind(), r.external_id())) {
                         batch.push(r);

@@ -3,17 +3,25 @@
 //! the per-account collectors there; each account's records (with its own `account` record)
 //! go to the writer as one unit. An account that fails throttled or timed out gets a second
 //! pass at the end of the account phase (after a pause, one account at a time) before it is
-//! recorded as failed. An account's failure is recorded, never fatal unless `fail_fast`. The
-//! per-organization collectors run after the accounts. Progress goes to an observer.
+//! recorded as failed. An account's failure is recorded, never fatal unless `fail_fast`.
+//! Accounts are entered as the organization lists them ([`Plan::walk`]). The
+//! per-organization collectors run at the same time as the accounts (each has its own token
+//! bucket): they get the planned accounts and the organization once it is listed, and the
+//! accounts' final `account` resources once the accounts are done; their units are written
+//! after the accounts'. Progress goes to an observer.
 //!
 //! Not here: which accounts, with which role (`plan`), which collectors (`run`), what is read
 //! in an account (the collectors), writing files (`store`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::pin::pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
+use futures::channel::mpsc;
+use futures::future::join_all;
+use futures::stream::{Stream, StreamExt};
 
 use crate::arn::AccountId;
 use crate::aws::{AwsError, ErrorClass, Session};
@@ -22,10 +30,11 @@ use crate::model::{Record, pb, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
 use super::observer::{Event, Observer};
-use super::plan::{AccountPlan, Plan};
+use super::plan::{AccountPlan, Plan, PlanError, Walked};
 use super::result::{PhaseOutcome, RunResult};
 use crate::connector::collector::{
-    AccountCollector, Collected, Collectors, OrgCollector, OrgInput,
+    AccountCollector, AccountResources, Collected, Collectors, Handover, OrgInput, OrgOutput,
+    Parts, PlannedAccounts,
 };
 
 /// Options of the engine.
@@ -42,23 +51,29 @@ pub(crate) struct EngineOptions {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Listing the organization failed (while accounts already listed were being read).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
 }
 
-/// Runs `plan`: resource types, organization records, every account, then the
-/// per-organization collectors (skipped once `fail_fast` stopped the run).
+/// Runs `plan`: resource types and organization records; every account, entered as the
+/// organization lists it ([`Plan::walk`]); the per-organization collectors alongside (their
+/// output dropped once `fail_fast` stopped the run).
 pub(crate) async fn run(
     session: &Session,
-    plan: Plan,
+    mut plan: Plan,
     collectors: &Collectors,
     opts: &EngineOptions,
     sinks: &SinkSet,
     observer: &dyn Observer,
 ) -> Result<RunResult, EngineError> {
     let start = Instant::now();
-    write_preamble(&plan.resource_types, plan.org_records, sinks).await?;
-    observer.on_event(&Event::Planned {
-        accounts: plan.accounts.len(),
-    });
+    write_preamble(
+        &plan.resource_types,
+        std::mem::take(&mut plan.org_records),
+        sinks,
+    )
+    .await?;
     let accounts = Accounts {
         session,
         collectors: &collectors.per_account,
@@ -67,41 +82,118 @@ pub(crate) async fn run(
         observer,
         stop: AtomicBool::new(false),
     };
-    let (mut outcomes, mut account_resources, second_pass) = accounts.run(plan.accounts).await?;
+    let (planned_tx, planned) = Handover::channel();
+    let (org_tx, org) = Handover::channel();
+    let (done_tx, done) = Handover::channel();
+    let mut phases = pin!(join_all(collectors.per_org.iter().map(|c| {
+        c.collect(OrgInput {
+            session,
+            planned: planned.clone(),
+            org: org.clone(),
+            accounts: done.clone(),
+        })
+    })));
+    drop((planned, org, done));
+    // The accounts as planned or listed, handed to the account reads as they come.
+    let (feed_tx, feed_rx) = mpsc::unbounded::<AccountPlan>();
+    let fixed = std::mem::take(&mut plan.accounts);
+    let walk = plan.walk.take();
+    let described = plan.org.take();
+    let listing = async move {
+        let mut planned = PlannedAccounts::new();
+        let mut count = 0;
+        let mut feed = |a: AccountPlan| {
+            if let Some(org) = &a.org_account {
+                planned.insert(a.info.account_id.clone(), org.is_active());
+            }
+            count += 1;
+            // The total grows as the organization is listed.
+            observer.on_event(&Event::Planned { accounts: count });
+            // Unbounded: what waits here is at most the organization's account list; the
+            // receiver lives as long as the account reads.
+            let _ = feed_tx.unbounded_send(a);
+        };
+        fixed.into_iter().for_each(&mut feed);
+        let walked = match walk {
+            Some(w) => w.run(session, &mut feed).await?,
+            None => Walked {
+                org: described,
+                ..Walked::default()
+            },
+        };
+        if count == 0 {
+            observer.on_event(&Event::Planned { accounts: 0 });
+        }
+        let inactive: BTreeSet<AccountId> = planned
+            .iter()
+            .filter(|(_, active)| !**active)
+            .map(|(id, _)| id.clone())
+            .collect();
+        planned_tx.send_replace(Some(Arc::new(planned)));
+        if let Some(o) = &walked.org {
+            org_tx.send_replace(Some(Arc::clone(o)));
+        }
+        Ok::<_, PlanError>((walked, inactive))
+    };
+    // Everything at once: the listing, the account reads (they end when the listing has
+    // ended and every account is done), the per-organization collectors' reads.
+    let mut walked = None;
+    let mut early: Option<Vec<OrgOutput>> = None;
+    let read = {
+        let mut listing = pin!(listing);
+        let mut read = pin!(accounts.run(feed_rx));
+        loop {
+            tokio::select! {
+                w = &mut listing, if walked.is_none() => walked = Some(w?),
+                r = &mut read => break r,
+                outs = &mut phases, if early.is_none() => early = Some(outs),
+            }
+        }
+    };
+    let (mut outcomes, mut account_resources, second_pass) = read?;
     super::carried::add(plan.carried, sinks, &mut outcomes, &mut account_resources).await?;
+    let (walked, inactive) = walked.unwrap_or_default();
+    if !walked.org_records.is_empty() {
+        sinks
+            .send(unit("organization", walked.org_records, vec![]))
+            .await?;
+    }
     let stopped = accounts
         .stop
         .load(Ordering::SeqCst)
         .then(|| "an account failed and --fail-fast is set".to_string());
     let mut notes = plan.notes;
-    let mut phases = vec![];
+    notes.extend(walked.notes);
+    let mut phases_done = vec![];
     if stopped.is_none() {
-        let input = || OrgInput {
-            session,
-            accounts: &account_resources,
+        done_tx.send_replace(Some(Arc::new(account_resources)));
+        let outs = match early {
+            Some(outs) => outs,
+            None => phases.await,
         };
-        for collector in &collectors.per_org {
-            let phase = run_phase(collector.as_ref(), input(), sinks, observer, &mut notes).await?;
+        for (collector, out) in collectors.per_org.iter().zip(outs) {
+            let phase = finish_phase(collector.name(), out, sinks, observer, &mut notes).await?;
             let failed = phase.error.is_some();
-            phases.push(phase);
+            phases_done.push(phase);
             if failed && opts.fail_fast {
                 break;
             }
         }
     }
     let stopped = stopped.or_else(|| {
-        (opts.fail_fast && phases.iter().any(|p| p.error.is_some()))
+        (opts.fail_fast && phases_done.iter().any(|p| p.error.is_some()))
             .then(|| "a phase failed and --fail-fast is set".to_string())
     });
     Ok(RunResult {
         accounts: outcomes,
-        phases,
+        phases: phases_done,
         notes,
         duration: start.elapsed(),
         stopped,
         second_pass,
         scope: Scope::default(),
         shard: None,
+        inactive,
     })
 }
 
@@ -159,43 +251,45 @@ fn worth_a_second_pass(e: &AwsError) -> bool {
 }
 
 impl Accounts<'_> {
-    /// Visits every account, `concurrency` at a time, then gives the accounts that failed
+    /// Visits every account `accounts` yields, `concurrency` at a time, then gives the
+    /// accounts that failed
     /// throttled or timed out a second pass, one at a time after a pause. Returns the outcomes
     /// in account id order, the `account` resources (org mode) by account id, and the second
     /// pass, if there was one.
     async fn run(
         &self,
-        accounts: Vec<AccountPlan>,
+        accounts: impl Stream<Item = AccountPlan>,
     ) -> Result<
         (
             Vec<AccountOutcome>,
-            BTreeMap<AccountId, pb::Resource>,
+            AccountResources,
             Option<SecondPassStats>,
         ),
         StoreError,
     > {
         let mut outcomes = vec![];
         let mut resources = BTreeMap::new();
-        let mut deferred: Vec<(&AccountPlan, AwsError)> = vec![];
+        let mut deferred: Vec<(AccountPlan, AwsError)> = vec![];
         let mut record = |outcome: AccountOutcome, resource: Option<pb::Resource>| {
             if let Some(res) = resource {
                 resources.insert(outcome.account_id.clone(), res);
             }
             outcomes.push(outcome);
         };
-        let mut results = stream::iter(
+        let mut results = pin!(
             accounts
-                .iter()
-                .map(|a| async move { (a, self.visit(a, None).await) }),
-        )
-        .buffer_unordered(self.opts.concurrency.max(1));
+                .map(|a| async move {
+                    let r = self.visit(&a, None).await;
+                    (a, r)
+                })
+                .buffer_unordered(self.opts.concurrency.max(1))
+        );
         while let Some((acct, r)) = results.next().await {
             match r? {
                 Visited::Done(done) => record(done.0, done.1),
                 Visited::Deferred(e) => deferred.push((acct, e)),
             }
         }
-        drop(results);
         let second_pass = if deferred.is_empty() {
             None
         } else {
@@ -213,7 +307,7 @@ impl Accounts<'_> {
                 pause_ms: pause.as_millis() as u64,
             };
             for (acct, first) in deferred {
-                let Visited::Done(done) = self.visit(acct, Some(&first)).await? else {
+                let Visited::Done(done) = self.visit(&acct, Some(&first)).await? else {
                     continue;
                 };
                 let (outcome, resource) = *done;
@@ -228,7 +322,8 @@ impl Accounts<'_> {
         Ok((outcomes, resources, second_pass))
     }
 
-    /// One account: read it (unless skipped), add its own `account` record, queue the unit.
+    /// One account: read it (unless skipped), add its own `account` record, queue the unit
+    /// (after the parts the collectors handed over, if any).
     /// `first` is the first pass's failure when this is the second pass; a first pass that
     /// fails throttled or timed out is deferred (unless `fail_fast` already stopped the run).
     async fn visit(
@@ -237,7 +332,13 @@ impl Accounts<'_> {
         first: Option<&AwsError>,
     ) -> Result<Visited, StoreError> {
         let t0 = Instant::now();
-        let (status, mut collected) = match self.read(acct).await {
+        let label = format!("account {}", acct.info.account_id);
+        let parts = Parts::new(self.sinks.blocking_sender(), label.as_str());
+        let read = self.read(acct, &parts).await;
+        if let Some(e) = parts.take_failure() {
+            return Err(e);
+        }
+        let (status, mut collected) = match read {
             Ok(read) => read,
             Err(e) if first.is_none() && worth_a_second_pass(&e) && !self.stopped() => {
                 tracing::info!(account = %acct.info.account_id, error = %e, "account failed; it gets a second pass at the end of the account phase");
@@ -253,13 +354,15 @@ impl Accounts<'_> {
         };
         let resource = acct.org_account.as_ref().map(|o| o.resource(&status));
         if let Some(r) = &resource {
+            // Room for exactly one more: a full list would otherwise double its buffer (a large
+            // account's records are the run's peak of memory).
+            collected.records.reserve_exact(1);
             collected.records.insert(0, Record::Resource(r.clone()));
         }
-        let records = collected.records.len() + collected.shared.len();
-        let sent = if records == 0 {
+        let last = collected.records.len() + collected.shared.len();
+        let sent = if last == 0 {
             Ok(())
         } else {
-            let label = format!("account {}", acct.info.account_id);
             self.sinks
                 .send(unit(label, collected.records, collected.shared))
                 .await
@@ -268,7 +371,7 @@ impl Accounts<'_> {
             account_id: acct.info.account_id.clone(),
             name: acct.info.name.clone(),
             status,
-            records,
+            records: parts.sent() + last,
             duration_ms: t0.elapsed().as_millis() as u64,
             second_pass: first.map(|e| SecondPass { after: e.class }),
         };
@@ -282,7 +385,11 @@ impl Accounts<'_> {
     }
 
     /// How the account ends and what was read in it: skipped, or read (`Ok`), or the failure.
-    async fn read(&self, acct: &AccountPlan) -> Result<(AccountStatus, Collected), AwsError> {
+    async fn read(
+        &self,
+        acct: &AccountPlan,
+        parts: &Parts,
+    ) -> Result<(AccountStatus, Collected), AwsError> {
         if let Some(reason) = &acct.skip {
             let reason = reason.clone();
             return Ok((AccountStatus::Skipped { reason }, Collected::default()));
@@ -293,12 +400,12 @@ impl Accounts<'_> {
         }
         let account = &acct.info.account_id;
         self.observer.on_event(&Event::AccountStarted { account });
-        let collected = self.collect(acct).await?;
+        let collected = self.collect(acct, parts).await?;
         Ok((AccountStatus::Ok, collected))
     }
 
     /// Enters the account (the hop is verified first) and runs every collector in it.
-    async fn collect(&self, acct: &AccountPlan) -> Result<Collected, AwsError> {
+    async fn collect(&self, acct: &AccountPlan, parts: &Parts) -> Result<Collected, AwsError> {
         let scope = self.session.member(
             &acct.info.account_id,
             &acct.role,
@@ -307,8 +414,13 @@ impl Accounts<'_> {
         scope.verify().await?;
         let mut all = Collected::default();
         for c in self.collectors {
-            let out = c.collect(&scope, &acct.info).await?;
-            all.records.extend(out.records);
+            let out = c.collect(&scope, &acct.info, parts).await?;
+            // The first collector's lists are taken as they are, not copied.
+            if all.records.is_empty() {
+                all.records = out.records;
+            } else {
+                all.records.extend(out.records);
+            }
             all.shared.extend(out.shared);
         }
         Ok(all)
@@ -323,16 +435,15 @@ fn failed(err: &AwsError) -> AccountStatus {
     }
 }
 
-/// One per-organization collector: its records as one unit, its notes into `notes`.
-async fn run_phase(
-    collector: &dyn OrgCollector,
-    input: OrgInput<'_>,
+/// What one per-organization collector produced: its records as one unit, its notes into
+/// `notes`.
+async fn finish_phase(
+    name: &'static str,
+    out: OrgOutput,
     sinks: &SinkSet,
     observer: &dyn Observer,
     notes: &mut Vec<String>,
 ) -> Result<PhaseOutcome, StoreError> {
-    let name = collector.name();
-    let out = collector.collect(input).await;
     let Collected { records, shared } = out.collected;
     let count = records.len() + shared.len();
     if count > 0 {

@@ -10,6 +10,7 @@ use crate::model::stats::AccountOutcome;
 /// Events for progress display.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
+    /// Accounts planned so far (the count grows while the organization is listed).
     Planned {
         accounts: usize,
     },

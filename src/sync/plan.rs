@@ -1,7 +1,9 @@
 //! Plans a run: organization or single account, which accounts are read (filters, status,
 //! overrides), with which member role and External ID, the organization-level records, and
 //! the resource types the organization declares. An account id that does not parse is
-//! refused here (left out, with a note), so none reaches the engine.
+//! refused here (left out, with a note), so none reaches the engine. [`start`] describes the
+//! organization and leaves its accounts to an [`OrgWalk`], which plans each page of accounts
+//! as the organization lists it (a sync enters them meanwhile); [`build`] does both.
 //!
 //! Not here: the flags (`cli::plan_args`, which validates them into [`PlanOptions`]), which
 //! collectors read the accounts (`sync::run`), running the plan (`sync::engine`).
@@ -80,13 +82,97 @@ pub(crate) struct Plan {
     /// Organizational units among `org_records` (0 without an organization).
     pub ou_count: usize,
     pub accounts: Vec<AccountPlan>,
+    /// The organization's accounts still to be listed ([`start`]); `None` once they are in
+    /// `accounts` (and the organization's records in `org_records`).
+    pub walk: Option<OrgWalk>,
     /// Notes for the summary (e.g. "not in an organization").
     pub notes: Vec<String>,
     /// The organization as read (org mode): for the per-organization collectors that map
-    /// records onto its roots, OUs and accounts (service control policies).
+    /// records onto its roots, OUs and accounts (service control policies). While [`walk`]
+    /// is pending, only the organization and its roots; the walk hands over the whole
+    /// ([`Walked::org`]).
+    ///
+    /// [`walk`]: Plan::walk
     pub org: Option<Arc<OrgSnapshot>>,
     /// Accounts not read by this run but accounted for (resumed, other shards).
     pub carried: super::carried::Carried,
+}
+
+/// The listing of an organization's OU tree and accounts, planning each page of accounts as
+/// it arrives.
+#[derive(Debug)]
+pub(crate) struct OrgWalk {
+    /// The organization and its roots.
+    snap: OrgSnapshot,
+    caller: CallerIdentity,
+    opts: PlanOptions,
+}
+
+/// What an [`OrgWalk`] ends with, besides the accounts it handed over.
+#[derive(Debug, Default)]
+pub(crate) struct Walked {
+    /// The organization's records (organization, organizational units).
+    pub org_records: Vec<Record>,
+    /// Organizational units among them.
+    pub ou_count: usize,
+    /// Notes for the summary (accounts left out, `--accounts` and `--ous` ids not found).
+    pub notes: Vec<String>,
+    /// The organization as listed: roots, OUs and accounts (`None` without an organization).
+    pub org: Option<Arc<OrgSnapshot>>,
+}
+
+impl OrgWalk {
+    /// Lists the OU tree and the accounts, handing each planned account to `found` as its
+    /// page arrives.
+    pub async fn run(
+        self,
+        session: &Session,
+        found: &mut (dyn FnMut(AccountPlan) + Send),
+    ) -> Result<Walked, PlanError> {
+        let OrgWalk {
+            mut snap,
+            caller,
+            opts,
+        } = self;
+        let mut notes = vec![];
+        let mut listed = vec![];
+        org::walk(
+            session.management(),
+            session.org_limiter(),
+            opts.ous.as_ref(),
+            &mut snap,
+            &mut |known, page| {
+                // The tree as known when the page came (every ancestor of its node), without
+                // accounts: what an account's own record needs.
+                let tree = Arc::new(OrgSnapshot {
+                    org: known.org.clone(),
+                    roots: known.roots.clone(),
+                    ous: known.ous.clone(),
+                    accounts: vec![],
+                    root_policy_types: known.root_policy_types.clone(),
+                });
+                for a in plan_page(&caller, &opts, &tree, &page, &mut notes) {
+                    found(a);
+                }
+                listed.extend(page);
+            },
+        )
+        .await?;
+        snap.accounts = listed;
+        snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(only) = &opts.accounts {
+            notes.extend(unknown_accounts(&snap, only));
+        }
+        if let Some(tops) = &opts.ous {
+            notes.extend(unknown_nodes(&snap, tops));
+        }
+        Ok(Walked {
+            org_records: org::structure_records(&snap),
+            ou_count: snap.ous.len(),
+            notes,
+            org: Some(Arc::new(snap)),
+        })
+    }
 }
 
 /// An account the run will visit (or record as skipped).
@@ -123,22 +209,32 @@ impl OrgAccountRecord {
 
 /// Builds the plan: the whole organization (filtered), or the caller's account.
 pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let mut plan = start(session, opts).await?;
+    if let Some(walk) = plan.walk.take() {
+        let mut accounts = vec![];
+        let walked = walk.run(session, &mut |a| accounts.push(a)).await?;
+        accounts.sort_by(|a, b| a.info.account_id.cmp(&b.info.account_id));
+        plan.accounts = accounts;
+        plan.org_records = walked.org_records;
+        plan.ou_count = walked.ou_count;
+        plan.notes.extend(walked.notes);
+        plan.org = walked.org;
+    }
+    Ok(plan)
+}
+
+/// Starts the plan: the organization described (its accounts left to [`Plan::walk`]), or the
+/// caller's account.
+pub(crate) async fn start(session: &Session, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut notes = vec![];
     let snap = match opts.orgs {
         OrgMode::Off => Err(OrgKnowledge::Unknown),
         OrgMode::Auto | OrgMode::On => read_organization(session, opts, &mut notes).await?,
     };
     let snap = match snap {
-        Ok(s) => Arc::new(s),
+        Ok(s) => s,
         Err(organization) => return Ok(single_account(session, organization, notes)),
     };
-    let accounts = plan_accounts(&session.caller, opts, &snap, &mut notes);
-    if let Some(only) = &opts.accounts {
-        notes.extend(unknown_accounts(&snap, only));
-    }
-    if let Some(tops) = &opts.ous {
-        notes.extend(unknown_nodes(&snap, tops));
-    }
     Ok(Plan {
         organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
             Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
@@ -146,27 +242,28 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
             _ => OrgKnowledge::None,
         },
         resource_types: org::RESOURCE_TYPES.to_vec(),
-        org_records: org::structure_records(&snap),
-        ou_count: snap.ous.len(),
-        accounts,
+        org_records: vec![],
+        ou_count: 0,
+        accounts: vec![],
+        org: Some(Arc::new(snap.clone())),
+        walk: Some(OrgWalk {
+            snap,
+            caller: session.caller.clone(),
+            opts: opts.clone(),
+        }),
         notes,
-        org: Some(snap),
         carried: Default::default(),
     })
 }
 
-/// The organization, or (without one, `--orgs auto`) what was learnt about it, with a note.
+/// The organization and its roots, or (without one, `--orgs auto`) what was learnt about it,
+/// with a note.
 async fn read_organization(
     session: &Session,
     opts: &PlanOptions,
     notes: &mut Vec<String>,
 ) -> Result<Result<OrgSnapshot, OrgKnowledge>, PlanError> {
-    let found = org::discover(
-        session.management(),
-        session.org_limiter(),
-        opts.ous.as_ref(),
-    )
-    .await?;
+    let found = org::describe(session.management(), session.org_limiter()).await?;
     match found {
         Discovered::Organization(s) => Ok(Ok(s)),
         Discovered::NoOrganization(no) if opts.orgs == OrgMode::On => {
@@ -187,16 +284,30 @@ async fn read_organization(
 
 /// The organization's accounts that pass the filters, each with its role and External ID.
 /// An account whose id does not parse is left out, with a note.
+#[cfg(test)]
 fn plan_accounts(
     caller: &CallerIdentity,
     opts: &PlanOptions,
     snap: &Arc<OrgSnapshot>,
     notes: &mut Vec<String>,
 ) -> Vec<AccountPlan> {
+    plan_page(caller, opts, snap, &snap.accounts, notes)
+}
+
+/// The accounts of `page` that pass the filters, each with its role and External ID, their
+/// records drawn from `tree` (which knows every ancestor of their nodes). An account whose id
+/// does not parse is left out, with a note.
+fn plan_page(
+    caller: &CallerIdentity,
+    opts: &PlanOptions,
+    tree: &Arc<OrgSnapshot>,
+    page: &[OrgAccount],
+    notes: &mut Vec<String>,
+) -> Vec<AccountPlan> {
     let partition = caller.partition.to_string();
-    let in_ous = opts.ous.as_ref().map(|tops| snap.subtree(tops));
+    let in_ous = opts.ous.as_ref().map(|tops| tree.subtree(tops));
     let mut accounts = vec![];
-    for a in &snap.accounts {
+    for a in page {
         let Ok(id) = a.id.parse::<AccountId>() else {
             notes.push(format!("ignored an account with a malformed id '{}'", a.id));
             continue;
@@ -212,7 +323,7 @@ fn plan_accounts(
         }
         let resolved = opts.overrides.resolve(
             &id,
-            &snap.path(&a.parent),
+            &tree.path(&a.parent),
             &opts.member_role,
             opts.member_external_id.as_deref(),
         );
@@ -236,7 +347,7 @@ fn plan_accounts(
             external_id: resolved.external_id,
             skip,
             org_account: Some(OrgAccountRecord {
-                org: Arc::clone(snap),
+                org: Arc::clone(tree),
                 account: a.clone(),
             }),
         });
@@ -289,6 +400,7 @@ fn single_account(session: &Session, organization: OrgKnowledge, notes: Vec<Stri
             skip: None,
             org_account: None,
         }],
+        walk: None,
         notes,
         org: None,
         carried: Default::default(),

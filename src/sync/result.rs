@@ -53,6 +53,9 @@ pub struct RunResult {
     pub scope: Scope,
     /// The shard this run was (`--shard`), for the c1z stats.
     pub shard: Option<super::shard::ShardStats>,
+    /// Accounts the organization lists as suspended or closing (they hold no usable access,
+    /// so skipping them does not make the sync partial).
+    pub inactive: std::collections::BTreeSet<crate::arn::AccountId>,
 }
 
 impl RunResult {
@@ -172,6 +175,7 @@ mod tests {
             second_pass: None,
             scope: Scope::default(),
             shard: None,
+            inactive: Default::default(),
         };
         assert_eq!(r.account_counts(), AccountCounts::default());
         assert!(!r.partial() && !r.any_ok());
@@ -210,6 +214,7 @@ mod tests {
             second_pass: None,
             scope: Scope::default(),
             shard: None,
+            inactive: Default::default(),
         };
         let inactive = BTreeSet::from([id("222222222222")]);
         // A suspended account the organization lists as such holds no usable access.
@@ -267,6 +272,7 @@ mod tests {
             second_pass: None,
             scope: Scope::default(),
             shard: None,
+            inactive: Default::default(),
         };
         assert!(r.partial());
         let report = r.report(&BTreeMap::new());

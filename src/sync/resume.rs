@@ -38,6 +38,11 @@ impl Prior {
             notes,
         }
     }
+
+    /// No account to resume.
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
 }
 
 /// Takes the planned accounts `prior` holds out of `plan.accounts` into its carried accounts.

@@ -1,5 +1,6 @@
-//! The library's entry point of a sync: [`run`] plans the run (`plan`), refuses filters that
-//! select no account (unless allowed), chooses its collectors (IAM in every account; Identity
+//! The library's entry point of a sync: [`run`] plans the run (`plan`; the organization's
+//! accounts are listed while the engine reads them, except with filters, which are listed in
+//! full first so that one selecting no account is refused, unless allowed), chooses its collectors (IAM in every account; Identity
 //! Center once, when an instance is found or required; service control policies once, in an
 //! organization that has them), and runs them (`engine`), streaming records to the caller's
 //! sinks.
@@ -7,10 +8,8 @@
 //! Not here: connecting (the caller passes a [`Session`]), creating or finishing the sinks,
 //! the exit code, printing (`cli::cmd::sync`).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::arn::AccountId;
 use crate::model::stats::SyncType;
 
 use crate::aws::Session;
@@ -78,10 +77,22 @@ pub async fn run(
     sinks: &SinkSet,
     observer: &dyn Observer,
 ) -> Result<RunResult, SyncError> {
-    let mut plan = plan::build(session, &config.plan).await?;
+    // With filters that might select nothing, the organization is listed in full first, so
+    // that an empty selection is refused before anything is read; otherwise accounts are
+    // entered as the organization lists them (`plan::start`, the engine walks the rest).
+    let refuse_empty = filters(&config.plan).filter(|_| !config.allow_empty);
+    // A shard and a resumed run choose their accounts from the whole list, so they list it
+    // first too.
+    let whole_list_first =
+        refuse_empty.is_some() || config.shard.is_some() || !config.prior.is_empty();
+    let mut plan = if whole_list_first {
+        plan::build(session, &config.plan).await?
+    } else {
+        plan::start(session, &config.plan).await?
+    };
     if plan.accounts.is_empty()
-        && !config.allow_empty
-        && let Some(filters) = filters(&config.plan)
+        && plan.walk.is_none()
+        && let Some(filters) = refuse_empty
     {
         return Err(SyncError::NothingSelected {
             filters,
@@ -100,14 +111,8 @@ pub async fn run(
         fail_fast: config.fail_fast,
         second_pass_pause: config.second_pass_pause,
     };
-    let inactive: BTreeSet<AccountId> = plan
-        .accounts
-        .iter()
-        .filter(|a| a.org_account.as_ref().is_some_and(|o| !o.is_active()))
-        .map(|a| a.info.account_id.clone())
-        .collect();
     let mut result = engine::run(session, plan, &collectors, &opts, sinks, observer).await?;
-    result.scope = result.scope_of(filter_flags(&config.plan), &inactive);
+    result.scope = result.scope_of(filter_flags(&config.plan), &result.inactive);
     if let Some(s) = &shard_stats {
         // A shard holds part of the organization by design: baton's `partial` type, with the
         // shard named in the stats (`orgsync merge` writes the whole).

@@ -89,8 +89,9 @@ pub struct SyncArgs {
     #[arg(long, env = "ORGSYNC_CREDENTIAL_REPORT_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub credential_report_timeout: Duration,
 
-    /// Accounts read at the same time.
-    #[arg(long, env = "ORGSYNC_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    /// Accounts read at the same time (each has its own IAM rate limit; the organization's
+    /// listing and the slowest account bound a run, not this, unless it is set low).
+    #[arg(long, env = "ORGSYNC_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
 
     /// Stop at the first failed account (exit 1, previous output untouched).

@@ -1,16 +1,20 @@
-//! The IAM credential report: asking for it (`GenerateCredentialReport` until it is ready,
-//! then `GetCredentialReport`), parsing its CSV into rows per user, and matching a user's
-//! access keys to the report's two key slots. One report replaces a `GetLoginProfile`,
-//! `ListMFADevices` and `GetAccessKeyLastUsed` per user.
+//! The IAM credential report: asking for it (an existing report under 4 hours old with one
+//! `GetCredentialReport`, else `GenerateCredentialReport` and `GetCredentialReport` until it is
+//! ready; which is asked first is guessed from the run's other accounts, [`ReportGuess`]),
+//! parsing its CSV into rows per user, and matching a user's access keys to the report's two
+//! key slots. One report replaces a `GetLoginProfile`, `ListMFADevices` and
+//! `GetAccessKeyLastUsed` per user.
 //!
 //! Not here: what a read does without the report (`read`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
+use crate::aws::time::utc;
 use crate::aws::{AwsError, ErrorClass, Scope};
 
 use super::model::AccessKey;
@@ -182,55 +186,170 @@ pub fn match_report_slots(keys: &mut [AccessKey], row: &ReportRow) -> Vec<usize>
     unmatched
 }
 
-/// Generates (or reuses a recent) credential report, waits for it, and parses it.
+/// How old a credential report may be and still be used: IAM itself reuses a report younger
+/// than 4 hours instead of generating a new one ("Getting credential reports", IAM User Guide).
+pub const REPORT_MAX_AGE: Duration = Duration::from_secs(4 * 3600);
+
+/// Waits between `GetCredentialReport` polls after `GenerateCredentialReport` started a
+/// report: at once (moto, and AWS for a report that was already under way, answer at once),
+/// then 250 ms doubling to at most 2 s. The old loop slept 250 ms before a second
+/// `GenerateCredentialReport`, then up to 4 s.
+const POLL_FIRST: Duration = Duration::from_millis(250);
+const POLL_MAX: Duration = Duration::from_secs(2);
+
+/// What the run has seen of credential reports so far, shared by its accounts: whether the
+/// last account asked had one fresh enough to reuse. Reports are usually all fresh (a run
+/// within 4 hours of the last one) or all missing (the first run, or one after a long pause),
+/// so the answer in one account predicts the next: `GetCredentialReport` first when reports
+/// are being found, `GenerateCredentialReport` first when they are not. Until the first
+/// answer, one account asks (`GetCredentialReport`) and the others wait for it, which costs
+/// them at most one round trip (their other reads are in flight meanwhile) and saves a
+/// refused `GetCredentialReport` per account on a cold run.
+#[derive(Debug, Default)]
+pub struct ReportGuess {
+    /// 0: nothing seen yet; 1: the last report found was fresh; 2: the last was missing or old.
+    state: AtomicU8,
+    /// Held by the account asking first while nothing has been seen.
+    probe: tokio::sync::Mutex<()>,
+}
+
+const UNKNOWN: u8 = 0;
+const FRESH: u8 = 1;
+const MISSING: u8 = 2;
+
+impl ReportGuess {
+    fn saw(&self, fresh: bool) {
+        self.state
+            .store(if fresh { FRESH } else { MISSING }, Ordering::Relaxed);
+    }
+}
+
+/// The answer to one `GetCredentialReport`.
+enum Got {
+    /// A report (its age not checked).
+    Report {
+        rows: BTreeMap<String, ReportRow>,
+        generated: Option<DateTime<Utc>>,
+    },
+    /// Still being generated.
+    InProgress,
+    /// None to read: never generated, or expired.
+    Missing,
+}
+
+/// The account's credential report: an existing one when it is under [`REPORT_MAX_AGE`] old
+/// (one `GetCredentialReport`), otherwise a new one (`GenerateCredentialReport`, then
+/// `GetCredentialReport` until it is ready, at most `timeout`). Which is asked first follows
+/// `guess`.
 pub(super) async fn credential_report(
     scope: &Scope,
     timeout: Duration,
+    guess: &ReportGuess,
+) -> Result<BTreeMap<String, ReportRow>, AwsError> {
+    let start = Instant::now();
+    let mut probing = None;
+    if guess.state.load(Ordering::Relaxed) == UNKNOWN {
+        let held = guess.probe.lock().await;
+        if guess.state.load(Ordering::Relaxed) == UNKNOWN {
+            probing = Some(held);
+        }
+    }
+    if probing.is_some() || guess.state.load(Ordering::Relaxed) == FRESH {
+        let got = get_report(scope).await;
+        match got? {
+            Got::Report { rows, generated } if is_fresh(generated, Utc::now()) => {
+                guess.saw(true);
+                return Ok(rows);
+            }
+            _ => guess.saw(false),
+        }
+    }
+    drop(probing);
+    generate_report(scope, timeout, start, guess).await
+}
+
+/// Whether a report generated at `generated` may still be used at `now`. A report without a
+/// time is not; one from the future (clock skew) is.
+fn is_fresh(generated: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    let Some(at) = generated else {
+        return false;
+    };
+    match (now - at).to_std() {
+        Ok(age) => age < REPORT_MAX_AGE,
+        Err(_) => true,
+    }
+}
+
+/// `GenerateCredentialReport`, then `GetCredentialReport` until a report is there (asking
+/// for a new one again should it be missing after all). A report read after
+/// `GenerateCredentialReport` is taken whatever its `GeneratedTime`: IAM just made or
+/// confirmed it.
+async fn generate_report(
+    scope: &Scope,
+    timeout: Duration,
+    start: Instant,
+    guess: &ReportGuess,
 ) -> Result<BTreeMap<String, ReportRow>, AwsError> {
     let iam = scope.iam();
     let lim = scope.iam_limiter();
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(250);
+    let mut generate = true;
+    let mut delay = Duration::ZERO;
     loop {
-        let generated = scope
-            .call(lim, || iam.generate_credential_report().send())
-            .await?;
-        if generated.state() == Some(&ReportStateType::Complete) {
-            match scope.call(lim, || iam.get_credential_report().send()).await {
-                Ok(out) => {
-                    let bytes = out
-                        .content()
-                        .map(|b| b.as_ref().to_vec())
-                        .unwrap_or_default();
-                    let text = String::from_utf8_lossy(&bytes);
-                    return parse_credential_report(&text).map_err(|e| {
-                        AwsError::local(
-                            "iam",
-                            "GetCredentialReport",
-                            ErrorClass::Other,
-                            e.to_string(),
-                        )
-                    });
-                }
-                // Report expired or not yet visible: generate again.
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("ReportNotPresent" | "ReportExpired" | "ReportInProgress")
-                    ) => {}
-                Err(e) => return Err(e),
-            }
+        if generate {
+            let generated = scope
+                .call(lim, || iam.generate_credential_report().send())
+                .await?;
+            // COMPLETE at once: IAM had a recent report.
+            guess.saw(generated.state() == Some(&ReportStateType::Complete));
         }
-        if start.elapsed() >= timeout {
+        match get_report(scope).await? {
+            Got::Report { rows, .. } => return Ok(rows),
+            Got::InProgress => generate = false,
+            Got::Missing => generate = true,
+        }
+        if start.elapsed() + delay >= timeout {
             return Err(AwsError::local(
                 "iam",
-                "GenerateCredentialReport",
+                "GetCredentialReport",
                 ErrorClass::Timeout,
                 format!("the credential report was not ready after {timeout:?}"),
             ));
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(4));
+        delay = (delay * 2).clamp(POLL_FIRST, POLL_MAX);
+    }
+}
+
+/// One `GetCredentialReport`, parsed.
+async fn get_report(scope: &Scope) -> Result<Got, AwsError> {
+    let iam = scope.iam();
+    match scope
+        .call(scope.iam_limiter(), || iam.get_credential_report().send())
+        .await
+    {
+        Ok(out) => {
+            let text = out
+                .content()
+                .map(|b| String::from_utf8_lossy(b.as_ref()))
+                .unwrap_or_default();
+            let rows = parse_credential_report(&text).map_err(|e| {
+                AwsError::local(
+                    "iam",
+                    "GetCredentialReport",
+                    ErrorClass::Other,
+                    e.to_string(),
+                )
+            })?;
+            Ok(Got::Report {
+                rows,
+                generated: out.generated_time().and_then(utc),
+            })
+        }
+        Err(e) => match e.code.as_deref() {
+            Some("ReportInProgress") => Ok(Got::InProgress),
+            Some("ReportNotPresent" | "ReportExpired") => Ok(Got::Missing),
+            _ => Err(e),
+        },
     }
 }
 

@@ -4,7 +4,9 @@
 //! report (console access, password and key use, MFA), ListAccessKeys only for users that have
 //! keys, and the documents of attached AWS-managed policies once per organization. Per-user
 //! calls (GetLoginProfile, GetAccessKeyLastUsed) happen only when the report cannot be had.
-//! Every call goes through `Scope::call` / `Scope::pages` with the account's IAM token bucket.
+//! After the authorization details, the other reads run at the same time, and per-user calls
+//! several at once: every call goes through `Scope::call` / `Scope::pages` with the account's
+//! IAM token bucket, which sets the pace.
 //!
 //! Not here: the SDK-to-model mapping (`convert`), the credential report itself
 //! (`credential_report`), records (`records`).
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_iam::types::EntityType;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 use crate::aws::call::marker;
@@ -22,11 +25,16 @@ use crate::aws::{AwsError, ErrorClass, Scope};
 use crate::policy::decode_document;
 
 use super::convert::{access_key_of, group_of, policy_of, role_of, set_last_used, user_of};
-use super::credential_report::{ReportRow, credential_report, match_report_slots};
+use super::credential_report::{ReportGuess, ReportRow, credential_report, match_report_slots};
 use super::model::*;
 
 /// The credential report's rows by user name.
 type Report = BTreeMap<String, ReportRow>;
+
+/// Per-user (and per-policy) calls of one account in flight at once. The account's token
+/// bucket sets the rate (15/s by default: at 50 ms a call, one or two in flight reach it); more
+/// in flight keep the bucket busy when answers are slow.
+const USER_CALLS: usize = 8;
 
 /// How to read IAM.
 #[derive(Debug, Clone)]
@@ -56,10 +64,6 @@ pub struct AwsPolicyDocs {
 }
 
 impl AwsPolicyDocs {
-    pub fn new() -> Arc<AwsPolicyDocs> {
-        Arc::new(AwsPolicyDocs::default())
-    }
-
     /// The default-version document of `arn`, or `None` if it cannot be read.
     pub async fn get(&self, scope: &Scope, arn: &str) -> Option<String> {
         let cell = {
@@ -112,32 +116,95 @@ async fn fetch_policy_document(scope: &Scope, arn: &str) -> Option<String> {
     }
 }
 
-/// Reads one account's IAM.
+/// What the accounts of one run share: the AWS-managed policy documents (fetched once per run)
+/// and what the run has seen of credential reports.
+#[derive(Default)]
+pub struct RunShared {
+    docs: AwsPolicyDocs,
+    reports: ReportGuess,
+}
+
+impl RunShared {
+    pub fn new() -> Arc<RunShared> {
+        Arc::new(RunShared::default())
+    }
+}
+
+/// Reads one account's IAM. Two branches at once, both in the account's IAM token bucket:
+/// the authorization details, then (as soon as they are complete) the role details and the
+/// AWS-managed policies; and, as soon as a page of the authorization details shows a user,
+/// the credential report with the access keys of the users it shows with keys (the many
+/// per-user calls of a large account so start without waiting for the last page). Without the
+/// report, the per-user fallback runs once the authorization details are complete.
 pub async fn read_account(
     scope: &Scope,
-    docs: &AwsPolicyDocs,
+    shared: &RunShared,
     opts: &IamReadOptions,
 ) -> Result<IamSnapshot, AwsError> {
-    let mut snap = authorization_details(scope).await?;
-    if !snap.roles.is_empty() {
-        add_role_details(scope, &mut snap.roles).await?;
-    }
-    let report = report_if_needed(scope, &snap.users, opts.report_timeout).await;
+    let (has_users, users_seen) = tokio::sync::watch::channel(false);
+    let details = async {
+        let mut snap = authorization_details(scope, &has_users).await?;
+        // Ends the report branch's wait when the account has no user.
+        drop(has_users);
+        let roles = async {
+            if snap.roles.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                role_details(scope).await
+            }
+        };
+        let policies = aws_managed_policies(scope, &shared.docs, opts, &snap);
+        let (roles, policies) = futures::join!(roles, policies);
+        add_role_details(&mut snap.roles, roles?);
+        snap.aws_policies = policies;
+        Ok::<_, AwsError>(snap)
+    };
+    let report = async {
+        let mut seen = users_seen;
+        if seen.wait_for(|&users| users).await.is_err() {
+            // No user in the account (or the authorization details failed).
+            return Ok((Some(Report::new()), BTreeMap::new()));
+        }
+        let Some(report) = report_or_fallback(scope, &shared.reports, opts).await else {
+            return Ok((None, BTreeMap::new()));
+        };
+        // Key ids are needed for access-key records.
+        let keys = if opts.sync_secrets {
+            reported_keys(scope, &report).await?
+        } else {
+            BTreeMap::new()
+        };
+        Ok::<_, AwsError>((Some(report), keys))
+    };
+    let (snap, report) = futures::join!(details, report);
+    let mut snap = snap?;
+    let (report, mut keys) = report?;
     snap.credentials = credential_facts(scope, &snap.users, report.as_ref()).await?;
-    // Key ids are needed for access-key records; without the report they are also the only
-    // source of key use (for last login).
-    if opts.sync_secrets || report.is_none() {
-        snap.keys = access_keys(scope, &snap.users, report.as_ref()).await?;
+    match report {
+        // Keys only of the users the authorization details list (the report may be a moment
+        // newer).
+        Some(_) => {
+            let users: BTreeSet<&str> = snap.users.iter().map(|u| u.name.as_str()).collect();
+            keys.retain(|name, _| users.contains(name.as_str()));
+            snap.keys = keys;
+        }
+        // Without the report, keys are also the only source of key use (for last login).
+        None => snap.keys = access_keys(scope, &snap.users, None).await?,
     }
-    snap.aws_policies = aws_managed_policies(scope, docs, opts, &snap).await;
     Ok(snap)
 }
 
-/// Users, groups, roles and local managed policies: every page of the authorization details.
-async fn authorization_details(scope: &Scope) -> Result<IamSnapshot, AwsError> {
+/// Users, groups, roles and local managed policies: every page of the authorization details,
+/// each mapped as it arrives (a page of the SDK's answer is dropped before the next is asked).
+/// `has_users` is set once a page has listed a user.
+async fn authorization_details(
+    scope: &Scope,
+    has_users: &tokio::sync::watch::Sender<bool>,
+) -> Result<IamSnapshot, AwsError> {
     let iam = scope.iam();
     let page_size = scope.settings().iam_page_size;
-    let pages = scope
+    let mut snap = IamSnapshot::default();
+    scope
         .pages(
             scope.iam_limiter(),
             |m| {
@@ -150,32 +217,32 @@ async fn authorization_details(scope: &Scope) -> Result<IamSnapshot, AwsError> {
                     .set_marker(m)
                     .send()
             },
-            |page, out| {
+            |page, _: &mut Vec<()>| {
                 let next = marker(page.is_truncated(), page.marker());
-                out.push(page);
+                snap.users
+                    .extend(page.user_detail_list().iter().filter_map(user_of));
+                if !snap.users.is_empty() {
+                    has_users.send_replace(true);
+                }
+                snap.groups
+                    .extend(page.group_detail_list().iter().filter_map(group_of));
+                snap.roles
+                    .extend(page.role_detail_list().iter().filter_map(role_of));
+                snap.policies
+                    .extend(page.policies().iter().filter_map(policy_of));
                 next
             },
         )
         .await?;
-    let mut snap = IamSnapshot::default();
-    for page in &pages {
-        snap.users
-            .extend(page.user_detail_list().iter().filter_map(user_of));
-        snap.groups
-            .extend(page.group_detail_list().iter().filter_map(group_of));
-        snap.roles
-            .extend(page.role_detail_list().iter().filter_map(role_of));
-        snap.policies
-            .extend(page.policies().iter().filter_map(policy_of));
-    }
     Ok(snap)
 }
 
-/// Role descriptions and session limits (not in the authorization details), from ListRoles.
-async fn add_role_details(scope: &Scope, roles: &mut [Role]) -> Result<(), AwsError> {
+/// Role descriptions and session limits by role ARN (not in the authorization details), from
+/// ListRoles.
+async fn role_details(scope: &Scope) -> Result<HashMap<String, RoleExtra>, AwsError> {
     let iam = scope.iam();
     let page_size = scope.settings().iam_page_size;
-    let mut extra: HashMap<String, (Option<String>, Option<i32>)> = scope
+    Ok(scope
         .pages(
             scope.iam_limiter(),
             |m| iam.list_roles().max_items(page_size).set_marker(m).send(),
@@ -194,23 +261,30 @@ async fn add_role_details(scope: &Scope, roles: &mut [Role]) -> Result<(), AwsEr
         )
         .await?
         .into_iter()
-        .collect();
+        .collect())
+}
+
+/// A role's description and session limit.
+type RoleExtra = (Option<String>, Option<i32>);
+
+/// Adds what ListRoles said to the roles of the authorization details.
+fn add_role_details(roles: &mut [Role], mut extra: HashMap<String, RoleExtra>) {
     for r in roles.iter_mut() {
         if let Some((d, m)) = extra.remove(&r.arn) {
             r.description = d;
             r.max_session_seconds = m;
         }
     }
-    Ok(())
 }
 
-/// The credential report (an empty one when there are no users), or `None` when it cannot be
-/// had: the read then falls back to per-user calls.
-async fn report_if_needed(scope: &Scope, users: &[User], timeout: Duration) -> Option<Report> {
-    if users.is_empty() {
-        return Some(BTreeMap::new());
-    }
-    match credential_report(scope, timeout).await {
+/// The credential report of an account with users, or `None` when it cannot be had: the read
+/// then falls back to per-user calls.
+async fn report_or_fallback(
+    scope: &Scope,
+    guess: &ReportGuess,
+    opts: &IamReadOptions,
+) -> Option<Report> {
+    match credential_report(scope, opts.report_timeout, guess).await {
         Ok(rows) => Some(rows),
         Err(e) => {
             tracing::warn!(account = %scope.account, error = %e, "credential report unavailable; falling back to per-user calls");
@@ -294,13 +368,15 @@ async fn login_profile(scope: &Scope, user: &str, creds: &mut Credentials) -> Re
 }
 
 /// Access keys by user name, for the users that have any (per the report; every user without
-/// it).
+/// it), [`USER_CALLS`] users at a time within the account's token bucket.
 async fn access_keys(
     scope: &Scope,
     users: &[User],
     report: Option<&Report>,
 ) -> Result<BTreeMap<String, Vec<AccessKey>>, AwsError> {
-    let mut out = BTreeMap::new();
+    // The futures are built before the stream (a stream of closures over borrowed items is
+    // not `Send` for the compiler here).
+    let mut reads = vec![];
     for u in users {
         let row = report.and_then(|r| r.get(&u.name));
         let has_keys = match (report, row) {
@@ -308,15 +384,45 @@ async fn access_keys(
             (Some(_), None) => false,
             (None, _) => true,
         };
-        if !has_keys {
-            continue;
-        }
-        let keys = user_keys(scope, &u.name, row).await?;
-        if !keys.is_empty() {
-            out.insert(u.name.clone(), keys);
+        if has_keys {
+            reads.push(async move {
+                Ok::<_, AwsError>((&u.name, user_keys(scope, &u.name, row).await?))
+            });
         }
     }
-    Ok(out)
+    let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
+        .buffer_unordered(USER_CALLS)
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(name, keys)| (name.clone(), keys))
+        .collect())
+}
+
+/// Access keys by user name, for the users the report shows with a key, [`USER_CALLS`] users
+/// at a time within the account's token bucket.
+async fn reported_keys(
+    scope: &Scope,
+    report: &Report,
+) -> Result<BTreeMap<String, Vec<AccessKey>>, AwsError> {
+    let reads: Vec<_> = report
+        .iter()
+        .filter(|(_, row)| row.keys.iter().any(|k| k.present()))
+        .map(|(name, row)| async move {
+            Ok::<_, AwsError>((name, user_keys(scope, name, Some(row)).await?))
+        })
+        .collect();
+    let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
+        .buffer_unordered(USER_CALLS)
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(name, keys)| (name.clone(), keys))
+        .collect())
 }
 
 /// The access keys of `user`, with their last use from the report `row` where a key matches
@@ -355,14 +461,14 @@ async fn user_keys(
 }
 
 /// The AWS-managed policies attached to anything in `snap` (documents from `docs`, when
-/// asked for).
+/// asked for, [`USER_CALLS`] at a time), in ARN order.
 async fn aws_managed_policies(
     scope: &Scope,
     docs: &AwsPolicyDocs,
     opts: &IamReadOptions,
     snap: &IamSnapshot,
 ) -> Vec<ManagedPolicy> {
-    let mut aws_attached: BTreeMap<String, String> = BTreeMap::new();
+    let mut aws_attached: BTreeMap<&str, &str> = BTreeMap::new();
     let all_attached = snap
         .users
         .iter()
@@ -371,26 +477,28 @@ async fn aws_managed_policies(
         .chain(snap.roles.iter().flat_map(|r| r.attached.iter()));
     for a in all_attached {
         if a.arn.contains(":iam::aws:policy/") {
-            aws_attached.insert(a.arn.clone(), a.name.clone());
+            aws_attached.insert(&a.arn, &a.name);
         }
     }
     let local: BTreeSet<&str> = snap.policies.iter().map(|p| p.arn.as_str()).collect();
-    let mut out = vec![];
+    let mut reads = vec![];
     for (arn, name) in aws_attached {
-        if local.contains(arn.as_str()) {
+        if local.contains(arn) {
             continue;
         }
-        let document = if opts.aws_policy_documents {
-            docs.get(scope, &arn).await
-        } else {
-            None
-        };
-        out.push(ManagedPolicy {
-            name,
-            arn,
-            description: None,
-            document,
+        reads.push(async move {
+            let document = if opts.aws_policy_documents {
+                docs.get(scope, arn).await
+            } else {
+                None
+            };
+            ManagedPolicy {
+                name: name.to_string(),
+                arn: arn.to_string(),
+                description: None,
+                document,
+            }
         });
     }
-    out
+    stream::iter(reads).buffered(USER_CALLS).collect().await
 }

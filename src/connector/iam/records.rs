@@ -8,17 +8,19 @@
 //! Not here: reading IAM (`read`), Identity Center's records (`identity_center::records`, which
 //! reuses the policy records and `RecordSet` from here).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::connector::collector::AccountInfo;
-use crate::model::Record;
 use crate::model::any::{child_type, grant_expandable, pack, v1_identifier};
 use crate::model::build::{entitlement, entitlement_ref, grant, resource, rid, stub, timestamp};
 use crate::model::ids;
 use crate::model::pb;
 use crate::model::profile::to_struct;
 use crate::model::types as rt;
+use crate::model::{Kind, Record};
 use crate::policy::{AwsPrincipal, nhi_kind, parse_trust};
 
 use super::model::*;
@@ -520,13 +522,25 @@ impl RecordSet {
     /// Resources, then entitlements, then grants, each id once: a policy may name one
     /// principal twice (e.g. the root ARN and the bare account id), and the first record of
     /// an id is kept.
-    pub(crate) fn into_records(self) -> Vec<Record> {
-        let mut records: Vec<Record> = self.resources.into_iter().map(Record::Resource).collect();
-        records.extend(self.ents.into_iter().map(Record::Entitlement));
-        records.extend(self.grants.into_iter().map(Record::Grant));
-        let mut seen = std::collections::HashSet::new();
+    pub(crate) fn into_records(mut self) -> Vec<Record> {
+        self.take_records(&mut HashSet::new())
+    }
+
+    /// The records made so far, as [`RecordSet::into_records`] orders them, leaving the set
+    /// empty: a record whose (kind, id) is in `seen` (an earlier take) is left out, the others
+    /// are added to it.
+    pub(crate) fn take_records(&mut self, seen: &mut HashSet<(Kind, String)>) -> Vec<Record> {
+        let mut records = Vec::with_capacity(self.len());
+        records.extend(self.resources.drain(..).map(Record::Resource));
+        records.extend(self.ents.drain(..).map(Record::Entitlement));
+        records.extend(self.grants.drain(..).map(Record::Grant));
         records.retain(|r| seen.insert((r.kind(), r.external_id())));
         records
+    }
+
+    /// Records made so far.
+    pub(crate) fn len(&self) -> usize {
+        self.resources.len() + self.ents.len() + self.grants.len()
     }
 }
 
@@ -536,9 +550,33 @@ pub fn iam_records(
     snap: &IamSnapshot,
     opts: IamRecordOptions,
 ) -> AccountRecords {
+    let mut records = vec![];
+    let shared = iam_records_in_parts(acct, snap, opts, usize::MAX, &mut |part| {
+        records.extend(part)
+    });
+    AccountRecords { records, shared }
+}
+
+/// [`iam_records`] handed to `emit` in parts of about `part` records, as they are made (each
+/// record once over all parts; each part ordered as [`RecordSet::into_records`] orders them),
+/// so that a large account's records need not all be in memory at once. Returns the shared
+/// records (AWS-managed policies).
+pub fn iam_records_in_parts(
+    acct: &AccountInfo,
+    snap: &IamSnapshot,
+    opts: IamRecordOptions,
+    part: usize,
+    emit: &mut dyn FnMut(Vec<Record>),
+) -> Vec<Record> {
     let mut made = RecordSet {
         resources: vec![account_iam_resource(acct)],
         ..Default::default()
+    };
+    let mut seen = HashSet::new();
+    let mut flush = |made: &mut RecordSet, last: bool| {
+        if (last && made.len() > 0) || made.len() >= part {
+            emit(made.take_records(&mut seen));
+        }
     };
     let mut shared: Vec<Record> = vec![];
 
@@ -547,6 +585,7 @@ pub fn iam_records(
         let r = policy_resource(acct, p);
         made.ents.push(policy_entitlement(&r));
         made.resources.push(with_account_name(r, acct));
+        flush(&mut made, false);
     }
     for p in &snap.aws_policies {
         let r = policy_resource(acct, p);
@@ -564,17 +603,21 @@ pub fn iam_records(
         for p in &u.inline {
             inline_out.push(iam_inline(acct, rt::IAM_USER, &u.arn, p));
         }
+        flush(&mut made, false);
     }
     for g in &snap.groups {
         group_records(acct, g, snap, &mut made, &mut inline_out);
+        flush(&mut made, false);
     }
     for r in &snap.roles {
         role_records(acct, r, &mut made, &mut inline_out);
+        flush(&mut made, false);
     }
     for i in inline_out {
         made.resources.push(i.resource);
         made.ents.push(i.entitlement);
         made.grants.push(i.grant);
+        flush(&mut made, false);
     }
 
     if opts.sync_secrets {
@@ -582,12 +625,11 @@ pub fn iam_records(
             for k in snap.keys.get(&u.name).into_iter().flatten() {
                 made.resources.push(access_key_resource(acct, k, &u.arn));
             }
+            flush(&mut made, false);
         }
     }
-    AccountRecords {
-        records: made.into_records(),
-        shared,
-    }
+    flush(&mut made, true);
+    shared
 }
 
 /// A group: resource, member entitlement, member grants, policy grants (inline policies into

@@ -2,8 +2,9 @@
 //! [`attach`] decides, while the run is planned, whether it is read: it locates the instance
 //! ([`super::discover::locate`]) and notes what it found; with `--identity-center on` and no instance,
 //! the phase still runs and fails. The phase reads the identity store, the permission sets
-//! and the account assignments in the run's active accounts (`super::read`), and maps
-//! them to records ([`super::records`]).
+//! and the account assignments in the run's active accounts (`super::read`) while the
+//! accounts are synced, and maps them to records ([`super::records`]) once the accounts are
+//! done: the `account` resources it embeds carry each account's final sync status.
 //!
 //! Not here: the reads and instance discovery themselves (`super`), provisioning.
 
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::BoxFuture;
 
 use crate::aws::{AwsError, ErrorClass, Session};
-use crate::connector::collector::{OrgCollector, OrgInput, OrgOutput};
+use crate::connector::collector::{Handover, OrgCollector, OrgInput, OrgOutput, PlannedAccounts};
 use crate::connector::org::OrgKnowledge;
 use crate::model::pb;
 
@@ -174,24 +175,29 @@ fn account_is_active(r: &pb::Resource) -> bool {
 }
 
 impl IdentityCenter {
+    /// Reads while the accounts are read (the assignments in the run's planned ACTIVE
+    /// accounts, once the organization is listed), then maps with the accounts' final
+    /// `account` resources.
     async fn run(&self, input: OrgInput<'_>) -> OrgOutput {
         let session = input.session;
         let reader = Reader::new(session.management(), session.ic_limiter(), &self.instance);
-        let accounts: BTreeMap<String, pb::Resource> = input
-            .accounts
+        let mut out = OrgOutput::default();
+        let Some(mut snap) = self.read(&reader, input.planned, &mut out).await else {
+            return out;
+        };
+        if let Some(scim) = &self.scim {
+            scim_status(scim, &mut snap, &mut out).await;
+        }
+        let Some(done) = input.accounts.wait().await else {
+            return out;
+        };
+        let accounts: BTreeMap<String, pb::Resource> = done
             .iter()
             .filter(|(id, r)| {
                 Some(id.as_str()) != self.skip_account.as_deref() && account_is_active(r)
             })
             .map(|(id, r)| (id.to_string(), r.clone()))
             .collect();
-        let mut out = OrgOutput::default();
-        let Some(mut snap) = self.read(&reader, &accounts, &mut out).await else {
-            return out;
-        };
-        if let Some(scim) = &self.scim {
-            scim_status(scim, &mut snap, &mut out).await;
-        }
         let unimplemented = reader.unimplemented();
         if !unimplemented.is_empty() {
             out.notes.push(format!(
@@ -220,12 +226,13 @@ impl IdentityCenter {
     }
 
     /// The identity store, then (organization instances) the permission sets and the
-    /// assignments in `accounts`. A failure is noted and set on `out`; without the identity
-    /// store there is nothing to map (`None`), otherwise what was read is kept.
+    /// assignments in the planned ACTIVE accounts (once `planned` is known). A failure is
+    /// noted and set on `out`; without the identity store there is nothing to map (`None`),
+    /// otherwise what was read is kept.
     async fn read(
         &self,
         reader: &Reader<'_>,
-        accounts: &BTreeMap<String, pb::Resource>,
+        planned: Handover<PlannedAccounts>,
         out: &mut OrgOutput,
     ) -> Option<IcSnapshot> {
         let (users, groups, memberships) = match reader.identity_store().await {
@@ -254,14 +261,21 @@ impl IdentityCenter {
                 return Some(snap);
             }
         }
-        if accounts.is_empty() {
+        let Some(planned) = planned.wait().await else {
+            return Some(snap);
+        };
+        let ids: BTreeSet<String> = planned
+            .iter()
+            .filter(|(id, active)| **active && Some(id.as_str()) != self.skip_account.as_deref())
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if ids.is_empty() {
             out.notes.push(
                 "Identity Center: no account in this run, so no account assignments were read"
                     .into(),
             );
             return Some(snap);
         }
-        let ids: BTreeSet<String> = accounts.keys().cloned().collect();
         let found = reader
             .assignments(
                 self.strategy,

@@ -1,19 +1,30 @@
-//! Reads the organization through the Organizations token bucket, serially: the organization,
-//! its roots, then the OU tree breadth-first with the accounts of each node
-//! (`ListAccountsForParent`, so no per-account `ListParents` is needed). Not being in an
-//! organization, or not being allowed to list it, is an answer ([`Discovered::NoOrganization`]),
-//! not an error.
+//! Reads the organization through the Organizations token bucket: the organization and its
+//! roots ([`describe`]), then the OU tree with the accounts of each node ([`walk`]:
+//! `ListAccountsForParent`, so no per-account `ListParents` is needed). The walk hands over
+//! each page of accounts as it arrives, so a sync can enter them while the rest is listed; it
+//! keeps a few calls in flight and, whenever the bucket has a token, sends the most useful
+//! one first: account listings (what comes after them takes longest), then OU listings (a
+//! leaf's answers nothing new). Not being in an organization, or not being allowed to list
+//! it, is an answer ([`Discovered::NoOrganization`]), not an error.
 //!
 //! Not here: the records (`records`), which accounts a sync enters (`sync::plan`).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashSet};
+use std::future::Future;
 
 use aws_sdk_organizations::types as sdk;
+use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::aws::limits::Permit;
+use crate::aws::op::Op;
 use crate::aws::time::utc;
 use crate::aws::{AwsError, ErrorClass, Limiter, Scope};
 
 use super::model::{NoOrganization, Node, OrgAccount, OrgSnapshot, Organization};
+
+/// Organizations calls of the walk in flight at once (the token bucket sets the rate; a few
+/// in flight keep it busy when answers are slower than its pace).
+const WALK_CALLS: usize = 4;
 
 /// What reading the organization found.
 #[derive(Debug, Clone)]
@@ -32,6 +43,22 @@ pub async fn discover(
     limiter: &Limiter,
     descend: Option<&BTreeSet<String>>,
 ) -> Result<Discovered, AwsError> {
+    let mut snap = match describe(scope, limiter).await? {
+        Discovered::Organization(s) => s,
+        none => return Ok(none),
+    };
+    let mut accounts = vec![];
+    walk(scope, limiter, descend, &mut snap, &mut |_, page| {
+        accounts.extend(page);
+    })
+    .await?;
+    snap.accounts = accounts;
+    snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Discovered::Organization(snap))
+}
+
+/// The organization and its roots (no OUs or accounts yet), or why there is none to read.
+pub async fn describe(scope: &Scope, limiter: &Limiter) -> Result<Discovered, AwsError> {
     let orgs = scope.organizations();
     let org = match scope
         .call(limiter, || orgs.describe_organization().send())
@@ -74,15 +101,12 @@ pub async fn discover(
         }
         Err(e) => return Err(e),
     };
-    let mut snap = OrgSnapshot {
+    Ok(Discovered::Organization(OrgSnapshot {
         org,
         roots: roots.iter().map(|(n, _)| n.clone()).collect(),
         root_policy_types: roots.into_iter().map(|(n, t)| (n.id, t)).collect(),
         ..Default::default()
-    };
-    walk_tree(scope, limiter, &orgs, descend, &mut snap).await?;
-    snap.accounts.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Discovered::Organization(snap))
+    }))
 }
 
 /// The organization's roots, each with the policy types enabled in it.
@@ -113,70 +137,203 @@ async fn list_roots(
         .await
 }
 
-/// Breadth-first over the OU tree from the roots in `snap`: every OU, and the accounts of
-/// every node `descend` selects (a selected OU's children are selected too).
-async fn walk_tree(
+/// What a page of the walk lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Listing {
+    /// Child OUs of a node (ordered first: sent last).
+    Ous,
+    /// Accounts of a node.
+    Accounts,
+}
+
+impl Listing {
+    fn op(self) -> Op {
+        let name = match self {
+            Listing::Ous => "ListOrganizationalUnitsForParent",
+            Listing::Accounts => "ListAccountsForParent",
+        };
+        Op::from_sdk("Organizations", name)
+    }
+}
+
+/// One page to ask for. Ordered by what to send first: account listings, then the earliest
+/// queued.
+#[derive(Debug, PartialEq, Eq)]
+struct Job {
+    listing: Listing,
+    /// Queue order (earlier first).
+    seq: u64,
+    node: String,
+    token: Option<String>,
+}
+
+impl Ord for Job {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.listing
+            .cmp(&other.listing)
+            .then(other.seq.cmp(&self.seq))
+    }
+}
+
+impl PartialOrd for Job {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What one page answered.
+enum Page {
+    Ous(Vec<Node>),
+    Accounts(Vec<OrgAccount>),
+}
+
+/// The pages still to ask for, in the order to send them.
+#[derive(Default)]
+struct Queue {
+    jobs: BinaryHeap<Job>,
+    seq: u64,
+    /// Page tokens already followed, per (listing, node): a repeated one would never end.
+    seen: HashSet<(Listing, String, String)>,
+}
+
+impl Queue {
+    fn push(
+        &mut self,
+        listing: Listing,
+        node: &str,
+        token: Option<String>,
+    ) -> Result<(), AwsError> {
+        if let Some(t) = &token
+            && !self.seen.insert((listing, node.to_string(), t.clone()))
+        {
+            return Err(AwsError::repeated_page_token(&listing.op(), t));
+        }
+        self.seq += 1;
+        self.jobs.push(Job {
+            listing,
+            seq: self.seq,
+            node: node.to_string(),
+            token,
+        });
+        Ok(())
+    }
+}
+
+/// Walks the OU tree from the roots in `snap`: every OU (added to `snap.ous`), and the
+/// accounts of every node `descend` selects (a selected node's children are selected too;
+/// `None` selects all). Each page of accounts goes to `found` as it arrives, with what is
+/// known of the tree by then (every ancestor of the page's node).
+pub async fn walk(
     scope: &Scope,
     limiter: &Limiter,
-    orgs: &aws_sdk_organizations::Client,
     descend: Option<&BTreeSet<String>>,
     snap: &mut OrgSnapshot,
+    found: &mut (dyn FnMut(&OrgSnapshot, Vec<OrgAccount>) + Send),
 ) -> Result<(), AwsError> {
-    let page_size = scope.settings().org_page_size;
-    let mut queue: VecDeque<String> = snap.roots.iter().map(|r| r.id.clone()).collect();
-    let mut descend_set: Option<BTreeSet<String>> = descend.cloned();
-    while let Some(node) = queue.pop_front() {
-        let ous = scope
-            .pages(
-                limiter,
-                |t| {
-                    orgs.list_organizational_units_for_parent()
-                        .parent_id(&node)
-                        .max_results(page_size)
-                        .set_next_token(t)
-                        .send()
-                },
-                |page, out| {
-                    out.extend(
-                        page.organizational_units()
-                            .iter()
-                            .filter_map(|ou| ou_of(ou, &node)),
-                    );
-                    page.next_token().map(str::to_string)
-                },
-            )
-            .await?;
-        for ou in ous {
-            if let Some(set) = descend_set.as_mut()
-                && set.contains(&node)
-            {
-                set.insert(ou.id.clone());
-            }
-            queue.push_back(ou.id.clone());
-            snap.ous.push(ou);
+    let orgs = scope.organizations();
+    let mut selected: Option<BTreeSet<String>> = descend.cloned();
+    let mut queue = Queue::default();
+    for r in &snap.roots {
+        if selected.as_ref().is_none_or(|s| s.contains(&r.id)) {
+            queue.push(Listing::Accounts, &r.id, None)?;
         }
-        if descend_set.as_ref().is_some_and(|s| !s.contains(&node)) {
-            continue;
-        }
-        let accounts = scope
-            .pages(
-                limiter,
-                |t| {
-                    orgs.list_accounts_for_parent()
-                        .parent_id(&node)
-                        .max_results(page_size)
-                        .set_next_token(t)
-                        .send()
-                },
-                |page, out| {
-                    out.extend(page.accounts().iter().filter_map(|a| account_of(a, &node)));
-                    page.next_token().map(str::to_string)
-                },
-            )
-            .await?;
-        snap.accounts.extend(accounts);
+        queue.push(Listing::Ous, &r.id, None)?;
     }
-    Ok(())
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        let can_send = !queue.jobs.is_empty() && in_flight.len() < WALK_CALLS;
+        if !can_send && in_flight.is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            done = in_flight.next(), if !in_flight.is_empty() => {
+                let Some(done) = done else { continue };
+                let (job, page, next): (Job, Page, Option<String>) = done?;
+                if let Some(t) = next.filter(|t| !t.is_empty()) {
+                    queue.push(job.listing, &job.node, Some(t))?;
+                }
+                match page {
+                    Page::Ous(ous) => {
+                        let parent_selected = selected.as_ref().is_none_or(|s| s.contains(&job.node));
+                        for ou in ous {
+                            if let Some(set) = selected.as_mut()
+                                && parent_selected
+                            {
+                                set.insert(ou.id.clone());
+                            }
+                            if selected.as_ref().is_none_or(|s| s.contains(&ou.id)) {
+                                queue.push(Listing::Accounts, &ou.id, None)?;
+                            }
+                            queue.push(Listing::Ous, &ou.id, None)?;
+                            snap.ous.push(ou);
+                        }
+                    }
+                    Page::Accounts(accounts) => found(snap, accounts),
+                }
+            }
+            // The token is taken here, when a page is chosen, so that the most useful page
+            // goes next.
+            permit = limiter.acquire(), if can_send => {
+                if let Some(job) = queue.jobs.pop() {
+                    in_flight.push(list_page(scope, limiter, permit, &orgs, job));
+                }
+            }
+        }
+    }
+}
+
+/// Asks for one page of `job` (its first request with `permit`): what it lists, and the next
+/// page's token.
+fn list_page<'a>(
+    scope: &'a Scope,
+    limiter: &'a Limiter,
+    permit: Permit,
+    orgs: &'a aws_sdk_organizations::Client,
+    job: Job,
+) -> impl Future<Output = Result<(Job, Page, Option<String>), AwsError>> + Send + 'a {
+    let page_size = scope.settings().org_page_size;
+    async move {
+        let node = job.node.as_str();
+        let token = job.token.clone();
+        let (page, next) = match job.listing {
+            Listing::Ous => {
+                let r = scope
+                    .call_with(limiter, permit, || {
+                        orgs.list_organizational_units_for_parent()
+                            .parent_id(node)
+                            .max_results(page_size)
+                            .set_next_token(token.clone())
+                            .send()
+                    })
+                    .await?;
+                let ous = r
+                    .organizational_units()
+                    .iter()
+                    .filter_map(|ou| ou_of(ou, node))
+                    .collect();
+                (Page::Ous(ous), r.next_token().map(str::to_string))
+            }
+            Listing::Accounts => {
+                let r = scope
+                    .call_with(limiter, permit, || {
+                        orgs.list_accounts_for_parent()
+                            .parent_id(node)
+                            .max_results(page_size)
+                            .set_next_token(token.clone())
+                            .send()
+                    })
+                    .await?;
+                let accounts = r
+                    .accounts()
+                    .iter()
+                    .filter_map(|a| account_of(a, node))
+                    .collect();
+                (Page::Accounts(accounts), r.next_token().map(str::to_string))
+            }
+        };
+        Ok((job, page, next))
+    }
 }
 
 fn organization_of(o: &sdk::Organization) -> Organization {

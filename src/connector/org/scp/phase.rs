@@ -54,13 +54,11 @@ pub(crate) fn attach(
         return None;
     }
     Some(Box::new(Scps {
-        org,
         strategy: opts.strategy,
     }))
 }
 
 struct Scps {
-    org: Arc<OrgSnapshot>,
     strategy: ScpStrategy,
 }
 
@@ -92,20 +90,27 @@ fn unavailable(e: &AwsError) -> bool {
 }
 
 impl Scps {
+    /// Reads once the organization is listed (while the accounts are read), the attachments
+    /// of its roots, OUs and the run's accounts.
     async fn run(&self, input: OrgInput<'_>) -> OrgOutput {
+        let mut out = OrgOutput::default();
+        let (Some(org), Some(planned)) = (input.org.wait().await, input.planned.wait().await)
+        else {
+            // The run stopped before the organization was listed: its output is dropped.
+            return out;
+        };
         let mut nodes: RunNodes = BTreeMap::new();
-        for r in &self.org.roots {
+        for r in &org.roots {
             nodes.insert(r.id.clone(), TargetKind::Root);
         }
-        for ou in &self.org.ous {
+        for ou in &org.ous {
             nodes.insert(ou.id.clone(), TargetKind::OrganizationalUnit);
         }
-        for id in input.accounts.keys() {
+        for id in planned.keys() {
             nodes.insert(id.to_string(), TargetKind::Account);
         }
-        let org_nodes = self.org.roots.len() + self.org.ous.len() + self.org.accounts.len();
+        let org_nodes = org.roots.len() + org.ous.len() + org.accounts.len();
         let session: &Session = input.session;
-        let mut out = OrgOutput::default();
         match read_scps(
             session.management(),
             session.org_limiter(),
