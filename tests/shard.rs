@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use orgsync::store::c1z::C1zReader;
@@ -16,62 +15,9 @@ use serde_json::Value;
 use support::proxy::{Fault, FaultProxy, Rule};
 use support::{Moto, calls, orgsync, run, sync, text};
 
-fn strip_last_used(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            o.remove("aws_role_last_used");
-            o.remove("aws_role_last_used_region");
-            o.values_mut().for_each(strip_last_used);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_last_used),
-        _ => {}
-    }
-}
-
-/// The decoded records of a c1z as canonical JSON lines, sorted, with the role "last used"
-/// facts removed (every sync's own AssumeRole updates them in moto). With `expand`, the
-/// records after grant expansion of (a private copy of) the file's sync.
-fn lines(path: &Path, expand: bool) -> Vec<String> {
-    let reader = C1zReader::open(path).unwrap();
-    if expand {
-        let id = reader.sync().sync_id.clone();
-        orgsync::expand::sqlite::expand_sync(
-            reader.connection(),
-            &id,
-            &orgsync::expand::Options::default(),
-            &mut (),
-        )
-        .unwrap();
-    }
-    let mut lines: Vec<String> = reader
-        .records()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let mut v = r.to_json();
-            strip_last_used(&mut v);
-            v.to_string()
-        })
-        .collect();
-    lines.sort();
-    lines
-}
-
 /// Asserts that `a` (expanded first when `expand_a`) and `b` hold the same records.
 fn assert_same_records(a: &Path, expand_a: bool, b: &Path) {
-    let (x, y) = (lines(a, expand_a), lines(b, false));
-    let xs: BTreeSet<&String> = x.iter().collect();
-    let ys: BTreeSet<&String> = y.iter().collect();
-    let short = |l: &&String| l.chars().take(400).collect::<String>();
-    let only_a: Vec<String> = xs.difference(&ys).map(short).collect();
-    let only_b: Vec<String> = ys.difference(&xs).map(short).collect();
-    assert!(
-        only_a.is_empty() && only_b.is_empty(),
-        "only in {}: {only_a:#?}\nonly in {}: {only_b:#?}",
-        a.display(),
-        b.display()
-    );
-    assert_eq!(x.len(), y.len(), "duplicate records");
+    support::records::assert_same(a, expand_a, b);
 }
 
 fn sync_type(path: &Path) -> String {
@@ -139,7 +85,10 @@ fn four_shards_merged_equal_one_sync_of_org_20() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(sync_type(&expanded), "full");
     assert_same_records(&single, true, &expanded);
-    assert!(lines(&expanded, false).len() > lines(&merged, false).len());
+    assert!(
+        support::records::lines(&expanded, false).len()
+            > support::records::lines(&merged, false).len()
+    );
     let stats = C1zReader::open(&merged)
         .unwrap()
         .sync()

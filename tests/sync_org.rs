@@ -35,51 +35,9 @@ fn account_profile(reader: &C1zReader, id: &str) -> Value {
     profile::from_struct(r.profile.as_ref().unwrap())
 }
 
-fn strip_last_used(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            o.remove("aws_role_last_used");
-            o.remove("aws_role_last_used_region");
-            o.values_mut().for_each(strip_last_used);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_last_used),
-        _ => {}
-    }
-}
-
-/// Record lines with the role "last used" facts removed (every sync's own AssumeRole updates
-/// them in moto), sorted.
-fn normalized_lines(path: &Path) -> Vec<String> {
-    let reader = C1zReader::open(path).unwrap();
-    let mut lines: Vec<String> = reader
-        .records()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let mut v = r.to_json();
-            strip_last_used(&mut v);
-            v.to_string()
-        })
-        .collect();
-    lines.sort();
-    lines
-}
-
 /// Asserts two runs wrote the same records, showing only the lines that differ.
 fn assert_same_records(a: &Path, b: &Path) {
-    let (x, y) = (normalized_lines(a), normalized_lines(b));
-    let xs: BTreeSet<&String> = x.iter().collect();
-    let ys: BTreeSet<&String> = y.iter().collect();
-    let short = |l: &&String| l.chars().take(600).collect::<String>();
-    let only_a: Vec<String> = xs.difference(&ys).map(short).collect();
-    let only_b: Vec<String> = ys.difference(&xs).map(short).collect();
-    assert!(
-        only_a.is_empty() && only_b.is_empty(),
-        "only in {}: {only_a:#?}\nonly in {}: {only_b:#?}",
-        a.display(),
-        b.display()
-    );
-    assert_eq!(x.len(), y.len());
+    support::records::assert_same(a, false, b);
 }
 
 #[test]

@@ -326,7 +326,7 @@ mod tests {
         use crate::connector::iam::RESOURCE_TYPES as IAM_TYPES;
         use crate::connector::identity_center::IC_TYPES;
         use crate::connector::org::RESOURCE_TYPES as ORG_TYPES;
-        use crate::connector::org::scp::SCP_TYPES;
+        use crate::connector::scp::SCP_TYPES;
         let declared: BTreeSet<&str> = ORG_TYPES
             .iter()
             .chain(&IAM_TYPES)

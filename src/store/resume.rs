@@ -165,10 +165,11 @@ pub struct WorkFile {
     path: PathBuf,
     scope: String,
     conn: Option<Connection>,
-    /// Accounts whose records came in parts (a large account handed to the writer before its
-    /// unit ends): the final unit alone is not the whole account, so they are not kept and a
-    /// resumed run reads them again.
-    in_parts: std::collections::BTreeSet<String>,
+    /// The encoded parts of accounts whose records come in parts (handed to the writer before
+    /// the account's unit ends, `connector::collector::Parts`), by the unit's label: kept
+    /// with the final unit when the account ends read, dropped otherwise. Encoded (the
+    /// records' protobuf bytes), so an account in flight costs its wire size here.
+    in_parts: BTreeMap<String, Vec<u8>>,
 }
 
 impl WorkFile {
@@ -223,8 +224,10 @@ impl WorkFile {
         self.conn.as_ref().ok_or(StoreError::WriterGone)
     }
 
-    fn put(&mut self, account_id: &str, unit: &Unit) -> Result<(), StoreError> {
-        let blob = encode(&unit.records, &unit.shared);
+    fn put(&mut self, account_id: &str, parts: Vec<u8>, unit: &Unit) -> Result<(), StoreError> {
+        // The encoding is a sequence of records, so the parts and the final unit concatenate.
+        let mut blob = parts;
+        blob.extend(encode(&unit.records, &unit.shared));
         self.connection()?.execute(
             "insert or replace into units (account_id, read_at, records) values (?1, ?2, ?3)",
             params![account_id, unix(SystemTime::now()) as i64, blob],
@@ -241,14 +244,15 @@ impl UnitJournal for WorkFile {
             return Ok(());
         }
         if let Some(account) = unit.label.strip_suffix(PART_SUFFIX) {
-            self.in_parts.insert(account.to_string());
+            self.in_parts
+                .entry(account.to_string())
+                .or_default()
+                .extend(encode(&unit.records, &unit.shared));
             return Ok(());
         }
-        if self.in_parts.remove(&unit.label) {
-            return Ok(());
-        }
+        let parts = self.in_parts.remove(&unit.label).unwrap_or_default();
         if let Some(id) = account_read_ok(&unit.records) {
-            self.put(&id, unit)?;
+            self.put(&id, parts, unit)?;
         }
         Ok(())
     }
@@ -357,22 +361,27 @@ mod tests {
         }
     }
 
-    /// An account whose records came in parts is not kept: its final unit alone is not the
-    /// whole account, so a resumed run must read it again.
+    /// An account whose records came in parts is kept whole (its parts, then its final
+    /// unit); the parts of an account that then failed are dropped.
     #[test]
-    fn an_account_written_in_parts_is_read_again() {
+    fn an_account_written_in_parts_is_kept_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = work_path(&dir.path().join("sync.c1z"));
         let mut w = WorkFile::open(&path, "scope-a", &BTreeMap::new()).unwrap();
-        let mut part = account_unit("444444444444", "ok");
-        part.label = format!("account 444444444444{PART_SUFFIX}");
-        part.records.clear();
-        w.record(&part).unwrap();
-        w.record(&account_unit("444444444444", "ok")).unwrap();
-        w.record(&account_unit("555555555555", "ok")).unwrap();
+        for (id, status) in [("444444444444", "ok"), ("555555555555", "failed")] {
+            let mut part = account_unit(id, "ok");
+            part.label = format!("account {id}{PART_SUFFIX}");
+            part.records = std::mem::take(&mut part.shared);
+            w.record(&part).unwrap();
+            w.record(&part).unwrap();
+            w.record(&account_unit(id, status)).unwrap();
+        }
         drop(w);
         let got = load(&path, "scope-a", Duration::from_secs(3600));
-        assert_eq!(got.units.keys().collect::<Vec<_>>(), ["555555555555"]);
+        assert_eq!(got.units.keys().collect::<Vec<_>>(), ["444444444444"]);
+        let u = &got.units["444444444444"];
+        // Two parts of one record each, then the final unit's record and shared record.
+        assert_eq!((u.records.len(), u.shared.len()), (3, 1));
     }
 
     #[test]

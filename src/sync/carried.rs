@@ -28,6 +28,9 @@ pub(crate) struct Carried {
     pub resumed: Vec<ResumedAccount>,
     /// `account` resources of accounts read by other shards (provisional status), by id.
     pub other_shards: BTreeMap<AccountId, pb::Resource>,
+    /// The accounts above as the organization lists them (ACTIVE or not): the
+    /// per-organization phases read them as planned accounts of the run.
+    pub planned: BTreeMap<AccountId, bool>,
 }
 
 /// Writes the resumed units and adds the carried accounts to the run's outcomes (kept in

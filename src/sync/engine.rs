@@ -97,6 +97,9 @@ pub(crate) async fn run(
     // The accounts as planned or listed, handed to the account reads as they come.
     let (feed_tx, feed_rx) = mpsc::unbounded::<AccountPlan>();
     let fixed = std::mem::take(&mut plan.accounts);
+    // Accounts of the run read elsewhere (other shards, an interrupted run) are planned
+    // accounts for the per-organization phases too.
+    let carried_planned = std::mem::take(&mut plan.carried.planned);
     let walk = plan.walk.take();
     let described = plan.org.take();
     let listing = async move {
@@ -123,6 +126,9 @@ pub(crate) async fn run(
         };
         if count == 0 {
             observer.on_event(&Event::Planned { accounts: 0 });
+        }
+        for (id, active) in carried_planned {
+            planned.entry(id).or_insert(active);
         }
         let inactive: BTreeSet<AccountId> = planned
             .iter()

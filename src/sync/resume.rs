@@ -73,6 +73,11 @@ pub(crate) fn apply(prior: &Prior, plan: &mut Plan) -> usize {
             }
             _ => None,
         });
+        if let Some(o) = &a.org_account {
+            plan.carried
+                .planned
+                .insert(a.info.account_id.clone(), o.is_active());
+        }
         plan.carried.resumed.push(ResumedAccount {
             outcome: AccountOutcome {
                 account_id: a.info.account_id.clone(),

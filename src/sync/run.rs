@@ -16,7 +16,7 @@ use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::{self, IcOptions};
-use crate::connector::org::scp::{self, ScpOptions};
+use crate::connector::scp::{self, ScpOptions};
 use crate::store::SinkSet;
 
 use super::engine::{self, EngineError, EngineOptions};

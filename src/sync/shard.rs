@@ -184,6 +184,9 @@ pub(crate) fn apply(
                 plan.carried
                     .other_shards
                     .insert(a.info.account_id.clone(), o.resource(&status));
+                plan.carried
+                    .planned
+                    .insert(a.info.account_id.clone(), o.is_active());
             }
         }
     }

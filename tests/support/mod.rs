@@ -8,6 +8,7 @@
 
 pub mod expect;
 pub mod proxy;
+pub mod records;
 pub mod scim;
 pub mod throttle;
 

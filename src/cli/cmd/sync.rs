@@ -14,7 +14,7 @@ use clap::{ArgAction, Args};
 use orgsync::aws::{CallMetrics, Session};
 use orgsync::connector::iam::read::IamReadOptions;
 use orgsync::connector::identity_center::IcOptions;
-use orgsync::connector::org::scp::{ScpOptions, ScpStrategy};
+use orgsync::connector::scp::{ScpOptions, ScpStrategy};
 use orgsync::model::stats::{AccountStatus, Scope, SyncSummary, SyncType};
 use orgsync::store::c1z::{self, C1zWriter};
 use orgsync::store::jsonl::{JsonlSink, JsonlTarget};

@@ -1,7 +1,7 @@
 //! AWS Organizations: the organization, its roots, the OU tree and its accounts, read once per
 //! run from the management (or delegated-administrator) account (`read`), held as plain data
 //! (`model`), and mapped to `organization`, `organizational_unit` and `account` records
-//! (`records`). Its service control policies are in `scp`.
+//! (`records`). Its service control policies are a domain of their own (`connector::scp`).
 //!
 //! Not here: which accounts a sync enters and how it hops into them (`sync::plan`,
 //! `aws::member_roles`).
@@ -10,7 +10,6 @@ pub mod account;
 mod model;
 mod read;
 mod records;
-pub mod scp;
 
 pub use model::{NoOrganization, Node, OrgAccount, OrgKnowledge, OrgSnapshot, Organization};
 

@@ -90,7 +90,7 @@ pub fn scp_records(scps: &[Scp]) -> Vec<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::org::scp::Target;
+    use crate::connector::scp::Target;
 
     #[test]
     fn a_policy_with_its_entitlement_and_a_grant_per_target() {
