@@ -263,7 +263,7 @@ fn print_run_stats(run: &RunStats) {
     let total: u64 = run.run.aws_calls.values().map(|c| c.requests).sum();
     println!("AWS requests: {total}");
     if let Some(scope) = &run.scope {
-        println!("Scope: {}", super::sync::sync_type_line(scope));
+        println!("Scope: {}", super::summary::sync_type_line(scope));
     }
     match &run.expansion {
         Some(e) => println!(

@@ -11,4 +11,5 @@ pub mod policy;
 pub mod provision;
 pub mod report;
 pub mod run;
+pub mod summary;
 pub mod sync;

@@ -375,7 +375,7 @@ async fn run_once(
                         result = kind.as_str(),
                         duration_ms = duration.as_millis() as u64,
                         file = %shown(latest),
-                        sync_type = %sync_cmd::sync_type_line(&result.scope),
+                        sync_type = %super::summary::sync_type_line(&result.scope),
                         derived_grants = written.expansion.as_ref().map(|e| e.derived_grants),
                         "run finished"
                     );
