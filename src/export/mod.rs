@@ -275,9 +275,8 @@ fn write_tables(
     dir: &Path,
     opts: &ReviewOptions,
 ) -> Result<Written, ExportError> {
-    let all = Filter::default();
-    let resources = reader.resources(&all)?;
-    let names = Names {
+    let resources = reader.resources(&Filter::default())?;
+    let mut names = Names {
         resources: resources
             .iter()
             .filter_map(|r| {
@@ -291,8 +290,23 @@ fn write_tables(
         accounts: report::account_names(reader)?,
         entitlements: HashMap::new(),
     };
-    let mut written = Written::default();
+    let resources_written = write_resources(dir, &names, &resources)?;
+    drop(resources);
+    let entitlements = write_entitlements(reader, dir, &mut names)?;
+    Ok(Written {
+        resources: resources_written,
+        entitlements,
+        grants: write_grants(reader, dir, &names)?,
+        effective_access: write_effective_access(reader, dir, &names, opts)?,
+    })
+}
 
+/// resources.csv: every resource with its account and parent.
+fn write_resources(
+    dir: &Path,
+    names: &Names,
+    resources: &[pb::Resource],
+) -> Result<usize, ExportError> {
     let mut t = Table::create(
         dir,
         "resources.csv",
@@ -307,7 +321,7 @@ fn write_tables(
             "description",
         ],
     )?;
-    for r in &resources {
+    for r in resources {
         let id = r.id.clone().unwrap_or_default();
         let account = resource_account(r);
         let parent = r.parent_resource_id.clone().unwrap_or_default();
@@ -322,11 +336,17 @@ fn write_tables(
             &r.description,
         ])?;
     }
-    written.resources = t.finish()?;
-    drop(resources);
+    t.finish()
+}
 
-    let entitlements = reader.entitlements(&all)?;
-    let mut names = names;
+/// entitlements.csv: every entitlement with its resource and account; their names join the
+/// grants' rows.
+fn write_entitlements(
+    reader: &C1zReader,
+    dir: &Path,
+    names: &mut Names,
+) -> Result<usize, ExportError> {
+    let entitlements = reader.entitlements(&Filter::default())?;
     names.entitlements = entitlements
         .iter()
         .map(|e| (e.id.clone(), e.display_name.clone()))
@@ -366,9 +386,11 @@ fn write_tables(
             &to.join(","),
         ])?;
     }
-    written.entitlements = t.finish()?;
-    drop(entitlements);
+    t.finish()
+}
 
+/// grants.csv: every grant with the entitlement, the principal and their accounts, streamed.
+fn write_grants(reader: &C1zReader, dir: &Path, names: &Names) -> Result<usize, ExportError> {
     let mut t = Table::create(
         dir,
         "grants.csv",
@@ -444,8 +466,16 @@ fn write_tables(
             &from,
         ])?;
     }
-    written.grants = t.finish()?;
+    t.finish()
+}
 
+/// effective_access.csv: per account, who gets in and how (`report::account_reviews`).
+fn write_effective_access(
+    reader: &C1zReader,
+    dir: &Path,
+    names: &Names,
+    opts: &ReviewOptions,
+) -> Result<usize, ExportError> {
     let mut t = Table::create(
         dir,
         "effective_access.csv",
@@ -490,6 +520,5 @@ fn write_tables(
             }
         }
     }
-    written.effective_access = t.finish()?;
-    Ok(written)
+    t.finish()
 }
