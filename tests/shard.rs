@@ -146,6 +146,33 @@ fn identity_center_is_read_by_shard_0_only_and_merged_records_equal_one_sync() {
     let o = merge(&endpoint, &files, &expanded, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert_same_records(&single, true, &expanded);
+
+    // A shard that owns only the suspended account reads nothing and fails nothing: it still
+    // writes its (partial) file, which the merge needs.
+    let legacy: orgsync::arn::AccountId = manifest["accounts"]["legacy"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut others: Vec<orgsync::arn::AccountId> = manifest["accounts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_str()?.parse().ok())
+        .filter(|a| *a != legacy)
+        .collect();
+    others.push("123456789012".parse().unwrap());
+    let count = (2..512)
+        .find(|&n| {
+            let i = Shard::of(&legacy, n);
+            i != 0 && others.iter().all(|a| Shard::of(a, n) != i)
+        })
+        .unwrap();
+    let lone = dir.path().join("lone.c1z");
+    let i = Shard::of(&legacy, count);
+    let o = sync(&endpoint, &lone, &["--shard", &format!("{i}/{count}")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(sync_type(&lone), "partial");
 }
 
 #[test]

@@ -439,7 +439,12 @@ pub async fn execute(
             return Err(e.into());
         }
     };
-    if result.stopped.is_some() || (!result.accounts.is_empty() && !result.any_ok()) {
+    // A shard may own only accounts that are suspended or cannot be entered (or none at
+    // all): its file still says so (exit 3 when one failed), and `orgsync merge` needs it.
+    // Elsewhere, nothing read leaves the previous output as it was.
+    if result.stopped.is_some()
+        || (result.shard.is_none() && !result.accounts.is_empty() && !result.any_ok())
+    {
         sinks.abort().await;
         let why = result
             .stopped
