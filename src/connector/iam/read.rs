@@ -390,6 +390,14 @@ async fn access_keys(
             });
         }
     }
+    keys_by_user(reads).await
+}
+
+/// Runs the per-user key reads [`USER_CALLS`] at a time; the users that have keys, by name.
+async fn keys_by_user<'a, F>(reads: Vec<F>) -> Result<BTreeMap<String, Vec<AccessKey>>, AwsError>
+where
+    F: std::future::Future<Output = Result<(&'a String, Vec<AccessKey>), AwsError>>,
+{
     let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
         .buffer_unordered(USER_CALLS)
         .try_collect()
@@ -414,15 +422,7 @@ async fn reported_keys(
             Ok::<_, AwsError>((name, user_keys(scope, name, Some(row)).await?))
         })
         .collect();
-    let found: Vec<(&String, Vec<AccessKey>)> = stream::iter(reads)
-        .buffer_unordered(USER_CALLS)
-        .try_collect()
-        .await?;
-    Ok(found
-        .into_iter()
-        .filter(|(_, keys)| !keys.is_empty())
-        .map(|(name, keys)| (name.clone(), keys))
-        .collect())
+    keys_by_user(reads).await
 }
 
 /// The access keys of `user`, with their last use from the report `row` where a key matches
