@@ -432,40 +432,60 @@ pub async fn execute(
         }
     };
     progress.finish();
-    let mut result = match result {
+    let result = match result {
         Ok(r) => r,
         Err(e) => {
             sinks.abort().await;
             return Err(e.into());
         }
     };
-    // A shard may own only accounts that are suspended or cannot be entered (or none at
-    // all): its file still says so (exit 3 when one failed), and `orgsync merge` needs it.
-    // Elsewhere, nothing read leaves the previous output as it was.
-    if result.stopped.is_some()
-        || (result.shard.is_none() && !result.accounts.is_empty() && !result.any_ok())
-    {
+    if let Some(why) = refusal(&result, args, prepared, run) {
         sinks.abort().await;
-        let why = result
-            .stopped
-            .clone()
-            .unwrap_or_else(|| "no account could be read".to_string());
         return Ok(Outcome::Aborted { result, why });
+    }
+    write_outputs(args, run, metrics, sinks, result, work_file.as_deref()).await
+}
+
+/// Why a finished run may not replace its outputs, if it may not: it was stopped, it read no
+/// account at all, or it read none and would replace a non-empty output (without
+/// `--allow-empty`). A shard is the exception to the second rule: it may own only accounts
+/// that are suspended or cannot be entered (or none at all), its file still says so (exit 3
+/// when one failed), and `orgsync merge` needs it. Elsewhere, nothing read leaves the previous
+/// output as it was.
+fn refusal(
+    result: &RunResult,
+    args: &SyncArgs,
+    prepared: &Prepared,
+    run: &Run<'_>,
+) -> Option<String> {
+    if let Some(why) = &result.stopped {
+        return Some(why.clone());
+    }
+    if result.shard.is_none() && !result.accounts.is_empty() && !result.any_ok() {
+        return Some("no account could be read".to_string());
     }
     let jsonl = match &prepared.jsonl {
         Some(JsonlTarget::File(p)) => Some(p.as_path()),
         _ => None,
     };
-    if let Some(full) =
-        replaced_by_nothing(result.any_ok(), args.allow_empty, &[run.replaces, jsonl])
-    {
-        sinks.abort().await;
-        let why = format!(
+    replaced_by_nothing(result.any_ok(), args.allow_empty, &[run.replaces, jsonl]).map(|full| {
+        format!(
             "this run read no account, and writing it would replace {} with an empty sync (pass --allow-empty to write it anyway)",
             full.display()
-        );
-        return Ok(Outcome::Aborted { result, why });
-    }
+        )
+    })
+}
+
+/// Writes a finished run: its stats into the sinks (which then swap their files in), the work
+/// file removed when the run was complete, and `--summary-json`.
+async fn write_outputs(
+    args: &SyncArgs,
+    run: &Run<'_>,
+    metrics: &Arc<CallMetrics>,
+    sinks: SinkSet,
+    mut result: RunResult,
+    work_file: Option<&Path>,
+) -> anyhow::Result<Outcome> {
     // The stats written into the c1z cover the run up to its writing.
     result.duration = run.started.elapsed();
     let calls = metrics.snapshot();
@@ -489,13 +509,13 @@ pub async fn execute(
     };
     // A complete run needs no resuming; a partial one keeps its work file, so the next run
     // retries only the accounts that failed.
-    if let (exit::OK, Some(w)) = (code, &work_file) {
+    if let (exit::OK, Some(w)) = (code, work_file) {
         work::remove(w);
     }
     if let Some(p) = &args.summary_json {
         let summary = SyncSummary {
             exit_code: code,
-            file: file.map(Path::to_path_buf),
+            file: run.file.map(Path::to_path_buf),
             jsonl: args.jsonl.clone(),
             accounts: result.accounts.clone(),
             records: written.counts.clone(),
