@@ -287,7 +287,7 @@ fn entitlement_and_grant_fields() {
 }
 
 #[test]
-fn trait_fields() {
+fn user_trait_fields() {
     let u = |m: pb::UserTrait| first_byte(&m);
     assert_eq!(
         u(pb::UserTrait {
@@ -390,7 +390,10 @@ fn trait_fields() {
         sn.encode_to_vec(),
         vec![tag(1, LEN), 1, b'g', tag(2, LEN), 1, b'f']
     );
+}
 
+#[test]
+fn secret_trait_fields() {
     let s = |m: pb::SecretTrait| first_byte(&m);
     assert_eq!(
         s(pb::SecretTrait {

@@ -99,8 +99,15 @@ fn ksuid_and_timestamps() {
     assert_eq!(c1z::format_timestamp(t5), "2026-08-21 22:52:45.5");
 }
 
-#[test]
-fn writes_a_spec_conformant_file_and_reads_it_back() {
+/// A file written by the c1z writer from [`sample`], with what the checks below need.
+struct Written {
+    dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    sync_id: String,
+    records: Vec<Record>,
+}
+
+fn write_sample() -> Written {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.c1z");
     let records = sample();
@@ -116,8 +123,26 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["x.c1z"], "no temp file left");
+    Written {
+        dir,
+        out,
+        sync_id,
+        records,
+    }
+}
 
-    // Envelope: magic, one zstd frame with content size and checksum.
+/// The decompressed database of a written file, opened from a plain copy beside it.
+fn plain_db(w: &Written) -> rusqlite::Connection {
+    let (_, db) = decompress(&w.out);
+    let dbfile = w.dir.path().join("plain.db");
+    std::fs::write(&dbfile, &db).unwrap();
+    rusqlite::Connection::open(&dbfile).unwrap()
+}
+
+#[test]
+fn envelope_is_magic_and_one_checksummed_zstd_frame() {
+    let w = write_sample();
+    let out = &w.out;
     let (bytes, db) = decompress(&out);
     assert_eq!(&bytes[..5], MAGIC);
     assert_eq!(&bytes[5..9], &[0x28, 0xB5, 0x2F, 0xFD]);
@@ -129,11 +154,12 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
         "frame content size is exact"
     );
     assert_eq!(&db[..16], b"SQLite format 3\0");
+}
 
-    // Schema: exact table and index names (including the swapped resource index names).
-    let dbfile = dir.path().join("plain.db");
-    std::fs::write(&dbfile, &db).unwrap();
-    let conn = rusqlite::Connection::open(&dbfile).unwrap();
+#[test]
+fn schema_has_baton_table_and_index_names() {
+    let w = write_sample();
+    let conn = plain_db(&w);
     let names: Vec<(String, String, Option<String>)> = conn
         .prepare("select type, name, tbl_name from sqlite_master where name not like 'sqlite_%' order by name")
         .unwrap()
@@ -170,8 +196,12 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
         "{idx_sql}"
     );
     assert_eq!(names.iter().filter(|n| n.0 == "index").count(), 16);
+}
 
-    // Sync run row.
+#[test]
+fn sync_run_row_is_a_finished_full_sync() {
+    let w = write_sample();
+    let (conn, sync_id) = (plain_db(&w), w.sync_id);
     let (sid, ended, token, ty, parent, linked, diff, backfilled, stats_text): (String, Option<String>, String, String, String, String, i64, i64, String) = conn
         .query_row(
             "select sync_id, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff, grants_backfilled, stats from v1_sync_runs",
@@ -195,8 +225,12 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
     let st: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
     assert_eq!(st["resources"], 2);
     assert_eq!(st["grants"], 2);
+}
 
-    // Columns agree with blobs; GrantExpandable lives only in `expansion`.
+#[test]
+fn columns_agree_with_blobs() {
+    let w = write_sample();
+    let conn = plain_db(&w);
     let (parent_t, parent_id): (Option<String>, Option<String>) = conn
         .query_row("select parent_resource_type_id, parent_resource_id from v1_resources where external_id like 'iam_user:%'", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
@@ -229,11 +263,15 @@ fn writes_a_spec_conformant_file_and_reads_it_back() {
         rows[1].5,
         "iam_policy:arn:aws:iam::aws:policy/ReadOnlyAccess:attached"
     );
+}
 
-    // The reader gives back exactly what was written.
+#[test]
+fn reader_gives_back_what_was_written() {
+    let w = write_sample();
+    let (out, sync_id, records) = (&w.out, &w.sync_id, &w.records);
     let r = C1zReader::open(&out).unwrap();
-    assert_eq!(r.sync().sync_id, sync_id);
-    assert_eq!(r.records().unwrap(), records);
+    assert_eq!(r.sync().sync_id, *sync_id);
+    assert_eq!(r.records().unwrap(), *records);
     let by_ent = r
         .grants(&Filter {
             entitlement: Some("group:arn:aws:iam::111122223333:group/admins:member".into()),
