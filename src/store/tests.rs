@@ -143,7 +143,7 @@ fn plain_db(w: &Written) -> rusqlite::Connection {
 fn envelope_is_magic_and_one_checksummed_zstd_frame() {
     let w = write_sample();
     let out = &w.out;
-    let (bytes, db) = decompress(&out);
+    let (bytes, db) = decompress(out);
     assert_eq!(&bytes[..5], MAGIC);
     assert_eq!(&bytes[5..9], &[0x28, 0xB5, 0x2F, 0xFD]);
     let fhd = bytes[9];
@@ -269,7 +269,7 @@ fn columns_agree_with_blobs() {
 fn reader_gives_back_what_was_written() {
     let w = write_sample();
     let (out, sync_id, records) = (&w.out, &w.sync_id, &w.records);
-    let r = C1zReader::open(&out).unwrap();
+    let r = C1zReader::open(out).unwrap();
     assert_eq!(r.sync().sync_id, *sync_id);
     assert_eq!(r.records().unwrap(), *records);
     let by_ent = r
