@@ -4,7 +4,7 @@
 //! rows; what the reader adds on open is exactly what the layout lacks; bad input (truncated,
 //! not zstd, not SQLite, v3, foreign schema, no sync) is refused in one line naming the file,
 //! exit 2, with nothing left in TMPDIR. An opt-in test runs the same checks on a directory of
-//! real Go-written files (`ORGSYNC_BATON_C1Z_DIR`).
+//! real Go-written files (`support::baton_corpus`).
 
 mod support;
 
@@ -583,13 +583,15 @@ fn bad_input_is_refused_in_one_line_naming_the_file_with_exit_2_and_no_litter() 
     assert!(files_in(tmp.path()).is_empty());
 }
 
-/// Opt-in: every file in `ORGSYNC_BATON_C1Z_DIR` (real Go-written c1z files, never
-/// committed). v1 files must open with every subcommand and match their own rows; v3 files
-/// must be refused with the way to get a v1 file.
+/// Every file of the Go-written corpus ([`support::baton_corpus`]: public baton connectors' and
+/// baton-sdk's committed c1z files). v1 files must open with every subcommand and match their
+/// own rows; v3 files must be refused with the way to get a v1 file. At least three v1 files.
 #[test]
 fn real_baton_files_in_a_directory() {
-    let Some(dir) = std::env::var_os("ORGSYNC_BATON_C1Z_DIR") else {
-        eprintln!("skipped: set ORGSYNC_BATON_C1Z_DIR to a directory of c1z files to run it");
+    let Some(dir) = support::baton_corpus() else {
+        eprintln!(
+            "skipped: no Go-written c1z corpus (set ORGSYNC_BATON_C1Z_DIR or place it in ../shared/fixtures/baton-c1z)"
+        );
         return;
     };
     let tmp = support::tempdir();
@@ -633,6 +635,10 @@ fn real_baton_files_in_a_directory() {
         }
         assert!(files_in(tmp.path()).is_empty());
     }
-    assert!(v1 > 0, "no c1z v1 file in the directory");
+    assert!(
+        v1 >= 3,
+        "{v1} c1z v1 files in {}: the corpus holds at least three",
+        dir.display()
+    );
     std::io::stderr().flush().unwrap();
 }

@@ -4,8 +4,8 @@
 //! input untouched, or in place; a second run adds nothing; a GrantExpandable naming another
 //! resource's entitlement fails as baton-sdk does (exit 2, nothing written) unless
 //! `--skip-mismatched-sources`; bad input gets one line naming the file, exit 2, and no temp
-//! file anywhere. An opt-in test expands baton-sdk's own unexpanded fixture and compares it
-//! with its expanded twin (`ORGSYNC_BATON_EXPAND_FIXTURE_DIR`; the files are not committed).
+//! file anywhere. baton-sdk's own unexpanded fixture, expanded, equals its expanded twin (from
+//! the Go-written corpus beside the checkout, `support::baton_corpus`; not committed here).
 
 mod support;
 
@@ -326,16 +326,17 @@ fn bad_input_is_refused_in_one_line_with_exit_2_and_no_litter() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Examples:"));
 }
 
-/// baton-sdk's `pkg/sync/expand/testdata` pair: `orgsync expand` of the unexpanded file
-/// yields exactly the grants (entitlement, principal, source keys) of the expanded one.
-/// Run with `ORGSYNC_BATON_EXPAND_FIXTURE_DIR=<dir holding
-/// sync.36zfOAoWMxQdISbixanQCRBiX7E.{unexpanded,expanded}>`.
+/// baton-sdk's `pkg/sync/expand/testdata` pair (in the Go-written corpus,
+/// [`support::baton_corpus`]): `orgsync expand` of the unexpanded file yields exactly the grants
+/// (entitlement, principal, source keys) of the expanded one.
 #[test]
-#[ignore = "needs baton-sdk's fixture; set ORGSYNC_BATON_EXPAND_FIXTURE_DIR"]
 fn the_baton_sdk_fixture_pair_expands_to_its_twin() {
-    let dir = std::env::var("ORGSYNC_BATON_EXPAND_FIXTURE_DIR")
-        .expect("ORGSYNC_BATON_EXPAND_FIXTURE_DIR names the fixture directory");
-    let dir = Path::new(&dir);
+    let Some(dir) = support::baton_corpus() else {
+        eprintln!(
+            "skipped: no Go-written c1z corpus (set ORGSYNC_BATON_C1Z_DIR or place it in ../shared/fixtures/baton-c1z)"
+        );
+        return;
+    };
     let input = dir.join("sync.36zfOAoWMxQdISbixanQCRBiX7E.unexpanded");
     let twin = dir.join("sync.36zfOAoWMxQdISbixanQCRBiX7E.expanded");
     let work = support::tempdir();

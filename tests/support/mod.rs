@@ -23,6 +23,18 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The directory of c1z files written by Go baton connectors (public repositories' files, kept
+/// out of this repository; see `shared/fixtures/baton-c1z/README.md` beside the checkout):
+/// `ORGSYNC_BATON_C1Z_DIR` when set, else `../shared/fixtures/baton-c1z` next to the checkout
+/// when it exists. `None` (the caller prints that it skipped) when neither is there.
+pub fn baton_corpus() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ORGSYNC_BATON_C1Z_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let beside = repo_root().join("../shared/fixtures/baton-c1z");
+    beside.is_dir().then_some(beside)
+}
+
 fn venv_bin(name: &str) -> PathBuf {
     let p = repo_root().join(".venv").join("bin").join(name);
     assert!(
