@@ -37,8 +37,12 @@
 //!
 //! Before issue 13 (main at 4106261, moto answering GAAD in one page): base cold 12.0 s, org-101
 //! 37.7 s, org-1000 163 s and 268 MiB, big-account 160 MiB. Records identical in every run pair.
-//! Where the time goes: the Organizations walk (4/s) and Identity Center's assignments, which
-//! wait for the walk's list of accounts, make the base and org-101 tails; on org-1000 the one
+//! Since Identity Center reads its assignments while the organization is listed and
+//! ListInstances, DescribeOrganization and ListRoots go out at t = 0 (load average 15, same
+//! records): base warm 2.32 / 2.05 s = 1.13 (cold 1.18, ×2 1.11), org-101 warm 4.64 / 3.10 s =
+//! 1.50 (cold 1.86, ×2 1.14; moto at 50 % CPU); every family's first request at 0.07–0.2 s.
+//! Where the time went before: the Organizations walk (4/s) and Identity Center's assignments,
+//! which waited for the walk's list of accounts, made the base and org-101 tails; on org-1000 the one
 //! moto process is near its CPU bound. RSS grows about 0.23 MiB per account (7× from 4 to 1,000
 //! accounts; main, reading 8 accounts at a time, grew as much), not yet explained. `--retry-mode adaptive`
 //! and `standard` measure the same (base ×2: 6.93 s both): throttled calls are retried by

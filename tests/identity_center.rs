@@ -1078,9 +1078,10 @@ fn an_operation_the_endpoint_does_not_implement_is_asked_once_on_any_client() {
 fn auto_switches_to_principals_when_discovery_finds_more_pairs() {
     // demo.json plus three permission sets, each assigned once and provisioned to the three
     // other accounts with no assignment (ProvisionPermissionSet): 5 permission sets, 4
-    // accounts, 6 users + 2 groups. auto: min(5, 4) = 4 discovery calls < 8 principals, so it
-    // discovers the pairs per account and finds 5 + 3 × 4 = 17, more than the 8 principals,
-    // so it asks every principal instead.
+    // accounts, 6 users + 2 groups. auto, while the organization is still being listed (the
+    // account strategy needs the list): 5 discovery calls < 8 principals, so it discovers the
+    // pairs per permission set and finds 5 + 3 × 4 = 17, more than the 8 principals, so it
+    // asks every principal instead.
     let extra = [
         ("Extra0", "dev"),
         ("Extra1", "prod"),
@@ -1108,16 +1109,16 @@ fn auto_switches_to_principals_when_discovery_finds_more_pairs() {
     assert_eq!(
         assignment_calls(&auto),
         BTreeMap::from([
-            ("sso:ListPermissionSetsProvisionedToAccount", 4),
+            ("sso:ListAccountsForProvisionedPermissionSet", 5),
             ("sso:ListAccountAssignmentsForPrincipal", 8),
         ])
     );
     let n = notes(&auto);
     assert!(
         n.iter().any(|x| x.contains(
-            "auto chose principal after account discovery showed more pairs than principals"
-        ) && x.contains("account 4 + 17 pairs = 21")
-            && x.contains("made 12 calls")),
+            "auto chose principal after permission-set discovery showed more pairs than principals"
+        ) && x.contains("permission-set 5 + 17 pairs = 22")
+            && x.contains("made 13 calls")),
         "{n:?}"
     );
     // The oracle's records: 5 demo assignments and 3 more.

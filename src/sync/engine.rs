@@ -14,6 +14,7 @@
 //! in an account (the collectors), writing files (`store`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use futures::channel::mpsc;
 use futures::future::join_all;
 use futures::stream::{Stream, StreamExt};
+use tokio::sync::watch;
 
 use crate::arn::AccountId;
 use crate::aws::{AwsError, ErrorClass, Session};
@@ -30,12 +32,13 @@ use crate::model::{Record, pb, types as rt};
 use crate::store::{SinkSet, StoreError, Unit};
 
 use super::observer::{Event, Observer};
-use super::plan::{AccountPlan, Plan, PlanError, Walked};
+use super::plan::{AccountPlan, OrgWalk, Plan, PlanError, Walked};
 use super::result::{PhaseOutcome, RunResult};
 use crate::connector::collector::{
     AccountCollector, AccountResources, Collected, Collectors, Handover, OrgInput, OrgOutput,
     Parts, PlannedAccounts,
 };
+use crate::connector::org::OrgSnapshot;
 
 /// Options of the engine.
 #[derive(Debug, Clone)]
@@ -68,12 +71,8 @@ pub(crate) async fn run(
     observer: &dyn Observer,
 ) -> Result<RunResult, EngineError> {
     let start = Instant::now();
-    write_preamble(
-        &plan.resource_types,
-        std::mem::take(&mut plan.org_records),
-        sinks,
-    )
-    .await?;
+    let org_records = std::mem::take(&mut plan.org_records);
+    write_preamble(&plan.resource_types, org_records, sinks).await?;
     let accounts = Accounts {
         session,
         collectors: &collectors.per_account,
@@ -85,24 +84,157 @@ pub(crate) async fn run(
     let (planned_tx, planned) = Handover::channel();
     let (org_tx, org) = Handover::channel();
     let (done_tx, done) = Handover::channel();
-    let mut phases = pin!(join_all(collectors.per_org.iter().map(|c| {
-        c.collect(OrgInput {
-            session,
-            planned: planned.clone(),
-            org: org.clone(),
-            accounts: done.clone(),
-        })
-    })));
-    drop((planned, org, done));
+    let input = OrgInput {
+        session,
+        planned,
+        org,
+        accounts: done,
+    };
+    let mut phases = pin!(start_phases(collectors, input));
     // The accounts as planned or listed, handed to the account reads as they come.
     let (feed_tx, feed_rx) = mpsc::unbounded::<AccountPlan>();
-    let fixed = std::mem::take(&mut plan.accounts);
-    // Accounts of the run read elsewhere (other shards, an interrupted run) are planned
-    // accounts for the per-organization phases too.
-    let carried_planned = std::mem::take(&mut plan.carried.planned);
-    let walk = plan.walk.take();
-    let described = plan.org.take();
-    let listing = async move {
+    let listing = Listing::of(&mut plan, feed_tx, planned_tx, org_tx);
+    let (read, walked, early) = read_all(
+        listing.run(session, observer),
+        accounts.run(feed_rx),
+        phases.as_mut(),
+    )
+    .await?;
+    let (mut outcomes, mut account_resources, second_pass) = read?;
+    super::carried::add(plan.carried, sinks, &mut outcomes, &mut account_resources).await?;
+    let (walked, inactive) = walked.unwrap_or_default();
+    if !walked.org_records.is_empty() {
+        sinks
+            .send(unit("organization", walked.org_records, vec![]))
+            .await?;
+    }
+    let stopped = accounts
+        .stop
+        .load(Ordering::SeqCst)
+        .then(|| "an account failed and --fail-fast is set".to_string());
+    let mut notes = plan.notes;
+    notes.extend(walked.notes);
+    let mut phases_done = vec![];
+    if stopped.is_none() {
+        done_tx.send_replace(Some(Arc::new(account_resources)));
+        let outs = match early {
+            Some(outs) => outs,
+            None => phases.await,
+        };
+        let to = (sinks, observer);
+        phases_done = write_phases(collectors, outs, opts.fail_fast, to, &mut notes).await?;
+    }
+    let stopped = stopped.or_else(|| {
+        (opts.fail_fast && phases_done.iter().any(|p| p.error.is_some()))
+            .then(|| "a phase failed and --fail-fast is set".to_string())
+    });
+    Ok(RunResult {
+        accounts: outcomes,
+        phases: phases_done,
+        notes,
+        duration: start.elapsed(),
+        stopped,
+        second_pass,
+        scope: Scope::default(),
+        shard: None,
+        inactive,
+    })
+}
+
+/// Everything at once: the listing, the account reads (they end when the listing has ended
+/// and every account is done), the per-organization collectors' reads. Returns once the
+/// account reads end: their result, the listing's (when it ended; its failure stops the run)
+/// and the collectors' outputs when they ended first.
+async fn read_all<L, R, P>(
+    listing: L,
+    read: R,
+    mut phases: std::pin::Pin<&mut P>,
+) -> Result<(R::Output, Option<Listed>, Option<P::Output>), PlanError>
+where
+    L: Future<Output = Result<Listed, PlanError>>,
+    R: Future,
+    P: Future,
+{
+    let mut walked = None;
+    let mut early = None;
+    let mut listing = pin!(listing);
+    let mut read = pin!(read);
+    loop {
+        tokio::select! {
+            w = &mut listing, if walked.is_none() => walked = Some(w?),
+            r = &mut read => break Ok((r, walked, early)),
+            outs = &mut phases, if early.is_none() => early = Some(outs),
+        }
+    }
+}
+
+/// What the listing ends with: what the walk found, and the planned accounts the
+/// organization lists as not ACTIVE.
+type Listed = (Walked, BTreeSet<AccountId>);
+
+/// The run's accounts, as planned or as the organization lists them: fed to the account
+/// reads one by one, handed to the per-organization collectors as a whole once listed.
+struct Listing {
+    /// Accounts planned before the run (single account, filters, shard, resume).
+    fixed: Vec<AccountPlan>,
+    /// Accounts of the run read elsewhere (other shards, an interrupted run): planned
+    /// accounts for the per-organization phases too.
+    carried_planned: PlannedAccounts,
+    /// The organization's accounts still to be listed.
+    walk: Option<OrgWalk>,
+    /// The organization as planning read it (used when there is no walk).
+    described: Option<Arc<OrgSnapshot>>,
+    /// Unbounded: what waits here is at most the organization's account list; the receiver
+    /// lives as long as the account reads.
+    feed: mpsc::UnboundedSender<AccountPlan>,
+    planned: watch::Sender<Option<Arc<PlannedAccounts>>>,
+    org: watch::Sender<Option<Arc<OrgSnapshot>>>,
+}
+
+/// Every per-organization collector's read, each with its own copy of `input`.
+fn start_phases<'a>(
+    collectors: &'a Collectors,
+    input: OrgInput<'a>,
+) -> impl Future<Output = Vec<OrgOutput>> + 'a {
+    join_all(collectors.per_org.iter().map(|c| {
+        c.collect(OrgInput {
+            session: input.session,
+            planned: input.planned.clone(),
+            org: input.org.clone(),
+            accounts: input.accounts.clone(),
+        })
+    }))
+}
+
+impl Listing {
+    /// The listing of `plan`'s accounts (taken from it).
+    fn of(
+        plan: &mut Plan,
+        feed: mpsc::UnboundedSender<AccountPlan>,
+        planned: watch::Sender<Option<Arc<PlannedAccounts>>>,
+        org: watch::Sender<Option<Arc<OrgSnapshot>>>,
+    ) -> Listing {
+        Listing {
+            fixed: std::mem::take(&mut plan.accounts),
+            carried_planned: std::mem::take(&mut plan.carried.planned),
+            walk: plan.walk.take(),
+            described: plan.org.take(),
+            feed,
+            planned,
+            org,
+        }
+    }
+
+    async fn run(self, session: &Session, observer: &dyn Observer) -> Result<Listed, PlanError> {
+        let Listing {
+            fixed,
+            carried_planned,
+            walk,
+            described,
+            feed: feed_tx,
+            planned: planned_tx,
+            org: org_tx,
+        } = self;
         let mut planned = PlannedAccounts::new();
         let mut count = 0;
         let mut feed = |a: AccountPlan| {
@@ -112,8 +244,6 @@ pub(crate) async fn run(
             count += 1;
             // The total grows as the organization is listed.
             observer.on_event(&Event::Planned { accounts: count });
-            // Unbounded: what waits here is at most the organization's account list; the
-            // receiver lives as long as the account reads.
             let _ = feed_tx.unbounded_send(a);
         };
         fixed.into_iter().for_each(&mut feed);
@@ -139,68 +269,29 @@ pub(crate) async fn run(
         if let Some(o) = &walked.org {
             org_tx.send_replace(Some(Arc::clone(o)));
         }
-        Ok::<_, PlanError>((walked, inactive))
-    };
-    // Everything at once: the listing, the account reads (they end when the listing has
-    // ended and every account is done), the per-organization collectors' reads.
-    let mut walked = None;
-    let mut early: Option<Vec<OrgOutput>> = None;
-    let read = {
-        let mut listing = pin!(listing);
-        let mut read = pin!(accounts.run(feed_rx));
-        loop {
-            tokio::select! {
-                w = &mut listing, if walked.is_none() => walked = Some(w?),
-                r = &mut read => break r,
-                outs = &mut phases, if early.is_none() => early = Some(outs),
-            }
-        }
-    };
-    let (mut outcomes, mut account_resources, second_pass) = read?;
-    super::carried::add(plan.carried, sinks, &mut outcomes, &mut account_resources).await?;
-    let (walked, inactive) = walked.unwrap_or_default();
-    if !walked.org_records.is_empty() {
-        sinks
-            .send(unit("organization", walked.org_records, vec![]))
-            .await?;
+        Ok((walked, inactive))
     }
-    let stopped = accounts
-        .stop
-        .load(Ordering::SeqCst)
-        .then(|| "an account failed and --fail-fast is set".to_string());
-    let mut notes = plan.notes;
-    notes.extend(walked.notes);
-    let mut phases_done = vec![];
-    if stopped.is_none() {
-        done_tx.send_replace(Some(Arc::new(account_resources)));
-        let outs = match early {
-            Some(outs) => outs,
-            None => phases.await,
-        };
-        for (collector, out) in collectors.per_org.iter().zip(outs) {
-            let phase = finish_phase(collector.name(), out, sinks, observer, &mut notes).await?;
-            let failed = phase.error.is_some();
-            phases_done.push(phase);
-            if failed && opts.fail_fast {
-                break;
-            }
+}
+
+/// Writes every per-organization collector's output in order (stopping after the first
+/// failed one with `fail_fast`); their notes go into `notes`.
+async fn write_phases(
+    collectors: &Collectors,
+    outs: Vec<OrgOutput>,
+    fail_fast: bool,
+    (sinks, observer): (&SinkSet, &dyn Observer),
+    notes: &mut Vec<String>,
+) -> Result<Vec<PhaseOutcome>, StoreError> {
+    let mut done = vec![];
+    for (collector, out) in collectors.per_org.iter().zip(outs) {
+        let phase = finish_phase(collector.name(), out, sinks, observer, notes).await?;
+        let failed = phase.error.is_some();
+        done.push(phase);
+        if failed && fail_fast {
+            break;
         }
     }
-    let stopped = stopped.or_else(|| {
-        (opts.fail_fast && phases_done.iter().any(|p| p.error.is_some()))
-            .then(|| "a phase failed and --fail-fast is set".to_string())
-    });
-    Ok(RunResult {
-        accounts: outcomes,
-        phases: phases_done,
-        notes,
-        duration: start.elapsed(),
-        stopped,
-        second_pass,
-        scope: Scope::default(),
-        shard: None,
-        inactive,
-    })
+    Ok(done)
 }
 
 /// The resource-type records, then the organization records (when there are any).

@@ -1,7 +1,8 @@
 //! The library's entry point of a sync: [`run`] plans the run (`plan`; the organization's
 //! accounts are listed while the engine reads them, except with filters, which are listed in
 //! full first so that one selecting no account is refused, unless allowed), chooses its collectors (IAM in every account; Identity
-//! Center once, when an instance is found or required; service control policies once, in an
+//! Center once, when an instance is found or required, its first `ListInstances` asked while
+//! the organization is described; service control policies once, in an
 //! organization that has them), and runs them (`engine`), streaming records to the caller's
 //! sinks.
 //!
@@ -15,7 +16,8 @@ use crate::model::stats::SyncType;
 use crate::aws::Session;
 use crate::connector::iam::collector::IamCollector;
 use crate::connector::iam::read::IamReadOptions;
-use crate::connector::identity_center::{self, IcOptions};
+use crate::connector::identity_center::discover::{self, FirstRegion};
+use crate::connector::identity_center::{self, IcMode, IcOptions};
 use crate::connector::scp::{self, ScpOptions};
 use crate::store::SinkSet;
 
@@ -85,11 +87,24 @@ pub async fn run(
     // first too.
     let whole_list_first =
         refuse_empty.is_some() || config.shard.is_some() || !config.prior.is_empty();
-    let mut plan = if whole_list_first {
-        plan::build(session, &config.plan).await?
-    } else {
-        plan::start(session, &config.plan).await?
+    let org_phases = config.shard.is_none_or(|s| s.runs_org_phases());
+    // Identity Center's first `ListInstances` is asked while the organization is described.
+    let first_region = async {
+        match config.ic.mode {
+            IcMode::Off => None,
+            _ if !org_phases => None,
+            _ => Some(discover::first_region(session, config.ic.sso_region.as_deref()).await),
+        }
     };
+    let planning = async {
+        if whole_list_first {
+            plan::build(session, &config.plan).await
+        } else {
+            plan::start(session, &config.plan).await
+        }
+    };
+    let (plan, first_region) = tokio::join!(planning, first_region);
+    let mut plan = plan?;
     if plan.accounts.is_empty()
         && plan.walk.is_none()
         && let Some(filters) = refuse_empty
@@ -104,8 +119,8 @@ pub async fn run(
         None => None,
     };
     resume::apply(&config.prior, &mut plan);
-    let org_phases = config.shard.is_none_or(|s| s.runs_org_phases());
-    let collectors = choose_collectors(session, config, &mut plan, org_phases).await;
+    let phases = org_phases.then_some(first_region);
+    let collectors = choose_collectors(session, config, &mut plan, phases).await;
     let opts = EngineOptions {
         concurrency: config.concurrency,
         fail_fast: config.fail_fast,
@@ -157,29 +172,33 @@ fn filter_flags(p: &PlanOptions) -> Vec<String> {
 /// IAM in every account; Identity Center when `config.ic` and the search for an instance
 /// say so (its notes go to `plan`); then service control policies when `config.scps` and the
 /// organization allow. Their resource types are added to the plan's. Without `org_phases`
-/// (a shard other than 0) there are no per-organization collectors.
+/// (a shard other than 0) there are no per-organization collectors; with them, Identity
+/// Center's first region as already asked, if it was.
 async fn choose_collectors(
     session: &Session,
     config: &SyncConfig,
     plan: &mut Plan,
-    org_phases: bool,
+    org_phases: Option<Option<FirstRegion>>,
 ) -> Collectors {
     let mut collectors = Collectors::default();
     collectors
         .per_account
         .push(Box::new(IamCollector::new(config.iam.clone())));
-    if !org_phases {
+    let Some(first_region) = org_phases else {
         for t in collectors.resource_types() {
             if !plan.resource_types.contains(&t) {
                 plan.resource_types.push(t);
             }
         }
         return collectors;
-    }
-    if let Some(ic) =
-        identity_center::phase::attach(session, &config.ic, &plan.organization, &mut plan.notes)
-            .await
-    {
+    };
+    // Accounts still to be walked: Identity Center reads its assignments meanwhile.
+    let listed_later = plan.walk.is_some();
+    let org = &plan.organization;
+    let notes = &mut plan.notes;
+    let ic =
+        identity_center::phase::attach(session, &config.ic, org, listed_later, first_region, notes);
+    if let Some(ic) = ic.await {
         collectors.per_org.push(ic);
     }
     if let Some(scps) = scp::attach(&config.scps, plan.org.as_ref(), &mut plan.notes) {

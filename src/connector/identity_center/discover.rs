@@ -97,12 +97,17 @@ async fn discover(
     lim: &Limiter,
     regions: &[String],
     management: Option<&str>,
+    mut first: Option<FirstRegion>,
 ) -> Discovery {
     let mut d = Discovery::default();
     let mut fallback: Option<Vec<Instance>> = None;
     for region in regions {
         d.tried.push(region.clone());
-        match list_instances(scope, lim, region, management).await {
+        let answer = match first.take().filter(|f| &f.region == region) {
+            Some(f) => f.answer.map(|found| reclassify(found, management)),
+            None => list_instances(scope, lim, region, management).await,
+        };
+        match answer {
             Ok(found) if found.is_empty() => {}
             Ok(found) => {
                 let org = found.iter().any(|i| i.kind == InstanceKind::Organization);
@@ -129,6 +134,31 @@ async fn discover(
         d.instances = found;
     }
     d
+}
+
+/// `ListInstances` in the first region [`locate`] searches, asked before the management
+/// account is known (while the organization is described), its instances classified once it
+/// is.
+#[derive(Debug)]
+pub struct FirstRegion {
+    region: String,
+    answer: Result<Vec<Instance>, AwsError>,
+}
+
+/// Asks `ListInstances` in the first region `locate` will search (`sso_region`, else the
+/// session's), so that the search need not wait for the organization to be described.
+pub async fn first_region(session: &Session, sso_region: Option<&str>) -> FirstRegion {
+    let region = sso_region.unwrap_or(session.region()).to_string();
+    let answer = list_instances(session.management(), session.ic_limiter(), &region, None).await;
+    FirstRegion { region, answer }
+}
+
+/// `found` (listed without a management account) classified against `management`.
+fn reclassify(mut found: Vec<Instance>, management: Option<&str>) -> Vec<Instance> {
+    for i in &mut found {
+        i.kind = classify(i.owner_account.as_deref(), management);
+    }
+    found
 }
 
 /// Picks the instance to sync: `--ic-instance-arn`, else the organization instance, else the
@@ -264,6 +294,17 @@ pub async fn locate(
     sso_region: Option<&str>,
     instance_arn: Option<&str>,
 ) -> Located {
+    locate_from(session, organization, sso_region, instance_arn, None).await
+}
+
+/// [`locate`], with the first region's answer already asked ([`first_region`]).
+pub async fn locate_from(
+    session: &Session,
+    organization: &OrgKnowledge,
+    sso_region: Option<&str>,
+    instance_arn: Option<&str>,
+    first: Option<FirstRegion>,
+) -> Located {
     let management = management_account(session, organization).await;
     let regions = candidate_regions(sso_region, session.region());
     let d = discover(
@@ -271,6 +312,7 @@ pub async fn locate(
         session.ic_limiter(),
         &regions,
         management.as_deref(),
+        first,
     )
     .await;
     let caller = session.caller.account.to_string();

@@ -2,8 +2,9 @@
 //! [`attach`] decides, while the run is planned, whether it is read: it locates the instance
 //! ([`super::discover::locate`]) and notes what it found; with `--identity-center on` and no instance,
 //! the phase still runs and fails. The phase reads the identity store, the permission sets
-//! and the account assignments in the run's active accounts (`super::read`) while the
-//! accounts are synced, and maps them to records ([`super::records`]) once the accounts are
+//! and the account assignments in the run's active accounts (`super::read`; while the
+//! organization is still being listed, in every account, kept to the run's once it is) while
+//! the accounts are synced, and maps them to records ([`super::records`]) once the accounts are
 //! done: the `account` resources it embeds carry each account's final sync status.
 //!
 //! Not here: the reads and instance discovery themselves (`super`), provisioning.
@@ -17,10 +18,10 @@ use crate::connector::collector::{Handover, OrgCollector, OrgInput, OrgOutput, P
 use crate::connector::org::OrgKnowledge;
 use crate::model::pb;
 
-use super::discover::{Located, locate};
+use super::discover::{FirstRegion, Located, locate_from};
 use super::model::MatchedBy;
 use super::model::{IcSnapshot, Instance, InstanceKind, UserStatus};
-use super::read::Reader;
+use super::read::{AccountScope, Reader};
 use super::records::ic_records;
 use super::scim::{self, ScimOptions};
 use super::strategy::StrategyChoice;
@@ -31,10 +32,15 @@ const NAME: &str = "identity center";
 
 /// Decides whether Identity Center is synced (one `ListInstances` per searched region; see
 /// [`super::discover::PROBE_REGIONS`]) and returns its collector, adding its notes to `notes`.
+/// `first`: the first searched region's `ListInstances`, asked while the run was planned.
+/// `accounts_listed_later`: the run's accounts are listed while the phase runs, so it reads
+/// the assignments without waiting for them where the strategy allows.
 pub(crate) async fn attach(
     session: &Session,
     opts: &IcOptions,
     organization: &OrgKnowledge,
+    accounts_listed_later: bool,
+    first: Option<FirstRegion>,
     notes: &mut Vec<String>,
 ) -> Option<Box<dyn OrgCollector>> {
     if opts.mode == IcMode::Off {
@@ -44,11 +50,12 @@ pub(crate) async fn attach(
         tried,
         management,
         found,
-    } = locate(
+    } = locate_from(
         session,
         organization,
         opts.sso_region.as_deref(),
         opts.instance_arn.as_deref(),
+        first,
     )
     .await;
     let (instance, others) = match found {
@@ -76,6 +83,7 @@ pub(crate) async fn attach(
         strategy: opts.strategy,
         scim: opts.scim.clone(),
         skip_account: delegated.then_some(management).flatten(),
+        accounts_listed_later,
         partition: session.caller.partition.to_string(),
     }))
 }
@@ -148,6 +156,8 @@ struct IdentityCenter {
     /// An account Identity Center will not show the caller (the management account, for a
     /// delegated administrator).
     skip_account: Option<String>,
+    /// The organization's accounts are listed while the phase reads (not planned first).
+    accounts_listed_later: bool,
     partition: String,
 }
 
@@ -226,7 +236,7 @@ impl IdentityCenter {
     }
 
     /// The identity store, then (organization instances) the permission sets and the
-    /// assignments in the planned ACTIVE accounts (once `planned` is known). A failure is
+    /// assignments in the planned ACTIVE accounts ([`IdentityCenter::assignments`]). A failure is
     /// noted and set on `out`; without the identity store there is nothing to map (`None`),
     /// otherwise what was read is kept.
     async fn read(
@@ -261,9 +271,66 @@ impl IdentityCenter {
                 return Some(snap);
             }
         }
-        let Some(planned) = planned.wait().await else {
-            return Some(snap);
+        self.assignments(reader, &mut snap, planned, out).await;
+        Some(snap)
+    }
+
+    /// The assignments in the planned ACTIVE accounts into `snap`. While the organization is
+    /// still being listed (and the strategy does not need its accounts) they are read at
+    /// once, in every account, and filtered to the planned ones once those are known;
+    /// otherwise read in the planned ones. A failure is noted and set on `out`.
+    async fn assignments(
+        &self,
+        reader: &Reader<'_>,
+        snap: &mut IcSnapshot,
+        planned: Handover<PlannedAccounts>,
+        out: &mut OrgOutput,
+    ) {
+        let early = self.accounts_listed_later && self.strategy != StrategyChoice::Account;
+        let read = |scope| {
+            let s = &*snap;
+            reader.assignments(
+                self.strategy,
+                &s.users,
+                &s.groups,
+                &s.permission_sets,
+                scope,
+            )
         };
+        let found = if early {
+            let except = self.skip_account.as_deref();
+            let found = read(AccountScope::Unlisted { except }).await;
+            let Some(ids) = self.run_accounts(planned, out).await else {
+                return;
+            };
+            found.map(|(set, report)| {
+                let kept = set.into_iter().filter(|a| ids.contains(&a.account));
+                (kept.collect(), report)
+            })
+        } else {
+            let Some(ids) = self.run_accounts(planned, out).await else {
+                return;
+            };
+            read(AccountScope::Listed(&ids)).await
+        };
+        match found {
+            Ok((set, report)) => {
+                tracing::info!(strategy = %report.strategy, calls = report.calls, estimate = %report.estimate, "Identity Center assignments read");
+                out.notes.push(report.note());
+                snap.assignments = Some(set);
+            }
+            Err(e) => fail(out, "assignments", e),
+        }
+    }
+
+    /// The planned ACTIVE accounts whose assignments are visible (once planned), or `None`
+    /// when there are none (noted) or the run stopped first.
+    async fn run_accounts(
+        &self,
+        planned: Handover<PlannedAccounts>,
+        out: &mut OrgOutput,
+    ) -> Option<BTreeSet<String>> {
+        let planned = planned.wait().await?;
         let ids: BTreeSet<String> = planned
             .iter()
             .filter(|(id, active)| **active && Some(id.as_str()) != self.skip_account.as_deref())
@@ -274,26 +341,9 @@ impl IdentityCenter {
                 "Identity Center: no account in this run, so no account assignments were read"
                     .into(),
             );
-            return Some(snap);
+            return None;
         }
-        let found = reader
-            .assignments(
-                self.strategy,
-                &snap.users,
-                &snap.groups,
-                &snap.permission_sets,
-                &ids,
-            )
-            .await;
-        match found {
-            Ok((set, report)) => {
-                tracing::info!(strategy = %report.strategy, calls = report.calls, estimate = %report.estimate, "Identity Center assignments read");
-                out.notes.push(report.note());
-                snap.assignments = Some(set);
-            }
-            Err(e) => fail(out, "assignments", e),
-        }
-        Some(snap)
+        Some(ids)
     }
 }
 

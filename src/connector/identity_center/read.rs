@@ -24,7 +24,9 @@ use super::convert::{
     ic_user_of, managed_policy_of, membership_of, permission_set_of, principal_type,
 };
 use super::model::*;
-use super::strategy::{FirstStep, Known, Strategy, StrategyChoice, first_step, keep_pairs};
+use super::strategy::{
+    FirstStep, Known, Strategy, StrategyChoice, first_step, first_step_unlisted, keep_pairs,
+};
 
 /// Identity Center calls in flight at once (the token bucket sets the rate).
 const IC_CONCURRENCY: usize = 8;
@@ -63,6 +65,25 @@ impl AssignmentReport {
 pub(super) type IdentityStore = (Vec<IcUser>, Vec<IcGroup>, Vec<Membership>);
 
 type Pairs = BTreeSet<(String, String)>;
+
+/// The accounts whose assignments are read.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum AccountScope<'s> {
+    /// The run's accounts, listed.
+    Listed(&'s BTreeSet<String>),
+    /// Not listed yet: every account but `except` (one Identity Center will not show the
+    /// caller); the caller filters what is found once the run's accounts are listed.
+    Unlisted { except: Option<&'s str> },
+}
+
+impl AccountScope<'_> {
+    fn admits(&self, account: &str) -> bool {
+        match self {
+            AccountScope::Listed(a) => a.contains(account),
+            AccountScope::Unlisted { except } => *except != Some(account),
+        }
+    }
+}
 
 /// Reads one instance with the management scope's credentials.
 pub(super) struct Reader<'a> {
@@ -394,53 +415,72 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Account assignments in `accounts`, by `choice` (auto: see `strategy`).
+    /// Account assignments in `accounts`, by `choice` (auto: see `strategy`). With
+    /// [`AccountScope::Unlisted`] the caller filters them to the run's accounts.
     pub(super) async fn assignments(
         &self,
         choice: StrategyChoice,
         users: &[IcUser],
         groups: &[IcGroup],
         sets: &[PermissionSet],
-        accounts: &BTreeSet<String>,
+        accounts: AccountScope<'_>,
     ) -> Result<(BTreeSet<Assignment>, AssignmentReport), AwsError> {
+        let listed = match accounts {
+            AccountScope::Listed(a) => Some(a),
+            AccountScope::Unlisted { .. } => None,
+        };
         let known = Known {
             users: users.len() as u64,
             groups: groups.len() as u64,
             permission_sets: sets.len() as u64,
-            accounts: accounts.len() as u64,
+            accounts: listed.map_or(0, |a| a.len() as u64),
+        };
+        let describe = |pairs| match listed {
+            Some(_) => known.describe(pairs),
+            None => known.describe_unlisted(pairs),
         };
         let start = self.calls.load(Ordering::Relaxed);
         let mut report = AssignmentReport {
             strategy: Strategy::Principal,
             auto: choice.fixed().is_none(),
             switched_from: None,
-            estimate: known.describe(None),
+            estimate: describe(None),
             calls: 0,
         };
-        if known.nothing_to_ask() {
+        if known.permission_sets == 0 || (listed.is_some() && known.nothing_to_ask()) {
             report.estimate = "none: no permission set or no account".into();
             return Ok((BTreeSet::new(), report));
         }
         let set_arns: BTreeSet<&str> = sets.iter().map(|s| s.arn.as_str()).collect();
-        let plan = match choice.fixed() {
-            Some(s) => s,
-            None => match first_step(&known) {
-                FirstStep::Principal => Strategy::Principal,
-                FirstStep::Discover(s) => s,
-            },
+        let step = match listed {
+            Some(_) => first_step(&known),
+            None => first_step_unlisted(&known),
+        };
+        let plan = match (choice.fixed(), step) {
+            (Some(s), _) => s,
+            (None, FirstStep::Principal) => Strategy::Principal,
+            (None, FirstStep::Discover(s)) => s,
         };
         report.strategy = plan;
-        let discovered = match plan {
-            Strategy::Principal => None,
-            Strategy::PermissionSet => Some(self.pairs_by_permission_set(sets).await?),
-            Strategy::Account => Some(self.pairs_by_account(accounts).await?),
+        let discovered = match (plan, listed) {
+            (Strategy::Principal, _) => None,
+            (Strategy::PermissionSet, _) => Some(self.pairs_by_permission_set(sets).await?),
+            (Strategy::Account, Some(a)) => Some(self.pairs_by_account(a).await?),
+            (Strategy::Account, None) => {
+                return Err(AwsError::local(
+                    "sso",
+                    "ListPermissionSetsProvisionedToAccount",
+                    ErrorClass::InvalidRequest,
+                    "the account strategy needs the run's accounts listed first",
+                ));
+            }
         };
         let result = if let Some(discovered) = discovered {
             let pairs: Pairs = discovered
                 .into_iter()
-                .filter(|(acct, ps)| accounts.contains(acct) && set_arns.contains(ps.as_str()))
+                .filter(|(acct, ps)| accounts.admits(acct) && set_arns.contains(ps.as_str()))
                 .collect();
-            report.estimate = known.describe(Some(pairs.len() as u64));
+            report.estimate = describe(Some(pairs.len() as u64));
             if report.auto && !keep_pairs(&known, pairs.len() as u64) {
                 report.switched_from = Some(plan);
                 report.strategy = Strategy::Principal;
@@ -460,7 +500,7 @@ impl<'a> Reader<'a> {
         &self,
         users: &[IcUser],
         groups: &[IcGroup],
-        accounts: &BTreeSet<String>,
+        accounts: AccountScope<'_>,
     ) -> Result<BTreeSet<Assignment>, AwsError> {
         let inst = self.instance.arn.as_str();
         let principals: Vec<(PrincipalKind, &str)> = users
@@ -494,7 +534,7 @@ impl<'a> Reader<'a> {
         .await?;
         Ok(found
             .into_iter()
-            .filter(|a| accounts.contains(&a.account))
+            .filter(|a| accounts.admits(&a.account))
             .collect())
     }
 

@@ -14,7 +14,14 @@
 //! asking every principal costs no more than discovering the pairs, it asks every principal.
 //! Otherwise it discovers the pairs, and then keeps the pair strategy only if listing the
 //! pairs costs no more than asking every principal (the discovery calls are spent either
-//! way). The worst case is therefore below twice the cheapest strategy. Pure logic, no AWS.
+//! way). The worst case is therefore below twice the cheapest strategy.
+//!
+//! While the organization's accounts are still being listed, A is unknown and the account
+//! strategy cannot start, so `auto` compares U + G with P alone ([`first_step_unlisted`]): it
+//! asks every principal, or discovers the pairs per permission set (which needs no account
+//! list) and then decides with [`keep_pairs`] as above. The pairs are filtered to the run's
+//! accounts once they are listed. This costs at most P − A discovery calls more than waiting
+//! for the list, and starts the assignments that much earlier. Pure logic, no AWS.
 //!
 //! Not here: the calls themselves (`read`), the `--ic-assignment-strategy` flag
 //! (`cli::ic_args`).
@@ -167,6 +174,38 @@ pub fn first_step(k: &Known) -> FirstStep {
     }
 }
 
+/// Auto's first step while the run's accounts are not listed yet: the account strategy is out
+/// (it needs the accounts), so the permission-set discovery is weighed against asking every
+/// principal.
+pub fn first_step_unlisted(k: &Known) -> FirstStep {
+    if k.principal_calls() <= k.permission_sets {
+        FirstStep::Principal
+    } else {
+        FirstStep::Discover(Strategy::PermissionSet)
+    }
+}
+
+impl Known {
+    /// [`Known::describe`] while the accounts are not listed (`self.accounts` is not used):
+    /// the principal and permission-set estimates, `pairs` when known.
+    pub fn describe_unlisted(&self, pairs: Option<u64>) -> String {
+        let pair_text = match pairs {
+            Some(p) => format!(
+                "{} + {p} pairs = {}",
+                self.permission_sets,
+                self.permission_sets.saturating_add(p)
+            ),
+            None => format!("{} + pairs", self.permission_sets),
+        };
+        format!(
+            "principal {} ({} users + {} groups), permission-set {pair_text}, account not weighed (accounts still being listed)",
+            self.principal_calls(),
+            self.users,
+            self.groups,
+        )
+    }
+}
+
 /// After discovery found `pairs` pairs: true to list them (`pairs` calls), false to ask every
 /// principal instead (U + G calls). The discovery calls are spent either way.
 pub fn keep_pairs(k: &Known, pairs: u64) -> bool {
@@ -224,6 +263,30 @@ mod tests {
         assert_eq!(
             known(1, 1, 5, 5).cheaper_pair_strategy(),
             Strategy::PermissionSet
+        );
+    }
+
+    #[test]
+    fn ic_strategy_unlisted_accounts_weigh_principals_against_permission_sets_only() {
+        // The account count is not looked at: 4 accounts would make account discovery the
+        // cheaper pair strategy once listed, but it cannot start before.
+        let k = known(24, 5, 6, 4);
+        assert_eq!(
+            first_step_unlisted(&k),
+            FirstStep::Discover(Strategy::PermissionSet)
+        );
+        assert_eq!(first_step(&k), FirstStep::Discover(Strategy::Account));
+        assert_eq!(
+            first_step_unlisted(&known(3, 1, 4, 0)),
+            FirstStep::Principal
+        );
+        assert_eq!(
+            first_step_unlisted(&known(3, 1, 3, 9)),
+            FirstStep::Discover(Strategy::PermissionSet)
+        );
+        assert_eq!(
+            k.describe_unlisted(Some(13)),
+            "principal 29 (24 users + 5 groups), permission-set 6 + 13 pairs = 19, account not weighed (accounts still being listed)"
         );
     }
 

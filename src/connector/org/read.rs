@@ -1,5 +1,5 @@
 //! Reads the organization through the Organizations token bucket: the organization and its
-//! roots ([`describe`]), then the OU tree with the accounts of each node ([`walk`]:
+//! roots ([`describe`], asked at once), then the OU tree with the accounts of each node ([`walk`]:
 //! `ListAccountsForParent`, so no per-account `ListParents` is needed). The walk hands over
 //! each page of accounts as it arrives, so a sync can enter them while the rest is listed; it
 //! keeps a few calls in flight and, whenever the bucket has a token, sends the most useful
@@ -60,10 +60,13 @@ pub async fn discover(
 /// The organization and its roots (no OUs or accounts yet), or why there is none to read.
 pub async fn describe(scope: &Scope, limiter: &Limiter) -> Result<Discovered, AwsError> {
     let orgs = scope.organizations();
-    let org = match scope
-        .call(limiter, || orgs.describe_organization().send())
-        .await
-    {
+    // Both at once (neither needs the other's answer); the roots are only looked at once the
+    // organization is known to be there.
+    let (described, roots) = tokio::join!(
+        scope.call(limiter, || orgs.describe_organization().send()),
+        list_roots(scope, limiter, &orgs)
+    );
+    let org = match described {
         Ok(o) => o.organization().map(organization_of),
         Err(e) if e.class == ErrorClass::NotInOrganization => {
             return Ok(Discovered::NoOrganization(NoOrganization {
@@ -85,7 +88,7 @@ pub async fn describe(scope: &Scope, limiter: &Limiter) -> Result<Discovered, Aw
         }
         Err(e) => return Err(e),
     };
-    let roots = match list_roots(scope, limiter, &orgs).await {
+    let roots = match roots {
         Ok(r) => r,
         Err(e) if e.class == ErrorClass::AccessDenied => {
             return Ok(Discovered::NoOrganization(NoOrganization {
