@@ -215,7 +215,10 @@ pub fn write(
                 arn: a.arn.clone(),
                 email: a.email.clone(),
                 status: a.status.clone(),
-                joined: a.joined.map(rfc3339),
+                // Full precision: the account's record carries it.
+                joined: a
+                    .joined
+                    .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
                 joined_method: a.joined_method.clone(),
                 parent: a.parent.clone(),
                 ou_path: snap.path(&a.parent),
@@ -446,7 +449,7 @@ mod tests {
             arn: format!("arn:aws:organizations::111111111111:account/o-abc/{id}"),
             email: format!("{id}@example.com"),
             status: status.into(),
-            joined: DateTime::parse_from_rfc3339("2024-01-02T03:04:05Z")
+            joined: DateTime::parse_from_rfc3339("2024-01-02T03:04:05.123456Z")
                 .ok()
                 .map(|t| t.with_timezone(&Utc)),
             joined_method: Some("CREATED".into()),
