@@ -560,11 +560,14 @@ mod tests {
         );
     }
 
+    /// A change to a plan file's JSON.
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
     #[test]
     fn files_that_are_not_plans_or_are_inconsistent_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = written(dir.path());
-        let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|v| v["format"] = "orgsync-plan/9".into()),
                 "is of format 'orgsync-plan/9'",
