@@ -1,9 +1,11 @@
 //! Sharded syncs and `orgsync merge` against moto with the real binary: N shard files merged
 //! equal one single-process sync record for record (IAM-only org-20; org.json with Identity
-//! Center, whose records embed `account` resources of every shard), Identity Center is read
-//! by shard 0 only, and bad input (`--shard` values, non-c1z inputs, other organizations,
-//! overlapping or missing shards) exits 2 with a message naming the problem and writes
-//! nothing.
+//! Center, whose records embed `account` resources of every shard), also when the shards take
+//! the organization from a plan file (`orgsync plan`, `sync --plan`: listed once, no shard
+//! lists it; a stale plan exits 2 and another organization's exits 1, writing nothing),
+//! Identity Center is read by shard 0 only, and bad input (`--shard` values, non-c1z inputs,
+//! other organizations, overlapping or missing shards) exits 2 with a message naming the
+//! problem and writes nothing.
 
 mod support;
 
@@ -100,6 +102,114 @@ fn four_shards_merged_equal_one_sync_of_org_20() {
         stats["orgsync"]["merge"]["differing_duplicates"], 0,
         "{stats}"
     );
+}
+
+/// `orgsync plan --file PLAN` against `endpoint`.
+fn plan(endpoint: &str, file: &Path) -> std::process::Output {
+    run(orgsync(endpoint).arg("plan").arg("--file").arg(file))
+}
+
+#[test]
+fn shards_reading_a_plan_file_list_nothing_and_merged_equal_one_sync() {
+    let moto = Moto::start();
+    moto.seed("org-20.json");
+    let other = Moto::start();
+    other.seed("org-20.json");
+    let dir = support::tempdir();
+    let d = dir.path();
+    let single = d.join("single.c1z");
+    let o = sync(&moto.endpoint(), &single, &["--expand-grants=false"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plan_file = d.join("plan.json");
+    let o = plan(&moto.endpoint(), &plan_file);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("21 accounts"),
+        "{}",
+        text(&o)
+    );
+    let p = plan_file.to_string_lossy().into_owned();
+    let files: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let f = d.join(format!("shard-{i}.c1z"));
+            let o = sync(
+                &moto.endpoint(),
+                &f,
+                &["--shard", &format!("{i}/4"), "--plan", &p],
+            );
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            f
+        })
+        .collect();
+    let mut read = 0;
+    for f in &files {
+        // One call checks the organization; nothing is listed.
+        assert_eq!(calls(f, "organizations:DescribeOrganization"), 1);
+        assert_eq!(calls(f, "organizations:ListAccountsForParent"), 0);
+        assert_eq!(
+            calls(f, "organizations:ListOrganizationalUnitsForParent"),
+            0
+        );
+        assert_eq!(calls(f, "organizations:ListRoots"), 0);
+        let s = shard_stats(f);
+        assert_eq!(s["organization_accounts"], 21, "{s}");
+        read += s["shard_accounts"].as_u64().unwrap();
+    }
+    assert_eq!(read, 21);
+    let merged = d.join("merged.c1z");
+    let o = merge(
+        &moto.endpoint(),
+        &files,
+        &merged,
+        &["--expand-grants", "false"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_same_records(&single, false, &merged);
+    let expanded = d.join("expanded.c1z");
+    let o = merge(&moto.endpoint(), &files, &expanded, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_same_records(&single, true, &expanded);
+
+    // A stale plan: exit 2 before any AWS call (nothing listens), nothing written.
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    doc["created_at"] = "2020-01-01T00:00:00Z".into();
+    let stale = d.join("stale.json");
+    std::fs::write(&stale, doc.to_string()).unwrap();
+    let out = d.join("refused.c1z");
+    let s = stale.to_string_lossy().into_owned();
+    let o = sync(&dead, &out, &["--shard", "0/4", "--plan", &s]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("run `orgsync plan` again"),
+        "{}",
+        text(&o)
+    );
+    // A younger maximum age refuses the fresh plan too.
+    let o = sync(
+        &dead,
+        &out,
+        &["--shard", "0/4", "--plan", &p, "--plan-max-age", "1ms"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Another organization's plan: exit 1 after its one DescribeOrganization, nothing written.
+    let foreign = d.join("foreign.json");
+    let o = plan(&other.endpoint(), &foreign);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let f = foreign.to_string_lossy().into_owned();
+    let o = sync(&moto.endpoint(), &out, &["--shard", "1/4", "--plan", &f]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("another organization's plan"),
+        "{}",
+        text(&o)
+    );
+    // --plan is for shards only.
+    let o = sync(&dead, &out, &["--plan", &p]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!out.exists());
+    assert!(!d.join("refused.c1z.resume").exists());
 }
 
 #[test]
@@ -274,9 +384,10 @@ fn sharded_manifests() -> Vec<serde_yaml_ng::Value> {
     out
 }
 
-/// The sharded deployment fits together: an Indexed Job of N completions whose index becomes
-/// `--shard INDEX/N`, a merge of exactly the N files it writes, IRSA for the shards, the
-/// Role for the merge's wait, one PVC; orgsync accepts the pods' arguments.
+/// The sharded deployment fits together: a plan Job writing the plan file the shards read
+/// (`--plan`), after it an Indexed Job of N completions whose index becomes `--shard
+/// INDEX/N`, a merge of exactly the N files it writes, IRSA for the plan and the shards, the
+/// Role for the waits, one PVC; orgsync accepts the pods' arguments.
 #[test]
 fn the_sharded_kubernetes_manifests_fit_together() {
     let docs = sharded_manifests();
@@ -284,6 +395,27 @@ fn the_sharded_kubernetes_manifests_fit_together() {
         docs.iter()
             .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
             .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    // A pod whose init container waits for `job` may read Jobs.
+    let may_wait_for = |pod: &serde_yaml_ng::Value, job: &str| {
+        let wait = &pod["initContainers"][0]["args"];
+        assert_eq!(wait[0], "wait");
+        assert_eq!(wait[3], format!("job/{job}"));
+        let waiter = pod["serviceAccountName"].as_str().unwrap();
+        let binding = docs
+            .iter()
+            .find(|d| {
+                d["kind"] == "RoleBinding"
+                    && d["subjects"]
+                        .as_sequence()
+                        .is_some_and(|s| s.iter().any(|s| s["name"] == waiter))
+            })
+            .unwrap_or_else(|| panic!("no RoleBinding for {waiter}"));
+        let role = docs
+            .iter()
+            .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == binding["roleRef"]["name"])
+            .expect("the binding's Role");
+        assert_eq!(role["rules"][0]["resources"][0], "jobs");
     };
     let shards = find("Job", "orgsync-shards");
     let spec = &shards["spec"];
@@ -358,12 +490,28 @@ fn the_sharded_kubernetes_manifests_fit_together() {
             .collect()
     };
     let dead = format!("http://127.0.0.1:{}", support::free_port());
+    // The plan Job writes the plan file every shard reads, with the shards' identity.
+    may_wait_for(pod, "orgsync-plan");
+    let plan_job = find("Job", "orgsync-plan");
+    let ppod = &plan_job["spec"]["template"]["spec"];
+    assert_eq!(ppod["serviceAccountName"], pod["serviceAccountName"]);
+    assert_eq!(claim(ppod), claim(pod));
+    let pargs = args(&ppod["containers"][0], 0);
+    assert_eq!(pargs[0], "plan");
+    let plan_file = pargs.windows(2).find(|w| w[0] == "--file").unwrap()[1].clone();
+    // Parsed: it gets as far as connecting (exit 1 against a dead endpoint, not 2).
+    let o = run(orgsync(&dead).arg("--config").arg(&cfg).args(&pargs));
+    assert_eq!(o.status.code(), Some(1), "{pargs:?}: {}", text(&o));
     let mut written = vec![];
     for i in 0..n {
         let a = args(c, i);
         assert!(
             a.windows(2)
                 .any(|w| w[0] == "--shard" && w[1] == format!("{i}/{n}"))
+        );
+        assert!(
+            a.windows(2).any(|w| w[0] == "--plan" && w[1] == plan_file),
+            "{a:?} reads {plan_file}"
         );
         let file = a.windows(2).find(|w| w[0] == "--file").unwrap()[1].clone();
         written.push(file.replace(&data, "/data"));
@@ -380,16 +528,7 @@ fn the_sharded_kubernetes_manifests_fit_together() {
     let merge_job = find("Job", "orgsync-merge");
     let mpod = &merge_job["spec"]["template"]["spec"];
     assert_eq!(claim(mpod), claim(pod));
-    let wait = &mpod["initContainers"][0]["args"];
-    assert_eq!(wait[0], "wait");
-    assert_eq!(wait[3], "job/orgsync-shards");
-    let waiter = mpod["serviceAccountName"].as_str().unwrap();
-    let binding = docs
-        .iter()
-        .find(|d| d["kind"] == "RoleBinding" && d["subjects"][0]["name"] == waiter)
-        .expect("a RoleBinding for the merge's service account");
-    let role = find("Role", binding["roleRef"]["name"].as_str().unwrap());
-    assert_eq!(role["rules"][0]["resources"][0], "jobs");
+    may_wait_for(mpod, "orgsync-shards");
     let m = &mpod["containers"][0];
     let margs = args(m, 0);
     assert_eq!(margs[0], "merge");

@@ -77,6 +77,8 @@ pub struct Cli {
 pub enum Command {
     /// Read AWS and write resources, entitlements and grants to a c1z file and/or JSON lines.
     Sync(Box<sync_cmd::SyncArgs>),
+    /// List the organization once into a plan file for `sync --shard I/N --plan FILE`.
+    Plan(Box<cmd::plan::PlanCmdArgs>),
     /// Join the c1z files of `sync --shard I/N` runs into one sync of the organization.
     Merge(Box<cmd::merge::MergeArgs>),
     /// Validate a setup before the first sync: credentials, hops, External IDs, permissions.
@@ -212,6 +214,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Sync(a) => sync_cmd::run(*a).await,
+            Command::Plan(a) => cmd::plan::run(*a).await,
             Command::Merge(a) => cmd::merge::run(*a),
             Command::Run(a) => run_cmd::run(*a).await,
             Command::Check(a) => check_cmd::run(*a).await,

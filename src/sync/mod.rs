@@ -11,6 +11,7 @@ mod carried;
 mod engine;
 mod observer;
 pub(crate) mod plan;
+pub mod plan_file;
 mod result;
 pub mod resume;
 mod run;

@@ -20,6 +20,8 @@ use crate::connector::org::{self, Discovered, OrgAccount, OrgKnowledge, OrgSnaps
 use crate::model::stats::AccountStatus;
 use crate::model::{Record, pb};
 
+use super::plan_file::LoadedPlan;
+
 /// Organization mode (`--orgs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgMode {
@@ -221,6 +223,46 @@ pub(crate) async fn build(session: &Session, opts: &PlanOptions) -> Result<Plan,
         plan.org = walked.org;
     }
     Ok(plan)
+}
+
+/// Builds the plan from a plan file's listing (`sync::plan_file`) instead of listing the
+/// organization: its roots, OUs and accounts, planned and filtered as [`build`] plans a
+/// listing. No AWS call: the caller checks first that the plan is of its organization.
+pub(crate) fn from_file(caller: &CallerIdentity, opts: &PlanOptions, loaded: &LoadedPlan) -> Plan {
+    let snap = Arc::new(loaded.snapshot.clone());
+    let tree = Arc::new(OrgSnapshot {
+        accounts: vec![],
+        ..loaded.snapshot.clone()
+    });
+    let mut notes = vec![format!(
+        "the organization's accounts and OUs are those of the plan file {} (written {} by account {})",
+        loaded.path.display(),
+        loaded
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        loaded.listed_by
+    )];
+    let accounts = plan_page(caller, opts, &tree, &snap.accounts, &mut notes);
+    if let Some(only) = &opts.accounts {
+        notes.extend(unknown_accounts(&snap, only));
+    }
+    if let Some(tops) = &opts.ous {
+        notes.extend(unknown_nodes(&snap, tops));
+    }
+    Plan {
+        organization: match snap.org.as_ref().map(|o| o.master_account_id.clone()) {
+            Some(m) if !m.is_empty() => OrgKnowledge::Management(m),
+            _ => OrgKnowledge::None,
+        },
+        resource_types: org::RESOURCE_TYPES.to_vec(),
+        org_records: org::structure_records(&snap),
+        ou_count: snap.ous.len(),
+        accounts,
+        walk: None,
+        notes,
+        org: Some(snap),
+        carried: Default::default(),
+    }
 }
 
 /// Starts the plan: the organization described (its accounts left to [`Plan::walk`]), or the

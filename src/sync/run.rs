@@ -1,6 +1,7 @@
 //! The library's entry point of a sync: [`run`] plans the run (`plan`; the organization's
 //! accounts are listed while the engine reads them, except with filters, which are listed in
-//! full first so that one selecting no account is refused, unless allowed), chooses its collectors (IAM in every account; Identity
+//! full first so that one selecting no account is refused, unless allowed; or taken from a
+//! plan file, `plan_file`), chooses its collectors (IAM in every account; Identity
 //! Center once, when an instance is found or required, its first `ListInstances` asked while
 //! the organization is described; service control policies once, in an
 //! organization that has them), and runs them (`engine`), streaming records to the caller's
@@ -9,6 +10,7 @@
 //! Not here: connecting (the caller passes a [`Session`]), creating or finishing the sinks,
 //! the exit code, printing (`cli::cmd::sync`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::stats::SyncType;
@@ -18,12 +20,14 @@ use crate::connector::iam::collector::IamCollector;
 use crate::connector::iam::read::IamReadOptions;
 use crate::connector::identity_center::discover::{self, FirstRegion};
 use crate::connector::identity_center::{self, IcMode, IcOptions};
+use crate::connector::org;
 use crate::connector::scp::{self, ScpOptions};
 use crate::store::SinkSet;
 
 use super::engine::{self, EngineError, EngineOptions};
 use super::observer::Observer;
 use super::plan::{self, Plan, PlanError, PlanOptions};
+use super::plan_file::{LoadedPlan, PlanFileError};
 use super::result::RunResult;
 use super::resume::{self, Prior};
 use super::shard::{self, NotAnOrganization, Shard};
@@ -50,6 +54,9 @@ pub struct SyncConfig {
     pub second_pass_pause: Duration,
     /// Read only this shard of the organization (`sync::shard`).
     pub shard: Option<Shard>,
+    /// The organization's listing from a plan file (`sync::plan_file`), instead of listing
+    /// it.
+    pub plan_file: Option<Arc<LoadedPlan>>,
     /// Accounts an interrupted run of the same scope already read (`sync::resume`).
     pub prior: Prior,
 }
@@ -69,6 +76,22 @@ pub enum SyncError {
     NothingSelected { filters: String, notes: Vec<String> },
     #[error(transparent)]
     Shard(#[from] NotAnOrganization),
+    /// A plan file (`--plan`) of another organization than the caller's.
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+}
+
+/// Refuses `loaded` unless it is the plan of the caller's organization: one Organizations
+/// call (`DescribeOrganization`).
+async fn check_plan_file(session: &Session, loaded: &LoadedPlan) -> Result<(), SyncError> {
+    let found = org::organization(session.management(), session.org_limiter())
+        .await
+        .map_err(PlanError::from)?;
+    match found {
+        Ok(Some(actual)) => Ok(loaded.check_organization(&actual)?),
+        Ok(None) => Err(loaded.no_organization("the answer named none").into()),
+        Err(none) => Err(loaded.no_organization(&none.reason).into()),
+    }
 }
 
 /// Runs one sync into `sinks` and reports how every account and phase ended. The sinks are
@@ -97,10 +120,13 @@ pub async fn run(
         }
     };
     let planning = async {
-        if whole_list_first {
-            plan::build(session, &config.plan).await
+        if let Some(loaded) = &config.plan_file {
+            check_plan_file(session, loaded).await?;
+            Ok::<_, SyncError>(plan::from_file(&session.caller, &config.plan, loaded))
+        } else if whole_list_first {
+            Ok(plan::build(session, &config.plan).await?)
         } else {
-            plan::start(session, &config.plan).await
+            Ok(plan::start(session, &config.plan).await?)
         }
     };
     let (plan, first_region) = tokio::join!(planning, first_region);

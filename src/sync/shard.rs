@@ -6,12 +6,13 @@
 //!   account id's ASCII digits. The arithmetic is written out here (no `std::hash`, whose
 //!   algorithms may change between Rust versions), so a shard keeps its accounts across
 //!   orgsync builds and machines.
-//! - **The organization tree** (Organizations listing: accounts, OUs, roots) is read by every
-//!   shard: it is a few paged calls, it keeps shards independent of each other (no shard waits
-//!   for another's file), and each shard needs it to know its accounts. Every shard writes the
-//!   same organization records; `orgsync merge` keeps one copy.
-//!   The shards run at the same time against one organization-wide Organizations limit, so
-//!   each takes 1/N of `--org-rate-limit` ([`Shard::org_rate_share`]).
+//! - **The organization tree** (Organizations listing: accounts, OUs, roots): each shard needs
+//!   it to know its accounts. Either every shard lists it (independent shards, but N listings
+//!   at once share one organization-wide Organizations limit, so each takes 1/N of
+//!   `--org-rate-limit`, [`Shard::org_rate_share`], and lists N times as slowly), or it is
+//!   listed once into a plan file (`orgsync plan`, `sync::plan_file`) that every shard reads
+//!   (`--plan`). Every shard writes the same organization records; `orgsync merge` keeps one
+//!   copy.
 //! - **Identity Center and service control policies** are read by shard 0 only, never N times
 //!   (Identity Center's limit is organization-wide). Shard 0 gives Identity Center every
 //!   account of the organization (not only its own), so assignments of every account are read;
@@ -86,11 +87,14 @@ impl Shard {
         Shard::of(account, self.count) == self.index
     }
 
-    /// This shard's part of the organization-wide Organizations rate `rps` (0 = unlimited):
-    /// the N shards run at the same time and each lists the organization, so each paces
-    /// itself at `rps / N` to keep their sum within the organization's limit.
-    pub fn org_rate_share(&self, rps: f64) -> f64 {
-        if rps <= 0.0 {
+    /// This shard's part of the organization-wide Organizations rate `rps` (0 = unlimited).
+    /// When every shard lists the organization (`planned` false), the N shards run at the
+    /// same time, so each paces itself at `rps / N` to keep their sum within the
+    /// organization's limit. With a plan file (`planned`), a shard makes one Organizations
+    /// call (DescribeOrganization) and only shard 0 more (service control policies): shard 0
+    /// takes the whole rate, the others `rps / N` for their one call.
+    pub fn org_rate_share(&self, rps: f64, planned: bool) -> f64 {
+        if rps <= 0.0 || (planned && self.runs_org_phases()) {
             rps
         } else {
             rps / f64::from(self.count)
@@ -257,8 +261,20 @@ mod tests {
     #[test]
     fn shards_share_the_organizations_rate() {
         let s = Shard::new(1, 4).unwrap();
-        assert_eq!(s.org_rate_share(4.0), 1.0);
-        assert_eq!(s.org_rate_share(0.0), 0.0, "unlimited stays unlimited");
+        assert_eq!(s.org_rate_share(4.0, false), 1.0);
+        assert_eq!(s.org_rate_share(4.0, true), 1.0);
+        assert_eq!(
+            s.org_rate_share(0.0, false),
+            0.0,
+            "unlimited stays unlimited"
+        );
+        let zero = Shard::new(0, 4).unwrap();
+        assert_eq!(zero.org_rate_share(4.0, false), 1.0);
+        assert_eq!(
+            zero.org_rate_share(4.0, true),
+            4.0,
+            "the only shard listing SCPs"
+        );
     }
 
     #[test]

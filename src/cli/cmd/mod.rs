@@ -7,6 +7,7 @@ pub mod expand;
 pub mod export;
 pub mod inspect;
 pub mod merge;
+pub mod plan;
 pub mod policy;
 pub mod provision;
 pub mod report;

@@ -24,7 +24,7 @@ use orgsync::store::{
     C1zSink, RunEnd, Sink, SinkSet, UnitJournal, WriteReport, atomic, rotate, scratch,
 };
 use orgsync::sync::resume::Prior;
-use orgsync::sync::{self, RunResult, Shard, SyncConfig};
+use orgsync::sync::{self, RunResult, Shard, SyncConfig, plan_file};
 
 use super::summary::print_summary;
 
@@ -132,6 +132,21 @@ pub struct SyncArgs {
     /// --org-rate-limit (the organization's limit). Join the N files with `orgsync merge`.
     #[arg(long, env = "ORGSYNC_SHARD", value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
+
+    /// With --shard: take the organization's accounts and OUs from this plan file (written by
+    /// `orgsync plan`) instead of listing the organization in every shard; one
+    /// DescribeOrganization call checks that it is the caller's organization.
+    #[arg(
+        long = "plan",
+        env = "ORGSYNC_PLAN",
+        value_name = "PLAN",
+        requires = "shard"
+    )]
+    pub plan_file: Option<PathBuf>,
+
+    /// Refuse a plan file (--plan) written longer ago than this.
+    #[arg(long, env = "ORGSYNC_PLAN_MAX_AGE", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub plan_max_age: Duration,
 
     /// Do not resume: read every account, even those an interrupted run of the same scope
     /// already read (its work file, `<file>.resume`, is discarded).
@@ -250,6 +265,8 @@ pub fn prepare(args: &SyncArgs) -> anyhow::Result<Prepared> {
         allow_empty: args.allow_empty,
         second_pass_pause: args.second_pass_pause,
         shard: args.shard,
+        // Read by each execution (`orgsync run` repeats them), so its age is checked each time.
+        plan_file: None,
         prior: Prior::default(),
     };
     // The sync's own edges always name the grant's principal; an edge that does not would be
@@ -396,9 +413,16 @@ pub async fn execute(
 ) -> anyhow::Result<Outcome> {
     let file = run.file;
     tokio::pin!(stop);
+    // Before any AWS call: a plan file that cannot be used is bad input (exit 2).
+    let plan = match &args.plan_file {
+        Some(p) => Some(Arc::new(
+            plan_file::read(p, args.plan_max_age, chrono::Utc::now()).map_err(exit::usage)?,
+        )),
+        None => None,
+    };
     let mut settings = args.aws.settings();
     if let Some(shard) = prepared.config.shard {
-        settings.org_rps = shard.org_rate_share(settings.org_rps);
+        settings.org_rps = shard.org_rate_share(settings.org_rps, args.plan_file.is_some());
     }
     let connect = Session::connect(settings, Arc::clone(metrics));
     let session = tokio::select! {
@@ -407,6 +431,7 @@ pub async fn execute(
     };
     tracing::info!(account = %session.caller.account, caller = %session.caller.arn, "connected");
     let mut config = prepared.config.clone();
+    config.plan_file = plan;
     let work_file = run.replaces.map(work::work_path);
     let journal = match &work_file {
         Some(w) => Some(open_work_file(args, &session, w, &mut config)?),

@@ -18,5 +18,5 @@ use crate::model::types as rt;
 /// The organization resource types.
 pub(crate) const RESOURCE_TYPES: [&str; 3] =
     [rt::ORGANIZATION, rt::ORGANIZATIONAL_UNIT, rt::ACCOUNT];
-pub use read::{Discovered, describe, discover, walk};
+pub use read::{Discovered, describe, discover, organization, walk};
 pub use records::{account_resource, structure_records};

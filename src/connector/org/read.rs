@@ -57,36 +57,48 @@ pub async fn discover(
     Ok(Discovered::Organization(snap))
 }
 
+/// The caller's organization (`DescribeOrganization`, one call; `None` when the answer
+/// holds none), or why there is none to read.
+pub async fn organization(
+    scope: &Scope,
+    limiter: &Limiter,
+) -> Result<Result<Option<Organization>, NoOrganization>, AwsError> {
+    let orgs = scope.organizations();
+    match scope
+        .call(limiter, || orgs.describe_organization().send())
+        .await
+    {
+        Ok(o) => Ok(Ok(o.organization().map(organization_of))),
+        Err(e) if e.class == ErrorClass::NotInOrganization => Ok(Err(NoOrganization {
+            reason: format!(
+                "account {} is not a member of an AWS Organization",
+                scope.account
+            ),
+            management_account: None,
+        })),
+        Err(e) if e.class == ErrorClass::AccessDenied => Ok(Err(NoOrganization {
+            reason: format!(
+                "the caller may not describe the organization ({})",
+                e.message
+            ),
+            management_account: None,
+        })),
+        Err(e) => Err(e),
+    }
+}
+
 /// The organization and its roots (no OUs or accounts yet), or why there is none to read.
 pub async fn describe(scope: &Scope, limiter: &Limiter) -> Result<Discovered, AwsError> {
     let orgs = scope.organizations();
     // Both at once (neither needs the other's answer); the roots are only looked at once the
     // organization is known to be there.
     let (described, roots) = tokio::join!(
-        scope.call(limiter, || orgs.describe_organization().send()),
+        organization(scope, limiter),
         list_roots(scope, limiter, &orgs)
     );
-    let org = match described {
-        Ok(o) => o.organization().map(organization_of),
-        Err(e) if e.class == ErrorClass::NotInOrganization => {
-            return Ok(Discovered::NoOrganization(NoOrganization {
-                reason: format!(
-                    "account {} is not a member of an AWS Organization",
-                    scope.account
-                ),
-                management_account: None,
-            }));
-        }
-        Err(e) if e.class == ErrorClass::AccessDenied => {
-            return Ok(Discovered::NoOrganization(NoOrganization {
-                reason: format!(
-                    "the caller may not describe the organization ({})",
-                    e.message
-                ),
-                management_account: None,
-            }));
-        }
-        Err(e) => return Err(e),
+    let org = match described? {
+        Ok(o) => o,
+        Err(none) => return Ok(Discovered::NoOrganization(none)),
     };
     let roots = match roots {
         Ok(r) => r,
