@@ -169,6 +169,7 @@ fn a_rewritten_file_is_never_answered_from_its_old_copy() {
     for args in [INSPECT.to_vec(), access_args()] {
         let o = h.run(&file, &args);
         assert!(String::from_utf8_lossy(&o.stdout).contains("alice"));
+        assert!(stderr(&o).contains("prepared a copy of"), "{}", text(&o));
     }
     // Rewritten in place (same inode), its modification time put back: still a new file.
     let before = std::fs::metadata(&file).unwrap();
@@ -189,6 +190,7 @@ fn a_rewritten_file_is_never_answered_from_its_old_copy() {
         "{}",
         text(&o)
     );
+    assert!(stderr(&o).contains("prepared a copy of"), "{}", text(&o));
     let o = run(&mut h.cmd(
         &file,
         &[

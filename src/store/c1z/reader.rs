@@ -386,7 +386,9 @@ fn log_open(path: &Path, t: &OpenTimings, upgrade: &Upgrade) {
 /// copy. Every handle on `out` is closed on return.
 fn build_copy(path: &Path, out: &Path, timings: &mut OpenTimings) -> Result<(), StoreError> {
     {
+        // Read too: the decompression checks the database header it wrote.
         let f = std::fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .open(out)
             .map_err(crate::store::atomic::io_err(out))?;
