@@ -118,6 +118,9 @@ fn prepare(reader: &C1zReader, out: &Path) -> Result<(), AccessError> {
     }
     let conn = reader.connection();
     conn.execute("attach database ?1 as copy", [out.to_string_lossy()])?;
+    // No rollback journal beside the copy in the cache directory: a failed build discards
+    // the whole copy.
+    conn.execute_batch("PRAGMA copy.journal_mode = OFF; PRAGMA copy.synchronous = OFF;")?;
     let copied = copy_rows(conn, &reader.sync().sync_id);
     let detached = conn.execute("detach database copy", []);
     copied?;
