@@ -24,7 +24,7 @@ pub struct CacheArgs {
     pub no_cache: bool,
 
     /// Evict the least recently used prepared copies beyond this total size.
-    #[arg(long, env = "ORGSYNC_CACHE_MAX_SIZE", value_name = "SIZE", default_value = "2GiB",
+    #[arg(long, env = "ORGSYNC_CACHE_MAX_SIZE", value_name = "SIZE", default_value = "4GiB",
           value_parser = parse_size, global = true)]
     pub cache_max_size: u64,
 

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use crate::store::StoreError;
 
 /// Copies beyond this many bytes in all are evicted, least recently used first.
-pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 
 /// Files smaller than this are read cold: decompressing them costs less than the copy.
 pub const DEFAULT_MIN_FILE_BYTES: u64 = 4 << 20;
