@@ -440,7 +440,7 @@ fn admin_answers_are_exact_expanded_files_answer_the_same_and_bad_input_exits_2(
             let cached: Vec<&str> = args
                 .iter()
                 .copied()
-                .chain(["--cache-dir", cache_arg])
+                .chain(["--cache-dir", cache_arg, "--cache-min-size", "0"])
                 .collect();
             assert_rows(
                 &format!("cached {args:?}"),

@@ -244,112 +244,29 @@ pub fn answer(
         return Err(input("--max-paths must be at least 1"));
     }
     let started = std::time::Instant::now();
-    let sync_id = sync_id.to_string();
-    let mut g = Graph::new(conn, &sync_id, opts.assume_account_principals)?;
-    let limits = Limits {
-        max_hops: opts.max_hops,
-    };
+    let mut g = Graph::new(conn, sync_id, opts.assume_account_principals)?;
     let admin: BTreeSet<String> = if opts.admin || *subject == Subject::Everyone {
-        admin::admin_entitlements(g.conn(), &sync_id)?
+        admin::admin_entitlements(g.conn(), sync_id)?
     } else {
         BTreeSet::new()
     };
-    let mut out = Collector::new(opts.max_paths);
-    let (kind, id) = match subject {
-        Subject::Principal(raw) => {
-            let p = resolve_principal(&mut g, raw)?;
-            if !opts.admin {
-                let (t, i) = g.prin_key(p);
-                if (t == rt::IAM_USER || t == rt::ROLE)
-                    && let Some(a) = arn_account(i)
-                {
-                    member_row(&mut out, p, a);
-                }
-            }
-            let wanted =
-                |g: &Graph, e: EdgeIx| !opts.admin || admin.contains(g.ent_id(g.edge(e).ent));
-            search::forward(&mut g, p, &limits, &wanted, &mut out)?;
-            ("principal", Some(g.prin_text(p)))
-        }
-        Subject::Account(raw) => {
-            let account = raw.trim();
-            if !is_account_id(account) {
-                return Err(input(format!(
-                    "'{raw}' is not an AWS account id (12 digits)"
-                )));
-            }
-            if !account_known(&g, account)? {
-                return Err(input(format!(
-                    "account {account} is not in the sync (no account or account_iam resource)"
-                )));
-            }
-            let seeds = if opts.admin {
-                admin_seeds(&mut g, &admin, Some(account))?
-            } else {
-                for p in g.account_principals(account)?.to_vec() {
-                    member_row(&mut out, p, account);
-                }
-                let mut seeds = vec![];
-                for e in entry_entitlements(&mut g, account)? {
-                    let e = g.ent(&e);
-                    seeds.extend(g.of_ent(e)?.iter().copied());
-                }
-                seeds
-            };
-            search::backward(&mut g, &seeds, &limits, &mut out)?;
-            ("account", Some(account.to_string()))
-        }
-        Subject::Resource(raw) => {
-            let (t, i) = raw
-                .split_once(':')
-                .filter(|(t, i)| !t.is_empty() && !i.is_empty())
-                .ok_or_else(|| {
-                    input(format!(
-                        "'{raw}' is not a resource id: expected <resource type>:<id>, e.g. role:arn:aws:iam::111122223333:role/admin"
-                    ))
-                })?;
-            let p = g.prin(t, i);
-            if g.name(p)?.is_none() {
-                return Err(input(format!("resource {raw} is not in the sync")));
-            }
-            let mut seeds = vec![];
-            for e in resource_entitlements(&g, t, i)? {
-                if opts.admin && !admin.contains(&e) {
-                    continue;
-                }
-                let e = g.ent(&e);
-                seeds.extend(g.of_ent(e)?.iter().copied());
-            }
-            search::backward(&mut g, &seeds, &limits, &mut out)?;
-            ("resource", Some(raw.clone()))
-        }
-        Subject::Entitlement(raw) => {
-            if raw.trim().is_empty() {
-                return Err(input("the entitlement id is empty"));
-            }
-            if !entitlement_known(&g, raw)? {
-                return Err(input(format!(
-                    "entitlement '{raw}' is not in the sync (no entitlement row and no grant of it)"
-                )));
-            }
-            if !opts.admin || admin.contains(raw) {
-                let e = g.ent(raw);
-                let seeds = g.of_ent(e)?.to_vec();
-                search::backward(&mut g, &seeds, &limits, &mut out)?;
-            }
-            ("entitlement", Some(raw.clone()))
-        }
-        Subject::Everyone => {
-            if !opts.admin {
-                return Err(input(
-                    "name what to answer for: --principal, --account, --resource or --entitlement (or --admin alone for every admin path)",
-                ));
-            }
-            let seeds = admin_seeds(&mut g, &admin, None)?;
-            search::backward(&mut g, &seeds, &limits, &mut out)?;
-            ("everyone", None)
-        }
+    let mut q = Search {
+        g: &mut g,
+        opts,
+        limits: Limits {
+            max_hops: opts.max_hops,
+        },
+        admin: &admin,
+        out: Collector::new(opts.max_paths),
     };
+    let (kind, id) = match subject {
+        Subject::Principal(raw) => q.principal(raw)?,
+        Subject::Account(raw) => q.account(raw)?,
+        Subject::Resource(raw) => q.resource(raw)?,
+        Subject::Entitlement(raw) => q.entitlement(raw)?,
+        Subject::Everyone => q.everyone()?,
+    };
+    let out = q.out;
     let complete = out.complete;
     let searched = started.elapsed();
     let steps = out.steps;
@@ -362,7 +279,7 @@ pub fn answer(
         "access search"
     );
     Ok(Answer {
-        sync_id,
+        sync_id: sync_id.to_string(),
         question: Question {
             subject: kind,
             id,
@@ -374,6 +291,120 @@ pub fn answer(
         complete,
         results,
     })
+}
+
+/// One question being searched: the graph, the options, the admin entitlements (empty unless
+/// asked for) and what was found so far. Each subject's method checks its input, seeds the
+/// search and returns the subject's name and resolved id.
+struct Search<'a, 'c> {
+    g: &'a mut Graph<'c>,
+    opts: &'a Options,
+    limits: Limits,
+    admin: &'a BTreeSet<String>,
+    out: Collector,
+}
+
+type Asked = (&'static str, Option<String>);
+
+impl Search<'_, '_> {
+    fn principal(&mut self, raw: &str) -> Result<Asked, AccessError> {
+        let g = &mut *self.g;
+        let p = resolve_principal(g, raw)?;
+        if !self.opts.admin {
+            let (t, i) = g.prin_key(p);
+            if (t == rt::IAM_USER || t == rt::ROLE)
+                && let Some(a) = arn_account(i)
+            {
+                member_row(&mut self.out, p, a);
+            }
+        }
+        let (admin_only, admin) = (self.opts.admin, self.admin);
+        let wanted = |g: &Graph, e: EdgeIx| !admin_only || admin.contains(g.ent_id(g.edge(e).ent));
+        search::forward(g, p, &self.limits, &wanted, &mut self.out)?;
+        Ok(("principal", Some(g.prin_text(p))))
+    }
+
+    fn account(&mut self, raw: &str) -> Result<Asked, AccessError> {
+        let account = raw.trim();
+        if !is_account_id(account) {
+            return Err(input(format!(
+                "'{raw}' is not an AWS account id (12 digits)"
+            )));
+        }
+        if !account_known(self.g, account)? {
+            return Err(input(format!(
+                "account {account} is not in the sync (no account or account_iam resource)"
+            )));
+        }
+        let seeds = if self.opts.admin {
+            admin_seeds(self.g, self.admin, Some(account))?
+        } else {
+            for p in self.g.account_principals(account)?.to_vec() {
+                member_row(&mut self.out, p, account);
+            }
+            let mut seeds = vec![];
+            for e in entry_entitlements(self.g, account)? {
+                let e = self.g.ent(&e);
+                seeds.extend(self.g.of_ent(e)?.iter().copied());
+            }
+            seeds
+        };
+        search::backward(self.g, &seeds, &self.limits, &mut self.out)?;
+        Ok(("account", Some(account.to_string())))
+    }
+
+    fn resource(&mut self, raw: &str) -> Result<Asked, AccessError> {
+        let (t, i) = raw
+            .split_once(':')
+            .filter(|(t, i)| !t.is_empty() && !i.is_empty())
+            .ok_or_else(|| {
+                input(format!(
+                    "'{raw}' is not a resource id: expected <resource type>:<id>, e.g. role:arn:aws:iam::111122223333:role/admin"
+                ))
+            })?;
+        let p = self.g.prin(t, i);
+        if self.g.name(p)?.is_none() {
+            return Err(input(format!("resource {raw} is not in the sync")));
+        }
+        let mut seeds = vec![];
+        for e in resource_entitlements(self.g, t, i)? {
+            if self.opts.admin && !self.admin.contains(&e) {
+                continue;
+            }
+            let e = self.g.ent(&e);
+            seeds.extend(self.g.of_ent(e)?.iter().copied());
+        }
+        search::backward(self.g, &seeds, &self.limits, &mut self.out)?;
+        Ok(("resource", Some(raw.to_string())))
+    }
+
+    fn entitlement(&mut self, raw: &str) -> Result<Asked, AccessError> {
+        if raw.trim().is_empty() {
+            return Err(input("the entitlement id is empty"));
+        }
+        if !entitlement_known(self.g, raw)? {
+            return Err(input(format!(
+                "entitlement '{raw}' is not in the sync (no entitlement row and no grant of it)"
+            )));
+        }
+        if !self.opts.admin || self.admin.contains(raw) {
+            let e = self.g.ent(raw);
+            let seeds = self.g.of_ent(e)?.to_vec();
+            search::backward(self.g, &seeds, &self.limits, &mut self.out)?;
+        }
+        Ok(("entitlement", Some(raw.to_string())))
+    }
+
+    fn everyone(&mut self) -> Result<Asked, AccessError> {
+        if !self.opts.admin {
+            return Err(input(
+                "name what to answer for: --principal, --account, --resource or --entitlement (or --admin alone for every admin path)",
+            ));
+        }
+        let seeds = admin_seeds(self.g, self.admin, None)?;
+        search::backward(self.g, &seeds, &self.limits, &mut self.out)?;
+        Ok(("everyone", None))
+    }
 }
 
 fn member_row(out: &mut Collector, p: Prin, account: &str) {

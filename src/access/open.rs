@@ -2,27 +2,22 @@
 //!
 //! A c1z is one zstd stream around a SQLite database; reading it means writing the whole
 //! database out first (`store::c1z::C1zReader`), which for a million grants is gigabytes and
-//! seconds, while an answer then touches a few thousand rows. With a cache directory the
-//! database is written out once, cut down to what answers read — the id columns, GrantExpandable,
-//! a grant's `GrantImmutable` and sources, a resource's id, name and policy document — with
-//! the indexes the search uses, and kept there, named after the file's identity (canonical
-//! path, size, modification time, inode). Later questions about the same file open that copy
-//! read-only at once. A file replaced by a new sync has a new identity, so a stale copy is
-//! never used. The directory keeps the `keep` most recently made copies and deletes older
-//! ones; a copy is built under a temporary name and renamed into place, so concurrent readers
-//! never see a partial one.
+//! seconds, while an answer then touches a few thousand rows. Through the cache of prepared
+//! copies (`store::c1z::cache`: where, keyed how, built atomically, evicted when) the database
+//! is written out once, cut down to what answers read — the id columns, GrantExpandable, a
+//! grant's `GrantImmutable` and sources, a resource's id, name and policy document — with the
+//! indexes the search uses. Later questions about the same file open that copy read-only.
 //!
 //! Not here: the c1z reader itself (`store::c1z`), what is asked (`access`).
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
 use crate::model::types as rt;
 use crate::store::StoreError;
-use crate::store::atomic::io_err;
 use crate::store::c1z::C1zReader;
+use crate::store::c1z::cache::{self, CachePolicy};
 
 use super::AccessError;
 
@@ -50,10 +45,10 @@ impl Opened {
     }
 }
 
-/// Opens the sync of `path` that `C1zReader` chooses; through `cache`
-/// (a directory, and how many copies it keeps) when given.
-pub fn open(path: &Path, cache: Option<(&Path, usize)>) -> Result<Opened, AccessError> {
-    let Some((dir, keep)) = cache else {
+/// Opens the sync of `path` that `C1zReader` chooses; through the cache of prepared copies
+/// `policy` (`store::c1z::cache`) unless it says to read cold.
+pub fn open(path: &Path, policy: &CachePolicy) -> Result<Opened, AccessError> {
+    let Some(copy) = cache::prepared(policy, "access", path, |out| build_copy(path, out))? else {
         let r = C1zReader::open(path)?;
         let sync_id = r.sync().sync_id.clone();
         return Ok(Opened {
@@ -61,16 +56,8 @@ pub fn open(path: &Path, cache: Option<(&Path, usize)>) -> Result<Opened, Access
             sync_id,
         });
     };
-    let meta = fs::metadata(path).map_err(io_err(path))?;
-    let canonical = fs::canonicalize(path).map_err(io_err(path))?;
-    let db = dir.join(format!("access-{:016x}.db", identity(&canonical, &meta)));
-    if !db.is_file() {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        build_copy(path, &db)?;
-        prune(dir, &db, keep.max(1));
-    }
     let conn = Connection::open_with_flags(
-        &db,
+        &copy.path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(StoreError::from)?;
@@ -81,33 +68,6 @@ pub fn open(path: &Path, cache: Option<(&Path, usize)>) -> Result<Opened, Access
         conn: Source::Cached(conn),
         sync_id,
     })
-}
-
-/// FNV-1a over the file's identity: stable across builds, unlike `DefaultHasher`.
-fn identity(canonical: &Path, meta: &fs::Metadata) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    eat(canonical.as_os_str().as_encoded_bytes());
-    eat(&meta.len().to_le_bytes());
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    eat(&modified.to_le_bytes());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        eat(&meta.ino().to_le_bytes());
-        eat(&meta.dev().to_le_bytes());
-    }
-    h
 }
 
 /// The tables of a prepared copy: the columns answers read, same names as in the c1z.
@@ -133,19 +93,20 @@ create index copy_grants_entitlement on v1_grants (entitlement_id, sync_id);
 create index copy_grants_principal on v1_grants (principal_resource_type_id, principal_resource_id);
 ";
 
-/// Builds the prepared copy of the c1z at `src` as `dst` (via a temporary name, removed on
-/// failure): the c1z reader opens it (decompressed, brought up to the current schema, its sync
-/// chosen as every reader of orgsync chooses it), and the rows answers read are copied out.
-fn build_copy(src: &Path, dst: &Path) -> Result<(), AccessError> {
-    let tmp = dst.with_extension(format!("tmp-{}", std::process::id()));
-    let result = C1zReader::open(src)
-        .map_err(AccessError::from)
-        .and_then(|reader| prepare(&reader, &tmp))
-        .and_then(|()| fs::rename(&tmp, dst).map_err(|e| io_err(dst)(e).into()));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+/// Fills `out` (a new empty file of the cache) with the prepared copy of the c1z at `src`: the
+/// c1z reader opens it (decompressed, brought up to the current schema, its sync chosen as
+/// every reader of orgsync chooses it), and the rows answers read are copied out.
+fn build_copy(src: &Path, out: &Path) -> Result<(), StoreError> {
+    let reader = C1zReader::open(src)?;
+    prepare(&reader, out).map_err(|e| match e {
+        AccessError::Store(e) => e,
+        AccessError::Sqlite(e) => StoreError::Sqlite(e),
+        AccessError::Decode(e) => StoreError::Decode(e),
+        AccessError::Input(why) => StoreError::NotC1z {
+            path: src.to_path_buf(),
+            why,
+        },
+    })
 }
 
 /// Copies what answers read from the reader's database into a new database `out`.
@@ -157,6 +118,9 @@ fn prepare(reader: &C1zReader, out: &Path) -> Result<(), AccessError> {
     }
     let conn = reader.connection();
     conn.execute("attach database ?1 as copy", [out.to_string_lossy()])?;
+    // No rollback journal beside the copy in the cache directory: a failed build discards
+    // the whole copy.
+    conn.execute_batch("PRAGMA copy.journal_mode = OFF; PRAGMA copy.synchronous = OFF;")?;
     let copied = copy_rows(conn, &reader.sync().sync_id);
     let detached = conn.execute("detach database copy", []);
     copied?;
@@ -246,35 +210,6 @@ fn copy_rows(conn: &Connection, sync_id: &str) -> Result<(), AccessError> {
     copied
 }
 
-/// Deletes prepared copies beyond the `keep` newest (by modification time), never `current`.
-fn prune(dir: &Path, current: &Path, keep: usize) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    let mut copies: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("access-") && n.ends_with(".db"))
-        })
-        .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .collect();
-    copies.sort_by_key(|c| std::cmp::Reverse(c.0));
-    let mut kept = usize::from(copies.iter().any(|(_, p)| p == current));
-    for (_, p) in copies {
-        if p == current {
-            continue;
-        }
-        if kept < keep {
-            kept += 1;
-        } else if let Err(e) = fs::remove_file(&p) {
-            tracing::debug!(path = %p.display(), error = %e, "could not prune a cached copy");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,27 +235,32 @@ mod tests {
     }
 
     fn copies(dir: &Path) -> usize {
-        fs::read_dir(dir).unwrap().count()
+        std::fs::read_dir(dir).unwrap().count()
     }
 
     #[test]
-    fn a_cached_copy_is_reused_replaced_with_its_file_and_pruned() {
+    fn a_cached_copy_is_reused_and_replaced_with_its_file() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = tmp.path().join("cache");
         let file = tmp.path().join("a.c1z");
         write(&file, "alice");
-        let a = open(&file, Some((&cache, 2))).unwrap();
+        let pol = CachePolicy {
+            dir: Some(cache.clone()),
+            max_bytes: 1 << 30,
+            min_file_bytes: 0,
+        };
+        let a = open(&file, &pol).unwrap();
         let first = a.sync_id().to_string();
         assert_eq!(copies(&cache), 1);
         drop(a);
         // The same file: the same copy.
-        let again = open(&file, Some((&cache, 2))).unwrap();
+        let again = open(&file, &pol).unwrap();
         assert_eq!(again.sync_id(), first);
         assert_eq!(copies(&cache), 1);
         // A new sync at the same path is a new file: a new copy, never the stale one.
         std::thread::sleep(std::time::Duration::from_millis(20));
         write(&file, "bob");
-        let b = open(&file, Some((&cache, 2))).unwrap();
+        let b = open(&file, &pol).unwrap();
         assert_ne!(b.sync_id(), first);
         let n: i64 = b
             .connection()
@@ -332,17 +272,11 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1);
         assert_eq!(copies(&cache), 2);
-        // Beyond `keep`, older copies go.
-        let other = tmp.path().join("b.c1z");
-        write(&other, "carol");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        open(&other, Some((&cache, 2))).unwrap();
-        assert_eq!(copies(&cache), 2);
         // Not a c1z: an error, and nothing left in the cache for it.
         let junk = tmp.path().join("junk.c1z");
-        fs::write(&junk, "plain text").unwrap();
+        std::fs::write(&junk, "plain text").unwrap();
         assert!(matches!(
-            open(&junk, Some((&cache, 2))),
+            open(&junk, &pol),
             Err(AccessError::Store(StoreError::NotC1z { .. }))
         ));
         assert_eq!(copies(&cache), 2);

@@ -2,6 +2,7 @@
 //! tables, exit codes. Commands call into the library; nothing here talks to AWS directly.
 
 pub mod args;
+pub mod cache_args;
 pub mod cmd;
 pub mod config;
 pub mod exit;

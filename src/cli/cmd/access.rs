@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
+use crate::cli::cache_args::CacheArgs;
 use crate::cli::exit;
 use crate::cli::table;
 use orgsync::access::{self, AccessError, Answer, Options, Reach, Subject, Target};
@@ -121,16 +122,8 @@ pub struct AccessArgs {
     #[arg(long, env = "ORGSYNC_ACCESS_ASSUME_ACCOUNT_PRINCIPALS")]
     pub assume_account_principals: bool,
 
-    /// Keep the decompressed database here, named after the file, and reuse it for later
-    /// questions about the same file (a c1z of a million grants is gigabytes of SQLite that
-    /// otherwise take seconds to write out on every call).
-    #[arg(long, env = "ORGSYNC_ACCESS_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Decompressed copies the cache directory keeps (the most recent ones).
-    #[arg(long, env = "ORGSYNC_ACCESS_CACHE_KEEP", default_value_t = 2, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub cache_keep: u32,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// Output format.
     #[arg(
@@ -169,12 +162,8 @@ fn fail(e: AccessError) -> anyhow::Error {
 
 /// Runs `orgsync access`.
 pub fn run(args: AccessArgs) -> anyhow::Result<u8> {
-    let cache = args
-        .cache_dir
-        .as_deref()
-        .map(|d| (d, args.cache_keep as usize));
     let started = std::time::Instant::now();
-    let opened = access::open::open(&args.file, cache).map_err(exit::usage)?;
+    let opened = access::open::open(&args.file, &args.cache.policy()).map_err(exit::usage)?;
     let opened_at = started.elapsed();
     let opts = Options {
         admin: args.admin,

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::cli::cache_args::CacheArgs;
 use crate::cli::table;
 use orgsync::model::stats::{AccountStatus, RunStats, StoredStats, SyncCounts, SyncType};
 use orgsync::model::{Record, any, pb, profile};
@@ -47,6 +48,8 @@ pub struct Common {
     /// Read this sync instead of the latest finished one (ids: `orgsync inspect syncs`).
     #[arg(long, env = "ORGSYNC_SYNC_ID", global = true)]
     pub sync_id: Option<String>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,8 +129,12 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 
 /// Runs an inspect command, printing to stdout.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let reader = C1zReader::open_sync(&args.common.file, args.common.sync_id.as_deref())
-        .map_err(crate::cli::exit::usage)?;
+    let reader = C1zReader::open_cached(
+        &args.common.file,
+        args.common.sync_id.as_deref(),
+        &args.common.cache.policy(),
+    )
+    .map_err(crate::cli::exit::usage)?;
     eprintln!("{}", reader.selection().describe());
     let out = args.common.output;
     match &args.what {

@@ -22,6 +22,9 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// The SQLite header is 100 bytes.
 const SQLITE_HEADER: usize = 100;
+/// Buffer sizes of the decompression (compressed input, decompressed output).
+const READ_BUF: usize = 1 << 20;
+const WRITE_BUF: usize = 4 << 20;
 
 /// What to tell a user holding a v3 file (research notes §4: there is no v3→v1 converter).
 const V3_HINT: &str = "it is a c1z v3 (Pebble) file and orgsync reads c1z v1 (SQLite) files; \
@@ -53,9 +56,13 @@ pub(super) fn decompress_to(path: &Path, db: &File) -> Result<(), StoreError> {
     let mut f = File::open(path).map_err(io_err(path))?;
     check_magic(path, &mut f)?;
     let written = {
-        let mut dec = zstd::stream::read::Decoder::new(BufReader::new(f)).map_err(io_err(path))?;
+        // Large buffers: a million-grant file is hundreds of MB of SQLite; 8 KiB reads and
+        // writes cost a syscall each.
+        let mut dec =
+            zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(READ_BUF, f))
+                .map_err(io_err(path))?;
         dec.window_log_max(27).map_err(io_err(path))?; // 128 MiB, like the SDK's cap
-        let mut out = BufWriter::new(db);
+        let mut out = BufWriter::with_capacity(WRITE_BUF, db);
         let n = io::copy(&mut dec, &mut out).map_err(|e| zstd_refusal(path, &e))?;
         out.flush()
             .map_err(io_err(Path::new("temporary database")))?;

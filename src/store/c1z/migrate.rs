@@ -17,7 +17,7 @@ use super::schema::{ADDED_COLUMNS, BASE_COLUMNS, TABLES, create_indexes, create_
 
 /// What [`upgrade`] added to the temp copy. Empty for a file written by baton-sdk ≥ v0.20.3
 /// or by orgsync.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Upgrade {
     /// Tables that were missing (e.g. `v1_connector_sessions` before baton-sdk v0.5.0).
     pub tables_created: Vec<String>,

@@ -6,6 +6,7 @@
 //! (`syncs`) and queries it. Nothing here knows about AWS.
 
 pub mod backfill;
+pub mod cache;
 mod carry;
 mod edit;
 mod envelope;
@@ -31,10 +32,11 @@ use super::StoreError;
 use super::atomic::{parent_dir, temp_path};
 
 pub use crate::model::stats::SyncType;
+pub use cache::CachePolicy;
 pub use carry::{Carried, carried_sync};
 pub use edit::C1zEditor;
 pub use migrate::Upgrade;
-pub use reader::{C1zReader, Filter};
+pub use reader::{C1zReader, Filter, OpenTimings};
 pub use schema::DDL;
 pub use syncs::{Choice, Selection, SyncRun};
 pub use writer::C1zWriter;

@@ -7,12 +7,13 @@
 use std::path::Path;
 
 use prost::Message;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tempfile::TempPath;
 
 use crate::model::{Kind, Record, pb};
 use crate::store::StoreError;
 
+use super::cache::{self, CachePolicy};
 use super::migrate::{self, Upgrade};
 use super::syncs::{self, SelectError, Selection, SyncRun};
 use super::{compute_stats, envelope, join_expansion};
@@ -31,14 +32,32 @@ pub struct Filter {
     pub principal: Option<String>,
 }
 
-/// A c1z file opened for reading (a decompressed, upgraded temp copy).
+/// A c1z file opened for reading: a decompressed, upgraded temp copy, or a prepared copy
+/// from the cache (`cache`), opened read-only.
 pub struct C1zReader {
     // Declared before `_db`: the connection closes before the temp file is removed.
     conn: Connection,
-    /// The temp copy's name; `None` once unlinked (Unix), the connection keeping it open.
+    /// The temp copy's name; `None` once unlinked (Unix), the connection keeping it open,
+    /// and for a cached copy.
     _db: Option<TempPath>,
     selection: Selection,
     upgrade: Upgrade,
+    timings: OpenTimings,
+}
+
+/// Where the time of an open went (milliseconds; zero for a phase that did not run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpenTimings {
+    /// Decompressing the zstd payload to a temp or cache file.
+    pub decompress_ms: u64,
+    /// Checking (and, for an old file, bringing up) the schema.
+    pub upgrade_ms: u64,
+    /// The grant-expansion backfill of old files.
+    pub backfill_ms: u64,
+    /// Choosing the sync.
+    pub select_ms: u64,
+    /// True when a prepared copy from the cache was opened (built by this open or earlier).
+    pub cached: bool,
 }
 
 impl C1zReader {
@@ -51,31 +70,65 @@ impl C1zReader {
     /// Opens `path` and selects the sync `sync_id` when given (an error when the file has no
     /// such sync), else as [`C1zReader::open`].
     pub fn open_sync(path: &Path, sync_id: Option<&str>) -> Result<Self, StoreError> {
-        let refuse = |why: String| StoreError::NotC1z {
-            path: path.to_path_buf(),
-            why,
-        };
-        let start = std::time::Instant::now();
-        let db = envelope::decompress(path)?;
-        let decompressed = start.elapsed();
+        let mut timings = OpenTimings::default();
+        let db = timed(&mut timings.decompress_ms, || envelope::decompress(path))?;
         let mut conn = Connection::open(&db)
-            .map_err(|e| refuse(format!("its SQLite database cannot be opened: {e}")))?;
-        let (upgrade, selection) = prepare(path, &mut conn, sync_id)?;
-        tracing::debug!(
-            file = %path.display(),
-            decompress_ms = decompressed.as_millis() as u64,
-            prepare_ms = (start.elapsed() - decompressed).as_millis() as u64,
-            columns_added = upgrade.columns_added.len(),
-            tables_created = upgrade.tables_created.len(),
-            indexes_created = upgrade.indexes_created.len(),
-            "c1z opened"
-        );
+            .map_err(|e| refusal(path, format!("its SQLite database cannot be opened: {e}")))?;
+        let upgrade = upgrade(path, &mut conn, &mut timings)?;
+        let selection = timed(&mut timings.select_ms, || select(path, &conn, sync_id))?;
+        log_open(path, &timings, &upgrade);
         Ok(C1zReader {
             conn,
             _db: unlink(db),
             selection,
             upgrade,
+            timings,
         })
+    }
+
+    /// As [`C1zReader::open_sync`], through the cache of prepared copies `policy`: the first
+    /// read of a file writes its upgraded database into the cache directory, later reads of the
+    /// same (unchanged) file open that copy read-only. Reads cold when the policy says so or
+    /// the directory cannot be written (`cache::prepared`).
+    pub fn open_cached(
+        path: &Path,
+        sync_id: Option<&str>,
+        policy: &CachePolicy,
+    ) -> Result<Self, StoreError> {
+        let mut timings = OpenTimings::default();
+        let Some(copy) = cache::prepared(policy, "c1z", path, |out| {
+            build_copy(path, out, &mut timings)
+        })?
+        else {
+            return Self::open_sync(path, sync_id);
+        };
+        timings.cached = true;
+        let conn = Connection::open_with_flags(
+            &copy.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let upgrade: String =
+            conn.query_row("select upgrade from orgsync_prepared", [], |r| r.get(0))?;
+        let upgrade: Upgrade = serde_json::from_str(&upgrade).map_err(|e| {
+            refusal(
+                path,
+                format!("its prepared copy {} is damaged: {e}", copy.path.display()),
+            )
+        })?;
+        let selection = timed(&mut timings.select_ms, || select(path, &conn, sync_id))?;
+        log_open(path, &timings, &upgrade);
+        Ok(C1zReader {
+            conn,
+            _db: None,
+            selection,
+            upgrade,
+            timings,
+        })
+    }
+
+    /// Where the time of this open went.
+    pub fn timings(&self) -> OpenTimings {
+        self.timings
     }
 
     /// The sync being read, why it was chosen, and how many syncs the file holds.
@@ -299,35 +352,108 @@ fn unlink(db: TempPath) -> Option<TempPath> {
     }
 }
 
-/// Brings the decompressed database of `path` on `conn` up to the current schema (`migrate`),
-/// backfills old grant records as baton-sdk does on open, and chooses the sync (`sync_id`,
-/// else as [`C1zReader::open`]). Shared by the reader and the editor (`edit`).
+fn refusal(path: &Path, why: String) -> StoreError {
+    StoreError::NotC1z {
+        path: path.to_path_buf(),
+        why,
+    }
+}
+
+fn timed<T>(ms: &mut u64, f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let out = f();
+    *ms += start.elapsed().as_millis() as u64;
+    out
+}
+
+fn log_open(path: &Path, t: &OpenTimings, upgrade: &Upgrade) {
+    tracing::debug!(
+        file = %path.display(),
+        cached = t.cached,
+        decompress_ms = t.decompress_ms,
+        upgrade_ms = t.upgrade_ms,
+        backfill_ms = t.backfill_ms,
+        select_ms = t.select_ms,
+        columns_added = upgrade.columns_added.len(),
+        tables_created = upgrade.tables_created.len(),
+        indexes_created = upgrade.indexes_created.len(),
+        "c1z opened"
+    );
+}
+
+/// Fills `out` (a new empty file in the cache directory) with the upgraded database of the
+/// c1z at `path`, and records what the upgrade did (`orgsync_prepared`) for readers of the
+/// copy. Every handle on `out` is closed on return.
+fn build_copy(path: &Path, out: &Path, timings: &mut OpenTimings) -> Result<(), StoreError> {
+    {
+        // Read too: the decompression checks the database header it wrote.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(out)
+            .map_err(crate::store::atomic::io_err(out))?;
+        timed(&mut timings.decompress_ms, || {
+            envelope::decompress_to(path, &f)
+        })?;
+    }
+    let mut conn = Connection::open(out)
+        .map_err(|e| refusal(path, format!("its SQLite database cannot be opened: {e}")))?;
+    let upgrade = upgrade(path, &mut conn, timings)?;
+    let json = serde_json::to_string(&upgrade)
+        .map_err(|e| StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(e.into())))?;
+    conn.execute_batch("create table orgsync_prepared (upgrade text not null)")?;
+    conn.execute("insert into orgsync_prepared (upgrade) values (?1)", [json])?;
+    // A copy that readers open read-only: no journal to find or replay.
+    conn.execute_batch("PRAGMA journal_mode=DELETE;")?;
+    conn.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+    Ok(())
+}
+
+/// Brings the decompressed database of `path` on `conn` up to the current schema (`migrate`)
+/// and backfills old grant records as baton-sdk does on open. Shared by the reader and the
+/// editor (`edit`).
+pub(super) fn upgrade(
+    path: &Path,
+    conn: &mut Connection,
+    timings: &mut OpenTimings,
+) -> Result<Upgrade, StoreError> {
+    // A private copy: no journal or WAL files beside it (the SDK's files are in WAL mode;
+    // leaving it checkpoints and removes the -wal/-shm files at once).
+    conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY;")
+        .map_err(|e| refusal(path, format!("its SQLite database is damaged: {e}")))?;
+    let upgrade = timed(&mut timings.upgrade_ms, || migrate::upgrade(conn))
+        .map_err(|e| refusal(path, e.to_string()))?;
+    if !upgrade.syncs_not_backfilled.is_empty() {
+        // baton-sdk's backfill of old files on open: GrantExpandable moves out of `data`
+        // into `expansion` (grant-expansion.md R2), so every layout reads alike.
+        timed(&mut timings.backfill_ms, || super::backfill::backfill(conn)).map_err(|e| {
+            refusal(
+                path,
+                format!("its grants of the old layout cannot be brought to the current one: {e}"),
+            )
+        })?;
+    }
+    Ok(upgrade)
+}
+
+/// Chooses the sync (`sync_id`, else as [`C1zReader::open`]).
+pub(super) fn select(
+    path: &Path,
+    conn: &Connection,
+    sync_id: Option<&str>,
+) -> Result<Selection, StoreError> {
+    syncs::select(conn, sync_id).map_err(|e| match e {
+        SelectError::Store(e) => refusal(path, format!("its sync runs cannot be read: {e}")),
+        e => refusal(path, e.to_string()),
+    })
+}
+
+/// [`upgrade`] then [`select`], for the editor (`edit`).
 pub(super) fn prepare(
     path: &Path,
     conn: &mut Connection,
     sync_id: Option<&str>,
 ) -> Result<(Upgrade, Selection), StoreError> {
-    let refuse = |why: String| StoreError::NotC1z {
-        path: path.to_path_buf(),
-        why,
-    };
-    // A private copy: no journal or WAL files beside it (the SDK's files are in WAL mode;
-    // leaving it checkpoints and removes the -wal/-shm files at once).
-    conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY;")
-        .map_err(|e| refuse(format!("its SQLite database is damaged: {e}")))?;
-    let upgrade = migrate::upgrade(conn).map_err(|e| refuse(e.to_string()))?;
-    if !upgrade.syncs_not_backfilled.is_empty() {
-        // baton-sdk's backfill of old files on open: GrantExpandable moves out of `data`
-        // into `expansion` (grant-expansion.md R2), so every layout reads alike.
-        super::backfill::backfill(conn).map_err(|e| {
-            refuse(format!(
-                "its grants of the old layout cannot be brought to the current one: {e}"
-            ))
-        })?;
-    }
-    let selection = syncs::select(conn, sync_id).map_err(|e| match e {
-        SelectError::Store(e) => refuse(format!("its sync runs cannot be read: {e}")),
-        e => refuse(e.to_string()),
-    })?;
-    Ok((upgrade, selection))
+    let upgrade = upgrade(path, conn, &mut OpenTimings::default())?;
+    Ok((upgrade, select(path, conn, sync_id)?))
 }
