@@ -452,8 +452,29 @@ fn main() {
         "built {direct} direct grants ({expandable} expandable) in {:.1}s",
         t.elapsed().as_secs_f64()
     );
+    expansion(&path, &sync, direct, expandable);
+
+    // End to end, as `orgsync expand IN --file OUT` runs it: decompress, upgrade, expand,
+    // recount, recompress and rename (no target: the figure is for comparison).
+    let out = dir.path().join("expanded.c1z");
+    let cpu_before = cpu_seconds();
     let t = Instant::now();
-    let reader = C1zReader::open(&path).expect("opening the bench c1z");
+    let file = expand::expand_c1z(&path, &out, &expand::FileOptions::default(), &mut ())
+        .expect("expand_c1z");
+    println!(
+        "
+expand_c1z (file in, file out): {} derived, wall {:.2}s, CPU {:.2}s",
+        file.report.grants_created,
+        t.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu_before
+    );
+}
+
+/// The measured run: [`expand::sqlite::expand_sync`] on a decompressed copy, its figures
+/// printed next to the targets.
+fn expansion(path: &Path, sync: &str, direct: usize, expandable: usize) {
+    let t = Instant::now();
+    let reader = C1zReader::open(path).expect("opening the bench c1z");
     eprintln!("decompressed in {:.1}s", t.elapsed().as_secs_f64());
     let conn = reader.connection();
     // The decompressed copy is disposable (the output is written compressed and renamed into
@@ -474,7 +495,7 @@ fn main() {
         first_updated: None,
         last_grant: None,
     };
-    let report = expand::sqlite::expand_sync(conn, &sync, &Options::default(), &mut timeline)
+    let report = expand::sqlite::expand_sync(conn, sync, &Options::default(), &mut timeline)
         .expect("expansion");
     let wall = timeline.start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
@@ -522,19 +543,4 @@ fn main() {
         }
     );
     drop(reader);
-
-    // End to end, as `orgsync expand IN --file OUT` runs it: decompress, upgrade, expand,
-    // recount, recompress and rename (no target: the figure is for comparison).
-    let out = dir.path().join("expanded.c1z");
-    let cpu_before = cpu_seconds();
-    let t = Instant::now();
-    let file = expand::expand_c1z(&path, &out, &expand::FileOptions::default(), &mut ())
-        .expect("expand_c1z");
-    println!(
-        "
-expand_c1z (file in, file out): {} derived, wall {:.2}s, CPU {:.2}s",
-        file.report.grants_created,
-        t.elapsed().as_secs_f64(),
-        cpu_seconds() - cpu_before
-    );
 }
