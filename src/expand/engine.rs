@@ -111,6 +111,12 @@ impl GraphBuilder {
             .unwrap_or(false)
     }
 
+    /// The number a pending row's entitlement has in this run (dense, from 0; stable through
+    /// [`Plan`] and [`Outcome`]): what [`CreatedRef::entitlement`] refers to.
+    pub(crate) fn entitlement_number(&self, entitlement_id: &str) -> Option<u32> {
+        self.ents.get(entitlement_id)
+    }
+
     /// An entitlement row of the sync, with the id of the resource it belongs to
     /// (`Entitlement.resource.id`; `None` when absent).
     pub fn add_entitlement(&mut self, entitlement_id: &str, resource: Option<&pb::ResourceId>) {
@@ -500,6 +506,34 @@ impl Derived<'_> {
     }
 }
 
+/// A grant to create, borrowed for one call of [`Outcome::try_each_created`]: the fields of
+/// [`Derived`] plus the entitlement's number ([`GraphBuilder::entitlement_number`]).
+pub(crate) struct CreatedRef<'a> {
+    pub(crate) entitlement: u32,
+    pub(crate) entitlement_id: &'a str,
+    pub(crate) principal_type: &'a str,
+    pub(crate) principal_id: &'a str,
+    pub(crate) principal: u32,
+    /// Source keys with `is_direct`, sorted by key.
+    pub(crate) sources: &'a [(&'a str, bool)],
+}
+
+impl CreatedRef<'_> {
+    /// [`Derived::grant_id`] into `out` (cleared first).
+    pub(crate) fn grant_id_into(&self, out: &mut String) {
+        out.clear();
+        for (i, part) in [self.entitlement_id, self.principal_type, self.principal_id]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(':');
+            }
+            out.push_str(part);
+        }
+    }
+}
+
 /// An existing grant whose sources changed (R16–R18).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Updated<'a> {
@@ -530,13 +564,41 @@ impl Outcome {
     }
 
     fn sources(&self, g: &GrantState) -> Vec<(&str, bool)> {
-        let mut out: Vec<(&str, bool)> = g
-            .sources
-            .iter()
-            .map(|k| (self.ents.str(k >> 1), k & 1 == 1))
-            .collect();
-        out.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut out = Vec::with_capacity(g.sources.len());
+        self.sources_into(g, &mut out);
         out
+    }
+
+    /// `g`'s source keys with `is_direct`, sorted by key, into `out` (cleared first).
+    fn sources_into<'a>(&'a self, g: &GrantState, out: &mut Vec<(&'a str, bool)>) {
+        out.clear();
+        out.extend(
+            g.sources
+                .iter()
+                .map(|k| (self.ents.str(k >> 1), k & 1 == 1)),
+        );
+        out.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    }
+
+    /// Calls `f` on every grant to create, in creation order, as [`Outcome::created`] lists
+    /// them but without allocating per grant (for writers of many rows).
+    pub(crate) fn try_each_created<E>(
+        &self,
+        mut f: impl FnMut(&CreatedRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut sources = Vec::new();
+        for g in &self.grants[self.existing..] {
+            self.sources_into(g, &mut sources);
+            f(&CreatedRef {
+                entitlement: g.ent,
+                entitlement_id: self.ents.str(g.ent),
+                principal_type: self.types.str(g.ptype),
+                principal_id: self.pids.str(g.pid),
+                principal: g.principal,
+                sources: &sources,
+            })?;
+        }
+        Ok(())
     }
 
     /// Grants to create, in creation order.

@@ -77,90 +77,151 @@ pub(crate) struct Dag {
 /// Collapses cycles (R9–R10) and orders the result (R11). `edges` are distinct
 /// `(source, destination)` pairs whose duplicates were already folded (R8).
 pub(crate) fn collapse(edges: &[(u32, u32, EdgeSpec)]) -> Dag {
-    // Vertices: entitlements in order of first appearance.
-    let mut vertex_of: IdMap<u32, u32> = IdMap::default();
-    let mut ents: Vec<u32> = Vec::new();
-    let mut vertex = |e: u32, ents: &mut Vec<u32>| -> u32 {
-        *vertex_of.entry(e).or_insert_with(|| {
-            ents.push(e);
-            (ents.len() - 1) as u32
-        })
-    };
-    let pairs: Vec<(u32, u32)> = edges
+    let vertices = Vertices::of(edges);
+    let comp = tarjan(vertices.ents.len(), &vertices.start, &vertices.adj);
+    let (nodes, node_of_vertex) = number_nodes(&vertices.ents, &comp);
+    let folded = fold_between_nodes(edges, &vertices.pairs, &node_of_vertex, nodes.len());
+    let cycles = nodes
         .iter()
-        .map(|(s, d, _)| (vertex(*s, &mut ents), vertex(*d, &mut ents)))
-        .collect();
-    let n = ents.len();
-
-    // Adjacency in compressed form.
-    let mut start = vec![0u32; n + 1];
-    for &(s, _) in &pairs {
-        start[s as usize + 1] += 1;
+        .zip(&folded.self_edge)
+        .filter(|(ents, own)| ents.len() > 1 || **own)
+        .count();
+    let order = topological_order(&folded.incoming);
+    debug_assert_eq!(order.len(), nodes.len(), "the collapsed graph is acyclic");
+    let longest_path = longest_path(&order, &folded.incoming);
+    Dag {
+        nodes,
+        incoming: folded.incoming,
+        order,
+        cycles,
+        inner_edges: folded.inner_edges,
+        edges: folded.dag_edges,
+        longest_path,
     }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut adj = vec![0u32; pairs.len()];
-    for &(s, d) in &pairs {
-        adj[fill[s as usize] as usize] = d;
-        fill[s as usize] += 1;
-    }
+}
 
-    let comp = tarjan(n, &start, &adj);
+/// The entitlements of an edge list as dense vertices (in order of first appearance), with
+/// the edges in compressed adjacency form (`adj[start[v]..start[v + 1]]` are v's targets).
+struct Vertices {
+    /// The entitlement of each vertex.
+    ents: Vec<u32>,
+    /// Each edge as (source vertex, destination vertex), in input order.
+    pairs: Vec<(u32, u32)>,
+    start: Vec<u32>,
+    adj: Vec<u32>,
+}
 
-    // Number nodes by their first-seen vertex.
+impl Vertices {
+    fn of(edges: &[(u32, u32, EdgeSpec)]) -> Vertices {
+        let mut vertex_of: IdMap<u32, u32> = IdMap::default();
+        let mut ents: Vec<u32> = Vec::new();
+        let mut vertex = |e: u32, ents: &mut Vec<u32>| -> u32 {
+            *vertex_of.entry(e).or_insert_with(|| {
+                ents.push(e);
+                (ents.len() - 1) as u32
+            })
+        };
+        let pairs: Vec<(u32, u32)> = edges
+            .iter()
+            .map(|(s, d, _)| (vertex(*s, &mut ents), vertex(*d, &mut ents)))
+            .collect();
+        let n = ents.len();
+        let mut start = vec![0u32; n + 1];
+        for &(s, _) in &pairs {
+            start[s as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut adj = vec![0u32; pairs.len()];
+        for &(s, d) in &pairs {
+            adj[fill[s as usize] as usize] = d;
+            fill[s as usize] += 1;
+        }
+        Vertices {
+            ents,
+            pairs,
+            start,
+            adj,
+        }
+    }
+}
+
+/// Nodes from components, numbered by their first-seen vertex: each node's entitlements,
+/// and the node of each vertex.
+fn number_nodes(ents: &[u32], comp: &[u32]) -> (Vec<Vec<u32>>, Vec<u32>) {
     let mut node_of_comp: IdMap<u32, u32> = IdMap::default();
     let mut nodes: Vec<Vec<u32>> = Vec::new();
-    let mut node_of_vertex = vec![0u32; n];
-    for v in 0..n {
+    let mut node_of_vertex = vec![0u32; ents.len()];
+    for (v, &e) in ents.iter().enumerate() {
         let node = *node_of_comp.entry(comp[v]).or_insert_with(|| {
             nodes.push(Vec::new());
             (nodes.len() - 1) as u32
         });
-        nodes[node as usize].push(ents[v]);
+        nodes[node as usize].push(e);
         node_of_vertex[v] = node;
     }
+    (nodes, node_of_vertex)
+}
 
-    let mut self_edge = vec![false; nodes.len()];
-    let mut incoming: Vec<Vec<(u32, EdgeSpec)>> = vec![Vec::new(); nodes.len()];
+/// The edges between nodes after collapsing, with what collapsing removed.
+struct Folded {
+    /// Edges into each node: (parent node, folded spec), in first-seen order.
+    incoming: Vec<Vec<(u32, EdgeSpec)>>,
+    /// Whether a node had an edge from one of its entitlements to itself.
+    self_edge: Vec<bool>,
+    inner_edges: usize,
+    dag_edges: usize,
+}
+
+/// Drops edges inside a node (R9) and folds the edges between two nodes into one (R10).
+fn fold_between_nodes(
+    edges: &[(u32, u32, EdgeSpec)],
+    pairs: &[(u32, u32)],
+    node_of_vertex: &[u32],
+    node_count: usize,
+) -> Folded {
+    let mut out = Folded {
+        incoming: vec![Vec::new(); node_count],
+        self_edge: vec![false; node_count],
+        inner_edges: 0,
+        dag_edges: 0,
+    };
     let mut slot: IdMap<(u32, u32), usize> = IdMap::default();
-    let mut inner_edges = 0;
-    let mut dag_edges = 0;
     for (&(s, d), (_, _, spec)) in pairs.iter().zip(edges) {
         let (ns, nd) = (node_of_vertex[s as usize], node_of_vertex[d as usize]);
         if ns == nd {
-            inner_edges += 1;
+            out.inner_edges += 1;
             if s == d {
-                self_edge[ns as usize] = true;
+                out.self_edge[ns as usize] = true;
             }
             continue;
         }
+        let incoming = &mut out.incoming[nd as usize];
         match slot.get(&(ns, nd)) {
-            Some(&i) => incoming[nd as usize][i].1.fold(spec),
+            Some(&i) => incoming[i].1.fold(spec),
             None => {
-                slot.insert((ns, nd), incoming[nd as usize].len());
-                incoming[nd as usize].push((ns, spec.clone()));
-                dag_edges += 1;
+                slot.insert((ns, nd), incoming.len());
+                incoming.push((ns, spec.clone()));
+                out.dag_edges += 1;
             }
         }
     }
-    let cycles = nodes
-        .iter()
-        .zip(&self_edge)
-        .filter(|(ents, own)| ents.len() > 1 || **own)
-        .count();
+    out
+}
 
-    // Kahn's algorithm.
-    let mut children: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
-    let mut indegree = vec![0u32; nodes.len()];
+/// Kahn's algorithm: every node once, each after all its parents, first-seen order on ties.
+fn topological_order(incoming: &[Vec<(u32, EdgeSpec)>]) -> Vec<u32> {
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); incoming.len()];
+    let mut indegree = vec![0u32; incoming.len()];
     for (child, parents) in incoming.iter().enumerate() {
         for (p, _) in parents {
             children[*p as usize].push(child as u32);
             indegree[child] += 1;
         }
     }
-    let mut order: Vec<u32> = (0..nodes.len() as u32)
+    let mut order: Vec<u32> = (0..incoming.len() as u32)
         .filter(|&i| indegree[i as usize] == 0)
         .collect();
     let mut head = 0;
@@ -174,29 +235,23 @@ pub(crate) fn collapse(edges: &[(u32, u32, EdgeSpec)]) -> Dag {
             }
         }
     }
-    debug_assert_eq!(order.len(), nodes.len(), "the collapsed graph is acyclic");
+    order
+}
 
-    let mut depth = vec![0u32; nodes.len()];
-    let mut longest_path = 0;
-    for &n in &order {
+/// Edges on the longest path, walking `order` (parents first).
+fn longest_path(order: &[u32], incoming: &[Vec<(u32, EdgeSpec)>]) -> u32 {
+    let mut depth = vec![0u32; incoming.len()];
+    let mut longest = 0;
+    for &n in order {
         let d = incoming[n as usize]
             .iter()
             .map(|(p, _)| depth[*p as usize] + 1)
             .max()
             .unwrap_or(0);
         depth[n as usize] = d;
-        longest_path = longest_path.max(d);
+        longest = longest.max(d);
     }
-
-    Dag {
-        nodes,
-        incoming,
-        order,
-        cycles,
-        inner_edges,
-        edges: dag_edges,
-        longest_path,
-    }
+    longest
 }
 
 /// Strongly connected components (Tarjan, iterative). Returns a component number per vertex.

@@ -166,27 +166,56 @@ pub(crate) fn with_sources(data: &[u8], sources: &pb::GrantSources) -> Result<Ve
     Ok(out)
 }
 
-/// A derived grant (R15): the destination entitlement's record and the holder's principal
-/// message embedded as given, the derived id, exactly one GrantImmutable annotation with an
-/// empty value, and `sources`. Fields in number order.
+/// The encoding of a `c1.connector.v2.GrantSources` holding `sources` (keys sorted, no
+/// duplicates), byte for byte what prost writes for the same map: one entry per key, the key
+/// left out when empty and the value when it is the default (`is_direct` false).
+pub(crate) fn encode_sources(sources: &[(&str, bool)], out: &mut Vec<u8>) {
+    // GrantSources.sources = 1 (map entry: key = 1, value = 2); GrantSource.is_direct = 1.
+    for &(key, direct) in sources {
+        let key_len = if key.is_empty() {
+            0
+        } else {
+            1 + prost::encoding::encoded_len_varint(key.len() as u64) + key.len()
+        };
+        let value_len = if direct { 4 } else { 0 };
+        encode_key(1, WireType::LengthDelimited, out);
+        encode_varint((key_len + value_len) as u64, out);
+        if !key.is_empty() {
+            put_len_field(out, 1, key.as_bytes());
+        }
+        if direct {
+            out.extend_from_slice(&[0x12, 0x02, 0x08, 0x01]);
+        }
+    }
+}
+
+/// A derived grant (R15) into `out` (cleared first): the destination entitlement's record
+/// and the holder's principal message embedded as given, the derived id, exactly one
+/// GrantImmutable annotation with an empty value, and `sources` (keys sorted, no
+/// duplicates). Fields in number order. `scratch` holds the encoded sources meanwhile.
 pub(crate) fn derived_grant(
     entitlement: &[u8],
     principal: &[u8],
     id: &str,
-    sources: &pb::GrantSources,
-) -> Vec<u8> {
-    let encoded = sources.encode_to_vec();
-    let mut immutable = Vec::with_capacity(GRANT_IMMUTABLE_URL.len() + 2);
-    put_len_field(&mut immutable, 1, GRANT_IMMUTABLE_URL.as_bytes());
-    let mut out = Vec::with_capacity(
-        entitlement.len() + principal.len() + id.len() + immutable.len() + encoded.len() + 16,
+    sources: &[(&str, bool)],
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+) {
+    scratch.clear();
+    encode_sources(sources, scratch);
+    out.clear();
+    put_len_field(out, ENTITLEMENT, entitlement);
+    put_len_field(out, PRINCIPAL, principal);
+    put_len_field(out, ID, id.as_bytes());
+    // The annotation: an Any whose type_url (1) is GrantImmutable's and whose value is empty.
+    let url = GRANT_IMMUTABLE_URL.as_bytes();
+    encode_key(ANNOTATIONS, WireType::LengthDelimited, out);
+    encode_varint(
+        (1 + prost::encoding::encoded_len_varint(url.len() as u64) + url.len()) as u64,
+        out,
     );
-    put_len_field(&mut out, ENTITLEMENT, entitlement);
-    put_len_field(&mut out, PRINCIPAL, principal);
-    put_len_field(&mut out, ID, id.as_bytes());
-    put_len_field(&mut out, ANNOTATIONS, &immutable);
-    put_len_field(&mut out, SOURCES, &encoded);
-    out
+    put_len_field(out, 1, url);
+    put_len_field(out, SOURCES, scratch);
 }
 
 /// A grant blob with its GrantExpandable moved out (R2).
@@ -312,11 +341,14 @@ mod tests {
             ..Default::default()
         };
         let s = sources(&[("role:b:assignment", true)]);
-        let out = derived_grant(
+        let (mut out, mut scratch) = (vec![9], vec![9]);
+        derived_grant(
             &ent,
             &principal.encode_to_vec(),
             "role:r:assignment:iam_user:bob",
-            &s,
+            &[("role:b:assignment", true)],
+            &mut out,
+            &mut scratch,
         );
         let g = pb::Grant::decode(out.as_slice()).unwrap();
         assert_eq!(g.entitlement.unwrap().encode_to_vec(), ent);
@@ -331,6 +363,25 @@ mod tests {
             out,
             pb::Grant::decode(out.as_slice()).unwrap().encode_to_vec()
         );
+    }
+
+    #[test]
+    fn sources_encode_as_prost_does() {
+        let cases: &[&[(&str, bool)]] = &[
+            &[],
+            &[("a", true)],
+            &[("a", false)],
+            &[("", true), ("b", false)],
+            &[("", false)],
+            &[("group:g:member", true), ("role:r:assignment", false)],
+        ];
+        let long = "k".repeat(300);
+        let long_case = [(long.as_str(), true), ("l", true)];
+        for case in cases.iter().copied().chain([&long_case[..]]) {
+            let mut out = vec![];
+            encode_sources(case, &mut out);
+            assert_eq!(out, sources(case).encode_to_vec(), "{case:?}");
+        }
     }
 
     #[test]
