@@ -2,7 +2,7 @@
 //! (between top-level modules such as `sync` and `connector`, between folders such as
 //! `connector::iam` and `connector::collector`, and between files). Imports are read from the
 //! sources (`crate::…` and `super::…` paths outside test modules), so a new cycle fails here
-//! with the modules that form it.
+//! with the modules that form it. And no function outside tests is longer than 120 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -218,4 +218,85 @@ fn the_scan_finds_a_cycle_when_there_is_one() {
         ),
         vec!["sync::plan"]
     );
+}
+
+/// The longest functions outside tests, as (lines, module, name), from the signature's first
+/// line to the closing brace. Braces are counted in the code without comments; string
+/// literals with unbalanced braces would skew it, and the crate has none in function bodies.
+fn function_lengths() -> Vec<(usize, String, String)> {
+    let mut out = vec![];
+    for (module, path) in modules() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if file == "tests.rs" || file.ends_with("_tests.rs") {
+            continue;
+        }
+        let code = code_of(&std::fs::read_to_string(&path).unwrap());
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(name) = fn_name(line) else { continue };
+            let mut depth = 0i64;
+            let mut opened = false;
+            for (j, l) in lines.iter().enumerate().skip(i) {
+                for c in l.chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        ';' if !opened && depth == 0 => break,
+                        _ => {}
+                    }
+                }
+                if !opened && l.trim_end().ends_with(';') {
+                    break; // a declaration without a body
+                }
+                if opened && depth == 0 {
+                    out.push((j - i + 1, module.clone(), name.to_string()));
+                    break;
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| b.cmp(a));
+    out
+}
+
+/// The function a line declares, if it declares one (`pub(crate) async fn run(` → `run`).
+fn fn_name(line: &str) -> Option<&str> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "fn")?;
+    let before_ok = words[..at].iter().all(|w| {
+        w.starts_with("pub") || matches!(*w, "async" | "const" | "unsafe" | "extern" | "\"C\"")
+    });
+    if !before_ok {
+        return None;
+    }
+    let name = words.get(at + 1)?;
+    let end = name
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(name.len());
+    (end > 0).then(|| &name[..end])
+}
+
+/// Issue 9's bound: no function outside tests over ~120 lines (a longer one mixes steps that
+/// want names of their own).
+#[test]
+fn no_function_is_longer_than_120_lines() {
+    let all = function_lengths();
+    assert!(all.len() > 500, "the scan found only {} functions", all.len());
+    let long: Vec<_> = all.iter().filter(|f| f.0 > 120).collect();
+    assert!(long.is_empty(), "functions over 120 lines: {long:?}");
+}
+
+#[test]
+fn the_length_scan_measures_a_function() {
+    assert_eq!(fn_name("    pub(crate) async fn run<'a>("), Some("run"));
+    assert_eq!(fn_name("let f = |x| x; // fn"), None);
+    let all = function_lengths();
+    let f = all
+        .iter()
+        .find(|f| f.1 == "sync::shard" && f.2 == "fnv1a64")
+        .expect("sync::shard::fnv1a64 is measured");
+    assert_eq!(f.0, 7, "{f:?}");
 }
