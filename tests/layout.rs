@@ -284,7 +284,11 @@ fn fn_name(line: &str) -> Option<&str> {
 #[test]
 fn no_function_is_longer_than_120_lines() {
     let all = function_lengths();
-    assert!(all.len() > 500, "the scan found only {} functions", all.len());
+    assert!(
+        all.len() > 500,
+        "the scan found only {} functions",
+        all.len()
+    );
     let long: Vec<_> = all.iter().filter(|f| f.0 > 120).collect();
     assert!(long.is_empty(), "functions over 120 lines: {long:?}");
 }

@@ -832,15 +832,21 @@ fn by_key(conn: &Connection) -> BTreeMap<(String, String, String), (String, Vec<
 }
 
 /// Expands baton-sdk's `.unexpanded` fixture and compares with its `.expanded` twin by
-/// (entitlement, principal), grant id, source keys and GrantImmutable placement.
-/// Run with `ORGSYNC_BATON_EXPAND_FIXTURE_DIR=<dir holding sync.36zfOAoWMxQdISbixanQCRBiX7E.*>
-/// cargo test --lib expand::sqlite_tests -- --ignored`.
+/// (entitlement, principal), grant id, source keys and GrantImmutable placement. The files
+/// are the Go-written corpus kept beside the checkout (`ORGSYNC_BATON_C1Z_DIR`, else
+/// `../shared/fixtures/baton-c1z`; see fixtures/README.md); without it the test says it skipped.
 #[test]
-#[ignore = "needs baton-sdk's fixture; set ORGSYNC_BATON_EXPAND_FIXTURE_DIR"]
 fn matches_baton_sdk_fixture() {
-    let dir = std::env::var("ORGSYNC_BATON_EXPAND_FIXTURE_DIR")
-        .expect("ORGSYNC_BATON_EXPAND_FIXTURE_DIR names the fixture directory");
-    let dir = Path::new(&dir);
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/baton-c1z");
+    let dir = match std::env::var_os("ORGSYNC_BATON_C1Z_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None if beside.is_dir() => beside,
+        None => {
+            eprintln!("skipped: no Go-written c1z corpus (see fixtures/README.md)");
+            return;
+        }
+    };
+    let dir = dir.as_path();
     let tmp = tempfile::tempdir().unwrap();
     let ours = open_c1z(
         &dir.join(format!("{FIXTURE}.unexpanded")),
