@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod errors;
+pub mod http;
 pub mod limits;
 pub mod member_roles;
 pub mod metrics;

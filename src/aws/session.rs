@@ -375,6 +375,7 @@ async fn load_base_config(settings: &Settings) -> Result<SdkConfig, SessionError
         .operation_attempt_timeout(settings.attempt_timeout)
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(super::http::shared_https_client())
         .retry_config(retry)
         .timeout_config(timeouts);
     if let Some(r) = &settings.region {

@@ -70,7 +70,7 @@ pub fn expand_sync(
 
 /// Page cache used during [`expand_sync`]: index pages of the grants table are updated in
 /// an order unrelated to their keys, and a small cache turns that into reads and spills.
-pub const CACHE_KIB: i64 = 64 * 1024;
+pub const CACHE_KIB: i64 = 16 * 1024;
 
 fn expand_in_transaction(
     conn: &Connection,
