@@ -827,21 +827,44 @@ fn proc_cpu(pid: u32) -> f64 {
 }
 
 /// Waits for `child` with wait4: its exit code, peak RSS (KiB) and CPU seconds.
+///
+/// The peak RSS is the child's own `VmHWM` (its address space after `exec`), read from
+/// `/proc/<pid>/status` every 5 ms while it runs: wait4's `ru_maxrss` cannot be used, because
+/// the standard library spawns with `CLONE_VM` (posix_spawn), and Linux then counts the
+/// spawning process's own peak (this bench, which holds decoded records of earlier runs) into
+/// the child's. VmHWM only rises, so the last reading misses at most the final 5 ms.
 fn wait_with_usage(child: &std::process::Child) -> (Option<i32>, u64, f64) {
+    let pid = child.id() as libc::pid_t;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
     // SAFETY: waiting for a child we spawned and have not reaped.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4 failed");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = watcher.join().unwrap_or(0);
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
-        code,
-        usage.ru_maxrss as u64,
-        secs(usage.ru_utime) + secs(usage.ru_stime),
-    )
+    (code, peak, secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+/// `VmHWM` of a live process (KiB), `None` once it has exited.
+fn vm_hwm_kib(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The binary with production settings (the test support's fast retries and lifted
