@@ -13,7 +13,7 @@
 //!
 //! Not here: which accounts a run skips or replays (`sync::resume`), the output (`c1z`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +25,7 @@ use super::StoreError;
 use super::writer::{Unit, UnitJournal};
 
 /// The format of the work file; a file of another version is ignored.
-const VERSION: &str = "1";
+const VERSION: &str = "2";
 
 /// The work file of the output `target`.
 pub fn work_path(target: &Path) -> PathBuf {
@@ -113,7 +113,9 @@ fn read(
         )));
     }
     let now = unix(SystemTime::now());
-    let mut stmt = conn.prepare("select account_id, read_at, records from units")?;
+    // An account's records are in one or more rows (its parts, then its final unit), in order.
+    let mut stmt =
+        conn.prepare("select account_id, read_at, records from units order by account_id, seq")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -121,27 +123,29 @@ fn read(
             r.get::<_, Vec<u8>>(2)?,
         ))
     })?;
-    let mut units = BTreeMap::new();
-    let mut stale = 0;
+    let mut units: Units = BTreeMap::new();
+    let mut stale = BTreeSet::new();
     for row in rows {
         let (account_id, read_at, blob) = row?;
         let read_at = u64::try_from(read_at).unwrap_or(0);
         // Fresh: read less than `max_age` ago (never with a zero age), not in the future.
         if now.saturating_sub(read_at) >= max_age.as_secs() || read_at > now + 60 {
-            stale += 1;
+            stale.insert(account_id);
             continue;
         }
         let (records, shared) = decode(&blob)?;
-        units.insert(
-            account_id.clone(),
-            StoredUnit {
+        let unit = units
+            .entry(account_id.clone())
+            .or_insert_with(|| StoredUnit {
                 account_id,
                 read_at: UNIX_EPOCH + Duration::from_secs(read_at),
-                records,
-                shared,
-            },
-        );
+                records: vec![],
+                shared: vec![],
+            });
+        unit.records.extend(records);
+        unit.shared.extend(shared);
     }
+    let stale = stale.len();
     Ok(Ok((units, stale)))
 }
 
@@ -165,11 +169,11 @@ pub struct WorkFile {
     path: PathBuf,
     scope: String,
     conn: Option<Connection>,
-    /// The encoded parts of accounts whose records come in parts (handed to the writer before
-    /// the account's unit ends, `connector::collector::Parts`), by the unit's label: kept
-    /// with the final unit when the account ends read, dropped otherwise. Encoded (the
-    /// records' protobuf bytes), so an account in flight costs its wire size here.
-    in_parts: BTreeMap<String, Vec<u8>>,
+    /// How many parts of each account in flight (records handed to the writer before the
+    /// account's unit ends, `connector::collector::Parts`) are in the `parts` table, by the
+    /// unit's label. The parts themselves are on disk, not in memory: a large account would
+    /// otherwise cost its whole wire size here until it ends.
+    part_count: BTreeMap<String, i64>,
 }
 
 impl WorkFile {
@@ -185,7 +189,7 @@ impl WorkFile {
             path: path.to_path_buf(),
             scope: scope.to_string(),
             conn: None,
-            in_parts: Default::default(),
+            part_count: Default::default(),
         };
         if keep.is_empty() {
             remove(path);
@@ -195,7 +199,7 @@ impl WorkFile {
         // Units not kept (too old) go now, so an old read can never come back.
         let mut existing = vec![];
         {
-            let mut stmt = conn.prepare("select account_id from units")?;
+            let mut stmt = conn.prepare("select distinct account_id from units")?;
             for r in stmt.query_map([], |r| r.get::<_, String>(0))? {
                 existing.push(r?);
             }
@@ -203,6 +207,8 @@ impl WorkFile {
         for id in existing.iter().filter(|id| !keep.contains_key(id.as_str())) {
             conn.execute("delete from units where account_id = ?1", [id])?;
         }
+        // Parts of accounts a killed run had in flight are never resumed.
+        conn.execute("delete from parts", [])?;
         Ok(w)
     }
 
@@ -213,7 +219,8 @@ impl WorkFile {
             conn.execute_batch(
                 "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;
                  create table if not exists meta (key text primary key, value text not null);
-                 create table if not exists units (account_id text primary key, read_at integer not null, records blob not null);",
+                 create table if not exists units (account_id text not null, seq integer not null, read_at integer not null, records blob not null, primary key (account_id, seq));
+                 create table if not exists parts (label text not null, seq integer not null, records blob not null, primary key (label, seq));",
             )?;
             conn.execute(
                 "insert or replace into meta (key, value) values ('version', ?1), ('scope', ?2)",
@@ -224,14 +231,45 @@ impl WorkFile {
         self.conn.as_ref().ok_or(StoreError::WriterGone)
     }
 
-    fn put(&mut self, account_id: &str, parts: Vec<u8>, unit: &Unit) -> Result<(), StoreError> {
-        // The encoding is a sequence of records, so the parts and the final unit concatenate.
-        let mut blob = parts;
-        blob.extend(encode(&unit.records, &unit.shared));
+    /// Keeps a part of the account in flight under `label`, on disk.
+    fn put_part(&mut self, label: &str, unit: &Unit) -> Result<(), StoreError> {
+        let blob = encode(&unit.records, &unit.shared);
+        let count = self.part_count.get(label).copied().unwrap_or(0);
         self.connection()?.execute(
-            "insert or replace into units (account_id, read_at, records) values (?1, ?2, ?3)",
-            params![account_id, unix(SystemTime::now()) as i64, blob],
+            "insert or replace into parts (label, seq, records) values (?1, ?2, ?3)",
+            params![label, count, blob],
         )?;
+        self.part_count.insert(label.to_string(), count + 1);
+        Ok(())
+    }
+
+    /// Ends the account in flight under the final unit's label: when it was read (`id`), its
+    /// parts then the final unit become its rows, in one transaction; otherwise its parts go.
+    fn end(&mut self, id: Option<&str>, unit: &Unit) -> Result<(), StoreError> {
+        let parts = self.part_count.remove(&unit.label).unwrap_or(0);
+        let Some(id) = id else {
+            if parts > 0 {
+                self.connection()?
+                    .execute("delete from parts where label = ?1", [&unit.label])?;
+            }
+            return Ok(());
+        };
+        let blob = encode(&unit.records, &unit.shared);
+        let now = unix(SystemTime::now()) as i64;
+        let conn = self.connection()?;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute("delete from units where account_id = ?1", [id])?;
+        tx.execute(
+            "insert into units (account_id, seq, read_at, records)
+             select ?1, seq, ?2, records from parts where label = ?3",
+            params![id, now, unit.label],
+        )?;
+        tx.execute(
+            "insert into units (account_id, seq, read_at, records) values (?1, ?2, ?3, ?4)",
+            params![id, parts, now, blob],
+        )?;
+        tx.execute("delete from parts where label = ?1", [&unit.label])?;
+        tx.commit()?;
         Ok(())
     }
 }
@@ -244,17 +282,10 @@ impl UnitJournal for WorkFile {
             return Ok(());
         }
         if let Some(account) = unit.label.strip_suffix(PART_SUFFIX) {
-            self.in_parts
-                .entry(account.to_string())
-                .or_default()
-                .extend(encode(&unit.records, &unit.shared));
-            return Ok(());
+            return self.put_part(account, unit);
         }
-        let parts = self.in_parts.remove(&unit.label).unwrap_or_default();
-        if let Some(id) = account_read_ok(&unit.records) {
-            self.put(&id, parts, unit)?;
-        }
-        Ok(())
+        let id = account_read_ok(&unit.records);
+        self.end(id.as_deref(), unit)
     }
 }
 
